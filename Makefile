@@ -1,0 +1,37 @@
+# rulekd: set-up, demo, tests, benchmarks. Every target creates .venv when missing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# torch pinned to the CPU build that lies on this machine's disk; an unpinned
+# torch pulls a multi-GB CUDA build.
+TORCH := torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test bench bench-full clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "$(TORCH)"
+	$(PIP) install --quiet -e ".[torch,report,test]"
+	touch $(STAMP)
+
+demo: setup
+	$(VENV)/bin/rulekd demo
+
+test: setup
+	$(PY) -m pytest -q src tests
+
+bench: setup
+	$(PIP) install --quiet -e ".[torch,report,test,bench]"
+	$(PY) -m benchmarks --profile quick
+
+bench-full: setup
+	$(PIP) install --quiet -e ".[torch,report,test,bench]"
+	$(PY) -m benchmarks --profile full
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,520 @@
+"""The ``Domain``: which inputs are legal.
+
+Per feature: its kind (real, integer, binary, categorical with levels), bounds,
+and whether it may be missing; plus one-hot groups and linear constraints
+between features. The transfer-set sampler draws inside it and the verifier
+quantifies over it, so a property "proved over the Domain" means: for every
+input this object admits. ``Domain.from_data(X)`` infers one; edits return a
+new Domain (it is immutable); JSON round-trips exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import DomainError
+from .rules._floats import format_float, parse_float
+
+__all__ = ["Domain", "FeatureSpec", "LinearConstraint", "KINDS"]
+
+KINDS = ("real", "integer", "binary", "categorical")
+_MAX_BYTES = 64 * 1024 * 1024
+
+
+def _scalar(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature of a :class:`Domain`.
+
+    Parameters
+    ----------
+    name : str
+    kind : {"real", "integer", "binary", "categorical"}
+    lower, upper : float
+        Inclusive bounds for numeric kinds (``-inf`` / ``inf`` allowed);
+        ignored for categorical features.
+    levels : tuple
+        The legal levels of a categorical feature, in code order.
+    allow_missing : bool
+        Whether the value may be missing (NaN / None).
+    """
+
+    name: str
+    kind: str
+    lower: float = -math.inf
+    upper: float = math.inf
+    levels: tuple = ()
+    allow_missing: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise DomainError(f"A feature name must be a non-empty string, got {self.name!r}.")
+        if self.kind not in KINDS:
+            raise DomainError(f"Feature {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}.")
+        object.__setattr__(self, "allow_missing", bool(self.allow_missing))
+        if self.kind == "categorical":
+            levels = tuple(_scalar(v) for v in self.levels)
+            if not levels:
+                raise DomainError(f"Categorical feature {self.name!r} needs at least one level.")
+            if len(set(levels)) != len(levels):
+                raise DomainError(f"Categorical feature {self.name!r} has duplicate levels.")
+            for lv in levels:
+                if not isinstance(lv, (str, int, float, bool)) or (isinstance(lv, float) and math.isnan(lv)):
+                    raise DomainError(f"Feature {self.name!r}: levels must be strings or numbers, got {lv!r}.")
+            object.__setattr__(self, "levels", levels)
+            object.__setattr__(self, "lower", -math.inf)
+            object.__setattr__(self, "upper", math.inf)
+            return
+        if self.levels:
+            raise DomainError(f"Feature {self.name!r} is {self.kind}; only categorical features have levels.")
+        lo, hi = float(self.lower), float(self.upper)
+        if math.isnan(lo) or math.isnan(hi):
+            raise DomainError(f"Feature {self.name!r}: bounds cannot be NaN.")
+        if self.kind == "binary":
+            lo, hi = max(lo, 0.0), min(hi, 1.0)
+        if self.kind == "integer":
+            lo = math.ceil(lo) if math.isfinite(lo) else lo
+            hi = math.floor(hi) if math.isfinite(hi) else hi
+            lo, hi = float(lo), float(hi)
+        if lo > hi:
+            raise DomainError(f"Feature {self.name!r}: lower bound {lo} exceeds upper bound {hi}.")
+        object.__setattr__(self, "lower", lo)
+        object.__setattr__(self, "upper", hi)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.kind != "categorical"
+
+    def to_dict(self) -> dict:
+        d: dict[str, Any] = {"name": self.name, "kind": self.kind, "allow_missing": self.allow_missing}
+        if self.kind == "categorical":
+            d["levels"] = list(self.levels)
+        else:
+            d["lower"] = format_float(self.lower)
+            d["upper"] = format_float(self.upper)
+        return d
+
+
+@dataclass(frozen=True)
+class LinearConstraint:
+    """``sum(coef * feature) op rhs`` over numeric features, e.g. ``a - b <= 0``."""
+
+    coefficients: tuple[tuple[str, float], ...]
+    op: str
+    rhs: float
+
+    def __post_init__(self) -> None:
+        if self.op not in ("<=", ">=", "=="):
+            raise DomainError(f"A linear constraint's operator must be <=, >= or ==, got {self.op!r}.")
+        coefs = tuple((str(n), float(c)) for n, c in dict(self.coefficients).items())
+        if not coefs:
+            raise DomainError("A linear constraint needs at least one coefficient.")
+        if any(not math.isfinite(c) for _, c in coefs) or not math.isfinite(float(self.rhs)):
+            raise DomainError("Linear constraint coefficients and right-hand side must be finite.")
+        object.__setattr__(self, "coefficients", coefs)
+        object.__setattr__(self, "rhs", float(self.rhs))
+
+    def __str__(self) -> str:
+        terms = " + ".join(f"{c!r}*{n}" for n, c in self.coefficients)
+        return f"{terms} {self.op} {self.rhs!r}"
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The legal inputs: one :class:`FeatureSpec` per column, in column order.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"age": [19, 40, 70], "job": pd.Categorical(["a", "b", "a"])})
+    >>> d = Domain.from_data(X)
+    >>> d["age"].kind, d["age"].lower, d["job"].levels
+    ('integer', 19.0, ('a', 'b'))
+    >>> d.update("age", lower=18).contains(X).tolist()
+    [True, True, True]
+    """
+
+    features: tuple[FeatureSpec, ...]
+    onehot_groups: tuple[tuple[str, ...], ...] = ()
+    constraints: tuple[LinearConstraint, ...] = ()
+    _index: dict = field(default=None, init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        feats = tuple(self.features)
+        if not feats:
+            raise DomainError("A Domain needs at least one feature.")
+        for f in feats:
+            if not isinstance(f, FeatureSpec):
+                raise DomainError(f"Domain features must be FeatureSpec objects, got {f!r}.")
+        names = [f.name for f in feats]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise DomainError(f"Duplicate feature names in the Domain: {dup}. Rename the columns.")
+        object.__setattr__(self, "features", feats)
+        index = {n: i for i, n in enumerate(names)}
+        object.__setattr__(self, "_index", index)
+        groups = tuple(tuple(str(n) for n in g) for g in self.onehot_groups)
+        for g in groups:
+            for n in g:
+                if n not in index:
+                    raise DomainError(f"One-hot group names unknown feature {n!r}.")
+                if feats[index[n]].kind != "binary":
+                    raise DomainError(f"One-hot group member {n!r} must be a binary feature.")
+            if len(g) < 2:
+                raise DomainError("A one-hot group needs at least two features.")
+        object.__setattr__(self, "onehot_groups", groups)
+        cons = tuple(self.constraints)
+        for c in cons:
+            if not isinstance(c, LinearConstraint):
+                raise DomainError(f"Domain constraints must be LinearConstraint objects, got {c!r}.")
+            for n, _ in c.coefficients:
+                if n not in index:
+                    raise DomainError(f"Linear constraint names unknown feature {n!r}.")
+                if not feats[index[n]].is_numeric:
+                    raise DomainError(f"Linear constraint uses categorical feature {n!r}.")
+        object.__setattr__(self, "constraints", cons)
+
+    # -- access ------------------------------------------------------------
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+    def __iter__(self):
+        return iter(self.features)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._index
+
+    def __getitem__(self, name: str) -> FeatureSpec:
+        try:
+            return self.features[self._index[name]]
+        except KeyError:
+            raise KeyError(f"{name!r} is not a feature of this Domain; features: {list(self.names)[:20]}") from None
+
+    @property
+    def categories(self) -> dict[str, tuple]:
+        """Categorical feature name -> levels in code order."""
+        return {f.name: f.levels for f in self.features if f.kind == "categorical"}
+
+    # -- construction ------------------------------------------------------
+    @classmethod
+    def from_data(
+        cls,
+        X: Any,
+        *,
+        feature_names: Sequence[str] | None = None,
+        categorical: Iterable[str] = (),
+    ) -> "Domain":
+        """Infer a Domain from data.
+
+        ``category``, ``object``, string and ``bool`` columns... become
+        categorical (bool: binary); numeric columns become binary (only 0/1),
+        integer (integer-valued) or real, bounded by the observed min and max.
+        A column with any missing value allows missing.
+
+        Raises
+        ------
+        DomainError
+            For an empty table, an all-missing column, or infinite values.
+        """
+        frame = _as_frame(X, feature_names)
+        if frame.shape[0] == 0:
+            raise DomainError("Cannot infer a Domain from data with 0 rows.")
+        categorical = set(categorical)
+        specs = []
+        for name in frame.columns:
+            col = frame[name]
+            allow_missing = bool(col.isna().any())
+            if col.isna().all():
+                raise DomainError(
+                    f"Column {name!r} is entirely missing; drop it or fill it before fitting."
+                )
+            dtype = col.dtype
+            if isinstance(dtype, pd.CategoricalDtype):
+                levels = tuple(_scalar(v) for v in dtype.categories)
+                specs.append(FeatureSpec(name, "categorical", levels=levels, allow_missing=allow_missing))
+                continue
+            if name in categorical or dtype == object or pd.api.types.is_string_dtype(dtype):
+                values = col.dropna().unique().tolist()
+                try:
+                    levels = tuple(sorted(values))
+                except TypeError:
+                    raise DomainError(
+                        f"Column {name!r} mixes value types ({sorted({type(v).__name__ for v in values})}); "
+                        f"convert it to one type or to a pandas category."
+                    ) from None
+                specs.append(FeatureSpec(name, "categorical", levels=levels, allow_missing=allow_missing))
+                continue
+            if pd.api.types.is_bool_dtype(dtype):
+                specs.append(FeatureSpec(name, "binary", 0.0, 1.0, allow_missing=allow_missing))
+                continue
+            try:
+                x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                raise DomainError(f"Column {name!r} is neither numeric nor categorical.") from None
+            finite = x[~np.isnan(x)]
+            if not np.isfinite(finite).all():
+                raise DomainError(f"Column {name!r} contains infinite values; replace them before fitting.")
+            lo, hi = float(finite.min()), float(finite.max())
+            if np.isin(finite, (0.0, 1.0)).all():
+                kind = "binary"
+            elif np.all(finite == np.round(finite)) and np.abs(finite).max() < 2**53:
+                kind = "integer"
+            else:
+                kind = "real"
+            specs.append(FeatureSpec(name, kind, lo, hi, allow_missing=allow_missing))
+        return cls(tuple(specs))
+
+    def update(self, name: str, **changes: Any) -> "Domain":
+        """A copy with feature ``name`` edited, e.g. ``update("age", lower=18, upper=100)``."""
+        spec = self[name]
+        if "levels" in changes and "kind" not in changes and spec.kind != "categorical":
+            raise DomainError(f"Feature {name!r} is {spec.kind}; pass kind='categorical' with levels.")
+        if changes.get("kind") not in (None, "categorical") and "levels" not in changes:
+            changes["levels"] = ()
+        new = replace(spec, **changes)
+        feats = list(self.features)
+        feats[self._index[name]] = new
+        return replace(self, features=tuple(feats))
+
+    def with_onehot_group(self, names: Sequence[str]) -> "Domain":
+        """A copy in which exactly one of the binary features ``names`` is 1."""
+        return replace(self, onehot_groups=self.onehot_groups + (tuple(names),))
+
+    def with_constraint(self, coefficients: Mapping[str, float], op: str, rhs: float) -> "Domain":
+        """A copy with the linear constraint ``sum(coef * x) op rhs`` added."""
+        c = LinearConstraint(tuple(coefficients.items()), op, rhs)
+        return replace(self, constraints=self.constraints + (c,))
+
+    # -- membership --------------------------------------------------------
+    def contains(self, X: Any) -> np.ndarray:
+        """Boolean mask: which rows lie inside the Domain."""
+        frame = _as_frame(X, self.names if not isinstance(X, pd.DataFrame) else None)
+        missing_cols = [n for n in self.names if n not in frame.columns]
+        if missing_cols:
+            raise DomainError(f"The data lacks Domain features {missing_cols[:10]}.")
+        ok = np.ones(len(frame), dtype=bool)
+        values: dict[str, np.ndarray] = {}
+        for f in self.features:
+            col = frame[f.name]
+            miss = np.asarray(col.isna(), dtype=bool)
+            if f.kind == "categorical":
+                inside = np.asarray(col.isin(list(f.levels)), dtype=bool)
+            else:
+                try:
+                    x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+                except (TypeError, ValueError):
+                    ok &= False
+                    continue
+                values[f.name] = x
+                with np.errstate(invalid="ignore"):
+                    inside = (x >= f.lower) & (x <= f.upper)
+                    if f.kind in ("integer", "binary"):
+                        inside &= x == np.round(x)
+            ok &= np.where(miss, f.allow_missing, inside)
+        for g in self.onehot_groups:
+            total = sum(np.nan_to_num(values[n], nan=0.0) for n in g)
+            ok &= total == 1
+        for c in self.constraints:
+            lhs = sum(w * values[n] for n, w in c.coefficients)
+            with np.errstate(invalid="ignore"):
+                if c.op == "<=":
+                    sat = lhs <= c.rhs
+                elif c.op == ">=":
+                    sat = lhs >= c.rhs
+                else:
+                    sat = lhs == c.rhs
+            # A constraint over a missing value does not apply.
+            ok &= np.where(np.isnan(lhs), True, sat)
+        return ok
+
+    def sample(self, n: int, random_state: Any = None, *, missing_rate: float = 0.0) -> pd.DataFrame:
+        """Draw ``n`` rows uniformly inside the bounds (one-hot groups respected).
+
+        Linear constraints are enforced by rejection (up to 50 rounds); a test
+        aid and a fallback, not a model of the data (see :mod:`rulekd.transfer`).
+        """
+        rng = np.random.default_rng(random_state)
+        out = pd.DataFrame(index=pd.RangeIndex(0))
+        rows: list[pd.DataFrame] = []
+        need = n
+        for _ in range(50):
+            block = self._sample_box(max(need * 2, 16), rng, missing_rate)
+            block = block[self.contains(block)]
+            rows.append(block)
+            need -= len(block)
+            if need <= 0:
+                break
+        out = pd.concat(rows, ignore_index=True).iloc[:n].reset_index(drop=True)
+        if len(out) < n:
+            raise DomainError("Could not sample inside the Domain: its constraints leave (almost) no room.")
+        return out
+
+    def _sample_box(self, n: int, rng: np.random.Generator, missing_rate: float) -> pd.DataFrame:
+        cols: dict[str, Any] = {}
+        for f in self.features:
+            if f.kind == "categorical":
+                codes = rng.integers(0, len(f.levels), size=n)
+                col = pd.Categorical.from_codes(codes, categories=list(f.levels))
+                if f.allow_missing and missing_rate > 0:
+                    col = col.copy()
+                    col[rng.random(n) < missing_rate] = np.nan
+                cols[f.name] = col
+                continue
+            lo = f.lower if math.isfinite(f.lower) else -1e6
+            hi = f.upper if math.isfinite(f.upper) else 1e6
+            if f.kind == "real":
+                x = rng.uniform(lo, hi, size=n) if hi > lo else np.full(n, lo)
+            else:
+                x = rng.integers(int(lo), int(hi) + 1, size=n).astype(np.float64)
+            if f.allow_missing and missing_rate > 0:
+                x[rng.random(n) < missing_rate] = np.nan
+            cols[f.name] = x
+        frame = pd.DataFrame(cols)
+        for g in self.onehot_groups:
+            pick = rng.integers(0, len(g), size=n)
+            for k, name in enumerate(g):
+                frame[name] = (pick == k).astype(np.float64)
+        return frame
+
+    # -- JSON --------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "format": "rulekd.domain",
+            "version": 1,
+            "features": [f.to_dict() for f in self.features],
+            "onehot_groups": [list(g) for g in self.onehot_groups],
+            "constraints": [
+                {"coefficients": dict(c.coefficients), "op": c.op, "rhs": c.rhs} for c in self.constraints
+            ],
+        }
+
+    def to_json(self, path: Any = None, *, indent: int | None = 2) -> str:
+        """Serialise; also write atomically to ``path`` when given."""
+        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+        if path is not None:
+            p = Path(path)
+            tmp = p.with_name(p.name + ".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, p)
+        return text
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "Domain":
+        """Build from :meth:`to_dict` output, validating every field."""
+        if not isinstance(data, dict):
+            raise DomainError(f"A Domain JSON document must be an object, got {type(data).__name__}.")
+        if data.get("format") != "rulekd.domain" or data.get("version") != 1:
+            raise DomainError('Not a rulekd Domain: expected "format": "rulekd.domain", "version": 1.')
+        extra = set(data) - {"format", "version", "features", "onehot_groups", "constraints"}
+        if extra:
+            raise DomainError(f"Unknown Domain fields {sorted(extra)}.")
+        feats = data.get("features")
+        if not isinstance(feats, list):
+            raise DomainError("Domain 'features' must be a list.")
+        specs = []
+        for i, f in enumerate(feats):
+            if not isinstance(f, dict):
+                raise DomainError(f"Domain feature {i} must be an object.")
+            unknown = set(f) - {"name", "kind", "lower", "upper", "levels", "allow_missing"}
+            if unknown:
+                raise DomainError(f"Domain feature {i} has unknown fields {sorted(unknown)}.")
+            allow = f.get("allow_missing", False)
+            if not isinstance(allow, bool):
+                raise DomainError(f"Domain feature {i}: allow_missing must be true or false.")
+            try:
+                if f.get("kind") == "categorical":
+                    levels = f.get("levels")
+                    if not isinstance(levels, list):
+                        raise DomainError(f"Domain feature {i}: levels must be a list.")
+                    specs.append(FeatureSpec(f.get("name"), "categorical", levels=tuple(levels), allow_missing=allow))
+                else:
+                    specs.append(
+                        FeatureSpec(
+                            f.get("name"),
+                            f.get("kind"),
+                            parse_float(f.get("lower", "-inf")),
+                            parse_float(f.get("upper", "inf")),
+                            allow_missing=allow,
+                        )
+                    )
+            except DomainError:
+                raise
+            except (ValueError, TypeError) as exc:
+                raise DomainError(f"Domain feature {i}: {exc}") from None
+        groups = data.get("onehot_groups", [])
+        cons = data.get("constraints", [])
+        if not isinstance(groups, list) or not all(isinstance(g, list) for g in groups):
+            raise DomainError("Domain 'onehot_groups' must be a list of lists of names.")
+        if not isinstance(cons, list):
+            raise DomainError("Domain 'constraints' must be a list.")
+        parsed = []
+        for c in cons:
+            if not isinstance(c, dict) or not isinstance(c.get("coefficients"), dict):
+                raise DomainError("Each Domain constraint needs 'coefficients' (an object), 'op' and 'rhs'.")
+            try:
+                coefs = tuple((str(k), parse_float(v)) for k, v in c["coefficients"].items())
+                parsed.append(LinearConstraint(coefs, c.get("op"), parse_float(c.get("rhs"))))
+            except DomainError:
+                raise
+            except (ValueError, TypeError) as exc:
+                raise DomainError(f"Domain constraint: {exc}") from None
+        return cls(tuple(specs), tuple(tuple(g) for g in groups), tuple(parsed))
+
+    @classmethod
+    def from_json(cls, text_or_path: Any) -> "Domain":
+        """Load from JSON text or a file path."""
+        if isinstance(text_or_path, (os.PathLike,)) or (
+            isinstance(text_or_path, str) and not text_or_path.lstrip().startswith("{")
+        ):
+            p = Path(text_or_path)
+            if not p.is_file():
+                raise FileNotFoundError(f"Domain file {str(p)!r} does not exist.")
+            if p.stat().st_size > _MAX_BYTES:
+                raise DomainError(f"Domain file {str(p)!r} is too large.")
+            raw = p.read_bytes()
+        elif isinstance(text_or_path, (bytes, bytearray)):
+            raw = bytes(text_or_path)
+        else:
+            raw = str(text_or_path).encode("utf-8")
+        try:
+            data = json.loads(raw.decode("utf-8"), parse_constant=_reject)
+        except UnicodeDecodeError:
+            raise DomainError("Domain JSON is not valid UTF-8.") from None
+        except json.JSONDecodeError as exc:
+            raise DomainError(f"Domain JSON is malformed: {exc.msg} (line {exc.lineno}).") from None
+        except RecursionError:
+            raise DomainError("Domain JSON is nested too deeply.") from None
+        return cls.from_dict(data)
+
+
+def _reject(name: str) -> float:
+    raise DomainError(f'Domain JSON contains the non-standard constant {name}; use "inf" or "-inf".')
+
+
+def _as_frame(X: Any, feature_names: Sequence[str] | None) -> pd.DataFrame:
+    if isinstance(X, pd.DataFrame):
+        if X.columns.duplicated().any():
+            dup = sorted(set(map(str, X.columns[X.columns.duplicated()])))
+            raise DomainError(f"Duplicate column names {dup}; rename them.")
+        return X.rename(columns=str)
+    arr = np.asarray(X)
+    if arr.ndim != 2:
+        raise DomainError(f"Expected 2-D data, got shape {arr.shape}.")
+    names = list(feature_names) if feature_names is not None else [f"x{i}" for i in range(arr.shape[1])]
+    if len(names) != arr.shape[1]:
+        raise DomainError(f"Got {len(names)} feature names for {arr.shape[1]} columns.")
+    return pd.DataFrame(arr, columns=names)

@@ -1,0 +1,215 @@
+"""JSON dump and load of a :class:`RuleSet`, validated by a shipped JSON Schema.
+
+The format is versioned (``"format": "rulekd.ruleset", "version": 1``). Floats
+survive bit for bit: finite values are written with Python's round-trip repr,
+infinities as ``"inf"`` / ``"-inf"``. Loading never evaluates anything: the text
+is parsed by :func:`json.loads`, checked against the schema, then rebuilt
+through the validating constructors of the rule IR.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..exceptions import RuleFormatError
+from ._floats import format_float, parse_float
+from ._ir import Condition, Rule, RuleSet
+
+__all__ = ["dumps", "loads", "ruleset_to_dict", "ruleset_from_dict", "schema", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+_MAX_BYTES = 256 * 1024 * 1024
+
+
+@lru_cache(maxsize=1)
+def schema() -> dict:
+    """The JSON Schema (draft 2020-12) of the rule-set format."""
+    text = (resources.files("rulekd.rules") / "schema" / "ruleset-v1.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def _label(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        raise RuleFormatError(f"A class label cannot be {v!r} in JSON.")
+    return v
+
+
+def _condition_to_dict(c: Condition) -> dict:
+    d: dict[str, Any] = {"feature": c.feature, "op": c.op}
+    if c.is_numeric:
+        d["value"] = format_float(c.value)
+    elif c.is_categorical:
+        d["value"] = sorted(c.value, key=lambda v: (type(v).__name__, str(v)))
+    if c.op not in ("is missing", "is not missing"):
+        d["missing"] = c.missing
+    if c.cast is not None:
+        d["cast"] = c.cast
+    return d
+
+
+def ruleset_to_dict(rs: RuleSet) -> dict:
+    """Plain-Python (JSON-ready) form of a rule set."""
+    rules = []
+    for r in rs.rules:
+        d: dict[str, Any] = {
+            "id": r.id,
+            "conditions": [_condition_to_dict(c) for c in r.conditions],
+            "prediction": _label(r.prediction),
+            "proba": list(r.proba) if r.proba is not None else None,
+            "support": r.support,
+            "confidence": r.confidence,
+        }
+        if r.score is not None:
+            d["score"] = format_float(r.score)
+        rules.append(d)
+    return {
+        "format": "rulekd.ruleset",
+        "version": FORMAT_VERSION,
+        "ordered": rs.ordered,
+        "classes": [_label(c) for c in rs.classes],
+        "default": _label(rs.default),
+        "default_proba": list(rs.default_proba) if rs.default_proba is not None else None,
+        "feature_names": list(rs.feature_names) if rs.feature_names is not None else None,
+        "rules": rules,
+        "metadata": _jsonable(rs.metadata),
+    }
+
+
+def _jsonable(obj: Any) -> Any:
+    """Metadata may hold numpy scalars or tuples; make it plain JSON."""
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover
+        np = None
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if np is not None and isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return format_float(obj) if not math.isnan(obj) else None
+    if obj is None or isinstance(obj, (str, int, float, bool)):
+        return obj
+    return str(obj)
+
+
+def dumps(rs: RuleSet, path: Any = None, *, indent: int | None = 2) -> str:
+    """Serialise ``rs``; also write it to ``path`` (atomically) when given."""
+    text = json.dumps(ruleset_to_dict(rs), indent=indent, ensure_ascii=False, allow_nan=False)
+    if path is not None:
+        _atomic_write(Path(path), text)
+    return text
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _validate(data: Any) -> None:
+    import jsonschema
+
+    if not isinstance(data, dict):
+        raise RuleFormatError(f"A rule-set JSON document must be an object, got {type(data).__name__}.")
+    if data.get("format") != "rulekd.ruleset":
+        raise RuleFormatError(
+            "Not a rulekd rule set: the 'format' field must be \"rulekd.ruleset\"."
+        )
+    if data.get("version") != FORMAT_VERSION:
+        raise RuleFormatError(
+            f"Unsupported rule-set format version {data.get('version')!r}; this rulekd reads version {FORMAT_VERSION}."
+        )
+    validator = jsonschema.Draft202012Validator(schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise RuleFormatError(f"Invalid rule-set JSON at {where}: {error.message}")
+
+
+def _condition_from_dict(d: dict) -> Condition:
+    op = d["op"]
+    value = d.get("value")
+    if op in ("<=", "<", ">", ">="):
+        if value is None or isinstance(value, list):
+            raise RuleFormatError(f"Condition {d['feature']!r} {op} needs a numeric value.")
+        value = parse_float(value)
+    elif op in ("in", "not in"):
+        if not isinstance(value, list):
+            raise RuleFormatError(f"Condition {d['feature']!r} {op} needs a list of levels.")
+        value = frozenset(value)
+    elif value is not None:
+        raise RuleFormatError(f"Condition {d['feature']!r} '{op}' takes no value.")
+    return Condition(d["feature"], op, value, d.get("missing", False), d.get("cast"))
+
+
+def ruleset_from_dict(data: Any) -> RuleSet:
+    """Validate ``data`` against the schema and build the :class:`RuleSet`."""
+    _validate(data)
+    try:
+        rules = tuple(
+            Rule(
+                conditions=tuple(_condition_from_dict(c) for c in r["conditions"]),
+                prediction=r["prediction"],
+                proba=r.get("proba"),
+                support=r.get("support", 0),
+                confidence=r.get("confidence", 1.0),
+                id=r.get("id"),
+                score=parse_float(r["score"]) if r.get("score") is not None else None,
+            )
+            for r in data["rules"]
+        )
+        return RuleSet(
+            rules=rules,
+            classes=tuple(data["classes"]),
+            default=data["default"],
+            default_proba=data.get("default_proba"),
+            ordered=data["ordered"],
+            feature_names=data.get("feature_names"),
+            metadata=dict(data.get("metadata") or {}),
+        )
+    except RuleFormatError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise RuleFormatError(f"Invalid rule-set JSON: {exc}") from None
+
+
+def loads(text_or_path: Any) -> RuleSet:
+    """Load a rule set from a JSON string, bytes, or a path to a ``.json`` file."""
+    if isinstance(text_or_path, (str, os.PathLike)) and not (
+        isinstance(text_or_path, str) and text_or_path.lstrip().startswith(("{", "["))
+    ):
+        path = Path(text_or_path)
+        if not path.is_file():
+            raise FileNotFoundError(f"Rule-set file {str(path)!r} does not exist.")
+        if path.stat().st_size > _MAX_BYTES:
+            raise RuleFormatError(f"Rule-set file {str(path)!r} is larger than {_MAX_BYTES} bytes.")
+        raw = path.read_bytes()
+    elif isinstance(text_or_path, (bytes, bytearray)):
+        raw = bytes(text_or_path)
+    elif isinstance(text_or_path, str):
+        raw = text_or_path.encode("utf-8")
+    else:
+        raise TypeError(f"Expected JSON text or a path, got {type(text_or_path).__name__}.")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RuleFormatError(f"Rule-set JSON is not valid UTF-8 ({exc.reason} at byte {exc.start}).") from None
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise RuleFormatError(f"Rule-set JSON is malformed: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+    except RecursionError:
+        raise RuleFormatError("Rule-set JSON is nested too deeply.") from None
+    return ruleset_from_dict(data)
+
+
+def _reject_constant(name: str) -> float:
+    raise RuleFormatError(f"Rule-set JSON contains the non-standard constant {name}; use \"inf\" or \"-inf\".")

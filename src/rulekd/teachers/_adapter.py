@@ -1,0 +1,318 @@
+"""One interface over every teacher: XGBoost, scikit-learn classifiers, torch modules.
+
+A :class:`Teacher` gives logits, soft targets at a temperature, hard labels and
+(for tree ensembles) its own split thresholds, whatever model sits behind it.
+:func:`fit_teacher` is how estimators obtain one: a teacher passed to them is
+cloned and fitted; one wrapped in :class:`sklearn.frozen.FrozenEstimator` (or
+an ``nn.Module``, or a :class:`Teacher`) is used as is and never modified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils.validation import check_is_fitted
+
+from ..exceptions import NotFittedError, TeacherError
+
+__all__ = ["Teacher", "SklearnTeacher", "XGBoostTeacher", "TorchTeacher", "fit_teacher", "default_teacher"]
+
+
+def default_teacher(random_state: Any = None) -> Any:
+    """The default teacher: ``XGBClassifier(n_estimators=200, max_depth=4)``.
+
+    Native categorical support is on, so pandas ``category`` columns are used as
+    they are (no one-hot encoding).
+    """
+    from xgboost import XGBClassifier
+
+    seed = random_state if isinstance(random_state, (int, np.integer)) else 0
+    return XGBClassifier(
+        n_estimators=200,
+        max_depth=4,
+        learning_rate=0.1,
+        enable_categorical=True,
+        tree_method="hist",
+        random_state=int(seed),
+    )
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class Teacher:
+    """Adapter base class. Subclasses implement :meth:`logits`.
+
+    Attributes
+    ----------
+    estimator : object
+        The wrapped model (never modified by rulekd).
+    classes_ : ndarray
+        Class labels in the column order of :meth:`logits`.
+    """
+
+    estimator: Any
+    classes_: np.ndarray
+
+    def logits(self, X: Any) -> np.ndarray:
+        """Unnormalised log-probabilities, shape ``(n, n_classes)``."""
+        raise NotImplementedError
+
+    def proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, shape ``(n, n_classes)``."""
+        return _softmax(self.logits(X))
+
+    def soft_targets(self, X: Any, temperature: float = 1.0) -> np.ndarray:
+        """``softmax(logits / T)``: the teacher's distribution softened by ``T``."""
+        if not temperature > 0:
+            raise ValueError(f"temperature must be > 0, got {temperature!r}.")
+        return _softmax(self.logits(X) / float(temperature))
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Hard labels (argmax of the logits)."""
+        return self.classes_[np.argmax(self.logits(X), axis=1)]
+
+    def split_thresholds(self) -> dict[str, np.ndarray]:
+        """The teacher's own cut points per feature name (tree models); else empty."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.estimator!r})"
+
+
+class _InputMixin:
+    """Feed the model data in the form it was fitted on (frame or array)."""
+
+    uses_frame: bool = True
+
+    def _input(self, X: Any) -> Any:
+        if isinstance(X, pd.DataFrame) and not self.uses_frame:
+            if any(isinstance(d, pd.CategoricalDtype) for d in X.dtypes):
+                return X
+            return X.to_numpy(dtype=np.float64, na_value=np.nan)
+        return X
+
+
+class SklearnTeacher(_InputMixin, Teacher):
+    """Any fitted scikit-learn classifier with ``predict_proba`` or ``decision_function``."""
+
+    def __init__(self, estimator: Any):
+        if not (hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")):
+            raise TeacherError(
+                f"{type(estimator).__name__} has neither predict_proba nor decision_function; "
+                f"a teacher must give scores, not only labels."
+            )
+        try:
+            check_is_fitted(estimator)
+        except (NotFittedError, TypeError):
+            raise TeacherError(f"The teacher {type(estimator).__name__} is not fitted.") from None
+        self.estimator = estimator
+        inner = getattr(estimator, "estimator", estimator)  # FrozenEstimator
+        self.classes_ = np.asarray(getattr(estimator, "classes_", getattr(inner, "classes_", None)))
+        if self.classes_.ndim != 1 or len(self.classes_) < 2:
+            raise TeacherError("The teacher must be a classifier with at least two classes_.")
+        self.uses_frame = getattr(inner, "feature_names_in_", None) is not None
+
+    def logits(self, X: Any) -> np.ndarray:
+        Xi = self._input(X)
+        if hasattr(self.estimator, "predict_proba"):
+            try:
+                p = np.asarray(self.estimator.predict_proba(Xi), dtype=np.float64)
+            except (AttributeError, NotImplementedError):
+                p = None
+            if p is not None:
+                return np.log(np.clip(p, 1e-12, 1.0))
+        d = np.asarray(self.estimator.decision_function(Xi), dtype=np.float64)
+        if d.ndim == 1:
+            return np.column_stack([np.zeros_like(d), d])
+        return d
+
+    def split_thresholds(self) -> dict[str, np.ndarray]:
+        inner = getattr(self.estimator, "estimator", self.estimator)
+        trees = []
+        if hasattr(inner, "tree_"):
+            trees = [inner]
+        elif hasattr(inner, "estimators_"):
+            trees = [t for t in np.ravel(inner.estimators_) if hasattr(t, "tree_")]
+        names = getattr(inner, "feature_names_in_", None)
+        out: dict[str, list] = {}
+        for t in trees:
+            tr = t.tree_
+            for f, thr in zip(tr.feature, tr.threshold):
+                if f >= 0:
+                    key = str(names[f]) if names is not None else f"x{f}"
+                    out.setdefault(key, []).append(float(thr))
+        return {k: np.unique(v) for k, v in out.items()}
+
+
+class XGBoostTeacher(_InputMixin, Teacher):
+    """A fitted ``XGBClassifier`` or a raw ``xgboost.Booster`` (binary or multiclass).
+
+    ``label_encoder`` maps XGBoost's ``0..k-1`` back to the user's labels when
+    rulekd fitted it on encoded labels.
+    """
+
+    def __init__(self, estimator: Any, label_encoder: LabelEncoder | None = None, classes: Any = None):
+        import xgboost as xgb
+
+        self.estimator = estimator
+        inner = getattr(estimator, "estimator", estimator)  # FrozenEstimator
+        self._booster = inner if isinstance(inner, xgb.Booster) else inner.get_booster()
+        self._sklearn = not isinstance(inner, xgb.Booster)
+        self._inner = inner
+        n_class = self._n_classes()
+        if label_encoder is not None:
+            self.classes_ = np.asarray(label_encoder.classes_)
+        elif classes is not None:
+            self.classes_ = np.asarray(classes)
+        elif self._sklearn and hasattr(inner, "classes_"):
+            self.classes_ = np.asarray(inner.classes_)
+        else:
+            self.classes_ = np.arange(n_class)
+        if len(self.classes_) != n_class:
+            raise TeacherError(f"The XGBoost model has {n_class} classes but {len(self.classes_)} labels were given.")
+        self.uses_frame = self._booster.feature_names is not None
+
+    def _n_classes(self) -> int:
+        import json
+
+        cfg = json.loads(self._booster.save_config())
+        n = int(cfg["learner"]["learner_model_param"].get("num_class", "0"))
+        obj = cfg["learner"]["objective"]["name"]
+        if not (obj.startswith("binary:") or obj.startswith("multi:")):
+            raise TeacherError(f"The XGBoost model's objective {obj!r} is not a classification objective.")
+        return max(n, 2)
+
+    def logits(self, X: Any) -> np.ndarray:
+        import xgboost as xgb
+
+        Xi = self._input(X)
+        dm = xgb.DMatrix(Xi, enable_categorical=True, missing=np.nan)
+        m = np.asarray(self._booster.predict(dm, output_margin=True), dtype=np.float64)
+        if m.ndim == 1:
+            return np.column_stack([np.zeros_like(m), m])
+        return m
+
+    def split_thresholds(self) -> dict[str, np.ndarray]:
+        from ..rules import xgboost_trees
+
+        names = self._booster.feature_names or [f"x{i}" for i in range(self._booster.num_features())]
+        out: dict[str, list] = {}
+        for tree in xgboost_trees(self._booster):
+            types = tree.get("split_type", [0] * len(tree["left_children"]))
+            for left, f, c, st in zip(tree["left_children"], tree["split_indices"], tree["split_conditions"], types):
+                if left != -1 and int(st) == 0:
+                    out.setdefault(str(names[int(f)]), []).append(float(np.float32(c)))
+        return {k: np.unique(v) for k, v in out.items()}
+
+
+class TorchTeacher(Teacher):
+    """A trained ``torch.nn.Module`` mapping a float tensor ``(n, d)`` to logits.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Returns ``(n, n_classes)`` logits, or ``(n,)`` / ``(n, 1)`` for binary.
+    classes : array-like
+        Labels of the output columns.
+    """
+
+    def __init__(self, module: Any, classes: Any = (0, 1)):
+        self.estimator = module
+        self.classes_ = np.asarray(classes)
+
+    def logits(self, X: Any) -> np.ndarray:
+        import torch
+
+        arr = X.to_numpy(dtype=np.float32, na_value=np.nan) if isinstance(X, pd.DataFrame) else np.asarray(X, np.float32)
+        was_training = self.estimator.training
+        self.estimator.eval()
+        try:
+            with torch.no_grad():
+                out = self.estimator(torch.as_tensor(arr)).detach().cpu().numpy().astype(np.float64)
+        finally:
+            self.estimator.train(was_training)
+        if out.ndim == 1 or out.shape[1] == 1:
+            out = out.reshape(-1)
+            out = np.column_stack([np.zeros_like(out), out])
+        if out.shape[1] != len(self.classes_):
+            raise TeacherError(f"The torch teacher returned {out.shape[1]} columns for {len(self.classes_)} classes.")
+        return out
+
+
+def _is_xgboost(est: Any) -> bool:
+    try:
+        import xgboost as xgb
+    except ImportError:  # pragma: no cover
+        return False
+    inner = getattr(est, "estimator", est)
+    return isinstance(inner, (xgb.Booster, xgb.XGBModel))
+
+
+def _is_torch_module(est: Any) -> bool:
+    mod = type(est).__module__ or ""
+    if not mod.startswith("torch") and "torch" not in str(type(est).__mro__):
+        return False
+    try:
+        import torch
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(est, torch.nn.Module)
+
+
+def as_teacher(estimator: Any) -> Teacher:
+    """Wrap an already fitted model (or return a :class:`Teacher` as is)."""
+    if isinstance(estimator, Teacher):
+        return estimator
+    if _is_torch_module(estimator):
+        raise TeacherError("Wrap a torch module as TorchTeacher(module, classes=...) to name its classes.")
+    if _is_xgboost(estimator):
+        return XGBoostTeacher(estimator)
+    return SklearnTeacher(estimator)
+
+
+def fit_teacher(
+    teacher: Any,
+    X: Any,
+    y: Any,
+    *,
+    random_state: Any = None,
+    sample_weight: Any = None,
+) -> Teacher:
+    """Return a fitted :class:`Teacher` for ``teacher`` on ``(X, y)``.
+
+    * ``None``: :func:`default_teacher`, fitted here.
+    * :class:`sklearn.frozen.FrozenEstimator`, :class:`Teacher`: used as is.
+    * any other estimator: cloned, then fitted (the user's object is untouched).
+      XGBoost models are fitted on encoded labels, so string labels work.
+    """
+    from sklearn.frozen import FrozenEstimator
+
+    if isinstance(teacher, Teacher):
+        return teacher
+    if _is_torch_module(teacher):
+        raise TeacherError(
+            "A torch module cannot be fitted by rulekd; train it yourself and pass "
+            "TorchTeacher(module, classes=...) as the teacher."
+        )
+    if isinstance(teacher, FrozenEstimator):
+        return as_teacher(teacher)
+    est = default_teacher(random_state) if teacher is None else clone(teacher)
+    fit_kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+    if _is_xgboost(est):
+        enc = LabelEncoder().fit(y)
+        if len(enc.classes_) < 2:
+            raise TeacherError("The target has a single class; a classifier needs at least two.")
+        est.fit(X, enc.transform(y), **fit_kw)
+        return XGBoostTeacher(est, label_encoder=enc)
+    if not hasattr(est, "fit"):
+        raise TeacherError(f"The teacher {type(est).__name__} has no fit method.")
+    est.fit(X, y, **fit_kw)
+    return SklearnTeacher(est)
