@@ -1,1 +1,45 @@
-"""rulekd."""
+"""rulekd: neuro-symbolic knowledge distillation for high-stakes tabular data.
+
+A strong, opaque *teacher* (XGBoost by default) is distilled into readable
+rules (verified with Z3) and compact neural students, and combined into hybrid
+predictors. The public names are re-exported here; heavy dependencies (torch,
+Z3, matplotlib) are imported only where they are used.
+"""
+
+from .domain import Domain, FeatureSpec, LinearConstraint
+from .exceptions import (
+    DomainError,
+    MissingDependencyError,
+    RuleFormatError,
+    RulekdError,
+    SolverTimeoutWarning,
+    TeacherError,
+)
+from .rules import Condition, Rule, RuleSet, from_sklearn_tree, from_xgboost_tree
+from .students import DistilledRuleClassifier, DistilledTreeClassifier
+from .teachers import Teacher, TorchTeacher, fit_teacher
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Condition",
+    "Domain",
+    "DomainError",
+    "DistilledRuleClassifier",
+    "DistilledTreeClassifier",
+    "FeatureSpec",
+    "LinearConstraint",
+    "MissingDependencyError",
+    "Rule",
+    "RuleFormatError",
+    "RuleSet",
+    "RulekdError",
+    "SolverTimeoutWarning",
+    "Teacher",
+    "TeacherError",
+    "TorchTeacher",
+    "fit_teacher",
+    "from_sklearn_tree",
+    "from_xgboost_tree",
+    "__version__",
+]

@@ -29,6 +29,9 @@ def from_sklearn_tree(
     *,
     categories: dict[str, Sequence[Any]] | None = None,
     leaf_labels: Any = None,
+    classes: Sequence[Any] | None = None,
+    leaf_proba: Any = None,
+    stop_at: Any = None,
 ) -> RuleSet:
     """Rules of a fitted :class:`~sklearn.tree.DecisionTreeClassifier`, one per leaf.
 
@@ -43,7 +46,15 @@ def from_sklearn_tree(
         levels in code order. Their splits become ``in`` / ``not in`` level sets.
     leaf_labels : array-like of shape (n_nodes,), optional
         Override the class each leaf predicts (used by distillation, which may
-        relabel leaves); defaults to the tree's argmax.
+        relabel leaves); defaults to the argmax of the leaf probabilities.
+    classes : sequence, optional
+        Class labels; required for a regression tree (whose outputs are then
+        read as class probabilities), else ``tree.classes_``.
+    leaf_proba : array-like of shape (n_nodes, n_classes), optional
+        Override the probabilities of each leaf.
+    stop_at : array-like of bool, shape (n_nodes,), optional
+        Treat these internal nodes as leaves (their subtree collapsed), e.g.
+        where every leaf below predicts the same class.
 
     Returns
     -------
@@ -53,9 +64,11 @@ def from_sklearn_tree(
     t = getattr(tree, "tree_", None)
     if t is None:
         raise ValueError("from_sklearn_tree needs a fitted scikit-learn decision tree (no tree_ found).")
-    if not hasattr(tree, "classes_"):
-        raise ValueError("from_sklearn_tree imports classifiers; the tree has no classes_.")
-    classes = tuple(np.asarray(tree.classes_).tolist())
+    if classes is None:
+        if not hasattr(tree, "classes_"):
+            raise ValueError("A regression tree needs classes=... to be read as a classifier.")
+        classes = tree.classes_
+    classes = tuple(np.asarray(classes).tolist())
     if feature_names is None:
         names = getattr(tree, "feature_names_in_", None)
         feature_names = [str(n) for n in names] if names is not None else [f"x{i}" for i in range(t.n_features)]
@@ -64,7 +77,14 @@ def from_sklearn_tree(
         raise ValueError(f"Got {len(feature_names)} feature names for a tree with {t.n_features} features.")
     categories = dict(categories or {})
     miss_left = getattr(t, "missing_go_to_left", None)
-    values = t.value[:, 0, :]
+    if leaf_proba is not None:
+        values = np.asarray(leaf_proba, dtype=np.float64)
+    elif hasattr(tree, "classes_"):
+        values = t.value[:, 0, :]
+    else:
+        raise ValueError("Pass leaf_proba=... to read a regression tree as a classifier.")
+    if values.shape != (t.node_count, len(classes)):
+        raise ValueError(f"Leaf probabilities have shape {values.shape}, expected {(t.node_count, len(classes))}.")
     total = float(t.weighted_n_node_samples[0])
     rules: list[Rule] = []
 
@@ -85,7 +105,7 @@ def from_sklearn_tree(
 
     def walk(node: int, path: list[Condition]) -> None:
         left, right = int(t.children_left[node]), int(t.children_right[node])
-        if left == -1:
+        if left == -1 or (stop_at is not None and stop_at[node]):
             v = values[node]
             s = float(v.sum())
             p = v / s if s > 0 else np.full(len(classes), 1.0 / len(classes))

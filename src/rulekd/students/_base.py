@@ -1,0 +1,284 @@
+"""What every rulekd student shares: input validation, the teacher, the transfer set.
+
+Students accept numpy arrays and pandas DataFrames with ``category`` (or
+string) columns and missing values. Validation turns either into one
+*canonical frame*: the fitted columns in fitted order, numeric columns as
+float64 (NaN for missing), categorical columns as pandas ``Categorical`` with
+the fitted levels. Rules, the teacher and the neural student all read it.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, validate_data
+
+from ..domain import Domain
+from ..teachers import fit_teacher
+from ..transfer import STRATEGIES, make_transfer_set
+
+__all__ = ["DistilledClassifierMixin"]
+
+
+def _n_synthetic(value: Any, n_rows: int) -> int:
+    if value == "auto":
+        return int(min(max(10 * n_rows, 10_000), 60_000))
+    return int(value)
+
+
+class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
+    """Base of the students: validation, teacher fitting, transfer set.
+
+    Subclasses define ``__init__`` (storing parameters only) and ``_fit``.
+    """
+
+    _common_constraints: dict = {
+        "teacher": "no_validation",
+        "n_synthetic": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
+        "strategy": [StrOptions(set(STRATEGIES))],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    }
+
+    # -- input -------------------------------------------------------------
+    def _validate_X(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        if isinstance(X, pd.DataFrame):
+            if X.columns.duplicated().any():
+                dup = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
+                raise ValueError(f"X has duplicate column names {dup}; rename them so that rules can name each feature.")
+            if not reset and hasattr(self, "feature_names_in_"):
+                cols = [str(c) for c in X.columns]
+                fitted = list(self.feature_names_in_)
+                if cols != fitted and sorted(cols) == sorted(fitted):
+                    X = X.rename(columns=str)[fitted]  # same columns, another order: realign by name
+            if X.shape[0] == 0:
+                raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a minimum of 1 is required.")
+            if X.shape[1] == 0:
+                raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
+            validate_data(self, X, reset=reset, skip_check_array=True)
+            frame = X.rename(columns=str).reset_index(drop=True)
+            if reset:
+                self._object_columns_ = [
+                    c for c in frame.columns
+                    if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype)
+                ]
+                for c in self._object_columns_:
+                    kinds = {type(v).__name__ for v in frame[c].dropna()}
+                    if len(kinds) > 1:
+                        raise ValueError(
+                            f"Column {c!r} mixes value types {sorted(kinds)}; convert it to one type "
+                            f"(e.g. X[{c!r}].astype(str)) or to a pandas category."
+                        )
+        else:
+            arr = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
+            names = (
+                list(self._feature_names_)
+                if not reset
+                else [f"x{i}" for i in range(arr.shape[1])]
+            )
+            frame = pd.DataFrame(arr, columns=names)
+            if reset:
+                self._object_columns_ = []
+        if reset:
+            self._feature_names_ = [str(c) for c in frame.columns]
+        return self._canonical(frame, reset=reset)
+
+    def _canonical(self, frame: pd.DataFrame, *, reset: bool) -> pd.DataFrame:
+        if reset:
+            cat_cols = [
+                c for c in frame.columns
+                if isinstance(frame[c].dtype, pd.CategoricalDtype) or c in self._object_columns_
+            ]
+            out = {}
+            for c in frame.columns:
+                if c in cat_cols:
+                    col = frame[c]
+                    if not isinstance(col.dtype, pd.CategoricalDtype):
+                        col = col.astype("category")
+                    # Levels never seen in the data are kept: they stay legal in the Domain.
+                    out[c] = col
+                else:
+                    out[c] = _numeric_column(frame[c], c)
+            return pd.DataFrame(out)
+        out = {}
+        for spec in self.domain_.features:
+            col = frame[spec.name]
+            if spec.kind == "categorical":
+                values = col.astype(object) if not isinstance(col.dtype, pd.CategoricalDtype) else col
+                present = pd.unique(values.dropna()) if not isinstance(col.dtype, pd.CategoricalDtype) else col.dropna().unique()
+                unseen = [v for v in present if v not in set(spec.levels)]
+                if unseen:
+                    raise ValueError(
+                        f"Column {spec.name!r} has levels unseen during fit: {sorted(map(str, unseen))[:10]}. "
+                        f"Known levels: {list(map(str, spec.levels))[:20]}. Map them to a known level or to missing."
+                    )
+                out[spec.name] = pd.Categorical(values, categories=list(spec.levels))
+            else:
+                if isinstance(col.dtype, pd.CategoricalDtype):
+                    raise ValueError(f"Column {spec.name!r} was numeric during fit but is categorical now.")
+                out[spec.name] = _numeric_column(col, spec.name)
+        return pd.DataFrame(out)
+
+    def _validate_y(self, y: Any) -> np.ndarray:
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = y.ravel()
+        if y.ndim != 1:
+            raise ValueError(f"y must be 1-D (one label per row), got shape {y.shape}.")
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise ValueError("y contains NaN; drop those rows or fill the labels.")
+        if y.dtype == object and pd.isna(y).any():
+            raise ValueError("y contains missing labels; drop those rows or fill the labels.")
+        check_classification_targets(y)
+        enc = LabelEncoder().fit(y)
+        if len(enc.classes_) < 2:
+            raise ValueError(
+                f"The target has only one class ({enc.classes_[0]!r}); a classifier needs at least two. "
+                f"Check the target column."
+            )
+        self.classes_ = enc.classes_
+        return enc.transform(y)
+
+    # -- fit scaffolding -----------------------------------------------------
+    def _prepare_fit(self, X: Any, y: Any, sample_weight: Any = None):
+        """Validate, fit the teacher, infer the Domain, build and split the transfer set.
+
+        Returns ``(frame, y_idx, sample_weight, fit_part, val_part)`` where each
+        part is a :class:`~rulekd.transfer.TransferSet` slice.
+        """
+        self._validate_params()
+        frame = self._validate_X(X, reset=True)
+        if len(frame) != len(y):
+            raise ValueError(f"X has {len(frame)} rows but y has {len(y)}.")
+        y_idx = self._validate_y(y)
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame)
+        self.domain_ = Domain.from_data(frame)
+        rs = np.random.RandomState(self.random_state) if not isinstance(self.random_state, np.random.RandomState) else self.random_state
+        seed = int(rs.randint(0, 2**31 - 1))
+        self._seed_ = seed
+        teacher_input = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        self.teacher_ = fit_teacher(self.teacher, teacher_input, self.classes_[y_idx], random_state=seed, sample_weight=sw)
+        self._check_teacher_classes()
+        n_syn = _n_synthetic(self.n_synthetic, len(frame))
+        ts = make_transfer_set(
+            frame, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
+            strategy=self.strategy, domain=self.domain_, random_state=seed,
+        )
+        # Map the teacher's class columns onto ours (they can be a permutation).
+        order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
+        ts.proba = ts.proba[:, order]
+        ts.logits = ts.logits[:, order]
+        weights = np.ones(len(ts))
+        if sw is not None:
+            weights[: len(frame)] = sw
+            weights[len(frame):] = float(np.mean(sw))
+        ts.weights = weights
+        idx = np.arange(len(ts))
+        if len(ts) >= 20:
+            fit_idx, val_idx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed)
+        else:
+            fit_idx, val_idx = idx, idx
+        return frame, y_idx, sw, _subset(ts, np.sort(fit_idx)), _subset(ts, np.sort(val_idx))
+
+    @property
+    def _frame_input_(self) -> bool:
+        return hasattr(self, "feature_names_in_")
+
+    def _check_teacher_classes(self) -> None:
+        t = set(self.teacher_.classes_.tolist())
+        missing = [c for c in self.classes_.tolist() if c not in t]
+        if missing:
+            raise ValueError(
+                f"The teacher does not know the classes {missing}; its classes are {sorted(map(str, t))}. "
+                f"Fit the teacher on the same labels."
+            )
+
+    def _teacher_predict_on(self, frame: pd.DataFrame) -> np.ndarray:
+        """Teacher labels (as class indices into ``classes_``) for a canonical frame."""
+        logits = _TeacherView(self.teacher_, self._frame_input_).logits(frame)
+        order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
+        return np.argmax(logits[:, order], axis=1)
+
+    # -- prediction (rule students) -------------------------------------------
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels from the rules: ``rules_.predict``."""
+        check_is_fitted(self)
+        frame = self._validate_X(X, reset=False)
+        table = np.array(
+            [list(self.classes_).index(r.prediction) for r in self.rules_.rules]
+            + [list(self.classes_).index(self.rules_.default)]
+        )
+        return self.classes_[table[self.rules_.decide(frame)]]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities of the answering rule, columns in ``classes_`` order."""
+        check_is_fitted(self)
+        frame = self._validate_X(X, reset=False)
+        return self.rules_.predict_proba(frame)
+
+    def decided_by(self, X: Any) -> np.ndarray:
+        """Id of the rule that answers each row (``"default"`` where none matches)."""
+        check_is_fitted(self)
+        frame = self._validate_X(X, reset=False)
+        return self.rules_.decided_by(frame)
+
+    def get_rules(self) -> pd.DataFrame:
+        """One row per rule: id, rule text, prediction, support, confidence."""
+        check_is_fitted(self)
+        return self.rules_.to_frame()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        return tags
+
+
+class _TeacherView:
+    """Feeds a teacher the canonical frame, or its array form for array-fitted students."""
+
+    def __init__(self, teacher: Any, frame_input: bool):
+        self.teacher = teacher
+        self.frame_input = frame_input
+
+    def logits(self, frame: pd.DataFrame) -> np.ndarray:
+        if self.frame_input:
+            return self.teacher.logits(frame)
+        return self.teacher.logits(frame.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _numeric_column(col: pd.Series, name: str) -> np.ndarray:
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        raise ValueError(f"Column {name!r} is categorical here but was numeric during fit.")
+    try:
+        x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"Column {name!r} holds values that are not numbers; make it a pandas category "
+            f"(X[{name!r}] = X[{name!r}].astype('category')) or convert it to numbers."
+        ) from None
+    if np.isinf(x).any():
+        raise ValueError(f"Column {name!r} contains infinity; replace it with a finite value or NaN.")
+    return x
+
+
+def _subset(ts: Any, idx: np.ndarray) -> Any:
+    from ..transfer import TransferSet
+
+    out = TransferSet(
+        X=ts.X.iloc[idx].reset_index(drop=True),
+        proba=ts.proba[idx],
+        logits=ts.logits[idx],
+        is_synthetic=ts.is_synthetic[idx],
+    )
+    out.weights = ts.weights[idx]
+    return out
