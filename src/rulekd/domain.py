@@ -70,8 +70,8 @@ class FeatureSpec:
             if len(set(levels)) != len(levels):
                 raise DomainError(f"Categorical feature {self.name!r} has duplicate levels.")
             for lv in levels:
-                if not isinstance(lv, (str, int, float, bool)) or (isinstance(lv, float) and math.isnan(lv)):
-                    raise DomainError(f"Feature {self.name!r}: levels must be strings or numbers, got {lv!r}.")
+                if not isinstance(lv, (str, int, float, bool)) or (isinstance(lv, float) and not math.isfinite(lv)):
+                    raise DomainError(f"Feature {self.name!r}: levels must be strings or finite numbers, got {lv!r}.")
             object.__setattr__(self, "levels", levels)
             object.__setattr__(self, "lower", -math.inf)
             object.__setattr__(self, "upper", math.inf)
@@ -233,7 +233,10 @@ class Domain:
         frame = _as_frame(X, feature_names)
         if frame.shape[0] == 0:
             raise DomainError("Cannot infer a Domain from data with 0 rows.")
-        categorical = set(categorical)
+        categorical = {str(c) for c in categorical}
+        unknown = sorted(categorical - set(frame.columns))
+        if unknown:
+            raise DomainError(f"categorical names columns {unknown} that the data does not have.")
         specs = []
         for name in frame.columns:
             col = frame[name]
@@ -317,7 +320,8 @@ class Domain:
                 try:
                     x = col.to_numpy(dtype=np.float64, na_value=np.nan)
                 except (TypeError, ValueError):
-                    ok &= False
+                    ok &= False  # text in a numeric feature: outside
+                    values[f.name] = np.full(len(frame), np.nan)
                     continue
                 values[f.name] = x
                 with np.errstate(invalid="ignore"):
@@ -374,12 +378,18 @@ class Domain:
                     col[rng.random(n) < missing_rate] = np.nan
                 cols[f.name] = col
                 continue
-            lo = f.lower if math.isfinite(f.lower) else -1e6
-            hi = f.upper if math.isfinite(f.upper) else 1e6
+            lo, hi = _sampling_range(f.lower, f.upper)
             if f.kind == "real":
-                x = rng.uniform(lo, hi, size=n) if hi > lo else np.full(n, lo)
+                u = rng.random(n)
+                # lo + (hi - lo) * u overflows for bounds near the float64 limits.
+                x = np.clip(lo * (1.0 - u) + hi * u, lo, hi)
             else:
-                x = rng.integers(int(lo), int(hi) + 1, size=n).astype(np.float64)
+                ilo = math.ceil(max(lo, -(2.0**62)))
+                ihi = math.floor(min(hi, 2.0**62))
+                if ilo <= ihi:
+                    x = rng.integers(ilo, ihi + 1, size=n).astype(np.float64)
+                else:  # bounds past 2**62: integers there are not exact floats anyway
+                    x = np.full(n, lo)
             if f.allow_missing and missing_rate > 0:
                 x[rng.random(n) < missing_rate] = np.nan
             cols[f.name] = x
@@ -476,29 +486,25 @@ class Domain:
 
     @classmethod
     def from_json(cls, text_or_path: Any) -> "Domain":
-        """Load from JSON text or a file path."""
-        if isinstance(text_or_path, (os.PathLike,)) or (
-            isinstance(text_or_path, str) and not text_or_path.lstrip().startswith("{")
-        ):
-            p = Path(text_or_path)
-            if not p.is_file():
-                raise FileNotFoundError(f"Domain file {str(p)!r} does not exist.")
-            if p.stat().st_size > _MAX_BYTES:
-                raise DomainError(f"Domain file {str(p)!r} is too large.")
-            raw = p.read_bytes()
-        elif isinstance(text_or_path, (bytes, bytearray)):
-            raw = bytes(text_or_path)
-        else:
-            raw = str(text_or_path).encode("utf-8")
-        try:
-            data = json.loads(raw.decode("utf-8"), parse_constant=_reject)
-        except UnicodeDecodeError:
-            raise DomainError("Domain JSON is not valid UTF-8.") from None
-        except json.JSONDecodeError as exc:
-            raise DomainError(f"Domain JSON is malformed: {exc.msg} (line {exc.lineno}).") from None
-        except RecursionError:
-            raise DomainError("Domain JSON is nested too deeply.") from None
-        return cls.from_dict(data)
+        """Load from JSON text or a file path (see :meth:`RuleSet.from_json` for which is which)."""
+        from .rules._json import parse_json, read_source
+
+        text = read_source(text_or_path, what="Domain", max_bytes=_MAX_BYTES, error=DomainError)
+        return cls.from_dict(parse_json(text, what="Domain", error=DomainError, reject_constant=_reject))
+
+
+def _sampling_range(lower: float, upper: float) -> tuple[float, float]:
+    """Finite bounds to sample between: a span of at least 1e6 beyond an infinite side."""
+    big = float(np.finfo(np.float64).max)
+    if math.isinf(lower) and math.isinf(upper):
+        return -1e6, 1e6
+    if math.isinf(lower):
+        lo = upper - max(1e6, abs(upper))
+        return (lo if math.isfinite(lo) else -big), upper
+    if math.isinf(upper):
+        hi = lower + max(1e6, abs(lower))
+        return lower, (hi if math.isfinite(hi) else big)
+    return lower, upper
 
 
 def _reject(name: str) -> float:
@@ -507,10 +513,13 @@ def _reject(name: str) -> float:
 
 def _as_frame(X: Any, feature_names: Sequence[str] | None) -> pd.DataFrame:
     if isinstance(X, pd.DataFrame):
-        if X.columns.duplicated().any():
-            dup = sorted(set(map(str, X.columns[X.columns.duplicated()])))
+        names = pd.Index([str(c) for c in X.columns])  # 1 and "1" collide once named
+        if names.duplicated().any():
+            dup = sorted(set(names[names.duplicated()]))
             raise DomainError(f"Duplicate column names {dup}; rename them.")
-        return X.rename(columns=str)
+        out = X.copy(deep=False)
+        out.columns = names
+        return out
     arr = np.asarray(X)
     if arr.ndim != 2:
         raise DomainError(f"Expected 2-D data, got shape {arr.shape}.")

@@ -64,6 +64,8 @@ def from_sklearn_tree(
     t = getattr(tree, "tree_", None)
     if t is None:
         raise ValueError("from_sklearn_tree needs a fitted scikit-learn decision tree (no tree_ found).")
+    if getattr(tree, "n_outputs_", 1) != 1:
+        raise ValueError("from_sklearn_tree reads single-output trees; this tree has several outputs.")
     if classes is None:
         if not hasattr(tree, "classes_"):
             raise ValueError("A regression tree needs classes=... to be read as a classifier.")
@@ -157,7 +159,12 @@ def xgboost_trees(model: Any) -> list[dict]:
     """The trees of an XGBoost model as parsed from its own JSON format."""
     booster = _booster(model)
     doc = json.loads(booster.save_raw("json"))
-    return doc["learner"]["gradient_booster"]["model"]["trees"]
+    gb = doc["learner"]["gradient_booster"]
+    if gb.get("name", "gbtree") != "gbtree":
+        raise ValueError(
+            f"Only tree boosters (booster='gbtree') can be read as rules; this model uses {gb.get('name')!r}."
+        )
+    return gb["model"]["trees"]
 
 
 def from_xgboost_tree(

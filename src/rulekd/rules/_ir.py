@@ -125,9 +125,9 @@ class Condition:
                 )
             levels = frozenset(_as_python_scalar(v) for v in self.value)
             for lv in levels:
-                if not isinstance(lv, (str, int, float, bool)) or (isinstance(lv, float) and math.isnan(lv)):
+                if not isinstance(lv, (str, int, float, bool)) or (isinstance(lv, float) and not math.isfinite(lv)):
                     raise RuleFormatError(
-                        f"Category levels must be strings or numbers, got {lv!r} in the condition on {self.feature!r}."
+                        f"Category levels must be strings or finite numbers, got {lv!r} in the condition on {self.feature!r}."
                     )
             object.__setattr__(self, "value", levels)
         else:
@@ -181,7 +181,7 @@ class Condition:
             miss = np.asarray(pd.isna(values), dtype=bool)
             return miss if self.op == "is missing" else ~miss
         if self.is_numeric:
-            x = np.asarray(values, dtype=np.float64)
+            x = _as_float(values)
             miss = np.isnan(x)
             op, t = self.exact_bound()
             with np.errstate(invalid="ignore"):
@@ -275,7 +275,12 @@ class Rule:
             raise RuleFormatError(f"confidence must lie in [0, 1], got {self.confidence!r}.")
         object.__setattr__(self, "confidence", conf)
         if self.score is not None:
-            object.__setattr__(self, "score", float(self.score))
+            score = float(self.score)
+            if math.isnan(score):
+                raise RuleFormatError("A rule's score cannot be NaN.")
+            object.__setattr__(self, "score", score)
+        if self.id is not None and (not isinstance(self.id, str) or not self.id):
+            raise RuleFormatError(f"A rule id must be a non-empty string or None, got {self.id!r}.")
 
     @property
     def features(self) -> frozenset[str]:
@@ -286,6 +291,16 @@ class Rule:
 
     def __str__(self) -> str:
         return f"if {self.condition_text()} then {_format_level(self.prediction)}"
+
+
+def _as_float(values: Any) -> np.ndarray:
+    """A float64 array with NaN wherever a value is missing (NaN, None, ``pd.NA``)."""
+    if isinstance(values, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray)):
+        return pd.Series(values).to_numpy(dtype=np.float64, na_value=np.nan)
+    arr = np.asarray(values)
+    if arr.dtype == object:
+        return pd.Series(arr).to_numpy(dtype=np.float64, na_value=np.nan)
+    return arr.astype(np.float64, copy=False)
 
 
 def _column(X: Any, name: str, index: dict[str, int] | None) -> Any:
@@ -376,6 +391,8 @@ class RuleSet:
             dp = tuple(float(v) for v in self.default_proba)
             if len(dp) != len(classes):
                 raise RuleFormatError(f"default_proba has {len(dp)} values for {len(classes)} classes.")
+            if any(not (0.0 <= v <= 1.0) for v in dp):
+                raise RuleFormatError(f"default_proba values must lie in [0, 1], got {dp}.")
             object.__setattr__(self, "default_proba", dp)
         if self.feature_names is not None:
             names = tuple(str(n) for n in self.feature_names)
@@ -507,9 +524,12 @@ class RuleSet:
         table = np.empty(len(preds), dtype=object)
         table[:] = preds
         out = table[idx]
-        cls = np.asarray(self.classes)
-        if cls.dtype != object:
-            out = out.astype(cls.dtype)
+        # A typed array only where every label has the same type (numpy would
+        # turn the labels (0, "x") into the strings "0" and "x").
+        if len({type(c) for c in self.classes}) == 1:
+            cls = np.asarray(self.classes)
+            if cls.dtype != object:
+                out = out.astype(cls.dtype)
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:

@@ -181,33 +181,61 @@ def ruleset_from_dict(data: Any) -> RuleSet:
         raise RuleFormatError(f"Invalid rule-set JSON: {exc}") from None
 
 
-def loads(text_or_path: Any) -> RuleSet:
-    """Load a rule set from a JSON string, bytes, or a path to a ``.json`` file."""
-    if isinstance(text_or_path, (str, os.PathLike)) and not (
-        isinstance(text_or_path, str) and text_or_path.lstrip().startswith(("{", "["))
-    ):
+def read_source(text_or_path: Any, *, what: str, max_bytes: int, error: type[Exception]) -> str:
+    """The JSON text of ``text_or_path``: JSON text (str or bytes) or a file path.
+
+    A ``str`` is JSON text when it is empty, starts with ``{``, ``[`` or ``"``, spans
+    several lines or is too long to be a path; otherwise it names a file. Malformed
+    input raises ``error``; a missing file raises :class:`FileNotFoundError`.
+    """
+    if isinstance(text_or_path, str) and not _looks_like_json(text_or_path):
+        text_or_path = Path(text_or_path)
+    if isinstance(text_or_path, os.PathLike):
         path = Path(text_or_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"Rule-set file {str(path)!r} does not exist.")
-        if path.stat().st_size > _MAX_BYTES:
-            raise RuleFormatError(f"Rule-set file {str(path)!r} is larger than {_MAX_BYTES} bytes.")
+        shown = str(path) if len(str(path)) <= 200 else str(path)[:200] + "..."
+        try:
+            is_file = path.is_file()
+        except (OSError, ValueError) as exc:  # e.g. a name too long for the file system
+            reason = getattr(exc, "strerror", None) or type(exc).__name__
+            raise FileNotFoundError(f"{what} file {shown!r} cannot be opened ({reason}).") from None
+        if not is_file:
+            raise FileNotFoundError(f"{what} file {shown!r} does not exist.")
+        if path.stat().st_size > max_bytes:
+            raise error(f"{what} file {shown!r} is larger than {max_bytes} bytes.")
         raw = path.read_bytes()
     elif isinstance(text_or_path, (bytes, bytearray)):
         raw = bytes(text_or_path)
     elif isinstance(text_or_path, str):
-        raw = text_or_path.encode("utf-8")
+        raw = text_or_path.encode("utf-8", errors="surrogatepass")
     else:
         raise TypeError(f"Expected JSON text or a path, got {type(text_or_path).__name__}.")
+    if len(raw) > max_bytes:
+        raise error(f"{what} JSON is larger than {max_bytes} bytes.")
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RuleFormatError(f"Rule-set JSON is not valid UTF-8 ({exc.reason} at byte {exc.start}).") from None
+        raise error(f"{what} JSON is not valid UTF-8 ({exc.reason} at byte {exc.start}).") from None
+
+
+def _looks_like_json(s: str) -> bool:
+    head = s.lstrip()
+    return not head or head[0] in '{["' or "\n" in s or len(s) > 4096
+
+
+def parse_json(text: str, *, what: str, error: type[Exception], reject_constant: Any) -> Any:
+    """``json.loads`` that raises ``error`` (never a traceback) on malformed text."""
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=reject_constant)
     except json.JSONDecodeError as exc:
-        raise RuleFormatError(f"Rule-set JSON is malformed: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+        raise error(f"{what} JSON is malformed: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
     except RecursionError:
-        raise RuleFormatError("Rule-set JSON is nested too deeply.") from None
+        raise error(f"{what} JSON is nested too deeply.") from None
+
+
+def loads(text_or_path: Any) -> RuleSet:
+    """Load a rule set from a JSON string, bytes, or a path to a ``.json`` file."""
+    text = read_source(text_or_path, what="Rule-set", max_bytes=_MAX_BYTES, error=RuleFormatError)
+    data = parse_json(text, what="Rule-set", error=RuleFormatError, reject_constant=_reject_constant)
     return ruleset_from_dict(data)
 
 

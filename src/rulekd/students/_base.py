@@ -19,7 +19,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from ..domain import Domain
 from ..teachers import fit_teacher
@@ -128,11 +128,11 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         return pd.DataFrame(out)
 
     def _validate_y(self, y: Any) -> np.ndarray:
-        y = np.asarray(y)
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = y.ravel()
-        if y.ndim != 1:
-            raise ValueError(f"y must be 1-D (one label per row), got shape {y.shape}.")
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
+        y = column_or_1d(y, warn=True)  # "y should be a 1d array" otherwise
         if y.dtype.kind == "f" and np.isnan(y).any():
             raise ValueError("y contains NaN; drop those rows or fill the labels.")
         if y.dtype == object and pd.isna(y).any():
@@ -156,9 +156,11 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         """
         self._validate_params()
         frame = self._validate_X(X, reset=True)
-        if len(frame) != len(y):
-            raise ValueError(f"X has {len(frame)} rows but y has {len(y)}.")
         y_idx = self._validate_y(y)
+        if len(frame) != len(y_idx):
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: X has {len(frame)} rows, y has {len(y_idx)}."
+            )
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame)
         self.domain_ = Domain.from_data(frame)
         rs = np.random.RandomState(self.random_state) if not isinstance(self.random_state, np.random.RandomState) else self.random_state

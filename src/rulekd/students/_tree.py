@@ -1,16 +1,17 @@
-"""Distilled decision trees: CART grown on the teacher's transfer set, read out as rules.
+"""Distilled decision trees: grown on the teacher's transfer set, refined, read out as rules.
 
-The tree is fitted to what the teacher says on real and synthetic rows (hard
-labels with the Gini criterion, or its probabilities with squared error), with
+The tree is grown by CART on what the teacher says about real and synthetic
+rows (its hard labels with Gini, or its probabilities with squared error), with
 categorical features as ordinal codes sorted by the teacher's mean score
-(Breiman's ordering, optimal for two classes), so that every split on them is a
-level set. Leaves are relabelled with the teacher's majority class among the
-rows they hold, and the tree becomes a :class:`~rulekd.RuleSet` through the
-exact importer: the rules *are* the model (``predict`` evaluates them).
+(Breiman's ordering), then refined by tree alternating optimisation
+(:mod:`._tao`), which revisits every split to agree with the teacher on more
+rows. The tree becomes a :class:`~rulekd.RuleSet` and the rules *are* the
+model: ``predict`` evaluates them.
 """
 
 from __future__ import annotations
 
+import copy
 import numbers
 from typing import Any
 
@@ -19,15 +20,16 @@ import pandas as pd
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..rules import RuleSet, from_sklearn_tree
-from ..rules._ir import Rule
+from ..rules import RuleSet
+from ..rules._ir import Condition, Rule
 from ._base import DistilledClassifierMixin
+from ._tao import Tree
 
 __all__ = ["DistilledTreeClassifier"]
 
 
 class _TreeFitting:
-    """Helpers shared by the tree and rule students (categorical ordering, growth)."""
+    """Shared by the tree and rule students: encoding, growth, refinement, read-out."""
 
     def _category_orders(self, ts: Any) -> dict[str, list]:
         """Per categorical feature, its levels sorted by the teacher's mean score."""
@@ -46,7 +48,7 @@ class _TreeFitting:
                 continue
             codes = pd.Categorical(ts.X[spec.name], categories=list(spec.levels)).codes
             means = []
-            for j, level in enumerate(spec.levels):
+            for j in range(len(spec.levels)):
                 sel = codes == j
                 means.append((float(score[sel].mean()) if sel.any() else np.inf, j))
             orders[spec.name] = [spec.levels[j] for _, j in sorted(means)]
@@ -57,60 +59,104 @@ class _TreeFitting:
         for spec in self.domain_.features:
             col = frame[spec.name]
             if spec.kind == "categorical":
-                order = self._cat_orders_[spec.name]
-                codes = pd.Categorical(col, categories=order).codes.astype(np.float64)
+                codes = pd.Categorical(col, categories=self._cat_orders_[spec.name]).codes.astype(np.float64)
                 codes[codes < 0] = np.nan
                 cols.append(codes)
             else:
                 cols.append(np.asarray(col, dtype=np.float64))
         return np.column_stack(cols)
 
-    def _grow(self, Xe: np.ndarray, ts: Any, n_leaves: int, criterion: str, seed: int) -> Any:
-        kw = dict(max_leaf_nodes=max(int(n_leaves), 2), min_samples_leaf=self._min_leaf(len(Xe)), random_state=seed)
+    @property
+    def _categorical_index(self) -> dict[int, int]:
+        return {j: len(s.levels) for j, s in enumerate(self.domain_.features) if s.kind == "categorical"}
+
+    def _grow(self, Xe: np.ndarray, ts: Any, n_leaves: int, criterion: str) -> Tree:
+        """CART with ``n_leaves`` leaves, copied into a refinable :class:`Tree`."""
+        kw = dict(max_leaf_nodes=max(int(n_leaves), 2), min_samples_leaf=max(1, len(Xe) // 2000),
+                  random_state=self._seed_)
         if criterion == "soft":
             target = ts.proba[:, 1] if ts.proba.shape[1] == 2 else ts.proba
-            return DecisionTreeRegressor(**kw).fit(Xe, target, sample_weight=ts.weights)
-        return DecisionTreeClassifier(**kw).fit(Xe, ts.labels_index, sample_weight=ts.weights)
+            sk = DecisionTreeRegressor(**kw).fit(Xe, target, sample_weight=ts.weights)
+        else:
+            sk = DecisionTreeClassifier(**kw).fit(Xe, ts.labels_index, sample_weight=ts.weights)
+        tree = Tree.from_sklearn(sk, len(self.classes_), self._categorical_index)
+        tree.snap_thresholds(Xe)
+        tree.relabel(Xe, ts.labels_index, ts.weights)
+        return tree
 
-    @staticmethod
-    def _min_leaf(n: int) -> int:
-        return max(1, n // 2000)
+    def _refined(self, tree: Tree, Xe: np.ndarray, ts: Any) -> Tree:
+        out = copy.deepcopy(tree)
+        out.refine(Xe, ts.labels_index, ts.weights, max_passes=self._tao_passes)
+        return out
 
-    def _leaf_tables(self, tree: Any, Xe: np.ndarray, ts: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Per node: teacher majority class and mean teacher probabilities of its rows."""
+    _tao_passes = 8
+
+    def _readout(self, tree: Tree, Xe: np.ndarray, ts: Any, *, drop_default: bool) -> RuleSet:
+        """Rules of ``tree`` (same-label subtrees merged); optionally without the default class's."""
+        tree = copy.deepcopy(tree)
+        tree.collapse_same_label()
+        leaf, _ = tree.route(Xe)
         k = len(self.classes_)
-        n_nodes = tree.tree_.node_count
-        leaf = tree.apply(Xe)
-        labels = np.zeros(n_nodes, dtype=np.intp)
-        proba = np.full((n_nodes, k), 1.0 / k)
-        votes = np.zeros((n_nodes, k))
-        np.add.at(votes, (leaf, ts.labels_index), ts.weights)
+        n_nodes = len(tree.feature)
         psum = np.zeros((n_nodes, k))
         np.add.at(psum, leaf, ts.proba * ts.weights[:, None])
         wsum = np.bincount(leaf, weights=ts.weights, minlength=n_nodes)
-        has = wsum > 0
-        proba[has] = psum[has] / wsum[has, None]
-        labels[:] = np.argmax(votes, axis=1)
-        labels[~has] = np.argmax(proba[~has], axis=1)
-        return labels, proba
+        names = self.domain_.names
+        levels = {j: self._cat_orders_[names[j]] for j in self._categorical_index}
+        paths = tree.leaf_paths(names, levels)
+        labels = np.array([tree.label[i] for i, _ in paths])
+        weights = np.array([wsum[i] for i, _ in paths])
+        if drop_default:
+            counts = np.bincount(labels, minlength=k)
+            by_weight = np.bincount(labels, weights=weights, minlength=k)
+            default = int(np.lexsort((by_weight, counts))[-1])
+        else:
+            default = int(np.argmax(np.bincount(labels, weights=weights, minlength=k)))
+        rules = []
+        dsum, dw = np.zeros(k), 0.0
+        for (node, conds), lab in zip(paths, labels):
+            p = psum[node] / wsum[node] if wsum[node] > 0 else np.full(k, 1.0 / k)
+            if drop_default and lab == default:
+                dsum += psum[node]
+                dw += wsum[node]
+                continue
+            rules.append(Rule(conds, self.classes_[lab], tuple(float(v) for v in p), 0, float(p[lab]),
+                              f"r{len(rules)}"))
+        dprob = tuple(float(v) for v in (dsum / dw)) if dw > 0 else None
+        return RuleSet(rules=tuple(rules), classes=tuple(self.classes_.tolist()), default=self.classes_[default],
+                       default_proba=dprob, ordered=False, feature_names=names,
+                       metadata={"n_leaves": len(paths)})
 
-    def _tree_to_rules(self, tree: Any, Xe: np.ndarray, ts: Any) -> RuleSet:
-        labels, proba = self._leaf_tables(tree, Xe, ts)
-        rs = from_sklearn_tree(
-            tree,
-            feature_names=self.domain_.names,
-            categories={n: self._cat_orders_[n] for n in self._cat_orders_},
-            classes=self.classes_,
-            leaf_labels=[self.classes_[i] for i in labels],
-            leaf_proba=proba,
-        )
-        return rs
+    def _tidy_condition(self, c: Condition) -> Condition:
+        """Shorter, equivalent-on-the-Domain form of a condition.
+
+        A feature the Domain never allows missing loses its ``or missing``
+        clause; a level set is written as ``not in`` its complement when that
+        is shorter (both exact, since values are always one of the levels).
+        """
+        spec = self.domain_[c.feature]
+        missing = c.missing and spec.allow_missing
+        if c.is_categorical:
+            levels = frozenset(spec.levels)
+            inside = c.value if c.op == "in" else levels - c.value
+            outside = levels - inside
+            if len(outside) < len(inside):
+                return Condition(c.feature, "not in", outside, missing)
+            return Condition(c.feature, "in", inside, missing)
+        if c.is_numeric:
+            return Condition(c.feature, c.op, c.value, missing, c.cast)
+        return c
 
     def _finalise(self, rs: RuleSet, frame: pd.DataFrame, ts_fit: Any, **metadata: Any) -> RuleSet:
-        """Recompute support on the real training rows and confidence on the transfer rows."""
+        """Tidy conditions, recompute support (real rows) and confidence (transfer rows)."""
+        rs = rs.replace(rules=tuple(
+            Rule(tuple(self._tidy_condition(c) for c in r.conditions), r.prediction, r.proba,
+                 r.support, r.confidence, r.id, r.score)
+            for r in rs.rules
+        ))
         m_real = rs.match(frame)
         m_fit = rs.match(ts_fit.X)
-        ci = {c: i for i, c in enumerate(self.classes_)}
+        ci = {c: i for i, c in enumerate(self.classes_.tolist())}
         rules = []
         for j, r in enumerate(rs.rules):
             sel = m_fit[:, j]
@@ -123,9 +169,9 @@ class _TreeFitting:
         return rs.replace(rules=tuple(rules), metadata=meta)
 
     def _fidelity(self, rs: RuleSet, ts: Any) -> float:
-        pred = rs.predict(ts.X)
-        ci = np.array([list(self.classes_).index(p) for p in pred])
-        return float(np.average(ci == ts.labels_index, weights=ts.weights))
+        ci = {c: i for i, c in enumerate(self.classes_.tolist())}
+        table = np.array([ci[r.prediction] for r in rs.rules] + [ci[rs.default]])
+        return float(np.average(table[rs.decide(ts.X)] == ts.labels_index, weights=ts.weights))
 
 
 class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
@@ -138,17 +184,20 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
         max_depth=4)`` with native categorical support. An estimator is cloned
         and fitted on ``(X, y)``; a ``FrozenEstimator`` is used as is.
     max_leaf_nodes : int, default=16
-        Leaves of the tree (= rules of ``rules_``).
+        Most leaves of the tree (= rules of ``rules_``).
     criterion : {"auto", "hard", "soft"}, default="auto"
-        Fit the teacher's hard labels (Gini), its probabilities (squared
+        Grow on the teacher's hard labels (Gini), its probabilities (squared
         error), or both and keep the more faithful on the validation rows.
+    refine : bool, default=True
+        Refine the grown tree by tree alternating optimisation (kept only when
+        it is more faithful on the validation rows).
     n_synthetic : int or "auto", default="auto"
         Synthetic rows added to the transfer set ("auto": ten per real row,
         between 10,000 and 60,000).
     strategy : {"perturb", "marginal", "mixed"}, default="perturb"
         How synthetic rows are drawn (see :mod:`rulekd.transfer`).
     validation_fraction : float, default=0.2
-        Share of the transfer set held out to measure ``fidelity_``.
+        Share of the transfer set held out for model choice and ``fidelity_``.
     random_state : int, RandomState or None, default=None
 
     Attributes
@@ -162,7 +211,7 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
     fidelity_ : float
         Agreement with the teacher on the held-out transfer rows.
     complexity_ : dict
-        ``{"rules": ..., "conditions": ..., "leaves": ...}``.
+        ``{"rules": ..., "leaves": ..., "conditions": ...}``.
     classes_, n_features_in_, feature_names_in_
 
     Examples
@@ -180,6 +229,7 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
         **DistilledClassifierMixin._common_constraints,
         "max_leaf_nodes": [Interval(numbers.Integral, 2, None, closed="left")],
         "criterion": [StrOptions({"auto", "hard", "soft"})],
+        "refine": ["boolean"],
     }
 
     def __init__(
@@ -188,6 +238,7 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
         teacher: Any = None,
         max_leaf_nodes: int = 16,
         criterion: str = "auto",
+        refine: bool = True,
         n_synthetic: int | str = "auto",
         strategy: str = "perturb",
         validation_fraction: float = 0.2,
@@ -196,13 +247,14 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
         self.teacher = teacher
         self.max_leaf_nodes = max_leaf_nodes
         self.criterion = criterion
+        self.refine = refine
         self.n_synthetic = n_synthetic
         self.strategy = strategy
         self.validation_fraction = validation_fraction
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "DistilledTreeClassifier":
-        """Fit the teacher (unless frozen), build the transfer set, grow the tree.
+        """Fit the teacher (unless frozen), build the transfer set, grow and refine the tree.
 
         Parameters
         ----------
@@ -210,24 +262,27 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
         y : array-like of shape (n_samples,)
         sample_weight : array-like of shape (n_samples,), optional
             Weights of the real rows, for the teacher and the tree.
+
+        Returns
+        -------
+        self
         """
         frame, _, _, fit, val = self._prepare_fit(X, y, sample_weight)
         self._cat_orders_ = self._category_orders(fit)
-        Xe_fit = self._encode(fit.X)
+        Xe = self._encode(fit.X)
         criteria = ["hard", "soft"] if self.criterion == "auto" else [self.criterion]
         best = None
         for crit in criteria:
-            tree = self._grow(Xe_fit, fit, self.max_leaf_nodes, crit, self._seed_)
-            rs = self._tree_to_rules(tree, Xe_fit, fit)
-            score = self._fidelity(rs, val)
-            if best is None or score > best[0]:
-                best = (score, crit, rs, tree)
-        self.fidelity_, self.criterion_, rs, self.tree_ = best
+            grown = self._grow(Xe, fit, self.max_leaf_nodes, crit)
+            trees = [(grown, False)] + ([(self._refined(grown, Xe, fit), True)] if self.refine else [])
+            for tree, refined in trees:
+                rs = self._readout(tree, Xe, fit, drop_default=False)
+                score = self._fidelity(rs, val)
+                if best is None or score > best[0] + 1e-12:
+                    best = (score, crit, refined, rs)
+        self.fidelity_, self.criterion_, self.refined_, rs = best
         self.rules_ = self._finalise(rs, frame, fit, source="rulekd.DistilledTreeClassifier",
-                                     criterion=self.criterion_, fidelity=self.fidelity_)
-        self.complexity_ = {
-            "rules": len(self.rules_),
-            "leaves": len(self.rules_),
-            "conditions": self.rules_.n_conditions,
-        }
+                                     criterion=self.criterion_, refined=self.refined_, fidelity=self.fidelity_)
+        self.complexity_ = {"rules": len(self.rules_), "leaves": len(self.rules_),
+                            "conditions": self.rules_.n_conditions}
         return self

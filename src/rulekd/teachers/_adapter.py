@@ -41,6 +41,20 @@ def default_teacher(random_state: Any = None) -> Any:
     )
 
 
+def _unfrozen(est: Any) -> Any:
+    """The model inside a :class:`~sklearn.frozen.FrozenEstimator`, else ``est`` itself.
+
+    Only ``FrozenEstimator`` is unwrapped: meta-estimators such as
+    ``RandomForestClassifier`` or ``CalibratedClassifierCV`` also have an
+    ``estimator`` attribute, but it holds their unfitted template.
+    """
+    from sklearn.frozen import FrozenEstimator
+
+    while isinstance(est, FrozenEstimator):
+        est = est.estimator
+    return est
+
+
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
@@ -114,8 +128,8 @@ class SklearnTeacher(_InputMixin, Teacher):
         except (NotFittedError, TypeError):
             raise TeacherError(f"The teacher {type(estimator).__name__} is not fitted.") from None
         self.estimator = estimator
-        inner = getattr(estimator, "estimator", estimator)  # FrozenEstimator
-        self.classes_ = np.asarray(getattr(estimator, "classes_", getattr(inner, "classes_", None)))
+        inner = _unfrozen(estimator)
+        self.classes_ = np.asarray(getattr(inner, "classes_", None))
         if self.classes_.ndim != 1 or len(self.classes_) < 2:
             raise TeacherError("The teacher must be a classifier with at least two classes_.")
         self.uses_frame = getattr(inner, "feature_names_in_", None) is not None
@@ -135,7 +149,7 @@ class SklearnTeacher(_InputMixin, Teacher):
         return d
 
     def split_thresholds(self) -> dict[str, np.ndarray]:
-        inner = getattr(self.estimator, "estimator", self.estimator)
+        inner = _unfrozen(self.estimator)
         trees = []
         if hasattr(inner, "tree_"):
             trees = [inner]
@@ -163,7 +177,7 @@ class XGBoostTeacher(_InputMixin, Teacher):
         import xgboost as xgb
 
         self.estimator = estimator
-        inner = getattr(estimator, "estimator", estimator)  # FrozenEstimator
+        inner = _unfrozen(estimator)
         self._booster = inner if isinstance(inner, xgb.Booster) else inner.get_booster()
         self._sklearn = not isinstance(inner, xgb.Booster)
         self._inner = inner
@@ -204,8 +218,12 @@ class XGBoostTeacher(_InputMixin, Teacher):
         from ..rules import xgboost_trees
 
         names = self._booster.feature_names or [f"x{i}" for i in range(self._booster.num_features())]
+        try:
+            trees = xgboost_trees(self._booster)
+        except ValueError:  # a linear or dart booster: no plain trees to read
+            return {}
         out: dict[str, list] = {}
-        for tree in xgboost_trees(self._booster):
+        for tree in trees:
             types = tree.get("split_type", [0] * len(tree["left_children"]))
             for left, f, c, st in zip(tree["left_children"], tree["split_indices"], tree["split_conditions"], types):
                 if left != -1 and int(st) == 0:
@@ -236,7 +254,8 @@ class TorchTeacher(Teacher):
         self.estimator.eval()
         try:
             with torch.no_grad():
-                out = self.estimator(torch.as_tensor(arr)).detach().cpu().numpy().astype(np.float64)
+                # torch.tensor copies: pandas may hand out a read-only array.
+                out = self.estimator(torch.tensor(arr)).detach().cpu().numpy().astype(np.float64)
         finally:
             self.estimator.train(was_training)
         if out.ndim == 1 or out.shape[1] == 1:
@@ -252,8 +271,7 @@ def _is_xgboost(est: Any) -> bool:
         import xgboost as xgb
     except ImportError:  # pragma: no cover
         return False
-    inner = getattr(est, "estimator", est)
-    return isinstance(inner, (xgb.Booster, xgb.XGBModel))
+    return isinstance(_unfrozen(est), (xgb.Booster, xgb.XGBModel))
 
 
 def _is_torch_module(est: Any) -> bool:

@@ -2,7 +2,7 @@
 
 A student distilled on the training rows alone sees the teacher only where the
 data is; synthetic rows let it query the teacher around them (TREPAN, MUNGE and
-FAST-DAD do the same). Two strategies:
+FAST-DAD do the same). Three strategies:
 
 * ``"marginal"``: every feature drawn independently from its empirical
   marginal (missing values included). Covers the box, ignores correlations.
@@ -86,27 +86,69 @@ def sample_synthetic(
     if len(X) == 0:
         raise ValueError("Cannot sample synthetic rows from an empty table.")
     rng = np.random.default_rng(random_state)
+    X = X.copy(deep=False)
+    X.columns = [str(c) for c in X.columns]  # the Domain names columns by str
     domain = domain if domain is not None else Domain.from_data(X)
+    absent = [n for n in domain.names if n not in X.columns]
+    if absent:
+        raise ValueError(f"X lacks the Domain features {absent[:10]}.")
     if strategy == "mixed":
         k = n_samples // 2
         a = sample_synthetic(X, k, strategy="marginal", domain=domain, random_state=rng)
         b = sample_synthetic(X, n_samples - k, strategy="perturb", domain=domain, random_state=rng,
                              p_swap=p_swap, noise=noise)
         return pd.concat([a, b], ignore_index=True)
+    # Rows that still break a one-hot group or a linear constraint of the Domain
+    # (the data itself may) are drawn again; what is left comes from Domain.sample.
+    parts = []
+    need = n_samples
+    for _ in range(20):
+        block = _draw(X, domain, need, strategy, rng, p_swap, noise)
+        block = block[domain.contains(block)] if len(block) else block
+        parts.append(block)
+        need -= len(block)
+        if need <= 0:
+            break
+    if need > 0:
+        parts.append(domain.sample(need, rng))
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+
+def _draw(
+    X: pd.DataFrame, domain: Domain, n_samples: int, strategy: str, rng: np.random.Generator,
+    p_swap: float, noise: float,
+) -> pd.DataFrame:
     n = len(X)
+    names = domain.names
     if strategy == "marginal":
         base_idx = None
-        swap = np.ones((n_samples, X.shape[1]), dtype=bool)
+        swap = np.ones((n_samples, len(names)), dtype=bool)
     else:
         base_idx = rng.integers(0, n, size=n_samples)
-        swap = rng.random((n_samples, X.shape[1])) < p_swap
+        swap = rng.random((n_samples, len(names))) < p_swap
+    donors = rng.integers(0, n, size=(n_samples, len(names)))
+    # The members of a one-hot group are swapped together, from one donor row.
+    for g in domain.onehot_groups:
+        first = names.index(g[0])
+        for m in g[1:]:
+            j = names.index(m)
+            donors[:, j] = donors[:, first]
+            swap[:, j] = swap[:, first]
     cols: dict[str, Any] = {}
     for j, spec in enumerate(domain.features):
         col = X[spec.name]
-        donor = rng.integers(0, n, size=n_samples)
+        donor = donors[:, j]
         if spec.kind == "categorical":
-            codes = pd.Categorical(col, categories=list(spec.levels)).codes
+            # -1 for missing values and for levels the Domain does not know
+            codes = pd.Index(list(spec.levels), dtype=object).get_indexer(np.asarray(col, dtype=object))
             out = codes[donor] if base_idx is None else np.where(swap[:, j], codes[donor], codes[base_idx])
+            if not spec.allow_missing:
+                # Missing and unknown levels (code -1) become levels seen in X, else any level.
+                bad = out < 0
+                if bad.any():
+                    seen = codes[codes >= 0]
+                    pool = seen if seen.size else np.arange(len(spec.levels))
+                    out = np.where(bad, pool[rng.integers(0, len(pool), size=n_samples)], out)
             cols[spec.name] = pd.Categorical.from_codes(out, categories=list(spec.levels))
             continue
         x = col.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -122,14 +164,15 @@ def sample_synthetic(
                 if spec.kind == "integer":
                     jittered = np.round(jittered)
                 out = jittered
+        if not spec.allow_missing:
+            finite = x[~np.isnan(x)]
+            out = np.where(np.isnan(out), finite[0] if finite.size else 0.0, out)
         with np.errstate(invalid="ignore"):
             out = np.clip(out, spec.lower, spec.upper)
         if spec.kind in ("integer", "binary"):
             out = np.round(out)
-        if not spec.allow_missing:
-            out = np.where(np.isnan(out), x[~np.isnan(x)][0] if np.any(~np.isnan(x)) else 0.0, out)
         cols[spec.name] = out
-    return pd.DataFrame(cols)
+    return pd.DataFrame(cols, index=pd.RangeIndex(n_samples))
 
 
 def make_transfer_set(
@@ -148,9 +191,8 @@ def make_transfer_set(
     """
     parts = [X.reset_index(drop=True)] if include_real else []
     if n_synthetic > 0:
-        parts.append(
-            sample_synthetic(X, n_synthetic, strategy=strategy, domain=domain, random_state=random_state)
-        )
+        synthetic = sample_synthetic(X, n_synthetic, strategy=strategy, domain=domain, random_state=random_state)
+        parts.append(_like(synthetic, X))
     if not parts:
         raise ValueError("The transfer set is empty: include the real rows or ask for synthetic ones.")
     data = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
@@ -166,3 +208,25 @@ def make_transfer_set(
     else:
         is_syn[:] = True
     return TransferSet(X=data, proba=proba, logits=logits, is_synthetic=is_syn)
+
+
+def _like(S: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
+    """Give synthetic columns the dtypes of the real ones where no value is lost.
+
+    Without it ``concat`` makes a bool column ``object`` (bool + float), which
+    XGBoost refuses, and turns string columns into mixed category/str columns.
+    """
+    S = S.copy()
+    for name in S.columns:
+        if name not in X.columns or isinstance(X[name].dtype, pd.CategoricalDtype):
+            continue  # category columns are restored after the concat
+        target = X[name].dtype
+        if S[name].dtype == target:
+            continue
+        if isinstance(target, np.dtype) and target.kind in "biu" and S[name].isna().any():
+            continue  # numpy bool / int columns cannot hold NaN
+        try:
+            S[name] = S[name].astype(target)
+        except (TypeError, ValueError):
+            pass
+    return S

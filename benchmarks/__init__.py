@@ -1,0 +1,1 @@
+"""rulekd benchmarks (not part of the test suite). Run ``python -m benchmarks``."""

@@ -1,0 +1,841 @@
+"""The compact neural student: a small ReLU network distilled from the teacher.
+
+:class:`DistilledMLPClassifier` encodes a row (standardised numbers, missing
+indicators, one-hot categories), passes it through ``Linear + ReLU`` layers and
+reads logits from a last ``Linear`` layer. It learns on the transfer set (real
+and synthetic rows labelled by the teacher) from three kinds of knowledge:
+
+* ``"response"``: the teacher's softened distribution (KL with ``T**2``);
+* ``"feature"``: the teacher's representation of each row (XGBoost per-feature
+  contributions, leaf embeddings, hidden activations; see
+  :func:`rulekd.teachers.teacher_features`) reached from the student's last
+  hidden layer through a learned projection (FitNets hint);
+* ``"relation"``: the geometry of the batch in that representation (RKD
+  distance and angle, similarity preserving),
+
+plus hard labels (the data's on real rows, the teacher's on synthetic ones).
+See :mod:`rulekd.losses` for the formulas and the normalisation of the weights.
+
+torch is imported only inside methods: ``import rulekd`` works without it.
+Prediction runs in numpy (float64) from the plain weights, in fixed-size
+blocks, so it depends neither on how many rows are passed at once nor on their
+order; the same weights are what :meth:`DistilledMLPClassifier.weights`,
+:meth:`DistilledMLPClassifier.to_onnx` and the verifier read.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+import math
+import numbers
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from ..domain import Domain
+from ..exceptions import require
+from ..teachers import fit_teacher
+from ..transfer import make_transfer_set
+from ._base import DistilledClassifierMixin, _n_synthetic, _subset, _TeacherView
+
+__all__ = ["DistilledMLPClassifier"]
+
+KNOWLEDGE = ("response", "feature", "relation")
+_STUDENT_FEATURE_KINDS = ("auto", "contributions", "leaf_embedding", "hidden", "logits")
+_BLOCK = 2048  # rows per prediction block (padded): fixes the BLAS code path
+_EMBED_MIN_LEVELS = 11  # "auto": one-hot up to 10 levels, an embedding above
+
+
+def _embedding_dim(n_levels: int) -> int:
+    """fast.ai's rule of thumb ``1.6 * n**0.56``, capped at 8 (the student is small)."""
+    return int(max(2, min(8, round(1.6 * n_levels**0.56))))
+
+
+@functools.lru_cache(maxsize=None)
+def _network_class() -> type:
+    """The torch module class, defined on first use so that torch stays optional."""
+    torch = require("torch", "torch")
+    nn = torch.nn
+
+    class _MLPNetwork(nn.Module):
+        """Encoded input -> [pass-through | embedded one-hot blocks] -> Linear+ReLU ... -> Linear."""
+
+        def __init__(self, n_inputs: int, embedded: list, hidden: tuple, n_outputs: int):
+            super().__init__()
+            self.n_inputs = int(n_inputs)
+            self.embedded = [(int(a), int(b), int(d)) for a, b, d in embedded]
+            inside = set()
+            for a, b, _ in self.embedded:
+                inside.update(range(a, b))
+            passthrough = [j for j in range(self.n_inputs) if j not in inside]
+            self.register_buffer("passthrough", torch.tensor(passthrough, dtype=torch.long))
+            self.embeddings = nn.ModuleList(
+                [torch.nn.utils.skip_init(nn.Linear, b - a, d, bias=False) for a, b, d in self.embedded]
+            )
+            width = len(passthrough) + sum(d for _, _, d in self.embedded)
+            layers = []
+            for h in hidden:
+                layers.append(torch.nn.utils.skip_init(nn.Linear, width, int(h)))
+                width = int(h)
+            self.hidden = nn.ModuleList(layers)
+            self.out = torch.nn.utils.skip_init(nn.Linear, width, int(n_outputs))
+
+        def reset_parameters(self, generator: Any) -> None:
+            """PyTorch's default Linear initialisation, drawn from ``generator``."""
+            with torch.no_grad():
+                for lin in list(self.embeddings) + list(self.hidden) + [self.out]:
+                    nn.init.kaiming_uniform_(lin.weight, a=math.sqrt(5), generator=generator)
+                    if lin.bias is not None:
+                        bound = 1.0 / math.sqrt(max(lin.weight.shape[1], 1))
+                        nn.init.uniform_(lin.bias, -bound, bound, generator=generator)
+
+        def forward(self, x: Any, return_hidden: bool = False) -> Any:
+            parts = [x.index_select(1, self.passthrough)]
+            parts += [emb(x[:, a:b]) for emb, (a, b, _) in zip(self.embeddings, self.embedded)]
+            h = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+            hidden = []
+            for lin in self.hidden:
+                h = torch.relu(lin(h))
+                hidden.append(h)
+            logits = self.out(h)
+            return (logits, hidden) if return_hidden else logits
+
+    _MLPNetwork.__module__ = __name__
+    _MLPNetwork.__qualname__ = "_MLPNetwork"
+    return _MLPNetwork
+
+
+def __getattr__(name: str) -> Any:  # PEP 562: lets pickle find the lazily defined class
+    if name == "_MLPNetwork":
+        return _network_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+class DistilledMLPClassifier(DistilledClassifierMixin):
+    """A compact ReLU network distilled from a teacher (response, feature, relation).
+
+    Parameters
+    ----------
+    teacher : estimator, FrozenEstimator, Teacher or None, default=None
+        The model to distil. ``None``: ``XGBClassifier(n_estimators=200,
+        max_depth=4)``. An estimator is cloned and fitted on ``(X, y)``; a
+        ``FrozenEstimator`` or a :class:`~rulekd.teachers.Teacher` (e.g.
+        ``TorchTeacher``) is used as is.
+    hidden_layer_sizes : tuple of int, default=(32, 16)
+        Widths of the hidden ``Linear + ReLU`` layers (at least one).
+    knowledge : tuple of {"response", "feature", "relation"}, default=all three
+        What the student learns from besides hard labels. ``()`` trains on
+        hard labels only (with ``n_synthetic=0`` and ``hard_labels="data"``:
+        an ordinary MLP on the data).
+    temperature : float, default=4.0
+        Softening temperature ``T > 0`` of the response loss.
+    label_weight : float, default=1.0
+        Weight of the cross-entropy with the hard labels.
+    response_weight, feature_weight, relation_weight : float, default=1.0
+        Weights of the knowledge terms, normalised so that 1.0 means "as much
+        as the hard labels" on any data set: the response carries ``T**2``,
+        the feature and relation terms are divided by their value on the
+        untrained student (``loss_scales_``).
+    hard_labels : {"data", "teacher"}, default="data"
+        Hard labels of the real rows: the true ``y`` or the teacher's
+        prediction. Synthetic rows always carry the teacher's.
+    feature_kind : {"auto", "contributions", "leaf_embedding", "hidden", "logits"}, default="auto"
+        The teacher representation used by the feature and relation terms
+        (:func:`rulekd.teachers.teacher_features`; XGBoost contributions are
+        Saabas' approximation). "auto": contributions for XGBoost, leaf
+        embedding for scikit-learn trees, hidden activations for MLP and
+        torch teachers, else logits.
+    hint_loss : {"mse", "cosine"}, default="mse"
+    categorical_encoding : {"auto", "onehot", "embedding"}, default="auto"
+        Categorical features are always one-hot in the encoded input;
+        "embedding" maps each one-hot block through a learned embedding
+        (folded into the first layer by :meth:`weights`); "auto" embeds
+        features with more than 10 levels.
+    n_synthetic : int or "auto", default="auto"
+        Synthetic rows in the transfer set ("auto": ten per real row, between
+        10,000 and 60,000).
+    strategy : {"perturb", "marginal", "mixed"}, default="perturb"
+    validation_fraction : float, default=0.2
+        Share of the transfer set held out for early stopping and ``fidelity_``.
+    max_epochs : int, default=200
+    batch_size : int or "auto", default="auto"
+        "auto": ``n_fit // 16`` clipped to [32, 512].
+    learning_rate : float, default=3e-3
+        Adam's step size.
+    weight_decay : float, default=0.0
+    early_stopping : bool, default=True
+        Stop when the validation loss of the outputs (hard-label
+        cross-entropy plus response term, on the held-out transfer rows) has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs, and keep the
+        best weights.
+    n_iter_no_change : int, default=10
+    tol : float, default=1e-4
+    device : str, default="cpu"
+        Where training runs (e.g. "cuda"). The fitted model lives on the CPU.
+    n_threads : int or None, default=1
+        torch's intra-op threads while ``fit`` runs, restored when it returns
+        (``torch.set_num_threads``). The network is small: one thread is the
+        fastest, and several threads spin badly when other processes share
+        the cores. None leaves torch's setting alone.
+    random_state : int, RandomState or None, default=None
+        Seeds the teacher, the transfer set and a local ``torch.Generator``
+        (initial weights, shuffling); no global seed is set.
+    verbose : int, default=0
+        > 0: a tqdm progress bar over epochs.
+
+    Attributes
+    ----------
+    module_ : torch.nn.Module
+        The trained network (CPU, eval mode), input :meth:`encode`.
+    coefs_, intercepts_ : list of ndarray
+        Dense layers in order, ``h = relu(h @ coefs_[i] + intercepts_[i])``,
+        no ReLU after the last; embeddings folded into the first layer.
+    encoding_ : list of dict
+        One entry per encoded input column (see :meth:`encode`).
+    n_parameters_ : int
+        Trainable parameters of ``module_`` (the hint projection, used only in
+        training, is not counted).
+    history_ : list of dict
+        Per epoch: ``train_loss``, ``val_loss`` and each term's contribution.
+    loss_scales_ : dict
+        Normalising scale of each feature / relation term.
+    feature_kind_ : str or None
+        The teacher representation actually used.
+    n_epochs_, best_epoch_ : int
+    fidelity_ : float
+        Agreement with the teacher on the held-out transfer rows.
+    teacher_, domain_, classes_, n_features_in_, feature_names_in_
+
+    Examples
+    --------
+    >>> from sklearn.datasets import make_classification
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> X, y = make_classification(n_samples=200, n_features=5, random_state=0)
+    >>> m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3), hidden_layer_sizes=(8,),
+    ...                            n_synthetic=500, max_epochs=20, random_state=0).fit(X, y)
+    >>> m.predict(X[:3]).shape, m.n_parameters_
+    ((3,), 57)
+    """
+
+    _parameter_constraints: dict = {
+        **DistilledClassifierMixin._common_constraints,
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "knowledge": [list, tuple, str],
+        "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+        "label_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "response_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "feature_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "relation_weight": [Interval(numbers.Real, 0, None, closed="left")],
+        "hard_labels": [StrOptions({"data", "teacher"})],
+        "feature_kind": [StrOptions(set(_STUDENT_FEATURE_KINDS))],
+        "hint_loss": [StrOptions({"mse", "cosine"})],
+        "categorical_encoding": [StrOptions({"auto", "onehot", "embedding"})],
+        "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "device": "no_validation",
+        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        teacher: Any = None,
+        hidden_layer_sizes: Any = (32, 16),
+        knowledge: Any = KNOWLEDGE,
+        temperature: float = 4.0,
+        label_weight: float = 1.0,
+        response_weight: float = 1.0,
+        feature_weight: float = 1.0,
+        relation_weight: float = 1.0,
+        hard_labels: str = "data",
+        feature_kind: str = "auto",
+        hint_loss: str = "mse",
+        categorical_encoding: str = "auto",
+        n_synthetic: int | str = "auto",
+        strategy: str = "perturb",
+        validation_fraction: float = 0.2,
+        max_epochs: int = 200,
+        batch_size: int | str = "auto",
+        learning_rate: float = 3e-3,
+        weight_decay: float = 0.0,
+        early_stopping: bool = True,
+        n_iter_no_change: int = 10,
+        tol: float = 1e-4,
+        device: str = "cpu",
+        n_threads: int | None = 1,
+        random_state: Any = None,
+        verbose: int = 0,
+    ):
+        self.teacher = teacher
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.knowledge = knowledge
+        self.temperature = temperature
+        self.label_weight = label_weight
+        self.response_weight = response_weight
+        self.feature_weight = feature_weight
+        self.relation_weight = relation_weight
+        self.hard_labels = hard_labels
+        self.feature_kind = feature_kind
+        self.hint_loss = hint_loss
+        self.categorical_encoding = categorical_encoding
+        self.n_synthetic = n_synthetic
+        self.strategy = strategy
+        self.validation_fraction = validation_fraction
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.early_stopping = early_stopping
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.device = device
+        self.n_threads = n_threads
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- parameters ------------------------------------------------------------
+    def _check_params(self) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        self._validate_params()
+        name = type(self).__name__
+        hidden = self.hidden_layer_sizes
+        hidden = (hidden,) if isinstance(hidden, numbers.Integral) else tuple(np.ravel(np.asarray(hidden, dtype=object)))
+        if not hidden or not all(isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in hidden):
+            raise InvalidParameterError(
+                f"The 'hidden_layer_sizes' parameter of {name} must be a non-empty sequence of ints >= 1. "
+                f"Got {self.hidden_layer_sizes!r} instead."
+            )
+        knowledge = (self.knowledge,) if isinstance(self.knowledge, str) else tuple(self.knowledge)
+        bad = [k for k in knowledge if k not in KNOWLEDGE]
+        if bad:
+            raise InvalidParameterError(
+                f"The 'knowledge' parameter of {name} must be a subset of {KNOWLEDGE}. "
+                f"Got {self.knowledge!r} instead (unknown: {bad})."
+            )
+        active = ["label"] if self.label_weight > 0 else []
+        active += [k for k in knowledge if getattr(self, f"{k}_weight") > 0]
+        if not active:
+            raise InvalidParameterError(
+                f"{name} has nothing to learn from: label_weight is 0 and no knowledge kind with a "
+                f"positive weight is chosen. Got knowledge={self.knowledge!r}."
+            )
+        return tuple(int(h) for h in hidden), knowledge
+
+    # -- fit ---------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "DistilledMLPClassifier":
+        """Fit the teacher (unless frozen), build the transfer set, train the network.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the real rows (teacher fit and every per-row loss);
+            synthetic rows get their mean.
+
+        Returns
+        -------
+        self
+        """
+        hidden, knowledge = self._check_params()
+        torch = require("torch", "torch")
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError):
+            raise InvalidParameterError(
+                f"The 'device' parameter of {type(self).__name__} must name a torch device such as 'cpu' "
+                f"or 'cuda'. Got {self.device!r} instead."
+            ) from None
+        frame, y_idx, ts, fit_idx, val_idx = self._transfer(X, y, sample_weight)
+        self._fit_encoding(frame)
+        k = len(self.classes_)
+        self._knowledge_ = knowledge
+        hard = ts.labels_index.copy()
+        if self.hard_labels == "data":
+            hard[: len(frame)] = y_idx
+        Xe = self._encode(ts.X).astype(np.float32)
+        feats = None
+        self.feature_kind_ = None
+        if "feature" in knowledge or "relation" in knowledge:
+            feats = self._teacher_representation(ts, fit_idx)
+        data = {
+            "x": Xe,
+            "hard": hard.astype(np.int64),
+            "teacher": ts.logits.astype(np.float32),
+            "w": ts.weights.astype(np.float32),
+        }
+        if feats is not None:
+            data["feat"] = feats
+        threads = torch.get_num_threads()
+        if self.n_threads is not None:
+            torch.set_num_threads(int(self.n_threads))
+        try:
+            self._train(data, fit_idx, val_idx, hidden, k, knowledge, device)
+        finally:
+            torch.set_num_threads(threads)
+        self._fidelity_from(ts, val_idx)
+        return self
+
+    def _transfer(self, X: Any, y: Any, sample_weight: Any):
+        """Validate, fit the teacher, build the transfer set and split it (indices kept).
+
+        The same steps as :meth:`DistilledClassifierMixin._prepare_fit`, keeping
+        the split's indices so that real rows can carry their true labels.
+        """
+        frame = self._validate_X(X, reset=True)
+        if len(frame) != len(y):
+            raise ValueError(f"X has {len(frame)} rows but y has {len(y)}.")
+        y_idx = self._validate_y(y)
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame)
+        self.domain_ = Domain.from_data(frame)
+        rs = self.random_state
+        rs = rs if isinstance(rs, np.random.RandomState) else np.random.RandomState(rs)
+        self._seed_ = int(rs.randint(0, 2**31 - 1))
+        teacher_input = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        self.teacher_ = fit_teacher(
+            self.teacher, teacher_input, self.classes_[y_idx], random_state=self._seed_, sample_weight=sw
+        )
+        self._check_teacher_classes()
+        ts = make_transfer_set(
+            frame, _TeacherView(self.teacher_, self._frame_input_),
+            n_synthetic=_n_synthetic(self.n_synthetic, len(frame)),
+            strategy=self.strategy, domain=self.domain_, random_state=self._seed_,
+        )
+        order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
+        ts.proba = ts.proba[:, order]
+        ts.logits = ts.logits[:, order]
+        weights = np.ones(len(ts))
+        if sw is not None:
+            weights[: len(frame)] = sw
+            weights[len(frame):] = float(np.mean(sw))
+        ts.weights = weights
+        idx = np.arange(len(ts))
+        if len(ts) >= 20:
+            fit_idx, val_idx = train_test_split(idx, test_size=self.validation_fraction, random_state=self._seed_)
+            fit_idx, val_idx = np.sort(fit_idx), np.sort(val_idx)
+        else:
+            fit_idx, val_idx = idx, idx
+        return frame, y_idx, ts, fit_idx, val_idx
+
+    def _teacher_representation(self, ts: Any, fit_idx: np.ndarray) -> np.ndarray | None:
+        """Teacher features on the transfer set, centred and scaled by one global RMS."""
+        from ..teachers._features import available_feature_kinds, teacher_features
+
+        available = available_feature_kinds(self.teacher_)
+        kind = available[0] if self.feature_kind == "auto" else self.feature_kind
+        if kind not in available:
+            raise ValueError(
+                f"feature_kind={self.feature_kind!r} is not available for this teacher; "
+                f"available: {available}. Use feature_kind='auto'."
+            )
+        Xt = ts.X if self._frame_input_ else ts.X.to_numpy(dtype=np.float64, na_value=np.nan)
+        F = teacher_features(self.teacher_, Xt, kind, approximate=True, random_state=self._seed_)
+        F = np.asarray(F, dtype=np.float64).reshape(len(ts), -1)
+        if kind == "logits" and F.shape[1] == 2:
+            F = F[:, 1:] - F[:, :1]  # a binary teacher's logits carry one number
+        mean = F[fit_idx].mean(axis=0)
+        std = F[fit_idx].std(axis=0)
+        keep = std > 1e-12 * max(1.0, float(np.abs(F).max(initial=0.0)))
+        self.feature_kind_ = kind
+        if not keep.any():
+            return None
+        F = F[:, keep] - mean[keep]
+        rms = float(np.sqrt(np.mean(F[fit_idx] ** 2)))
+        return (F / max(rms, 1e-12)).astype(np.float32)
+
+    # -- preprocessing -----------------------------------------------------------
+    def _fit_encoding(self, frame: pd.DataFrame) -> None:
+        """Standardisation statistics and column layout, from the real training rows."""
+        enc: list[dict] = []
+        embedded: list[tuple[int, int, int]] = []
+        for spec in self.domain_.features:
+            if spec.kind == "categorical":
+                start = len(enc)
+                for level in spec.levels:
+                    enc.append({"name": f"{spec.name}={level}", "feature": spec.name, "kind": "onehot",
+                                "level": _plain(level)})
+                n_levels = len(spec.levels)
+                embed = self.categorical_encoding == "embedding" or (
+                    self.categorical_encoding == "auto" and n_levels >= _EMBED_MIN_LEVELS
+                )
+                if embed and n_levels > 2:
+                    embedded.append((start, len(enc), min(_embedding_dim(n_levels), n_levels - 1)))
+                continue
+            x = frame[spec.name].to_numpy(dtype=np.float64, na_value=np.nan)
+            finite = x[~np.isnan(x)]
+            mean = float(finite.mean()) if finite.size else 0.0
+            scale = float(finite.std()) if finite.size else 1.0
+            scale = scale if scale > 1e-12 * max(1.0, abs(mean)) else 1.0
+            enc.append({"name": spec.name, "feature": spec.name, "kind": "numeric",
+                        "mean": mean, "scale": scale, "impute": mean})
+            if spec.allow_missing:
+                enc.append({"name": f"{spec.name}__missing", "feature": spec.name, "kind": "missing_indicator"})
+        self.encoding_ = enc
+        self._embedded_ = embedded
+
+    def _encode(self, frame: pd.DataFrame) -> np.ndarray:
+        n = len(frame)
+        out = np.zeros((n, len(self.encoding_)), dtype=np.float64)
+        j = 0
+        rows = np.arange(n)
+        for spec in self.domain_.features:
+            col = frame[spec.name]
+            if spec.kind == "categorical":
+                codes = np.asarray(col.cat.codes if isinstance(col.dtype, pd.CategoricalDtype)
+                                   else pd.Categorical(col, categories=list(spec.levels)).codes)
+                ok = codes >= 0
+                out[rows[ok], j + codes[ok]] = 1.0
+                j += len(spec.levels)
+                continue
+            e = self.encoding_[j]
+            x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            miss = np.isnan(x)
+            out[:, j] = (np.where(miss, e["impute"], x) - e["mean"]) / e["scale"]
+            j += 1
+            if j < len(self.encoding_) and self.encoding_[j]["kind"] == "missing_indicator" \
+                    and self.encoding_[j]["feature"] == spec.name:
+                out[:, j] = miss
+                j += 1
+        return out
+
+    def encode(self, X: Any) -> np.ndarray:
+        """The network's input: one column per entry of ``encoding_``, float64.
+
+        * numeric feature: ``(x - mean) / scale``, a missing value imputed
+          with ``impute`` (the training mean, so it encodes to 0);
+        * ``missing_indicator`` (features that had missing values in training):
+          1.0 where the value is missing, else 0.0;
+        * ``onehot``: 1.0 where the categorical value equals ``level``; a
+          missing category is all zeros.
+
+        ``predict_proba(X)`` is ``softmax`` (``sigmoid`` for two classes) of
+        the network applied to ``encode(X)`` with :meth:`weights`.
+        """
+        check_is_fitted(self)
+        return self._encode(self._validate_X(X, reset=False))
+
+    # -- training ------------------------------------------------------------------
+    def _train(self, data: dict, fit_idx: np.ndarray, val_idx: np.ndarray, hidden: tuple, k: int,
+               knowledge: tuple, device: Any) -> None:
+        torch = require("torch", "torch")
+        from ..losses import DistillationLoss, HintProjection
+
+        gen = torch.Generator().manual_seed(self._seed_)
+        n_out = 1 if k == 2 else k
+        net = _network_class()(data["x"].shape[1], self._embedded_, hidden, n_out)
+        net.reset_parameters(gen)
+        feats = data.get("feat")
+        projection = None
+        if feats is not None and "feature" in knowledge:
+            projection = HintProjection(hidden[-1], feats.shape[1], generator=gen)
+        loss_fn = DistillationLoss(
+            temperature=self.temperature,
+            label_weight=self.label_weight,
+            response_weight=self.response_weight if "response" in knowledge else 0.0,
+            feature_weight=self.feature_weight if ("feature" in knowledge and feats is not None) else 0.0,
+            relation_weight=self.relation_weight if ("relation" in knowledge and feats is not None) else 0.0,
+            hint_kind=self.hint_loss,
+            projection=projection,
+        )
+        net.to(device)
+        loss_fn.to(device)
+        tensors = {key: torch.as_tensor(v).to(device) for key, v in data.items()}
+        params = list(net.parameters()) + (list(projection.parameters()) if projection is not None else [])
+        opt = torch.optim.Adam(params, lr=self.learning_rate, weight_decay=self.weight_decay)
+        n_fit = len(fit_idx)
+        bs = int(np.clip(n_fit // 16, 32, 512)) if self.batch_size == "auto" else int(self.batch_size)
+        bs = max(1, min(bs, n_fit))
+        fit_t = torch.as_tensor(fit_idx, dtype=torch.long)
+        val_t = torch.as_tensor(val_idx, dtype=torch.long)
+
+        def batch_terms(idx: Any) -> dict:
+            idx = idx.to(device)
+            logits, hs = net(tensors["x"][idx], return_hidden=True)
+            if n_out == 1:
+                logits = logits[:, 0]
+            return loss_fn.raw_terms(
+                logits, hs[-1],
+                hard_labels=tensors["hard"][idx],
+                teacher_logits=tensors["teacher"][idx],
+                teacher_features=tensors["feat"][idx] if "feat" in tensors else None,
+                weight=tensors["w"][idx],
+            )
+
+        # Normalise the feature and relation terms by their value on the untrained student.
+        with torch.no_grad():
+            perm = fit_t[torch.randperm(n_fit, generator=gen)]
+            calib = [batch_terms(perm[i:i + bs]) for i in range(0, min(n_fit, 8 * bs), bs)]
+        self.loss_scales_ = loss_fn.calibrate(calib)
+
+        # Early stopping watches the outputs (hard-label CE + response KL) on the
+        # held-out rows; the feature and relation terms shape the representation
+        # and keep falling long after the predictions stop improving.
+        watched = [key for key in ("label", "response") if getattr(loss_fn, f"{key}_weight") > 0]
+
+        def validation_loss() -> float:
+            net.eval()
+            total, count = 0.0, 0
+            with torch.no_grad():
+                for i in range(0, len(val_t), bs):
+                    idx = val_t[i:i + bs]
+                    t, parts = loss_fn.combine(batch_terms(idx))
+                    value = sum(parts[key] for key in watched if key in parts) if watched else float(t)
+                    total += value * len(idx)
+                    count += len(idx)
+            net.train()
+            return total / max(count, 1)
+
+        history: list[dict] = []
+        best = (math.inf, 0, copy.deepcopy(net.state_dict()))
+        no_improve = 0
+        bar = None
+        if self.verbose:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.max_epochs, desc=type(self).__name__, unit="epoch", leave=True)
+        net.train()
+        start = time.perf_counter()
+        epoch = 0
+        try:
+            for epoch in range(1, self.max_epochs + 1):
+                perm = fit_t[torch.randperm(n_fit, generator=gen)]
+                sums: dict[str, float] = {}
+                total_sum, count = 0.0, 0
+                for i in range(0, n_fit, bs):
+                    idx = perm[i:i + bs]
+                    total, parts = loss_fn.combine(batch_terms(idx))
+                    opt.zero_grad(set_to_none=True)
+                    total.backward()
+                    opt.step()
+                    total_sum += float(total.detach()) * len(idx)
+                    count += len(idx)
+                    for key, v in parts.items():
+                        sums[key] = sums.get(key, 0.0) + v * len(idx)
+                record = {"epoch": epoch, "train_loss": total_sum / count}
+                record.update({key: v / count for key, v in sums.items()})
+                record["val_loss"] = validation_loss()
+                record["seconds"] = time.perf_counter() - start
+                history.append(record)
+                if record["val_loss"] < best[0] - self.tol:
+                    best = (record["val_loss"], epoch, copy.deepcopy(net.state_dict()))
+                    no_improve = 0
+                else:
+                    no_improve += 1
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(train=f"{record['train_loss']:.4f}", val=f"{record['val_loss']:.4f}")
+                if self.early_stopping and no_improve >= self.n_iter_no_change:
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        if self.early_stopping:
+            net.load_state_dict(best[2])
+            self.best_epoch_ = best[1]
+        else:
+            self.best_epoch_ = epoch
+        self.n_epochs_ = epoch
+        self.history_ = history
+        net.to("cpu").eval()
+        self.module_ = net
+        self.n_parameters_ = int(sum(p.numel() for p in net.parameters() if p.requires_grad))
+        self._set_weights()
+
+    def _set_weights(self) -> None:
+        """Plain float64 weights from ``module_``, embeddings folded into the first layer."""
+        net = self.module_
+        sd = {key: v.detach().cpu().double().numpy() for key, v in net.state_dict().items()}
+        n_in = len(self.encoding_)
+        passthrough = sd["passthrough"].astype(np.int64)
+        W1 = sd["hidden.0.weight"]  # (h1, width): columns = passthrough, then each embedding
+        first = np.zeros((n_in, W1.shape[0]))
+        first[passthrough] = W1[:, : len(passthrough)].T
+        col = len(passthrough)
+        for e, (a, b, d) in enumerate(self._embedded_):
+            E = sd[f"embeddings.{e}.weight"]  # (d, b - a)
+            first[a:b] = (W1[:, col:col + d] @ E).T
+            col += d
+        coefs = [first]
+        intercepts = [sd["hidden.0.bias"]]
+        for i in range(1, len(net.hidden)):
+            coefs.append(sd[f"hidden.{i}.weight"].T.copy())
+            intercepts.append(sd[f"hidden.{i}.bias"])
+        coefs.append(sd["out.weight"].T.copy())
+        intercepts.append(sd["out.bias"])
+        self.coefs_ = coefs
+        self.intercepts_ = intercepts
+
+    def _fidelity_from(self, ts: Any, val_idx: np.ndarray) -> None:
+        z = self._forward(self._encode(ts.X.iloc[val_idx]))
+        pred = (z[:, 0] > 0).astype(int) if z.shape[1] == 1 else np.argmax(z, axis=1)
+        self.fidelity_ = float(np.average(pred == ts.labels_index[val_idx], weights=ts.weights[val_idx]))
+
+    # -- prediction ------------------------------------------------------------------
+    def _forward(self, Xe: np.ndarray) -> np.ndarray:
+        """Logits of the encoded rows, in padded blocks of fixed size (row-order and batch invariant)."""
+        n = Xe.shape[0]
+        out = np.empty((n, self.coefs_[-1].shape[1]))
+        for start in range(0, n, _BLOCK):
+            block = Xe[start:start + _BLOCK]
+            m = block.shape[0]
+            if m < _BLOCK:
+                block = np.vstack([block, np.zeros((_BLOCK - m, block.shape[1]))])
+            h = np.ascontiguousarray(block, dtype=np.float64)
+            last = len(self.coefs_) - 1
+            for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+                h = h @ W + b
+                if i < last:
+                    np.maximum(h, 0.0, out=h)
+            out[start:start + m] = h[:m]
+        return out
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Logits: shape (n,) for two classes (the positive class's), else (n, n_classes)."""
+        check_is_fitted(self)
+        z = self._forward(self._encode(self._validate_X(X, reset=False)))
+        return z[:, 0] if z.shape[1] == 1 else z
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in ``classes_`` order."""
+        z = self.decision_function(X)
+        if z.ndim == 1:
+            p = 0.5 * (1.0 + np.tanh(0.5 * z))  # a sigmoid that never overflows
+            return np.column_stack([1.0 - p, p])
+        z = z - z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels: the argmax of the logits (ties to the first class)."""
+        z = self.decision_function(X)
+        idx = (z > 0).astype(np.intp) if z.ndim == 1 else np.argmax(z, axis=1)
+        return self.classes_[idx]
+
+    # -- plain weights and export -----------------------------------------------------------
+    def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The dense layers in order as ``[(W, b), ...]``, float64 copies.
+
+        ``W`` has shape ``(n_in, n_out)``; the network is
+        ``h_0 = encode(X)``, ``h_{i+1} = relu(h_i @ W_i + b_i)`` for every
+        layer but the last, and ``logits = h_L @ W_L + b_L`` (one column, the
+        positive class's logit, for two classes). Embeddings are folded into
+        the first layer, so this is exactly a ReLU network over the encoded
+        input described by ``encoding_``.
+        """
+        check_is_fitted(self)
+        return [(W.copy(), b.copy()) for W, b in zip(self.coefs_, self.intercepts_)]
+
+    def to_onnx(self, path: Any = None, *, opset: int = 17) -> Any:
+        """Export the network to ONNX (input: :meth:`encode`'s output as float32).
+
+        Outputs ``logits`` ``(n, 1)`` for two classes else ``(n, k)``,
+        ``probabilities`` ``(n, k)`` and ``label`` (int64 index into
+        ``classes_``). The model's metadata holds ``encoding_`` and
+        ``classes_`` as JSON (keys ``rulekd.encoding`` and ``rulekd.classes``).
+
+        Parameters
+        ----------
+        path : str or path-like, optional
+            Where to write the model; the ``onnx.ModelProto`` is returned
+            either way.
+        opset : int, default=17
+        """
+        check_is_fitted(self)
+        onnx = require("onnx", "test")
+        from onnx import TensorProto, helper, numpy_helper
+
+        nodes, inits = [], []
+        h = "input"
+        last = len(self.coefs_) - 1
+        for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
+            inits.append(numpy_helper.from_array(W.astype(np.float32), f"W{i}"))
+            inits.append(numpy_helper.from_array(b.astype(np.float32), f"b{i}"))
+            out = "logits" if i == last else f"z{i}"
+            nodes.append(helper.make_node("Gemm", [h, f"W{i}", f"b{i}"], [out], name=f"dense{i}"))
+            if i < last:
+                nodes.append(helper.make_node("Relu", [out], [f"h{i}"], name=f"relu{i}"))
+                h = f"h{i}"
+        k = len(self.classes_)
+        if self.coefs_[-1].shape[1] == 1:
+            inits.append(numpy_helper.from_array(np.ones((1,), np.float32), "one"))
+            nodes += [
+                helper.make_node("Sigmoid", ["logits"], ["p1"], name="sigmoid"),
+                helper.make_node("Sub", ["one", "p1"], ["p0"], name="complement"),
+                helper.make_node("Concat", ["p0", "p1"], ["probabilities"], axis=1, name="concat"),
+            ]
+        else:
+            nodes.append(helper.make_node("Softmax", ["logits"], ["probabilities"], axis=1, name="softmax"))
+        if k == 2:  # label = [logit > 0]
+            inits.append(numpy_helper.from_array(np.zeros((1,), np.float32), "zero"))
+            inits.append(numpy_helper.from_array(np.array([-1], np.int64), "flat"))
+            nodes += [
+                helper.make_node("Greater", ["logits", "zero"], ["positive"], name="threshold"),
+                helper.make_node("Cast", ["positive"], ["label_2d"], to=TensorProto.INT64, name="cast"),
+                helper.make_node("Reshape", ["label_2d", "flat"], ["label"], name="flatten"),
+            ]
+        else:
+            nodes.append(helper.make_node("ArgMax", ["logits"], ["label"], axis=1, keepdims=0, name="argmax"))
+        n_out = self.coefs_[-1].shape[1]
+        graph = helper.make_graph(
+            nodes, "rulekd_mlp_student",
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["n", len(self.encoding_)])],
+            [
+                helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["n", n_out]),
+                helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["n", k]),
+                helper.make_tensor_value_info("label", TensorProto.INT64, ["n"]),
+            ],
+            inits,
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", int(opset))],
+                                  producer_name="rulekd")
+        model.ir_version = 8
+        helper.set_model_props(model, {
+            "rulekd.encoding": json.dumps(self.encoding_),
+            "rulekd.classes": json.dumps([_plain(c) for c in self.classes_]),
+        })
+        onnx.checker.check_model(model)
+        if path is not None:
+            onnx.save(model, str(path))
+        return model
+
+    # -- pickling --------------------------------------------------------------------------
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        net = state.pop("module_", None)
+        if net is not None:
+            state["_module_state_"] = {key: v.detach().cpu().clone() for key, v in net.state_dict().items()}
+            state["_module_spec_"] = (
+                len(self.encoding_), list(self._embedded_),
+                tuple(int(lin.out_features) for lin in net.hidden), int(net.out.out_features),
+            )
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        sd = state.pop("_module_state_", None)
+        spec = state.pop("_module_spec_", None)
+        super().__setstate__(state)
+        if sd is not None:
+            net = _network_class()(*spec)
+            net.load_state_dict(sd)
+            self.module_ = net.eval()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+def _plain(v: Any) -> Any:
+    return v.item() if isinstance(v, np.generic) else v

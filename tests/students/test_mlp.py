@@ -1,0 +1,272 @@
+"""DistilledMLPClassifier: fidelity, determinism, invariance, validation, export, estimator checks."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from sklearn.datasets import make_classification  # noqa: E402
+from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
+from sklearn.frozen import FrozenEstimator  # noqa: E402
+from sklearn.tree import DecisionTreeClassifier  # noqa: E402
+from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
+from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
+
+from rulekd.students._mlp import DistilledMLPClassifier  # noqa: E402
+from rulekd.teachers import TorchTeacher  # noqa: E402
+
+FAST = dict(hidden_layer_sizes=(8,), n_synthetic=300, max_epochs=8, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def problem():
+    X, y = make_classification(n_samples=400, n_features=5, n_informative=3, random_state=0)
+    teacher = GradientBoostingClassifier(n_estimators=30, max_depth=2, random_state=0).fit(X[:300], y[:300])
+    return X, y, teacher
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    rng = np.random.default_rng(0)
+    n = 300
+    X = pd.DataFrame({
+        "age": rng.integers(18, 80, n).astype(float),
+        "income": rng.lognormal(3, 1, n),
+        "job": pd.Categorical(rng.choice(["a", "b", "c"], n)),
+        "country": pd.Categorical(rng.choice([f"k{i}" for i in range(12)], n)),
+    })
+    X.loc[rng.random(n) < 0.1, "income"] = np.nan
+    y = ((X["age"] > 45) ^ (X["job"] == "b")).astype(int).to_numpy()
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(mixed):
+    X, y = mixed
+    return DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), **FAST).fit(X, y)
+
+
+# -- learning ---------------------------------------------------------------------------------
+def test_student_of_a_fixed_teacher_reaches_high_fidelity_on_new_rows(problem):
+    X, y, teacher = problem
+    m = DistilledMLPClassifier(teacher=FrozenEstimator(teacher), hidden_layer_sizes=(16,), n_synthetic=2000,
+                               max_epochs=40, random_state=0).fit(X[:300], y[:300])
+    fidelity = np.mean(m.predict(X[300:]) == teacher.predict(X[300:]))
+    assert fidelity >= 0.9
+    assert m.fidelity_ >= 0.85
+    assert set(m.history_[0]) >= {"epoch", "train_loss", "val_loss", "label", "response", "feature", "relation"}
+    assert m.feature_kind_ == "leaf_embedding"
+    assert set(m.loss_scales_) == {"hint", "distance", "angle", "similarity"}
+
+
+def test_each_knowledge_kind_alone_trains_its_terms(problem):
+    X, y, teacher = problem
+    for kind, term in [("response", "response"), ("feature", "feature"), ("relation", "relation")]:
+        m = DistilledMLPClassifier(teacher=FrozenEstimator(teacher), knowledge=(kind,), **FAST).fit(X[:300], y[:300])
+        assert term in m.history_[0] and "label" in m.history_[0]
+        others = {"response", "feature", "relation"} - {term}
+        assert not others & set(m.history_[0])
+
+
+def test_label_only_mlp_without_synthetic_rows(problem):
+    X, y, teacher = problem
+    m = DistilledMLPClassifier(teacher=FrozenEstimator(teacher), knowledge=(), n_synthetic=0,
+                               hidden_layer_sizes=(8,), max_epochs=30, random_state=0).fit(X[:300], y[:300])
+    assert m.feature_kind_ is None and m.loss_scales_ == {}
+    assert np.mean(m.predict(X[300:]) == y[300:]) > 0.75
+
+
+# -- determinism and invariance -----------------------------------------------------------------
+def test_same_random_state_gives_identical_model_and_leaves_global_rng_alone(mixed):
+    X, y = mixed
+    torch_state = torch.get_rng_state()
+    np_state = np.random.get_state()[1].copy()
+    threads = torch.get_num_threads()
+    kw = dict(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), **FAST)
+    a = DistilledMLPClassifier(**kw).fit(X, y)
+    b = DistilledMLPClassifier(**kw).fit(X, y)
+    for (Wa, ba), (Wb, bb) in zip(a.weights(), b.weights()):
+        np.testing.assert_array_equal(Wa, Wb)
+        np.testing.assert_array_equal(ba, bb)
+    assert [h["train_loss"] for h in a.history_] == [h["train_loss"] for h in b.history_]
+    c = DistilledMLPClassifier(**{**kw, "random_state": 1}).fit(X, y)
+    assert not np.array_equal(a.weights()[0][0], c.weights()[0][0])
+    assert torch.equal(torch_state, torch.get_rng_state())
+    np.testing.assert_array_equal(np_state, np.random.get_state()[1])
+    assert torch.get_num_threads() == threads
+
+
+def test_predict_does_not_depend_on_batch_size_or_row_order(fitted, mixed):
+    X, _ = mixed
+    big = pd.concat([X] * 10, ignore_index=True)  # 3,000 rows: more than one prediction block
+    full = fitted.predict_proba(big)
+    one_by_one = np.vstack([fitted.predict_proba(X.iloc[[i]]) for i in range(0, len(X), 7)])
+    np.testing.assert_array_equal(one_by_one, full[: len(X)][::7])
+    chunks = np.vstack([fitted.predict_proba(big.iloc[i:i + 333]) for i in range(0, len(big), 333)])
+    np.testing.assert_array_equal(chunks, full)
+    perm = np.random.default_rng(0).permutation(len(big))
+    np.testing.assert_array_equal(fitted.predict_proba(big.iloc[perm]), full[perm])
+    np.testing.assert_array_equal(fitted.predict(big), fitted.classes_[np.argmax(full, axis=1)])
+
+
+# -- parameters ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("params, message", [
+    ({"temperature": -1.0},
+     r"The 'temperature' parameter of DistilledMLPClassifier must be a float in the range \(0(\.0)?, inf\)\. Got -1\.0 instead"),
+    ({"knowledge": ("response", "attention")},
+     r"The 'knowledge' parameter of DistilledMLPClassifier must be a subset of .*Got \('response', 'attention'\) instead"),
+    ({"knowledge": "gradients"}, r"The 'knowledge' parameter of DistilledMLPClassifier must be a subset"),
+    ({"hidden_layer_sizes": ()},
+     r"The 'hidden_layer_sizes' parameter of DistilledMLPClassifier must be a non-empty sequence of ints >= 1\. Got \(\) instead"),
+    ({"hidden_layer_sizes": (8, 0)}, r"The 'hidden_layer_sizes' parameter"),
+    ({"knowledge": (), "label_weight": 0.0}, r"nothing to learn from"),
+    ({"device": "gpu-please"}, r"The 'device' parameter of DistilledMLPClassifier must name a torch device"),
+])
+def test_bad_parameters_are_rejected_at_fit_with_sklearn_style_messages(params, message):
+    X, y = make_classification(n_samples=30, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    m = DistilledMLPClassifier(**params)  # __init__ only stores
+    with pytest.raises(InvalidParameterError, match=message):
+        m.fit(X, y)
+    assert not hasattr(m, "teacher_")  # rejected before anything is fitted
+
+
+# -- inputs, encoding, weights --------------------------------------------------------------------
+def test_encoding_describes_standardised_numbers_indicators_and_one_hot(fitted, mixed):
+    X, _ = mixed
+    kinds = [(e["name"], e["kind"]) for e in fitted.encoding_]
+    assert ("age", "numeric") in kinds and ("income__missing", "missing_indicator") in kinds
+    assert ("job=b", "onehot") in kinds and ("country=k11", "onehot") in kinds
+    E = fitted.encode(X)
+    assert E.shape == (len(X), len(fitted.encoding_))
+    j = [e["name"] for e in fitted.encoding_].index("income")
+    assert abs(E[:, j].mean()) < 1e-9  # standardised on the real rows, missing imputed to the mean
+    miss = X["income"].isna().to_numpy()
+    np.testing.assert_array_equal(E[:, j + 1], miss)
+    assert np.all(E[miss, j] == 0.0)
+    jobs = [i for i, e in enumerate(fitted.encoding_) if e["feature"] == "job"]
+    np.testing.assert_array_equal(E[:, jobs].sum(axis=1), 1.0)
+
+
+def test_weights_are_a_relu_network_over_the_encoded_input(fitted, mixed):
+    X, _ = mixed
+    h = fitted.encode(X)
+    layers = fitted.weights()
+    assert len(layers) == 2 and layers[-1][0].shape[1] == 1  # one hidden layer; one logit (binary)
+    for i, (W, b) in enumerate(layers):
+        h = h @ W + b
+        if i < len(layers) - 1:
+            h = np.maximum(h, 0)
+    np.testing.assert_allclose(h[:, 0], fitted.decision_function(X), rtol=1e-10, atol=1e-12)
+    # the torch module agrees (embedding of the 12-level feature folded into the first layer)
+    assert fitted._embedded_ and fitted.n_parameters_ < sum(W.size + b.size for W, b in layers)
+    with torch.no_grad():
+        z = fitted.module_(torch.as_tensor(fitted.encode(X), dtype=torch.float32)).numpy()[:, 0]
+    np.testing.assert_allclose(z, fitted.decision_function(X), atol=1e-4)
+
+
+def test_parameter_count_of_a_one_hot_network():
+    X, y = make_classification(n_samples=80, n_features=4, random_state=0)
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=2), hidden_layer_sizes=(6, 3),
+                               knowledge=("response",), n_synthetic=50, max_epochs=2, random_state=0).fit(X, y)
+    assert m.n_parameters_ == (4 * 6 + 6) + (6 * 3 + 3) + (3 * 1 + 1)
+
+
+def test_multiclass_string_labels_and_a_torch_teacher():
+    X, y = make_classification(n_samples=150, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
+                               random_state=0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    labels = np.array(["low", "mid", "high"])
+    teacher = TorchTeacher(net, classes=labels)
+    ty = teacher.predict(X)
+    m = DistilledMLPClassifier(teacher=teacher, **FAST).fit(X, ty)
+    assert m.feature_kind_ == "hidden"
+    proba = m.predict_proba(X)
+    assert proba.shape == (150, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    assert set(m.predict(X)) <= set(labels) and m.weights()[-1][0].shape[1] == 3
+
+
+# -- persistence and export -------------------------------------------------------------------------
+def test_pickle_stores_a_cpu_state_dict_and_round_trips(fitted, mixed):
+    X, _ = mixed
+    state = fitted.__getstate__()
+    assert "module_" not in state
+    assert all(isinstance(v, torch.Tensor) and v.device.type == "cpu" for v in state["_module_state_"].values())
+    back = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(back.predict_proba(X), fitted.predict_proba(X))
+    for key, v in fitted.module_.state_dict().items():
+        assert torch.equal(back.module_.state_dict()[key], v)
+
+
+def test_onnx_export_predicts_like_the_student(fitted, mixed, tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    X, _ = mixed
+    path = tmp_path / "student.onnx"
+    model = fitted.to_onnx(path)
+    assert path.exists() and model.graph.input[0].name == "input"
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    logits, proba, label = sess.run(None, {"input": fitted.encode(X).astype(np.float32)})
+    np.testing.assert_array_equal(fitted.classes_[label], fitted.predict(X))
+    np.testing.assert_allclose(proba, fitted.predict_proba(X), atol=1e-5)
+    np.testing.assert_allclose(logits[:, 0], fitted.decision_function(X), atol=1e-4)
+
+
+def test_onnx_export_multiclass(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    X, y = make_classification(n_samples=150, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
+                               random_state=0)
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3), **FAST).fit(X, y)
+    sess = ort.InferenceSession(m.to_onnx().SerializeToString(), providers=["CPUExecutionProvider"])
+    _, proba, label = sess.run(None, {"input": m.encode(X).astype(np.float32)})
+    np.testing.assert_array_equal(m.classes_[label], m.predict(X))
+    np.testing.assert_allclose(proba, m.predict_proba(X), atol=1e-5)
+
+
+# -- progress, optional dependency -------------------------------------------------------------------
+def test_verbose_shows_a_progress_bar_and_silent_by_default(problem, capsys):
+    X, y, teacher = problem
+    DistilledMLPClassifier(teacher=FrozenEstimator(teacher), **FAST).fit(X, y)
+    assert capsys.readouterr().err == ""
+    DistilledMLPClassifier(teacher=FrozenEstimator(teacher), verbose=1, **FAST).fit(X, y)
+    assert "DistilledMLPClassifier" in capsys.readouterr().err
+
+
+def test_import_works_without_torch_and_fit_names_the_extra():
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import rulekd\n"
+        "from rulekd.students._mlp import DistilledMLPClassifier\n"
+        "from rulekd.exceptions import MissingDependencyError\n"
+        "try:\n"
+        "    DistilledMLPClassifier().fit([[0.0], [1.0]], [0, 1])\n"
+        "except MissingDependencyError as e:\n"
+        "    print('MISSING', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "MISSING" in out.stdout and "rulekd[torch]" in out.stdout, out.stderr
+
+
+# -- scikit-learn contract -----------------------------------------------------------------------------
+CHECK_PARAMS = dict(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), hidden_layer_sizes=(8,),
+                    n_synthetic=60, max_epochs=25, random_state=0)
+
+EXPECTED_FAILED_CHECKS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "Weights act on the teacher and on each row's losses, but the transfer set's synthetic rows and "
+        "the random split differ between a weighted and a duplicated data set, so the two fits differ."
+    ),
+    "check_sample_weight_equivalence_on_sparse_data": "As above; sparse input is also refused.",
+}
+
+
+def _expected_failed_checks(estimator):
+    return EXPECTED_FAILED_CHECKS
+
+
+@parametrize_with_checks([DistilledMLPClassifier(**CHECK_PARAMS)], expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)

@@ -1,0 +1,186 @@
+"""Rule students: scikit-learn contract, exactness of the rules, bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.frozen import FrozenEstimator
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from rulekd import DistilledRuleClassifier, DistilledTreeClassifier, RuleSet
+
+FAST = dict(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), n_synthetic=200, random_state=0)
+
+# Expected failures of the scikit-learn checks, each with its reason. None at
+# present: every check passes with the fast settings above.
+EXPECTED_FAILURES: dict[str, str] = {}
+
+
+def _expected(est):
+    return EXPECTED_FAILURES
+
+
+@parametrize_with_checks(
+    [
+        DistilledTreeClassifier(max_leaf_nodes=8, **FAST),
+        DistilledRuleClassifier(max_rules=6, **FAST),
+        DistilledRuleClassifier(max_rules=6, kind="list", **FAST),
+    ],
+    expected_failed_checks=_expected,
+)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+def _mixed_frame(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "age": rng.integers(18, 80, n).astype(float),
+        "income": rng.lognormal(10, 1, n),
+        "job": pd.Categorical(rng.choice(["clerk", "manager", "none", "trade"], n)),
+        "flag": rng.integers(0, 2, n),
+    })
+    X.loc[rng.random(n) < 0.1, "income"] = np.nan
+    X.loc[rng.random(n) < 0.05, "job"] = np.nan
+    y = ((X.age < 30) & (X.job != "manager") | (X.income.fillna(0) > 40000)).astype(int).to_numpy()
+    return X, y
+
+
+@pytest.mark.parametrize("make", [
+    lambda: DistilledTreeClassifier(max_leaf_nodes=12, n_synthetic=2000, random_state=0),
+    lambda: DistilledRuleClassifier(max_rules=6, n_synthetic=2000, random_state=0),
+    lambda: DistilledRuleClassifier(max_rules=6, kind="list", n_synthetic=2000, random_state=0),
+])
+def test_rules_are_the_model_on_mixed_data(make):
+    """predict == rules_.predict, JSON reload is bit-exact, categorical levels appear as sets."""
+    X, y = _mixed_frame()
+    m = make().fit(X, y)
+    Xt, _ = _mixed_frame(300, seed=1)
+    pred = m.predict(Xt)
+    assert np.array_equal(pred, m.rules_.predict(Xt))
+    reloaded = RuleSet.from_json(m.rules_.to_json())
+    assert reloaded == m.rules_
+    assert np.array_equal(reloaded.predict_proba(Xt), m.predict_proba(Xt))
+    # rows with missing values get an answer, none is dropped
+    assert len(pred) == len(Xt)
+    text = m.rules_.to_text()
+    assert "job=" not in text  # no one-hot column names
+    assert m.fidelity_ > 0.85
+    frame = m.get_rules()
+    assert list(frame.columns[:3]) == ["id", "rule", "prediction"]
+    assert (frame.support >= 0).all() and frame.confidence.between(0, 1).all()
+
+
+def test_rule_budget_is_respected_and_multiclass_works():
+    X, y = make_classification(n_samples=600, n_classes=3, n_informative=5, random_state=0)
+    for budget in (2, 5, 9):
+        m = DistilledRuleClassifier(teacher=RandomForestClassifier(30, random_state=0), max_rules=budget,
+                                    n_synthetic=2000, random_state=0).fit(X, y)
+        assert len(m.rules_) <= budget
+        assert set(m.predict(X)) <= set(m.classes_)
+    assert m.fidelity_ > 0.6
+    assert m.predict_proba(X).shape == (600, 3)
+
+
+def test_distilled_rules_beat_cart_on_true_labels_in_fidelity():
+    """Distillation through the transfer set is more faithful than CART on labels of the same size."""
+    X, y = make_classification(n_samples=800, n_features=8, n_informative=6, flip_y=0.1, random_state=3)
+    Xtr, Xte, ytr = X[:500], X[500:], y[:500]
+    teacher = RandomForestClassifier(200, random_state=0).fit(Xtr, ytr)
+    t_pred = teacher.predict(Xte)
+    m = DistilledTreeClassifier(teacher=FrozenEstimator(teacher), max_leaf_nodes=8, random_state=0).fit(Xtr, ytr)
+    cart = DecisionTreeClassifier(max_leaf_nodes=8, random_state=0).fit(Xtr, ytr)
+    assert np.mean(m.predict(Xte) == t_pred) > np.mean(cart.predict(Xte) == t_pred)
+
+
+def test_frozen_teacher_is_used_as_is_and_plain_teacher_is_cloned():
+    X, y = make_classification(n_samples=300, random_state=0)
+    plain = RandomForestClassifier(10, random_state=0)
+    m = DistilledTreeClassifier(teacher=plain, n_synthetic=500, random_state=0).fit(X, y)
+    assert not hasattr(plain, "estimators_")  # the user's object was not fitted
+    assert m.teacher_.estimator is not plain
+    fitted = RandomForestClassifier(10, random_state=1).fit(X, y)
+    before = fitted.predict_proba(X)
+    frozen = FrozenEstimator(fitted)
+    m = DistilledTreeClassifier(teacher=frozen, n_synthetic=500, random_state=0).fit(X, y)
+    assert m.teacher_.estimator is frozen
+    np.testing.assert_array_equal(fitted.predict_proba(X), before)
+
+
+def test_same_random_state_gives_identical_rules():
+    X, y = _mixed_frame()
+    a = DistilledRuleClassifier(max_rules=5, n_synthetic=1000, random_state=7).fit(X, y)
+    b = DistilledRuleClassifier(max_rules=5, n_synthetic=1000, random_state=7).fit(X, y)
+    assert a.rules_ == b.rules_
+
+
+def test_columns_in_another_order_are_realigned_by_name():
+    X, y = _mixed_frame()
+    m = DistilledTreeClassifier(max_leaf_nodes=6, n_synthetic=500, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(m.predict(X[X.columns[::-1]]), m.predict(X))
+
+
+@pytest.mark.parametrize("case,match", [
+    ("wrong_count", "features"),
+    ("wrong_names", "feature names"),
+    ("unseen_level", "unseen during fit"),
+])
+def test_bad_input_at_predict_names_the_problem(case, match):
+    X, y = _mixed_frame()
+    m = DistilledRuleClassifier(max_rules=4, n_synthetic=300, random_state=0).fit(X, y)
+    bad = X.copy()
+    if case == "wrong_count":
+        bad = bad.drop(columns=["flag", "job"]).to_numpy()
+    elif case == "wrong_names":
+        bad = bad.rename(columns={"flag": "flg"})
+    else:
+        bad["job"] = bad["job"].cat.add_categories(["astronaut"])
+        bad.loc[0, "job"] = "astronaut"
+    with pytest.raises(ValueError, match=match):
+        m.predict(bad)
+
+
+@pytest.mark.parametrize("case,match", [
+    ("all_nan_column", "entirely missing"),
+    ("single_class", "only one class"),
+    ("empty", "0 sample"),
+    ("inf", "infinity"),
+    ("mixed_types", "mixes value types"),
+    ("duplicate_columns", "duplicate column"),
+])
+def test_bad_input_at_fit_names_the_problem(case, match):
+    X, y = _mixed_frame(100)
+    if case == "all_nan_column":
+        X["income"] = np.nan
+    elif case == "single_class":
+        y = np.zeros_like(y)
+    elif case == "empty":
+        X, y = X.iloc[:0], y[:0]
+    elif case == "inf":
+        X["income"] = X["income"].fillna(np.inf)
+    elif case == "mixed_types":
+        X["job"] = pd.Series(["a", 1] * 50, dtype=object)
+    else:
+        X.columns = ["age", "age", "job", "flag"]
+    with pytest.raises(ValueError, match=match):
+        DistilledTreeClassifier(n_synthetic=100, random_state=0).fit(X, y)
+
+
+def test_string_labels_and_default_xgboost_teacher():
+    X, y = _mixed_frame(300)
+    labels = np.where(y == 1, "bad", "good")
+    m = DistilledRuleClassifier(max_rules=4, n_synthetic=500, random_state=0).fit(X, labels)
+    assert set(m.classes_) == {"bad", "good"}
+    assert set(np.unique(m.predict(X))) <= {"bad", "good"}
+    assert type(m.teacher_.estimator).__name__ == "XGBClassifier"
+
+
+def test_clone_keeps_parameters():
+    m = DistilledRuleClassifier(max_rules=3, kind="list", random_state=1)
+    c = clone(m)
+    assert c.get_params() == m.get_params()

@@ -1,0 +1,285 @@
+"""Teacher adapters and fit_teacher."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.svm import LinearSVC
+from sklearn.tree import DecisionTreeClassifier
+from sklearn.utils.validation import check_is_fitted
+
+from rulekd.exceptions import NotFittedError, TeacherError
+from rulekd.teachers import (
+    SklearnTeacher,
+    Teacher,
+    TorchTeacher,
+    XGBoostTeacher,
+    as_teacher,
+    default_teacher,
+    fit_teacher,
+)
+
+xgb = pytest.importorskip("xgboost")
+
+
+def _data(n=200, n_classes=2, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = np.digitize(X[:, 0] + 0.5 * X[:, 1], np.linspace(-1, 1, n_classes + 1)[1:-1])
+    return X, y
+
+
+def _is_fitted(est) -> bool:
+    try:
+        check_is_fitted(est)
+        return True
+    except NotFittedError:
+        return False
+
+
+def test_fit_teacher_clones_and_leaves_the_estimator_unfitted():
+    X, y = _data()
+    est = LogisticRegression()
+    t = fit_teacher(est, X, y)
+    assert isinstance(t, SklearnTeacher)
+    assert not _is_fitted(est)
+    assert t.estimator is not est and _is_fitted(t.estimator)
+    assert t.predict(X).tolist() == t.estimator.predict(X).tolist()
+
+
+def test_fit_teacher_clones_xgboost_too():
+    X, y = _data()
+    est = xgb.XGBClassifier(n_jobs=1, n_estimators=5, max_depth=2)
+    t = fit_teacher(est, X, y)
+    assert isinstance(t, XGBoostTeacher)
+    assert not _is_fitted(est)
+
+
+def test_frozen_estimator_is_used_as_is():
+    X, y = _data()
+    inner = DecisionTreeClassifier(max_depth=3, random_state=0).fit(X, y)
+    tree_before = inner.tree_
+    before = inner.predict_proba(X)
+    frozen = FrozenEstimator(inner)
+    X2, y2 = _data(seed=1)
+    t = fit_teacher(frozen, X2, 1 - y2)  # different data and flipped labels: a refit would change it
+    assert t.estimator is frozen
+    assert inner.tree_ is tree_before
+    np.testing.assert_array_equal(inner.predict_proba(X), before)
+    np.testing.assert_allclose(t.proba(X), before, atol=1e-9)
+
+
+def test_frozen_xgboost_is_used_as_is():
+    X, y = _data()
+    inner = xgb.XGBClassifier(n_jobs=1, n_estimators=5, max_depth=2).fit(X, y)
+    booster = inner.get_booster()
+    raw = booster.save_raw("json")
+    t = fit_teacher(FrozenEstimator(inner), X[:50], 1 - y[:50])
+    assert isinstance(t, XGBoostTeacher)
+    assert inner.get_booster() is booster and booster.save_raw("json") == raw
+    np.testing.assert_allclose(t.proba(X), inner.predict_proba(X), atol=1e-6)
+
+
+def test_a_teacher_instance_is_returned_unchanged():
+    X, y = _data()
+    t = fit_teacher(LogisticRegression(), X, y)
+    assert fit_teacher(t, X, y) is t
+    assert as_teacher(t) is t
+
+
+def test_xgboost_with_string_labels():
+    X, y = _data(n_classes=3)
+    labels = np.array(["ja", "nein", "vielleicht"])[y]
+    t = fit_teacher(xgb.XGBClassifier(n_jobs=1, n_estimators=10, max_depth=2), X, labels)
+    assert t.classes_.tolist() == ["ja", "nein", "vielleicht"]
+    pred = t.predict(X)
+    assert set(pred) <= set(t.classes_)
+    assert (pred == labels).mean() > 0.8
+    assert t.logits(X).shape == (len(X), 3)
+
+
+def test_xgboost_binary_logits_are_margins():
+    X, y = _data()
+    t = fit_teacher(xgb.XGBClassifier(n_jobs=1, n_estimators=10, max_depth=2), X, np.where(y == 1, "yes", "no"))
+    z = t.logits(X)
+    margin = t.estimator.get_booster().predict(xgb.DMatrix(X), output_margin=True)
+    np.testing.assert_allclose(z[:, 1] - z[:, 0], margin, rtol=1e-6)
+    np.testing.assert_allclose(t.proba(X)[:, 1], t.estimator.predict_proba(X)[:, 1], atol=1e-6)
+
+
+def test_xgboost_on_a_dataframe_with_categories_and_nan():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "c": pd.Categorical(rng.choice(list("pqr"), 300))})
+    X.loc[::9, "a"] = np.nan
+    y = ((X["a"].fillna(0) > 0) ^ (X["c"] == "q")).astype(int).to_numpy()
+    # the default teacher, one thread (OpenMP threads crawl on a busy 2-core CI box)
+    t = fit_teacher(default_teacher(random_state=0).set_params(n_estimators=30, n_jobs=1), X, y)
+    assert isinstance(t, XGBoostTeacher) and t.uses_frame
+    assert (t.predict(X) == y).mean() > 0.9
+    assert set(t.split_thresholds()) == {"a"}
+
+
+def test_soft_targets_sum_to_one_and_flatten_with_temperature():
+    X, y = _data(n_classes=3)
+    t = fit_teacher(LogisticRegression(), X, y)
+    cold = t.soft_targets(X, 0.5)
+    warm = t.soft_targets(X, 1.0)
+    hot = t.soft_targets(X, 10.0)
+    for p in (cold, warm, hot):
+        np.testing.assert_allclose(p.sum(axis=1), 1.0)
+        assert (p >= 0).all()
+    np.testing.assert_allclose(warm, t.estimator.predict_proba(X), atol=1e-9)
+    # higher temperature: flatter (higher entropy, lower max probability)
+    def entropy(p):
+        return -(p * np.log(p)).sum(axis=1)
+    assert (entropy(hot) >= entropy(warm) - 1e-12).all() and (entropy(warm) >= entropy(cold) - 1e-12).all()
+    assert hot.max(axis=1).mean() < warm.max(axis=1).mean() < cold.max(axis=1).mean()
+    for bad in (0, -1.0, np.nan):
+        with pytest.raises(ValueError):
+            t.soft_targets(X, bad)
+
+
+def test_decision_function_only_model():
+    X, y = _data()
+    t = fit_teacher(LinearSVC(), X, y)
+    assert not hasattr(t.estimator, "predict_proba")
+    z = t.logits(X)
+    assert z.shape == (len(X), 2)
+    np.testing.assert_allclose(z[:, 1] - z[:, 0], t.estimator.decision_function(X))
+    assert t.predict(X).tolist() == t.estimator.predict(X).tolist()
+    X3, y3 = _data(n_classes=3)
+    t3 = fit_teacher(LinearSVC(), X3, y3)
+    assert t3.logits(X3).shape == (len(X3), 3)
+    assert t3.predict(X3).tolist() == t3.estimator.predict(X3).tolist()
+
+
+def test_regressors_and_label_only_models_are_rejected():
+    X, y = _data()
+    with pytest.raises(TeacherError):
+        fit_teacher(LinearRegression(), X, y)
+    with pytest.raises(TeacherError):
+        fit_teacher(xgb.XGBRegressor(n_jobs=1, n_estimators=2), X, y.astype(float))
+
+    class LabelsOnly:
+        def fit(self, X, y):
+            self.classes_ = np.unique(y)
+            return self
+
+        def predict(self, X):
+            return np.zeros(len(X), dtype=int)
+
+        def get_params(self, deep=True):
+            return {}
+
+        def set_params(self, **p):
+            return self
+
+    with pytest.raises(TeacherError, match="scores"):
+        fit_teacher(LabelsOnly(), X, y)
+    with pytest.raises(TeacherError):
+        as_teacher(LabelsOnly().fit(X, y))
+
+
+def test_unfitted_or_single_class_teachers_are_rejected():
+    X, y = _data()
+    with pytest.raises(TeacherError, match="not fitted"):
+        as_teacher(LogisticRegression())
+    with pytest.raises(TeacherError):
+        as_teacher(FrozenEstimator(LogisticRegression()))
+    with pytest.raises(TeacherError):
+        fit_teacher(xgb.XGBClassifier(n_jobs=1, n_estimators=2), X, np.zeros(len(X)))
+    with pytest.raises(TeacherError):
+        fit_teacher(DecisionTreeClassifier(), X, np.zeros(len(X)))
+
+
+def test_torch_teacher_gives_logits():
+    torch = pytest.importorskip("torch")
+    gen = torch.Generator().manual_seed(0)
+
+    class Net(torch.nn.Module):
+        def __init__(self, d_out):
+            super().__init__()
+            self.lin = torch.nn.Linear(3, d_out)
+            with torch.no_grad():
+                self.lin.weight.copy_(torch.randn(d_out, 3, generator=gen))
+                self.lin.bias.zero_()
+            self.drop = torch.nn.Dropout(0.5)
+
+        def forward(self, x):
+            return self.drop(self.lin(x))
+
+    X, _ = _data()
+    net = Net(3)
+    net.train()
+    t = TorchTeacher(net, classes=["a", "b", "c"])
+    z = t.logits(X)
+    assert z.shape == (len(X), 3) and z.dtype == np.float64
+    with torch.no_grad():
+        expected = net.lin(torch.as_tensor(X, dtype=torch.float32)).numpy()
+    np.testing.assert_allclose(z, expected, rtol=1e-6)  # dropout off: eval mode
+    assert net.training  # mode restored
+    np.testing.assert_allclose(t.logits(pd.DataFrame(X, columns=list("uvw"))), z)
+    assert set(t.predict(X)) <= {"a", "b", "c"}
+    np.testing.assert_allclose(t.soft_targets(X).sum(axis=1), 1.0)
+
+    binary = TorchTeacher(Net(1), classes=[0, 1])
+    zb = binary.logits(X)
+    assert zb.shape == (len(X), 2) and (zb[:, 0] == 0).all()
+    with pytest.raises(TeacherError):
+        TorchTeacher(Net(3), classes=[0, 1]).logits(X)
+    with pytest.raises(TeacherError, match="TorchTeacher"):
+        fit_teacher(Net(2), X, np.zeros(len(X)))
+    with pytest.raises(TeacherError, match="TorchTeacher"):
+        as_teacher(Net(2))
+
+
+def test_sklearn_split_thresholds():
+    X, y = _data()
+    t = fit_teacher(DecisionTreeClassifier(max_depth=2, random_state=0), pd.DataFrame(X, columns=["p", "q", "r"]), y)
+    thr = t.split_thresholds()
+    assert set(thr) <= {"p", "q", "r"} and thr
+    tree = t.estimator.tree_
+    assert sorted(np.concatenate(list(thr.values()))) == sorted(tree.threshold[tree.feature >= 0])
+
+
+def test_default_teacher_settings():
+    est = default_teacher(random_state=3)
+    assert est.get_params()["random_state"] == 3 and est.get_params()["enable_categorical"]
+    assert isinstance(clone(est), type(est))
+
+
+def test_teacher_base_is_abstract():
+    with pytest.raises(NotImplementedError):
+        Teacher().logits(np.zeros((1, 1)))
+
+
+def test_meta_estimators_are_not_mistaken_for_frozen_ones():
+    """Regression: any ``.estimator`` attribute was unwrapped, but meta-estimators keep an
+    unfitted template there: random forests lost their thresholds, a calibrated XGBoost was
+    taken for XGBoost, a calibrated pipeline lost its DataFrame input."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.compose import make_column_transformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    X, y = _data()
+    rf = fit_teacher(RandomForestClassifier(n_estimators=3, max_depth=2, random_state=0, n_jobs=1), X, y)
+    thr = rf.split_thresholds()
+    n_splits = sum(int((t.tree_.feature >= 0).sum()) for t in rf.estimator.estimators_)
+    assert thr and sum(len(v) for v in thr.values()) <= n_splits
+
+    cal = fit_teacher(CalibratedClassifierCV(xgb.XGBClassifier(n_jobs=1, n_estimators=3), cv=2), X, y)
+    assert isinstance(cal, SklearnTeacher)
+    np.testing.assert_allclose(cal.proba(X), cal.estimator.predict_proba(X), atol=1e-9)
+
+    df = pd.DataFrame({"a": X[:, 0], "c": np.where(X[:, 1] > 0, "u", "v")})
+    pipe = make_pipeline(make_column_transformer((OneHotEncoder(), ["c"]), remainder="passthrough"),
+                         LogisticRegression())
+    t = fit_teacher(CalibratedClassifierCV(pipe, cv=2), df, y)
+    assert t.uses_frame
+    np.testing.assert_allclose(t.proba(df), t.estimator.predict_proba(df), atol=1e-9)
