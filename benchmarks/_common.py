@@ -48,7 +48,8 @@ def folds(X: pd.DataFrame, y: np.ndarray, n_splits: int = 5) -> Iterator[tuple[i
 def teacher() -> Any:
     from xgboost import XGBClassifier
 
-    return XGBClassifier(n_estimators=200, max_depth=4, enable_categorical=True, tree_method="hist", random_state=0)
+    return XGBClassifier(n_estimators=200, max_depth=4, enable_categorical=True, tree_method="hist",
+                         random_state=0, n_jobs=1)
 
 
 def fit_frozen_teacher(X: pd.DataFrame, y: np.ndarray) -> tuple[Any, float]:

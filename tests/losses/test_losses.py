@@ -217,3 +217,15 @@ def test_distillation_loss_drops_a_term_with_zero_scale_and_refuses_no_term():
         loss.combine(raw)
     with pytest.raises(ValueError, match="Unknown relation terms"):
         DistillationLoss(relation_terms=("distance", "volume"))
+
+
+def test_combined_relation_terms_equal_the_separate_functions():
+    g = torch.Generator().manual_seed(3)
+    s = torch.randn(9, 4, generator=g, dtype=torch.float64)
+    s[1] = s[0]  # a duplicate row
+    t = torch.randn(9, 6, generator=g, dtype=torch.float64)
+    loss = DistillationLoss(label_weight=0.0, response_weight=0.0, relation_weight=1.0)
+    raw = loss.raw_terms(torch.zeros(9), s, teacher_features=t)
+    assert float(raw["distance"]) == pytest.approx(float(rkd_distance_loss(s, t)), rel=1e-12)
+    assert float(raw["angle"]) == pytest.approx(float(rkd_angle_loss(s, t)), rel=1e-12)
+    assert float(raw["similarity"]) == pytest.approx(float(similarity_preserving_loss(s, t)), rel=1e-12)

@@ -275,6 +275,43 @@ def similarity_preserving_loss(student: torch.Tensor, teacher: torch.Tensor) -> 
 RELATION_TERMS = ("distance", "angle", "similarity")
 
 
+def _geometry(x: torch.Tensor, terms: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """Normalised distances, angle cosines and normalised Gram matrix, sharing the pairwise differences."""
+    x = x.reshape(x.shape[0], -1)
+    out: dict[str, torch.Tensor] = {}
+    if "distance" in terms or "angle" in terms:
+        diff = x.unsqueeze(0) - x.unsqueeze(1)  # diff[i, j] = x_j - x_i
+        sq = (diff * diff).sum(dim=2)
+        norm = sq.clamp_min(_EPS).sqrt()
+        eye = torch.eye(x.shape[0], dtype=torch.bool, device=x.device)
+        if "distance" in terms:
+            d = norm.masked_fill(eye, 0.0)
+            pos = d > 1e-6
+            mean = d[pos].mean() if bool(pos.any()) else d.new_tensor(1.0)
+            out["distance"] = d / mean.clamp_min(_EPS)
+        if "angle" in terms:
+            far = (sq > 1e-16).unsqueeze(2)
+            unit = torch.where(far, diff / norm.unsqueeze(2), torch.zeros_like(diff))
+            out["angle"] = torch.bmm(unit, unit.transpose(1, 2))
+    if "similarity" in terms:
+        out["similarity"] = F.normalize(x @ x.T, p=2, dim=1)
+    return out
+
+
+def _relation_terms(student: torch.Tensor, teacher: torch.Tensor, terms: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """The relation losses named in ``terms`` for one batch (same values as the functions above)."""
+    with torch.no_grad():
+        gt = _geometry(teacher.detach().to(student.dtype), terms)
+    gs = _geometry(student, terms)
+    out = {}
+    for key in terms:
+        if key == "similarity":
+            out[key] = ((gs[key] - gt[key]) ** 2).sum() / float(student.shape[0] ** 2)
+        else:
+            out[key] = F.smooth_l1_loss(gs[key], gt[key], reduction="mean")
+    return out
+
+
 class DistillationLoss(nn.Module):
     """Label, response, hint and relation terms with normalised weights.
 
@@ -354,13 +391,7 @@ class DistillationLoss(nn.Module):
         if self.relation_weight > 0 and teacher_features is not None and student_hidden is not None:
             m = min(self.relation_batch_size, student_hidden.shape[0])
             if m >= 3:
-                s, t = student_hidden[:m], teacher_features[:m]
-                if "distance" in self.relation_terms:
-                    out["distance"] = rkd_distance_loss(s, t)
-                if "angle" in self.relation_terms:
-                    out["angle"] = rkd_angle_loss(s, t)
-                if "similarity" in self.relation_terms:
-                    out["similarity"] = similarity_preserving_loss(s, t)
+                out.update(_relation_terms(student_hidden[:m], teacher_features[:m], self.relation_terms))
         return out
 
     def calibrate(self, raw_batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:

@@ -96,6 +96,8 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
 
     # How many of the best grown trees (by validation fidelity) get refined.
     _n_refined = 3
+    # Tree sizes tried: this many, spread geometrically over [max_rules + 1, 3 max_rules + 1].
+    _n_sizes = 8
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "DistilledRuleClassifier":
         """Fit the teacher (unless frozen), build the transfer set, learn the rules.
@@ -107,28 +109,34 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         frame, _, _, fit, val = self._prepare_fit(X, y, sample_weight)
         self._cat_orders_ = self._category_orders(fit)
         Xe = self._encode(fit.X)
+        binary = len(self.classes_) == 2
         criteria = ["hard", "soft"] if self.criterion == "auto" else [self.criterion]
+        sizes = np.unique(np.round(np.geomspace(self.max_rules + 1, 3 * self.max_rules + 1, self._n_sizes)))
         candidates = []  # (validation fidelity, criterion, refined, tree, rules)
+
+        def consider(tree, crit, refined):
+            rs = self._readout(tree, Xe, fit, drop_default=True)
+            if binary:
+                rs = _DNF(rs, fit, self.classes_).optimise(self.max_rules)
+            elif len(rs) > self.max_rules:
+                return
+            candidates.append((self._fidelity(rs, val), crit, refined, tree, rs))
+
         for crit in criteria:
-            over, n_leaves = 0, self.max_rules + 1
-            while over < 3 and n_leaves <= 4 * self.max_rules + 8:
-                tree = self._grow(Xe, fit, n_leaves, crit)
-                rs = self._readout(tree, Xe, fit, drop_default=True)
-                if len(rs) > self.max_rules:
-                    over += 1
-                else:
-                    over = 0
-                    candidates.append((self._fidelity(rs, val), crit, False, tree, rs))
+            for n_leaves in sizes:
+                tree = self._grow(Xe, fit, int(n_leaves), crit)
+                consider(tree, crit, False)
                 if tree.n_leaves() < n_leaves:  # the tree stopped growing
                     break
-                n_leaves += 1
+        if not candidates:  # multiclass: even the smallest tree has too many rules
+            tree = self._grow(Xe, fit, self.max_rules + 1, criteria[0])
+            rs = self._readout(tree, Xe, fit, drop_default=True)
+            rs = rs.replace(rules=tuple(sorted(rs.rules, key=lambda r: -r.support)[: self.max_rules]))
+            candidates.append((self._fidelity(rs, val), criteria[0], False, tree, rs))
         if self.refine:
             candidates.sort(key=lambda c: -c[0])
-            for _, crit, _, tree, _ in candidates[: self._n_refined]:
-                refined = self._refined(tree, Xe, fit)
-                rs = self._readout(refined, Xe, fit, drop_default=True)
-                if len(rs) <= self.max_rules:
-                    candidates.append((self._fidelity(rs, val), crit, True, refined, rs))
+            for _, crit, _, tree, _ in list(candidates[: self._n_refined]):
+                consider(self._refined(tree, Xe, fit), crit, True)
         score, self.criterion_, self.refined_, _, rs = max(candidates, key=lambda c: c[0])
         if self.kind == "list":
             rs = self._shorten_list(rs, fit)
@@ -166,3 +174,96 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
             else:
                 i += 1
         return current
+
+
+class _DNF:
+    """Two classes: the rules form a disjunction for the non-default class.
+
+    Rules of one class may overlap freely, so each can be generalised (a
+    condition dropped) and redundant ones removed whenever agreement with the
+    teacher on the transfer rows does not drop; then, while over budget, the
+    rule whose removal costs least goes. Works on cached condition masks, so
+    each trial costs one pass over the rows.
+    """
+
+    def __init__(self, rs: RuleSet, ts: Any, classes: np.ndarray):
+        self.rs = rs
+        self.ts = ts
+        positive = {r.prediction for r in rs.rules}
+        self.label = positive.pop() if positive else None
+        ci = list(classes.tolist())
+        self.target = ts.labels_index == (ci.index(self.label) if self.label is not None else -1)
+        self.w = ts.weights
+        self._masks: dict = {}
+
+    def _mask(self, c: Any) -> np.ndarray:
+        m = self._masks.get(c)
+        if m is None:
+            m = c.evaluate(self.ts.X[c.feature])
+            self._masks[c] = m
+        return m
+
+    def _rule_mask(self, conds: list) -> np.ndarray:
+        m = np.ones(len(self.target), dtype=bool)
+        for c in conds:
+            m &= self._mask(c)
+        return m
+
+    def _score(self, covered: np.ndarray) -> float:
+        return float(np.sum(self.w[covered == self.target]))
+
+    def optimise(self, budget: int) -> RuleSet:
+        if self.label is None:
+            return self.rs
+        rules = [list(r.conditions) for r in self.rs.rules]
+        M = np.column_stack([self._rule_mask(c) for c in rules]) if rules else np.zeros((len(self.target), 0), bool)
+        count = M.sum(axis=1)
+        best = self._score(count > 0)
+        changed = True
+        while changed:
+            changed = False
+            for i in range(len(rules)):
+                others = (count - M[:, i]) > 0
+                j = 0
+                while j < len(rules[i]):
+                    trial = rules[i][:j] + rules[i][j + 1:]
+                    m = self._rule_mask(trial)
+                    s = self._score(others | m)
+                    if s >= best:
+                        count += m.astype(count.dtype) - M[:, i]
+                        M[:, i], rules[i], best, changed = m, trial, s, True
+                    else:
+                        j += 1
+            i = 0
+            while i < len(rules):
+                s = self._score((count - M[:, i]) > 0)
+                if s >= best:
+                    count -= M[:, i]
+                    M = np.delete(M, i, axis=1)
+                    del rules[i]
+                    best, changed = s, True
+                else:
+                    i += 1
+        while len(rules) > budget:
+            losses = [best - self._score((count - M[:, i]) > 0) for i in range(len(rules))]
+            i = int(np.argmin(losses))
+            count -= M[:, i]
+            M = np.delete(M, i, axis=1)
+            del rules[i]
+            best -= losses[i]
+        return self._restat(rules, M)
+
+    def _restat(self, rules: list, M: np.ndarray) -> RuleSet:
+        """Probabilities and confidence of each generalised rule over the rows it covers."""
+        proba, w = self.ts.proba, self.w
+        ci = list(self.rs.classes).index(self.label)
+        out = []
+        for i, conds in enumerate(rules):
+            sel = M[:, i]
+            if sel.any():
+                p = np.average(proba[sel], axis=0, weights=w[sel])
+                conf = float(np.average(self.target[sel], weights=w[sel]))
+            else:
+                p, conf = np.eye(len(self.rs.classes))[ci], 0.0
+            out.append(Rule(tuple(conds), self.label, tuple(float(v) for v in p), 0, conf, f"r{i}"))
+        return self.rs.replace(rules=tuple(out))

@@ -37,6 +37,7 @@ def default_teacher(random_state: Any = None) -> Any:
         learning_rate=0.1,
         enable_categorical=True,
         tree_method="hist",
+        n_jobs=1,  # XGBoost threads oversubscribe small machines badly; one is fast on tabular sizes
         random_state=int(seed),
     )
 

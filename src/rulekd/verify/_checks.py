@@ -809,15 +809,16 @@ def _thresholds(ctx: Context) -> dict[str, list[float]]:
     return {f: sorted(v) for f, v in ts.items()}
 
 
-def _bound_conds(f: str, lo: tuple | None, hi: tuple | None, miss: bool, values: bool) -> list[Condition]:
+def _bound_conds(f: str, lo: tuple | None, hi: tuple | None, miss: bool, values: bool,
+                 can_miss: bool = True) -> list[Condition]:
     if not values:
         return [Condition(f, "is missing")]
     out = []
     if lo is not None:
-        out.append(Condition(f, ">=" if lo[1] else ">", lo[0], miss))
+        out.append(Condition(f, ">=" if lo[1] else ">", lo[0], miss and can_miss))
     if hi is not None:
-        out.append(Condition(f, "<=" if hi[1] else "<", hi[0], miss))
-    if not out and not miss:
+        out.append(Condition(f, "<=" if hi[1] else "<", hi[0], miss and can_miss))
+    if not out and not miss and can_miss:
         out.append(Condition(f, "is not missing"))
     return out
 
@@ -848,7 +849,8 @@ def _generalise_gap(ctx: Context, row: dict) -> list[Condition]:
         lo_c = _expand(lows)
         hi_c = _expand(highs)
         state[f] = ("num", lo_c, hi_c)
-        parts[f] = _bound_conds(f, lo_c[0] if lo_c else None, hi_c[0] if hi_c else None, False, True)
+        parts[f] = _bound_conds(f, lo_c[0] if lo_c else None, hi_c[0] if hi_c else None, False, True,
+                                spec.allow_missing)
 
     def region() -> list[Condition]:
         return [c for f in ctx.features for c in parts[f]]
@@ -887,7 +889,8 @@ def _generalise_gap(ctx: Context, row: dict) -> list[Condition]:
             if spec.allow_missing:
                 trial[f] = [Condition(f, "in", frozenset(levels), True)]
                 miss = all_gap([c for g in ctx.features for c in trial[g]])
-            parts[f] = [Condition(f, "in", frozenset(levels), miss)]
+            parts[f] = [] if (len(levels) == len(spec.levels) and (miss or not spec.allow_missing)) else [
+                Condition(f, "in", frozenset(levels), miss)]
             continue
         if st[0] == "num-missing":
             trial = dict(parts)
@@ -899,7 +902,7 @@ def _generalise_gap(ctx: Context, row: dict) -> list[Condition]:
 
         def build(lo: tuple | None, hi: tuple | None, miss: bool = False) -> list[Condition]:
             trial = dict(parts)
-            trial[f] = _bound_conds(f, lo, hi, miss, True)
+            trial[f] = _bound_conds(f, lo, hi, miss, True, spec.allow_missing)
             return [c for g in ctx.features for c in trial[g]]
 
         # Loosest lower bound (the list runs from tightest to none) keeping the region a gap.
@@ -908,7 +911,7 @@ def _generalise_gap(ctx: Context, row: dict) -> list[Condition]:
         hi_opts = list(highs) + [None]
         best_hi = _search(hi_opts, lambda o: all_gap(build(best_lo, o)))
         miss = spec.allow_missing and all_gap(build(best_lo, best_hi, True))
-        parts[f] = _bound_conds(f, best_lo, best_hi, miss, True)
+        parts[f] = _bound_conds(f, best_lo, best_hi, miss, True, spec.allow_missing)
     return region()
 
 

@@ -200,8 +200,8 @@ def _drop_redundant_rules(rs: RuleSet, spec: Any) -> tuple[RuleSet, int]:
         earlier = [e for e in ctx.earlier(p) if e not in removed]
         later = [q for q in ctx.later(p) if q not in removed]
         label = model.labels[p]
-        if not later and C._same_label(label, model.default) is False and ctx.witness_ok(p) and not earlier:
-            continue  # answers alone somewhere with a class the default does not give: needed
+        if not later and not earlier and ctx.witness_ok(p) and not C._same_label(label, model.default):
+            continue  # it alone answers somewhere, with a class the default does not give: needed
         nxt = model.answer(ctx.enc, ctx.code, later)
         out = ctx.solver.check([model.fire(ctx.enc, p, earlier), nxt != ctx.code(label)], [])
         if out.status == "unsat":
@@ -248,9 +248,7 @@ def _union(ci: tuple[Condition, ...], cj: tuple[Condition, ...], f: str, domain:
         inside = frozenset(lv for lv, b in zip(spec.levels, levels) if b)
         return (Condition(f, "in", inside, miss and spec.allow_missing),)
     if not ri.has_value or not rj.has_value:
-        base, src = (rj, cj) if not ri.has_value else (ri, ci)
-        return tuple(Condition(c.feature, c.op, c.value, miss, c.cast) for c in src if c.is_numeric) or (
-            () if miss or not spec.allow_missing else (Condition(f, "is not missing"),))
+        return None
     # Contiguous? The later-starting interval must start inside or right at the end of the other.
     a, b = (ri, rj) if (ri.lo, not ri.loc) <= (rj.lo, not rj.loc) else (rj, ri)
     ca, cb = (ci, cj) if a is ri else (cj, ci)
@@ -280,10 +278,9 @@ def _merged_rule(ri: Rule, rj: Rule, conds: tuple[Condition, ...]) -> Rule:
 def _merge_rules(rs: RuleSet, spec: Any, use_sympy: bool, max_atoms: int) -> tuple[RuleSet, int, int]:
     """Merge same-class rules whose union is one conjunction; returns (rules, merges, sympy groups)."""
     ctx = C.Context(spec(rs))
-    domain = ctx.domain
     if not rs.ordered:
         # Only where no two rules of different classes overlap: then the answer is
-        # the class of whichever rule matches and priorities do not matter.
+        # the class of whichever rule matches, and priorities do not matter.
         codes = np.asarray([ctx.code(l) for l in ctx.model.labels])
         differ = codes[:, None] != codes[None, :]
         items = [(int(p), int(q)) for p, q in np.argwhere(np.triu(ctx.may & differ, 1))]
@@ -293,80 +290,51 @@ def _merge_rules(rs: RuleSet, spec: Any, use_sympy: bool, max_atoms: int) -> tup
     rules = list(rs.rules)
     n_sympy = 0
     if use_sympy and not rs.ordered:
-        rules, n_sympy = _sympy_minimise(rules, rs.classes, max_atoms)
+        rules, n_sympy = _sympy_minimise(rules, max_atoms)
+    total = 0
+    while True:
+        rules, n = _merge_pass(rules, ctx.domain, rs.ordered)
+        total += n
+        if n == 0:
+            break
+    return rs.replace(rules=tuple(rules)), total, n_sympy
+
+
+def _merge_pass(rules: list[Rule], domain: Domain, ordered: bool) -> tuple[list[Rule], int]:
+    """One round of pairwise merges: rules equal except on one feature whose union is one region."""
+    shapes = [_shape(r, domain) for r in rules]
+    feats = sorted({c.feature for r in rules for c in r.conditions})
+    index: dict[tuple, list[int]] = {}
+    for i, (r, sh) in enumerate(zip(rules, shapes)):
+        if sh is None:
+            continue
+        for f in feats:
+            key = (r.prediction, f, frozenset((g, c) for g, c in sh.items() if g != f))
+            index.setdefault(key, []).append(i)
+    out = list(rules)
+    used: set[int] = set()
+    drop: set[int] = set()
     merges = 0
-    changed = True
-    while changed:
-        changed = False
-        shapes = [_shape(r, domain) for r in rules]
-        index: dict[tuple, list[int]] = {}
-        for i, (r, sh) in enumerate(zip(rules, shapes)):
-            if sh is None:
-                continue
-            base = frozenset(sh.items())
-            index.setdefault((r.prediction, None, base), []).append(i)
-            for f in sh:
-                index.setdefault((r.prediction, f, frozenset((g, c) for g, c in sh.items() if g != f)), []).append(i)
-        done: set[int] = set()
-        new_rules = list(rules)
-        for (label, f, _), members in sorted(index.items(), key=lambda kv: kv[1][0]):
-            for a in members:
-                for b in members:
-                    if a >= b or a in done or b in done:
-                        continue
-                    if rs.ordered and not _safe_in_list(ctx_rules=new_rules, i=a, j=b, domain=domain):
-                        continue
-                    feat = f
-                    sa, sb = shapes[a], shapes[b]
-                    if feat is None:
-                        diff = set(sa) ^ set(sb)
-                        diff |= {g for g in set(sa) & set(sb) if sa[g] != sb[g]}
-                        if len(diff) != 1:
-                            if sa == sb:
-                                feat = next(iter(sa), None)
-                            else:
-                                continue
-                        else:
-                            feat = diff.pop()
-                    if feat is None:
-                        u: tuple | None = ()
-                    else:
-                        u = _union(sa.get(feat, ()), sb.get(feat, ()), feat, domain)
-                    if u is None:
-                        continue
-                    conds = tuple(c for g in sorted(sa) if g != feat for c in sa[g]) + u
-                    new_rules[a] = _merged_rule(new_rules[a], new_rules[b], conds)
-                    done |= {a, b}
-                    merges += 1
-        if merges and done:
-            rules = [r for i, r in enumerate(new_rules) if not (i in done and _is_absorbed(i, done, new_rules, rules))]
-            changed = True
-            rules = _dedupe_absorbed(new_rules, done, rules)
-    return rs.replace(rules=tuple(rules)), merges, n_sympy
+    for (_, f, _), members in sorted(index.items(), key=lambda kv: (kv[1][0], kv[0][1])):
+        for x, a in enumerate(members):
+            for b in members[x + 1 :]:
+                if a in used or b in used:
+                    continue
+                if ordered and any(rules[k].prediction != rules[b].prediction for k in range(a + 1, b)):
+                    continue  # a rule in between, of another class, might answer for part of b
+                sa, sb = shapes[a], shapes[b]
+                u = _union(sa.get(f, ()), sb.get(f, ()), f, domain)
+                if u is None:
+                    continue
+                conds = tuple(c for g in sorted(sa) if g != f for c in sa[g]) + u
+                out[a] = _merged_rule(rules[a], rules[b], conds)
+                drop.add(b)
+                used |= {a, b}
+                merges += 1
+    return [r for i, r in enumerate(out) if i not in drop], merges
 
 
-def _is_absorbed(i: int, done: set, new_rules: list, old_rules: list) -> bool:
-    return False
-
-
-def _dedupe_absorbed(new_rules: list, done: set, old_rules: list) -> list:
-    """Keep each merged rule (at the lower index) and drop its partner (the higher index)."""
-    keep = []
-    merged_into = {}
-    for i, (nr, orr) in enumerate(zip(new_rules, old_rules)):
-        if i in done and nr is orr:
-            continue  # the absorbed partner: unchanged object, its region now in another rule
-        keep.append(nr)
-    return keep
-
-
-def _safe_in_list(ctx_rules: list, i: int, j: int, domain: Domain) -> bool:
-    """In a decision list, rule j may join rule i (i < j) when no rule between them predicts another class."""
-    label = ctx_rules[j].prediction
-    return all(ctx_rules[k].prediction == label for k in range(i + 1, j))
-
-
-def _sympy_minimise(rules: list[Rule], classes: Sequence, max_atoms: int) -> tuple[list[Rule], int]:
+def _sympy_minimise(rules: list[Rule], max_atoms: int) -> tuple[list[Rule], int]:
     """Per class, a minimal DNF of the rules' disjunction (conditions as Boolean atoms)."""
     from sympy import And, Not, Or, Symbol
     from sympy.logic.boolalg import BooleanTrue, simplify_logic

@@ -1,0 +1,58 @@
+"""The command line: the demo's output, its files, and its refusal to clobber."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from rulekd import RuleSet
+from rulekd.cli import main
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("demo") / "out"
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["demo", "--out", str(out)])
+    return code, buf.getvalue(), out
+
+
+def test_demo_prints_rules_and_fidelity(demo_run):
+    code, text, _ = demo_run
+    assert code == 0
+    assert re.search(r"^if .+ then \d$", text, flags=re.M), text
+    assert re.search(r"^else \d$", text, flags=re.M)
+    m = re.search(r"fidelity to the teacher \(held out\): (0\.\d+)", text)
+    assert m and 0.5 < float(m.group(1)) <= 1.0
+    n_rules = int(re.search(r"rules: (\d+)", text).group(1))
+    assert 1 <= n_rules <= 16
+
+
+def test_demo_writes_reloadable_rules(demo_run):
+    _, text, out = demo_run
+    rs = RuleSet.from_json(out / "rules.json")
+    assert (out / "rules.txt").read_text(encoding="utf-8").strip() == rs.to_text()
+    assert len(rs) <= 16
+    from rulekd.datasets import load_german_credit
+
+    X = load_german_credit().data
+    assert np.isin(rs.predict(X), [0, 1]).all()
+
+
+def test_demo_refuses_to_overwrite_foreign_files(tmp_path, capsys):
+    (tmp_path / "rules.json").write_text("precious", encoding="utf-8")
+    code = main(["demo", "--out", str(tmp_path), "--quiet"])
+    assert code == 2
+    assert "--force" in capsys.readouterr().err
+    assert (tmp_path / "rules.json").read_text(encoding="utf-8") == "precious"
+
+
+def test_unknown_command_is_a_usage_error(capsys):
+    assert main(["no-such-command"]) == 2
+    assert main([]) == 2
