@@ -45,10 +45,16 @@ def mixed():
     return X, y
 
 
+def _small_xgb():
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(n_estimators=10, max_depth=3, enable_categorical=True, random_state=0)
+
+
 @pytest.fixture(scope="module")
 def fitted(mixed):
     X, y = mixed
-    return DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), **FAST).fit(X, y)
+    return DistilledMLPClassifier(teacher=_small_xgb(), categorical_encoding="embedding", **FAST).fit(X, y)
 
 
 # -- learning ---------------------------------------------------------------------------------
@@ -87,7 +93,7 @@ def test_same_random_state_gives_identical_model_and_leaves_global_rng_alone(mix
     torch_state = torch.get_rng_state()
     np_state = np.random.get_state()[1].copy()
     threads = torch.get_num_threads()
-    kw = dict(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), **FAST)
+    kw = dict(teacher=_small_xgb(), **FAST)
     a = DistilledMLPClassifier(**kw).fit(X, y)
     b = DistilledMLPClassifier(**kw).fit(X, y)
     for (Wa, ba), (Wb, bb) in zip(a.weights(), b.weights()):
@@ -162,11 +168,20 @@ def test_weights_are_a_relu_network_over_the_encoded_input(fitted, mixed):
         if i < len(layers) - 1:
             h = np.maximum(h, 0)
     np.testing.assert_allclose(h[:, 0], fitted.decision_function(X), rtol=1e-10, atol=1e-12)
-    # the torch module agrees (embedding of the 12-level feature folded into the first layer)
-    assert fitted._embedded_ and fitted.n_parameters_ < sum(W.size + b.size for W, b in layers)
+    # the torch module agrees (embeddings of the 3- and 12-level features folded into the first layer)
+    assert [(b - a, d) for a, b, d in fitted._embedded_] == [(3, 2), (12, 6)]
+    assert fitted.n_parameters_ == 3 * 2 + 12 * 6 + (3 + 2 + 6) * 8 + 8 + 8 + 1  # 3 numeric inputs
     with torch.no_grad():
         z = fitted.module_(torch.as_tensor(fitted.encode(X), dtype=torch.float32)).numpy()[:, 0]
     np.testing.assert_allclose(z, fitted.decision_function(X), atol=1e-4)
+
+
+def test_auto_encoding_embeds_only_where_it_saves_parameters(mixed):
+    X, y = mixed
+    small = DistilledMLPClassifier(teacher=_small_xgb(), knowledge=(), **FAST).fit(X, y)
+    assert small._embedded_ == []  # 12 levels into 8 units: one-hot is smaller
+    wide = DistilledMLPClassifier(teacher=_small_xgb(), knowledge=(), **{**FAST, "hidden_layer_sizes": (32,)}).fit(X, y)
+    assert [(b - a) for a, b, _ in wide._embedded_] == [12]
 
 
 def test_parameter_count_of_a_one_hot_network():
@@ -182,8 +197,7 @@ def test_multiclass_string_labels_and_a_torch_teacher():
     net = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
     labels = np.array(["low", "mid", "high"])
     teacher = TorchTeacher(net, classes=labels)
-    ty = teacher.predict(X)
-    m = DistilledMLPClassifier(teacher=teacher, **FAST).fit(X, ty)
+    m = DistilledMLPClassifier(teacher=teacher, **FAST).fit(X, labels[y])
     assert m.feature_kind_ == "hidden"
     proba = m.predict_proba(X)
     assert proba.shape == (150, 3) and np.allclose(proba.sum(axis=1), 1.0)
@@ -237,7 +251,12 @@ def test_verbose_shows_a_progress_bar_and_silent_by_default(problem, capsys):
 
 def test_import_works_without_torch_and_fit_names_the_extra():
     code = (
-        "import sys; sys.modules['torch'] = None\n"
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name.split('.')[0] == 'torch':\n"
+        "            raise ImportError('torch is blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
         "import rulekd\n"
         "from rulekd.students._mlp import DistilledMLPClassifier\n"
         "from rulekd.exceptions import MissingDependencyError\n"
@@ -259,7 +278,6 @@ EXPECTED_FAILED_CHECKS = {
         "Weights act on the teacher and on each row's losses, but the transfer set's synthetic rows and "
         "the random split differ between a weighted and a duplicated data set, so the two fits differ."
     ),
-    "check_sample_weight_equivalence_on_sparse_data": "As above; sparse input is also refused.",
 }
 
 

@@ -49,13 +49,21 @@ __all__ = ["DistilledMLPClassifier"]
 
 KNOWLEDGE = ("response", "feature", "relation")
 _STUDENT_FEATURE_KINDS = ("auto", "contributions", "leaf_embedding", "hidden", "logits")
-_BLOCK = 2048  # rows per prediction block (padded): fixes the BLAS code path
+_BLOCK = 512  # rows per prediction block (padded): fixes the BLAS code path
 _EMBED_MIN_LEVELS = 11  # "auto": one-hot up to 10 levels, an embedding above
 
 
 def _embedding_dim(n_levels: int) -> int:
     """fast.ai's rule of thumb ``1.6 * n**0.56``, capped at 8 (the student is small)."""
     return int(max(2, min(8, round(1.6 * n_levels**0.56))))
+
+
+@functools.lru_cache(maxsize=None)
+def _blas_controller() -> Any:
+    """One threadpoolctl controller (building it scans the loaded libraries: do it once)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
 
 
 @functools.lru_cache(maxsize=None)
@@ -155,9 +163,11 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     hint_loss : {"mse", "cosine"}, default="mse"
     categorical_encoding : {"auto", "onehot", "embedding"}, default="auto"
         Categorical features are always one-hot in the encoded input;
-        "embedding" maps each one-hot block through a learned embedding
-        (folded into the first layer by :meth:`weights`); "auto" embeds
-        features with more than 10 levels.
+        "embedding" maps each one-hot block (of more than two levels) through
+        a learned embedding of ``min(8, round(1.6 * levels**0.56))``
+        dimensions, folded into the first layer by :meth:`weights`; "auto"
+        embeds features with more than 10 levels where that takes fewer
+        parameters than one-hot.
     n_synthetic : int or "auto", default="auto"
         Synthetic rows in the transfer set ("auto": ten per real row, between
         10,000 and 60,000).
@@ -167,7 +177,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     max_epochs : int, default=200
     batch_size : int or "auto", default="auto"
         "auto": ``n_fit // 16`` clipped to [32, 512].
-    learning_rate : float, default=3e-3
+    learning_rate : float, default=1e-2
         Adam's step size.
     weight_decay : float, default=0.0
     early_stopping : bool, default=True
@@ -269,7 +279,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         validation_fraction: float = 0.2,
         max_epochs: int = 200,
         batch_size: int | str = "auto",
-        learning_rate: float = 3e-3,
+        learning_rate: float = 1e-2,
         weight_decay: float = 0.0,
         early_stopping: bool = True,
         n_iter_no_change: int = 10,
@@ -359,7 +369,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 f"or 'cuda'. Got {self.device!r} instead."
             ) from None
         frame, y_idx, ts, fit_idx, val_idx = self._transfer(X, y, sample_weight)
-        self._fit_encoding(frame)
+        self._fit_encoding(frame, hidden)
         k = len(self.classes_)
         self._knowledge_ = knowledge
         hard = ts.labels_index.copy()
@@ -394,8 +404,11 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         The same steps as :meth:`DistilledClassifierMixin._prepare_fit`, keeping
         the split's indices so that real rows can carry their true labels.
         """
+        if y is None:
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
         frame = self._validate_X(X, reset=True)
-        if len(frame) != len(y):
+        y = np.asarray(y)
+        if y.ndim >= 1 and len(frame) != len(y):
             raise ValueError(f"X has {len(frame)} rows but y has {len(y)}.")
         y_idx = self._validate_y(y)
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame)
@@ -456,7 +469,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         return (F / max(rms, 1e-12)).astype(np.float32)
 
     # -- preprocessing -----------------------------------------------------------
-    def _fit_encoding(self, frame: pd.DataFrame) -> None:
+    def _fit_encoding(self, frame: pd.DataFrame, hidden: tuple[int, ...]) -> None:
         """Standardisation statistics and column layout, from the real training rows."""
         enc: list[dict] = []
         embedded: list[tuple[int, int, int]] = []
@@ -467,11 +480,14 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                     enc.append({"name": f"{spec.name}={level}", "feature": spec.name, "kind": "onehot",
                                 "level": _plain(level)})
                 n_levels = len(spec.levels)
+                dim = min(_embedding_dim(n_levels), n_levels - 1)
+                h1 = int(hidden[0])
                 embed = self.categorical_encoding == "embedding" or (
                     self.categorical_encoding == "auto" and n_levels >= _EMBED_MIN_LEVELS
+                    and dim * (n_levels + h1) < n_levels * h1  # only where it saves parameters
                 )
                 if embed and n_levels > 2:
-                    embedded.append((start, len(enc), min(_embedding_dim(n_levels), n_levels - 1)))
+                    embedded.append((start, len(enc), dim))
                 continue
             x = frame[spec.name].to_numpy(dtype=np.float64, na_value=np.nan)
             finite = x[~np.isnan(x)]
@@ -486,29 +502,50 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         self._embedded_ = embedded
 
     def _encode(self, frame: pd.DataFrame) -> np.ndarray:
+        plan = self._encoding_plan()
         n = len(frame)
         out = np.zeros((n, len(self.encoding_)), dtype=np.float64)
-        j = 0
-        rows = np.arange(n)
-        for spec in self.domain_.features:
-            col = frame[spec.name]
-            if spec.kind == "categorical":
-                codes = np.asarray(col.cat.codes if isinstance(col.dtype, pd.CategoricalDtype)
-                                   else pd.Categorical(col, categories=list(spec.levels)).codes)
-                ok = codes >= 0
-                out[rows[ok], j + codes[ok]] = 1.0
-                j += len(spec.levels)
-                continue
-            e = self.encoding_[j]
-            x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        if plan["numeric"]:
+            x = frame[plan["numeric"]].to_numpy(dtype=np.float64, na_value=np.nan)
             miss = np.isnan(x)
-            out[:, j] = (np.where(miss, e["impute"], x) - e["mean"]) / e["scale"]
-            j += 1
-            if j < len(self.encoding_) and self.encoding_[j]["kind"] == "missing_indicator" \
-                    and self.encoding_[j]["feature"] == spec.name:
-                out[:, j] = miss
-                j += 1
+            out[:, plan["num_pos"]] = (np.where(miss, plan["impute"], x) - plan["mean"]) / plan["scale"]
+            if len(plan["ind_pos"]):
+                out[:, plan["ind_pos"]] = miss[:, plan["ind_src"]]
+        rows = np.arange(n)
+        for name, start, levels in plan["categorical"]:
+            col = frame[name]
+            codes = np.asarray(col.cat.codes if isinstance(col.dtype, pd.CategoricalDtype)
+                               else pd.Categorical(col, categories=levels).codes)
+            ok = codes >= 0
+            out[rows[ok], start + codes[ok]] = 1.0
         return out
+
+    def _encoding_plan(self) -> dict:
+        """``encoding_`` as index arrays, for a vectorised :meth:`_encode` (cached)."""
+        plan = self.__dict__.get("_plan_cache")
+        if plan is not None and plan["key"] is self.encoding_:
+            return plan
+        numeric, num_pos, mean, scale, impute, ind_pos, ind_src, categorical = [], [], [], [], [], [], [], []
+        for j, e in enumerate(self.encoding_):
+            if e["kind"] == "numeric":
+                numeric.append(e["feature"])
+                num_pos.append(j)
+                mean.append(e["mean"])
+                scale.append(e["scale"])
+                impute.append(e["impute"])
+            elif e["kind"] == "missing_indicator":
+                ind_pos.append(j)
+                ind_src.append(numeric.index(e["feature"]))
+            elif not categorical or categorical[-1][0] != e["feature"]:
+                categorical.append((e["feature"], j, list(self.domain_[e["feature"]].levels)))
+        plan = {
+            "key": self.encoding_, "numeric": numeric, "num_pos": np.array(num_pos, dtype=np.intp),
+            "mean": np.array(mean), "scale": np.array(scale), "impute": np.array(impute),
+            "ind_pos": np.array(ind_pos, dtype=np.intp), "ind_src": np.array(ind_src, dtype=np.intp),
+            "categorical": categorical,
+        }
+        self.__dict__["_plan_cache"] = plan
+        return plan
 
     def encode(self, X: Any) -> np.ndarray:
         """The network's input: one column per entry of ``encoding_``, float64.
@@ -687,6 +724,14 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         """Logits of the encoded rows, in padded blocks of fixed size (row-order and batch invariant)."""
         n = Xe.shape[0]
         out = np.empty((n, self.coefs_[-1].shape[1]))
+        # One BLAS thread: the blocks are small, and threads that spin on shared cores
+        # cost 10-100x more than the product itself.
+        with _blas_controller().limit(limits=1, user_api="blas"):
+            self._forward_blocks(Xe, out)
+        return out
+
+    def _forward_blocks(self, Xe: np.ndarray, out: np.ndarray) -> None:
+        n = Xe.shape[0]
         for start in range(0, n, _BLOCK):
             block = Xe[start:start + _BLOCK]
             m = block.shape[0]
@@ -699,7 +744,6 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 if i < last:
                     np.maximum(h, 0.0, out=h)
             out[start:start + m] = h[:m]
-        return out
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits: shape (n,) for two classes (the positive class's), else (n, n_classes)."""
@@ -813,6 +857,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     # -- pickling --------------------------------------------------------------------------
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())
+        state.pop("_plan_cache", None)
         net = state.pop("module_", None)
         if net is not None:
             state["_module_state_"] = {key: v.detach().cpu().clone() for key, v in net.state_dict().items()}

@@ -19,9 +19,12 @@ from typing import Any
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from sklearn.tree import DecisionTreeClassifier
+
 from ..rules import RuleSet
 from ..rules._ir import Rule
 from ._base import DistilledClassifierMixin
+from ._tao import Tree
 from ._tree import _TreeFitting
 
 __all__ = ["DistilledRuleClassifier"]
@@ -42,6 +45,10 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
     criterion : {"auto", "hard", "soft"}, default="auto"
     refine : bool, default=True
         Refine candidate trees by tree alternating optimisation.
+    improve : bool, default=True
+        Two classes only: improve the best rule sets by local search, each
+        rule in turn replaced by the best rule a small tree finds for the rows
+        the other rules leave uncovered, and free budget filled the same way.
     n_synthetic : int or "auto", default="auto"
     strategy : {"perturb", "marginal", "mixed"}, default="perturb"
     validation_fraction : float, default=0.2
@@ -69,6 +76,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         "kind": [StrOptions({"set", "list"})],
         "criterion": [StrOptions({"auto", "hard", "soft"})],
         "refine": ["boolean"],
+        "improve": ["boolean"],
     }
 
     def __init__(
@@ -79,6 +87,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         kind: str = "set",
         criterion: str = "auto",
         refine: bool = True,
+        improve: bool = True,
         n_synthetic: int | str = "auto",
         strategy: str = "perturb",
         validation_fraction: float = 0.2,
@@ -89,6 +98,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         self.kind = kind
         self.criterion = criterion
         self.refine = refine
+        self.improve = improve
         self.n_synthetic = n_synthetic
         self.strategy = strategy
         self.validation_fraction = validation_fraction
@@ -137,6 +147,12 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
             candidates.sort(key=lambda c: -c[0])
             for _, crit, _, tree, _ in list(candidates[: self._n_refined]):
                 consider(self._refined(tree, Xe, fit), crit, True)
+        if binary and self.improve:
+            candidates.sort(key=lambda c: -c[0])
+            for _, crit, refined, tree, rs in list(candidates[:2]):
+                dnf = _DNF(rs, fit, self.classes_)
+                better = dnf.improve(self.max_rules, lambda rows, dnf=dnf: self._propose(Xe, fit, rows, dnf))
+                candidates.append((self._fidelity(better, val), crit, refined, tree, better))
         score, self.criterion_, self.refined_, _, rs = max(candidates, key=lambda c: c[0])
         if self.kind == "list":
             rs = self._shorten_list(rs, fit)
@@ -147,6 +163,23 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         self.complexity_ = {"rules": len(self.rules_), "conditions": self.rules_.n_conditions,
                             "leaves": int(rs.metadata.get("n_leaves", len(self.rules_) + 1))}
         return self
+
+    def _propose(self, Xe: np.ndarray, ts: Any, rows: np.ndarray, dnf: "_DNF") -> list[tuple]:
+        """Candidate rules for the positive class among ``rows``: leaves of a small tree."""
+        if rows.sum() < 10:
+            return []
+        target = dnf.target[rows]
+        if target.all() or not target.any():
+            return [()] if target.all() else []
+        sk = DecisionTreeClassifier(max_leaf_nodes=8, min_samples_leaf=max(5, int(rows.sum()) // 500),
+                                    random_state=self._seed_)
+        sk.fit(Xe[rows], target, sample_weight=ts.weights[rows])
+        tree = Tree.from_sklearn(sk, 2, self._categorical_index)
+        tree.snap_thresholds(Xe[rows])
+        tree.relabel(Xe[rows], target.astype(np.intp), ts.weights[rows])
+        names = self.domain_.names
+        levels = {j: self._cat_orders_[names[j]] for j in self._categorical_index}
+        return [conds for leaf, conds in tree.leaf_paths(names, levels) if tree.label[leaf] == 1]
 
     def _shorten_list(self, rs: RuleSet, ts: Any) -> RuleSet:
         """Ordered list; drop conditions, then rules, while fidelity on ``ts`` does not drop."""
@@ -212,12 +245,51 @@ class _DNF:
     def _score(self, covered: np.ndarray) -> float:
         return float(np.sum(self.w[covered == self.target]))
 
+    def _state(self) -> tuple[list, np.ndarray, np.ndarray]:
+        rules = [list(r.conditions) for r in self.rs.rules]
+        n = len(self.target)
+        M = np.column_stack([self._rule_mask(c) for c in rules]) if rules else np.zeros((n, 0), bool)
+        return rules, M, M.sum(axis=1)
+
+    def improve(self, budget: int, propose: Any, passes: int = 2) -> RuleSet:
+        """Replace each rule by a better proposal for what the others leave; fill free budget."""
+        if self.label is None:
+            return self.rs
+        rules, M, count = self._state()
+        best = self._score(count > 0)
+        for _ in range(passes):
+            changed = False
+            for i in range(len(rules) + 1):
+                adding = i == len(rules)
+                if adding and len(rules) >= budget:
+                    break
+                others = (count - (0 if adding else M[:, i])) > 0
+                top = None
+                for conds in propose(~others):
+                    m = self._rule_mask(list(conds))
+                    sc = self._score(others | m)
+                    if sc > best + 1e-9 and (top is None or sc > top[0]):
+                        top = (sc, list(conds), m)
+                if top is None:
+                    continue
+                best, conds, m = top
+                if adding:
+                    rules.append(conds)
+                    M = np.column_stack([M, m])
+                    count = count + m
+                else:
+                    count = count - M[:, i] + m
+                    rules[i], M[:, i] = conds, m
+                changed = True
+            if not changed:
+                break
+        self.rs = self._restat(rules, M)
+        return self.optimise(budget)
+
     def optimise(self, budget: int) -> RuleSet:
         if self.label is None:
             return self.rs
-        rules = [list(r.conditions) for r in self.rs.rules]
-        M = np.column_stack([self._rule_mask(c) for c in rules]) if rules else np.zeros((len(self.target), 0), bool)
-        count = M.sum(axis=1)
+        rules, M, count = self._state()
         best = self._score(count > 0)
         changed = True
         while changed:

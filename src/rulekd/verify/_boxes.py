@@ -29,6 +29,7 @@ __all__ = ["Region", "BoxSet", "region_of", "separable"]
 
 
 _BOUNDS: dict[Condition, tuple[str, float]] = {}
+_EMPTY = object()
 _FULL: dict[FeatureSpec, "Region"] = {}
 
 
@@ -325,9 +326,11 @@ class BoxSet:
         if base is None:
             base = dict(self._base_row)
             for f, r in self.regions[i].items():
-                base[f] = r.pick()
+                base[f] = r.pick() if not r.empty else _EMPTY
             self._picks[i] = base
         row = dict(base)
         for f, r in (extra or {}).items():
             row[f] = r.pick()
+        if any(v is _EMPTY for v in row.values()):
+            raise ValueError(f"Box {i} is empty.")
         return row

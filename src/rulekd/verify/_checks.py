@@ -494,12 +494,38 @@ class EquivalenceContext(Context):
             feats |= {c.feature for c in conj}
         for f in feats:
             self.enc.spec(f)
-        feats_l = sorted(feats)
-        ba = BoxSet(self.model_a.conjs, self.domain, feats_l)
-        bb = BoxSet(self.model_b.conjs, self.domain, feats_l)
-        self.cross = ba.disjoint(bb)
-        self.may_a = ~ba.disjoint()
-        self.may_b = ~bb.disjoint() if not self.model_b.complete else None
+        self._feats = sorted(feats)
+        self._pre: dict[str, np.ndarray | None] = {}
+        self._ab: tuple[BoxSet, BoxSet] | None = None
+
+    def _boxes_ab(self) -> tuple[BoxSet, BoxSet]:
+        if self._ab is None:
+            self._ab = (BoxSet(self.model_a.conjs, self.domain, self._feats),
+                        BoxSet(self.model_b.conjs, self.domain, self._feats))
+        return self._ab
+
+    @property
+    def cross(self) -> np.ndarray:
+        """``cross[p, k]``: region p of the rules and region k of the reference are disjoint."""
+        if "cross" not in self._pre:
+            ba, bb = self._boxes_ab()
+            self._pre["cross"] = ba.disjoint(bb)
+        return self._pre["cross"]
+
+    @property
+    def may_a(self) -> np.ndarray:
+        if "may_a" not in self._pre:
+            self._pre["may_a"] = ~self._boxes_ab()[0].disjoint()
+        return self._pre["may_a"]
+
+    @property
+    def may_b(self) -> np.ndarray | None:
+        if "may_b" not in self._pre:
+            self._pre["may_b"] = None if self.model_b.complete else ~self._boxes_ab()[1].disjoint()
+        return self._pre["may_b"]
+
+    def precomputed(self) -> dict:
+        return {"cross": self.cross, "may_a": self.may_a, "may_b": self.may_b}
 
 
 RUNNERS: dict[str, tuple[Callable, Callable]] = {
@@ -516,21 +542,24 @@ _WORKER_CACHE: dict[tuple[str, str], Context] = {}
 PARALLEL_MIN_ITEMS = 4000
 
 
-def _context_for(spec: Spec, kind: str, may: np.ndarray | None) -> Context:
+def _context_for(spec: Spec, kind: str, pre: dict) -> Context:
     key = (spec.key, "equivalence" if kind == "equivalence" else "rules")
     ctx = _WORKER_CACHE.get(key)
     if ctx is None:
         if len(_WORKER_CACHE) > 4:
             _WORKER_CACHE.clear()
-        ctx = EquivalenceContext(spec) if kind == "equivalence" else Context(spec)
-        if may is not None:
-            ctx._may = may
+        if kind == "equivalence":
+            ctx = EquivalenceContext(spec)
+            ctx._pre.update(pre)
+        else:
+            ctx = Context(spec)
+            ctx._may = pre.get("may")
         _WORKER_CACHE[key] = ctx
     return ctx
 
 
-def _worker(spec: Spec, kind: str, items: Sequence, may: np.ndarray | None) -> tuple[list, list]:
-    return RUNNERS[kind][0](_context_for(spec, kind, may), items)
+def _worker(spec: Spec, kind: str, items: Sequence, pre: dict) -> tuple[list, list]:
+    return RUNNERS[kind][0](_context_for(spec, kind, pre), items)
 
 
 def run_items(ctx: Context, kind: str, items: Sequence, n_jobs: int | None) -> list:
@@ -550,8 +579,9 @@ def run_items(ctx: Context, kind: str, items: Sequence, n_jobs: int | None) -> l
         results, pending = solve(ctx, [it for it in items if it not in slow_set])
         # Interleave so that each worker gets a mix of cheap and costly items.
         chunks = [slow[i::jobs] for i in range(jobs)]
-        may = ctx.may if kind != "equivalence" else None
-        parts = Parallel(n_jobs=jobs)(delayed(_worker)(ctx.spec, kind, chunk, may) for chunk in chunks)
+        # The overlap matrices travel with the work (joblib memory-maps large arrays).
+        pre = ctx.precomputed() if isinstance(ctx, EquivalenceContext) else {"may": ctx.may}
+        parts = Parallel(n_jobs=jobs)(delayed(_worker)(ctx.spec, kind, chunk, pre) for chunk in chunks)
         results = results + [r for part in parts for r in part[0]]
         pending = pending + [r for part in parts for r in part[1]]
     results = results + confirm(ctx, pending)

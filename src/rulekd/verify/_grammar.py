@@ -131,7 +131,7 @@ class Test(Expr):
             return f"{name} {c.op}"
         if c.is_numeric:
             return f"{name} {c.op} {c.value!r}"
-        levels = sorted(c.value, key=lambda v: (type(v).__name__, str(v)))
+        levels = sorted(c.value, key=lambda v: (0, float(v), "") if isinstance(v, (int, float)) else (1, 0.0, str(v)))
         return f"{name} {c.op} {{" + ", ".join(format_label(v) for v in levels) + "}"
 
 
