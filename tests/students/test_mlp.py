@@ -68,6 +68,8 @@ def test_student_of_a_fixed_teacher_reaches_high_fidelity_on_new_rows(problem):
     assert set(m.history_[0]) >= {"epoch", "train_loss", "val_loss", "label", "response", "feature", "relation"}
     assert m.feature_kind_ == "leaf_embedding"
     assert set(m.loss_scales_) == {"hint", "distance", "angle", "similarity"}
+    assert set(m.initial_losses_) == {"label", "response", "hint", "distance", "angle", "similarity"}
+    assert all(m.initial_losses_[k] == m.loss_scales_[k] for k in m.loss_scales_)
 
 
 def test_each_knowledge_kind_alone_trains_its_terms(problem):
@@ -271,7 +273,7 @@ def test_import_works_without_torch_and_fit_names_the_extra():
 
 # -- scikit-learn contract -----------------------------------------------------------------------------
 CHECK_PARAMS = dict(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), hidden_layer_sizes=(8,),
-                    n_synthetic=60, max_epochs=25, random_state=0)
+                    n_synthetic=40, max_epochs=12, random_state=0)
 
 EXPECTED_FAILED_CHECKS = {
     "check_sample_weight_equivalence_on_dense_data": (

@@ -368,6 +368,7 @@ class DistillationLoss(nn.Module):
         self.relation_terms = tuple(relation_terms)
         self.relation_batch_size = int(relation_batch_size)
         self.scales: dict[str, float] = {}
+        self.initial_values: dict[str, float] = {}
 
     def raw_terms(
         self,
@@ -395,14 +396,20 @@ class DistillationLoss(nn.Module):
         return out
 
     def calibrate(self, raw_batches: list[dict[str, torch.Tensor]]) -> dict[str, float]:
-        """Set each feature / relation term's scale to its mean over ``raw_batches``."""
-        scales: dict[str, float] = {}
-        for key in ("hint",) + RELATION_TERMS:
+        """Set each feature / relation term's scale to its mean over ``raw_batches``.
+
+        ``raw_batches`` are :meth:`raw_terms` of the untrained student. The
+        mean of every term (label and response included) is kept in
+        ``initial_values`` for diagnostics.
+        """
+        means: dict[str, float] = {}
+        for key in ("label", "response", "hint") + RELATION_TERMS:
             vals = [float(b[key]) for b in raw_batches if key in b]
             if vals:
-                scales[key] = float(sum(vals) / len(vals))
-        self.scales = scales
-        return scales
+                means[key] = float(sum(vals) / len(vals))
+        self.initial_values = means
+        self.scales = {k: v for k, v in means.items() if k not in ("label", "response")}
+        return self.scales
 
     def combine(self, raw: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Weighted, normalised total and the per-kind contributions (floats, for logging).

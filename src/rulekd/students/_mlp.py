@@ -215,7 +215,10 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     history_ : list of dict
         Per epoch: ``train_loss``, ``val_loss`` and each term's contribution.
     loss_scales_ : dict
-        Normalising scale of each feature / relation term.
+        Normalising scale of each feature / relation term (its raw value on
+        the untrained student).
+    initial_losses_ : dict
+        Raw value of every active term on the untrained student.
     feature_kind_ : str or None
         The teacher representation actually used.
     n_epochs_, best_epoch_ : int
@@ -615,6 +618,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             perm = fit_t[torch.randperm(n_fit, generator=gen)]
             calib = [batch_terms(perm[i:i + bs]) for i in range(0, min(n_fit, 8 * bs), bs)]
         self.loss_scales_ = loss_fn.calibrate(calib)
+        self.initial_losses_ = dict(loss_fn.initial_values)
 
         # Early stopping watches the outputs (hard-label CE + response KL) on the
         # held-out rows; the feature and relation terms shape the representation

@@ -30,10 +30,14 @@ __all__ = ["Tree"]
 def nice_threshold(a: float, b: float) -> float:
     """A short decimal ``t`` with ``a <= t < b`` (``a < b``), for readable rules.
 
-    >>> nice_threshold(14.0, 15.0)
-    14.5
+    ``x <= t`` then separates ``a`` from ``b`` exactly as the midpoint would.
+
+    >>> nice_threshold(14.0, 15.0)  # integer data: "x <= 14"
+    14.0
+    >>> nice_threshold(2191.0, 2209.0)
+    2200.0
     >>> nice_threshold(0.03124, 0.0345)
-    0.032
+    0.033
     """
     mid = a + (b - a) / 2.0
     if mid == 0.0 or not math.isfinite(mid):

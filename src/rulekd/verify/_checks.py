@@ -746,6 +746,8 @@ def finish_equivalence(ctx: "EquivalenceContext", results: list[tuple], seconds:
 
 
 def _item_ids(ctx: "EquivalenceContext", item: tuple) -> tuple[str, ...]:
+    if item[0] == "all":
+        return ()
     if item[0] == "A":
         return (ctx.model_a.ids[item[1]],)
     if item[0] == "B":

@@ -277,10 +277,32 @@ def _conflict(ctx: C.Context, n_jobs: int | None, t0: float) -> list[Finding]:
     return C.finish_conflict(ctx, res, n_pairs, len(items), time.perf_counter() - t0)
 
 
+MONOLITHIC_MS = 2000
+
+
 def equivalence_finding(spec: C.Spec, n_jobs: int | None) -> Finding:
-    """Prove the rules of ``spec`` equivalent to ``spec.reference`` (one finding)."""
+    """Prove the rules of ``spec`` equivalent to ``spec.reference`` (one finding).
+
+    First one query over the whole Domain (``answer_rules != answer_reference``)
+    with a short limit; if Z3 does not settle it, one query per region, each
+    with only the regions of the other model that its box can meet.
+    """
     t0 = time.perf_counter()
     ectx = C.EquivalenceContext(spec)
+    solver = ectx.solver
+    a, b = ectx.model_a, ectx.model_b
+    saved = solver.timeout_ms
+    solver.timeout_ms = min(saved, MONOLITHIC_MS)
+    try:
+        res = solver.check([a.answer(ectx.enc, ectx.code) != b.answer(ectx.enc, ectx.code)], [ectx.enc])
+    finally:
+        solver.timeout_ms = saved
+    if res.status == "unsat":
+        return C.finish_equivalence(ectx, [("same", ("all",), None, res.seconds)], time.perf_counter() - t0)
+    if res.status == "sat":
+        confirmed = C.confirm_equivalence(ectx, [(("all",), res.rows[0], res.seconds)])
+        if confirmed[0][0] == "differ":
+            return C.finish_equivalence(ectx, confirmed, time.perf_counter() - t0)
     items = C.equivalence_items(ectx)
     res = C.run_items(ectx, "equivalence", items, n_jobs)
     return C.finish_equivalence(ectx, res, time.perf_counter() - t0)
