@@ -90,6 +90,93 @@ def cart_adapter(budget: int, *, on: str) -> Adapter:
     )
 
 
+def _figs_complexity(m: Any) -> dict:
+    splits = int(getattr(m, "complexity_", 0))
+    n_trees = len(getattr(m, "trees_", [])) or 1
+    return {"rules": splits + n_trees, "leaves": splits + n_trees, "conditions": splits}
+
+
+def _hs_complexity(m: Any) -> dict:
+    est = getattr(m, "estimator_", m)
+    inner = getattr(est, "estimator_", est)
+    if hasattr(inner, "tree_"):
+        return _tree_complexity(inner)
+    return {"rules": None}
+
+
+def _count_rules(m: Any) -> dict:
+    if hasattr(m, "estimators_"):  # BoostedRules: one stump rule per estimator
+        return {"rules": len(m.estimators_), "conditions": len(m.estimators_)}
+    rules = getattr(m, "rules_", None)
+    if rules is None and hasattr(m, "ruleset_"):
+        rules = list(m.ruleset_)
+    n = len(rules) if rules is not None else None
+    return {"rules": n, "conditions": None}
+
+
+def _greedy_complexity(m: Any) -> dict:
+    return {"rules": len(getattr(m, "rules_", [])), "conditions": len(getattr(m, "rules_", []))}
+
+
+class _Ripper:
+    """wittgenstein's RIPPER with a scikit-learn face (0/1 labels, numeric frame)."""
+
+    def __init__(self, max_rules: int):
+        self.max_rules = max_rules
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray) -> "_Ripper":
+        import wittgenstein as lw
+
+        self.model_ = lw.RIPPER(max_rules=self.max_rules, random_state=0)
+        df = X.copy()
+        df["__y"] = y
+        self.model_.fit(df, class_feat="__y", pos_class=1)
+        self.ruleset_ = self.model_.ruleset_
+        return self
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return np.asarray(self.model_.predict(X), dtype=int)
+
+
 def peer_adapters(budget: int, frozen: Any) -> list[Adapter]:
-    """Public peers (installed with ``rulekd[bench]``); missing ones are reported as such."""
-    return []
+    """Public peers (installed with ``rulekd[bench]``), fitted to the teacher's labels on the
+    real training rows (the usual way to distil with them); a missing package is a status."""
+    try:
+        import imodels  # noqa: F401
+    except ImportError:
+        return [Adapter("imodels (not installed)", "peer", budget, _missing("imodels"), lambda m: {})]
+    from imodels import (BoostedRulesClassifier, FIGSClassifier, GreedyRuleListClassifier,
+                         HSTreeClassifierCV, RuleFitClassifier)
+
+    out = [
+        Adapter(f"FIGS ({budget} splits)", "peer-figs", budget,
+                lambda: FIGSClassifier(max_rules=budget, random_state=0), _figs_complexity,
+                uses_teacher=True, needs_numeric=True),
+        Adapter(f"HSTree CV ({budget} leaves)", "peer-hstree", budget,
+                lambda: HSTreeClassifierCV(max_leaf_nodes=budget),
+                _hs_complexity, uses_teacher=True, needs_numeric=True),
+        Adapter(f"BoostedRules ({budget} rules)", "peer-boosted", budget,
+                lambda: BoostedRulesClassifier(n_estimators=budget, random_state=0), _count_rules,
+                uses_teacher=True, needs_numeric=True),
+        Adapter(f"RuleFit ({budget} rules)", "peer-rulefit", budget,
+                lambda: RuleFitClassifier(max_rules=budget, random_state=0), _count_rules,
+                uses_teacher=True, needs_numeric=True),
+        Adapter(f"GreedyRuleList (depth {budget})", "peer-greedy", budget,
+                lambda: GreedyRuleListClassifier(max_depth=budget), _greedy_complexity,
+                uses_teacher=True, needs_numeric=True),
+    ]
+    try:
+        import wittgenstein  # noqa: F401
+
+        out.append(Adapter(f"RIPPER ({budget} rules)", "peer-ripper", budget, lambda: _Ripper(budget),
+                           _count_rules, uses_teacher=True, needs_numeric=True))
+    except ImportError:
+        out.append(Adapter("RIPPER (not installed)", "peer-ripper", budget, _missing("wittgenstein"), lambda m: {}))
+    return out
+
+
+def _missing(pkg: str) -> Callable[[], Any]:
+    def make() -> Any:
+        raise ImportError(f"{pkg} is not installed (pip install rulekd[bench])")
+
+    return make
