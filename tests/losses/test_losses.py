@@ -204,7 +204,7 @@ def test_distillation_loss_normalises_feature_and_relation_terms_to_one_at_calib
     assert parts["relation"] == pytest.approx(3.0, rel=1e-6)
     assert parts["label"] == pytest.approx(0.5 * float(raw["label"]), rel=1e-6)
     assert parts["response"] == pytest.approx(float(response_loss(logits, teacher, 2.0)), rel=1e-6)
-    assert float(total) == pytest.approx(sum(parts.values()), rel=1e-6)
+    assert float(total.detach()) == pytest.approx(sum(parts.values()), rel=1e-6)
 
 
 def test_distillation_loss_drops_a_term_with_zero_scale_and_refuses_no_term():

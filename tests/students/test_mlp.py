@@ -134,6 +134,8 @@ def test_predict_does_not_depend_on_batch_size_or_row_order(fitted, mixed):
     ({"hidden_layer_sizes": (8, 0)}, r"The 'hidden_layer_sizes' parameter"),
     ({"knowledge": (), "label_weight": 0.0}, r"nothing to learn from"),
     ({"device": "gpu-please"}, r"The 'device' parameter of DistilledMLPClassifier must name a torch device"),
+    pytest.param({"device": "cuda"}, r"torch sees no CUDA device",
+                 marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")),
 ])
 def test_bad_parameters_are_rejected_at_fit_with_sklearn_style_messages(params, message):
     X, y = make_classification(n_samples=30, n_features=3, n_informative=2, n_redundant=0, random_state=0)
@@ -290,3 +292,27 @@ def _expected_failed_checks(estimator):
 @parametrize_with_checks([DistilledMLPClassifier(**CHECK_PARAMS)], expected_failed_checks=_expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_canonical_frames_take_the_fast_path_and_predict_the_same(fitted, mixed):
+    X, _ = mixed
+    fast = fitted.predict_proba(X)  # categorical dtypes with exactly the fitted levels
+    slow = fitted.predict_proba(X.astype({"job": object, "country": object}))  # strings: full validation
+    np.testing.assert_array_equal(fast, slow)
+    reordered = X.assign(job=X["job"].cat.reorder_categories(["c", "b", "a"]))
+    np.testing.assert_array_equal(fitted.predict_proba(reordered), fast)
+    bad = X.copy()
+    bad.loc[3, "age"] = np.inf
+    with pytest.raises(ValueError, match="'age' contains infinity"):
+        fitted.predict(bad)
+    with pytest.raises(ValueError, match="unseen"):
+        fitted.predict(X.assign(job=pd.Categorical(["z"] * len(X))))
+
+
+def test_nested_teacher_parameters_are_settable_for_grid_search():
+    from xgboost import XGBClassifier
+
+    m = DistilledMLPClassifier(teacher=XGBClassifier(max_depth=4))
+    assert m.get_params()["teacher__max_depth"] == 4
+    m.set_params(teacher__max_depth=2, hidden_layer_sizes=(4,))
+    assert m.teacher.max_depth == 2 and m.hidden_layer_sizes == (4,)

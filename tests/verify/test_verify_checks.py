@@ -247,15 +247,40 @@ def test_empty_rule_set_is_all_gap():
 
 
 def test_parallel_workers_give_the_same_findings(monkeypatch):
-    from rulekd.verify import _checks
+    from rulekd.verify import _checks, _verify
 
     monkeypatch.setattr(_checks, "PARALLEL_MIN_ITEMS", 1)
+    monkeypatch.setattr(_verify, "MONOLITHIC_MS", 0)  # exercise the per-region equivalence proof
     rs = RuleSet(tuple(
         Rule((C("x", ">", float(i)), C("x", "<=", float(i + 2))), i % 2, id=f"r{i}") for i in range(8)
     ), classes=(0, 1), default=0, ordered=False)
+    other = rs.replace(rules=rs.rules[:-1])
     dom = Domain((F("x", "real", 0, 10),)).with_constraint({"x": 1.0}, "<=", 9.5)
-    seq = verify(rs, dom, checks=["conflict", "dead", "redundant_rule"])
-    par = verify(rs, dom, checks=["conflict", "dead", "redundant_rule"], n_jobs=2)
+    checks = ["conflict", "dead", "redundant_rule", "equivalence"]
+    seq = verify(rs, dom, checks=checks, reference=other)
+    par = verify(rs, dom, checks=checks, reference=other, n_jobs=2)
     key = lambda r: sorted((f.check, f.status, f.rules) for f in r.findings)  # noqa: E731
     assert key(seq) == key(par)
-    assert violated(seq, "conflict")
+    assert violated(seq, "conflict") and violated(seq, "equivalence")
+
+
+def test_fitted_rule_student_is_accepted_directly():
+    from rulekd import DistilledTreeClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "job": pd.Categorical(rng.choice(["x", "y", "z"], 300))})
+    y = ((X["a"] > 0) | (X["job"] == "z")).astype(int)
+    model = DistilledTreeClassifier(max_leaf_nodes=6, random_state=0).fit(X, y)
+    report = verify(model, properties=["if a > 100 then 1"], checks=["conflict", "dead", "gap"])
+    assert report.target["source"] == "DistilledTreeClassifier" and not report.target["domain_inferred"]
+    assert report.by_check("conflict")[0].status == "proved"
+
+
+def test_unfitted_student_raises_not_fitted():
+    from rulekd import DistilledTreeClassifier
+    from rulekd.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        verify(DistilledTreeClassifier())
+    with pytest.raises(TypeError, match="RuleSet"):
+        verify(42)

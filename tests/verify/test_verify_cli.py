@@ -45,7 +45,7 @@ def test_unknown_exits_3(tmp_path, capsys):
     rs.to_json(tmp_path / "r.json")
     dom.to_json(tmp_path / "d.json")
     code = main(["verify", str(tmp_path / "r.json"), "--domain", str(tmp_path / "d.json"), "--checks", "none",
-                 "--property", "invariant z", "--timeout-ms", "1"])
+                 "--property", "invariant f1", "--timeout-ms", "1"])
     assert code == 3
     captured = capsys.readouterr()
     assert "unknown" in captured.out and "warning" in captured.err

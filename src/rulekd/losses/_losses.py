@@ -380,11 +380,21 @@ class DistillationLoss(nn.Module):
         teacher_features: torch.Tensor | None = None,
         weight: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Each active term before weighting and normalisation."""
+        """Each active term before weighting and normalisation.
+
+        ``hard_labels`` may hold -1 for rows without a hard label (the label
+        term is then the mean over the other rows, and absent if none has one).
+        """
         out: dict[str, torch.Tensor] = {}
         if self.label_weight > 0 and hard_labels is not None:
-            z = _as_two_column(student_logits)
-            out["label"] = _weighted_mean(F.cross_entropy(z, hard_labels, reduction="none"), weight)
+            valid = hard_labels >= 0  # a negative label: this row has no hard label
+            if bool(valid.all()):
+                z = _as_two_column(student_logits)
+                out["label"] = _weighted_mean(F.cross_entropy(z, hard_labels, reduction="none"), weight)
+            elif bool(valid.any()):
+                z = _as_two_column(student_logits)[valid]
+                w = None if weight is None else weight.reshape(-1)[valid]
+                out["label"] = _weighted_mean(F.cross_entropy(z, hard_labels[valid], reduction="none"), w)
         if self.response_weight > 0 and teacher_logits is not None:
             out["response"] = response_loss(student_logits, teacher_logits, self.temperature, weight)
         if self.feature_weight > 0 and teacher_features is not None and student_hidden is not None:
@@ -404,7 +414,7 @@ class DistillationLoss(nn.Module):
         """
         means: dict[str, float] = {}
         for key in ("label", "response", "hint") + RELATION_TERMS:
-            vals = [float(b[key]) for b in raw_batches if key in b]
+            vals = [float(b[key].detach()) for b in raw_batches if key in b]
             if vals:
                 means[key] = float(sum(vals) / len(vals))
         self.initial_values = means

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ..domain import Domain
 from ..exceptions import require
@@ -140,8 +140,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         Widths of the hidden ``Linear + ReLU`` layers (at least one).
     knowledge : tuple of {"response", "feature", "relation"}, default=all three
         What the student learns from besides hard labels. ``()`` trains on
-        hard labels only (with ``n_synthetic=0`` and ``hard_labels="data"``:
-        an ordinary MLP on the data).
+        hard labels only (with ``n_synthetic=0``: an ordinary MLP on the
+        data).
     temperature : float, default=4.0
         Softening temperature ``T > 0`` of the response loss.
     label_weight : float, default=1.0
@@ -151,9 +151,13 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         as the hard labels" on any data set: the response carries ``T**2``,
         the feature and relation terms are divided by their value on the
         untrained student (``loss_scales_``).
-    hard_labels : {"data", "teacher"}, default="data"
-        Hard labels of the real rows: the true ``y`` or the teacher's
-        prediction. Synthetic rows always carry the teacher's.
+    hard_labels : {"auto", "data", "teacher"}, default="auto"
+        Which rows the hard-label cross-entropy sees, with which label.
+        "data": real rows with the true ``y``, synthetic rows with the
+        teacher's prediction. "teacher": every row with the teacher's
+        prediction. "auto": as "data", except that with response knowledge
+        synthetic rows get no hard label (Hinton's transfer set: unlabelled
+        rows learn from the soft targets only).
     feature_kind : {"auto", "contributions", "leaf_embedding", "hidden", "logits"}, default="auto"
         The teacher representation used by the feature and relation terms
         (:func:`rulekd.teachers.teacher_features`; XGBoost contributions are
@@ -246,7 +250,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         "response_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "feature_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "relation_weight": [Interval(numbers.Real, 0, None, closed="left")],
-        "hard_labels": [StrOptions({"data", "teacher"})],
+        "hard_labels": [StrOptions({"auto", "data", "teacher"})],
         "feature_kind": [StrOptions(set(_STUDENT_FEATURE_KINDS))],
         "hint_loss": [StrOptions({"mse", "cosine"})],
         "categorical_encoding": [StrOptions({"auto", "onehot", "embedding"})],
@@ -273,7 +277,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         response_weight: float = 1.0,
         feature_weight: float = 1.0,
         relation_weight: float = 1.0,
-        hard_labels: str = "data",
+        hard_labels: str = "auto",
         feature_kind: str = "auto",
         hint_loss: str = "mse",
         categorical_encoding: str = "auto",
@@ -371,13 +375,19 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 f"The 'device' parameter of {type(self).__name__} must name a torch device such as 'cpu' "
                 f"or 'cuda'. Got {self.device!r} instead."
             ) from None
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise InvalidParameterError(
+                f"The 'device' parameter of {type(self).__name__} is {self.device!r} but torch sees no CUDA "
+                f"device (torch {torch.__version__}); use device='cpu'."
+            )
         frame, y_idx, ts, fit_idx, val_idx = self._transfer(X, y, sample_weight)
         self._fit_encoding(frame, hidden)
         k = len(self.classes_)
-        self._knowledge_ = knowledge
         hard = ts.labels_index.copy()
-        if self.hard_labels == "data":
+        if self.hard_labels in ("auto", "data"):
             hard[: len(frame)] = y_idx
+        if self.hard_labels == "auto" and "response" in knowledge and self.response_weight > 0:
+            hard[len(frame):] = -1  # synthetic rows: the soft targets say more than their argmax
         Xe = self._encode(ts.X).astype(np.float32)
         feats = None
         self.feature_kind_ = None
@@ -504,14 +514,29 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         self.encoding_ = enc
         self._embedded_ = embedded
 
-    def _encode(self, frame: pd.DataFrame) -> np.ndarray:
+    def _numeric_block(self, frame: pd.DataFrame) -> np.ndarray:
+        numeric = self._encoding_plan()["numeric"]
+        if len(numeric) == frame.shape[1] and list(frame.columns) == numeric:
+            return frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        return frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
+
+    def _encode(self, frame: pd.DataFrame, numeric_block: np.ndarray | None = None) -> np.ndarray:
         plan = self._encoding_plan()
         n = len(frame)
-        out = np.zeros((n, len(self.encoding_)), dtype=np.float64)
+        # In-place arithmetic: every fresh (n, d) array costs page faults that, for
+        # 10,000 rows, take longer than the network itself.
+        z = miss = None
         if plan["numeric"]:
-            x = frame[plan["numeric"]].to_numpy(dtype=np.float64, na_value=np.nan)
+            x = self._numeric_block(frame) if numeric_block is None else numeric_block
             miss = np.isnan(x)
-            out[:, plan["num_pos"]] = (np.where(miss, plan["impute"], x) - plan["mean"]) / plan["scale"]
+            z = np.where(miss, plan["impute"], x)  # a new array: the caller's data is never written
+            z -= plan["mean"]
+            z /= plan["scale"]
+            if plan["numeric_only"]:
+                return z
+        out = np.zeros((n, len(self.encoding_)), dtype=np.float64)
+        if z is not None:
+            out[:, plan["num_pos"]] = z
             if len(plan["ind_pos"]):
                 out[:, plan["ind_pos"]] = miss[:, plan["ind_src"]]
         rows = np.arange(n)
@@ -546,6 +571,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             "mean": np.array(mean), "scale": np.array(scale), "impute": np.array(impute),
             "ind_pos": np.array(ind_pos, dtype=np.intp), "ind_src": np.array(ind_src, dtype=np.intp),
             "categorical": categorical,
+            "numeric_only": len(num_pos) == len(self.encoding_) and num_pos == list(range(len(num_pos))),
         }
         self.__dict__["_plan_cache"] = plan
         return plan
@@ -564,7 +590,39 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         the network applied to ``encode(X)`` with :meth:`weights`.
         """
         check_is_fitted(self)
-        return self._encode(self._validate_X(X, reset=False))
+        return self._encode(*self._frame_for_predict(X))
+
+    def _frame_for_predict(self, X: Any) -> tuple[pd.DataFrame, np.ndarray | None]:
+        """The validated input for :meth:`_encode` (and its numeric block, where already read).
+
+        A DataFrame that already is canonical (the fitted columns in order,
+        numpy numeric dtypes, categorical columns with exactly the fitted
+        levels) is used as it is after the feature-name check: converting it
+        would give the same values, at several times the cost of the network.
+        Anything else goes through the full validation.
+        """
+        if not (isinstance(X, pd.DataFrame) and hasattr(self, "feature_names_in_") and X.shape[0] > 0
+                and X.shape[1] == len(self.domain_.features)):
+            return self._validate_X(X, reset=False), None
+        for spec, name, dtype in zip(self.domain_.features, X.columns, X.dtypes):
+            if name != spec.name:
+                return self._validate_X(X, reset=False), None
+            if spec.kind == "categorical":
+                if not (isinstance(dtype, pd.CategoricalDtype) and len(dtype.categories) == len(spec.levels)
+                        and all(a == b for a, b in zip(dtype.categories, spec.levels))):
+                    return self._validate_X(X, reset=False), None
+            elif not (isinstance(dtype, np.dtype) and dtype.kind in "fi"):
+                return self._validate_X(X, reset=False), None
+        validate_data(self, X, reset=False, skip_check_array=True)
+        numeric = self._encoding_plan()["numeric"]
+        x = None
+        if numeric:
+            x = self._numeric_block(X)
+            bad = np.isinf(x).any(axis=0)
+            if bad.any():
+                name = numeric[int(np.argmax(bad))]
+                raise ValueError(f"Column {name!r} contains infinity; replace it with a finite value or NaN.")
+        return X, x
 
     # -- training ------------------------------------------------------------------
     def _train(self, data: dict, fit_idx: np.ndarray, val_idx: np.ndarray, hidden: tuple, k: int,
@@ -600,16 +658,17 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         fit_t = torch.as_tensor(fit_idx, dtype=torch.long)
         val_t = torch.as_tensor(val_idx, dtype=torch.long)
 
-        def batch_terms(idx: Any) -> dict:
+        def batch_terms(idx: Any, outputs_only: bool = False) -> dict:
             idx = idx.to(device)
             logits, hs = net(tensors["x"][idx], return_hidden=True)
             if n_out == 1:
                 logits = logits[:, 0]
+            with_features = "feat" in tensors and not outputs_only
             return loss_fn.raw_terms(
                 logits, hs[-1],
                 hard_labels=tensors["hard"][idx],
                 teacher_logits=tensors["teacher"][idx],
-                teacher_features=tensors["feat"][idx] if "feat" in tensors else None,
+                teacher_features=tensors["feat"][idx] if with_features else None,
                 weight=tensors["w"][idx],
             )
 
@@ -631,7 +690,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             with torch.no_grad():
                 for i in range(0, len(val_t), bs):
                     idx = val_t[i:i + bs]
-                    t, parts = loss_fn.combine(batch_terms(idx))
+                    t, parts = loss_fn.combine(batch_terms(idx, outputs_only=bool(watched)))
                     value = sum(parts[key] for key in watched if key in parts) if watched else float(t)
                     total += value * len(idx)
                     count += len(idx)
@@ -736,23 +795,28 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
 
     def _forward_blocks(self, Xe: np.ndarray, out: np.ndarray) -> None:
         n = Xe.shape[0]
+        # Buffers reused for every block (fresh arrays of this size cost page faults).
+        pad = np.zeros((_BLOCK, Xe.shape[1]))
+        bufs = [np.empty((_BLOCK, W.shape[1])) for W in self.coefs_]
+        last = len(self.coefs_) - 1
         for start in range(0, n, _BLOCK):
-            block = Xe[start:start + _BLOCK]
-            m = block.shape[0]
+            m = min(_BLOCK, n - start)
+            pad[:m] = Xe[start:start + m]
             if m < _BLOCK:
-                block = np.vstack([block, np.zeros((_BLOCK - m, block.shape[1]))])
-            h = np.ascontiguousarray(block, dtype=np.float64)
-            last = len(self.coefs_) - 1
+                pad[m:] = 0.0
+            h = pad
             for i, (W, b) in enumerate(zip(self.coefs_, self.intercepts_)):
-                h = h @ W + b
+                np.matmul(h, W, out=bufs[i])
+                bufs[i] += b
                 if i < last:
-                    np.maximum(h, 0.0, out=h)
+                    np.maximum(bufs[i], 0.0, out=bufs[i])
+                h = bufs[i]
             out[start:start + m] = h[:m]
 
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits: shape (n,) for two classes (the positive class's), else (n, n_classes)."""
         check_is_fitted(self)
-        z = self._forward(self._encode(self._validate_X(X, reset=False)))
+        z = self._forward(self._encode(*self._frame_for_predict(X)))
         return z[:, 0] if z.shape[1] == 1 else z
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -879,11 +943,6 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             net = _network_class()(*spec)
             net.load_state_dict(sd)
             self.module_ = net.eval()
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.non_deterministic = self.random_state is None
-        return tags
 
 
 def _plain(v: Any) -> Any:

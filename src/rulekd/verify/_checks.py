@@ -31,7 +31,7 @@ import pandas as pd
 
 from ..domain import Domain
 from ..rules._ir import Condition, RuleSet
-from ._boxes import BoxSet, Region, region_of, separable
+from ._boxes import BoxSet, region_of, separable
 from ._encode import Encoding, frame_from_rows
 from ._models import Model, as_model, ruleset_model
 from ._report import Finding
@@ -39,6 +39,7 @@ from ._report import Finding
 __all__ = ["Spec", "Context", "Solver", "Outcome", "run_items", "CHECK_ORDER"]
 
 CHECK_ORDER = ("conflict", "dead", "gap", "redundant_condition", "redundant_rule", "equivalence")
+BUDGET = "time budget spent"
 
 
 # -- solver ---------------------------------------------------------------------
@@ -50,6 +51,60 @@ class Outcome:
     rows: list | None = None
     reason: str = ""
     seconds: float = 0.0
+
+
+class _Watchdog:
+    """Interrupts the Z3 context while a check runs past its limit.
+
+    Z3's own timer can be lost (a very short timer that fires before the solver
+    is in a cancellable state), and then ``check`` runs on without limit. The
+    watchdog interrupts again every 50 ms after the limit (plus a grace) until
+    the check returns. One daemon thread per process, armed around each check.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        self._cv = threading.Condition()
+        self._deadline: float | None = None
+        self._ctx: Any = None
+        self._thread = threading.Thread(target=self._run, name="rulekd-z3-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm(self, ctx: Any, seconds: float) -> None:
+        with self._cv:
+            self._ctx = ctx
+            self._deadline = time.monotonic() + seconds
+            self._cv.notify()
+
+    def disarm(self) -> None:
+        with self._cv:
+            self._deadline = None
+            self._ctx = None
+
+    def _run(self) -> None:
+        with self._cv:
+            while True:
+                if self._deadline is None:
+                    self._cv.wait()
+                    continue
+                remaining = self._deadline - time.monotonic()
+                if remaining > 0:
+                    self._cv.wait(remaining)
+                    continue
+                if self._ctx is not None:
+                    self._ctx.interrupt()
+                self._cv.wait(0.05)
+
+
+_WATCHDOG: _Watchdog | None = None
+
+
+def _watchdog() -> _Watchdog:
+    global _WATCHDOG
+    if _WATCHDOG is None:
+        _WATCHDOG = _Watchdog()
+    return _WATCHDOG
 
 
 class Solver:
@@ -77,7 +132,12 @@ class Solver:
             for _ in range(16):
                 ms = max(1, int(min(self.timeout_ms, remaining * 1000.0)))
                 self.s.set("timeout", ms)
-                r = self.s.check()
+                dog = _watchdog()
+                dog.arm(self.s.ctx, ms / 1000.0 + 0.05 + 0.1 * ms / 1000.0)
+                try:
+                    r = self.s.check()
+                finally:
+                    dog.disarm()
                 self.calls += 1
                 if r == z3.unsat:
                     return Outcome("unsat", seconds=time.perf_counter() - t0)
@@ -142,6 +202,10 @@ class Context:
         self._ref: Model | None = None
 
     # helpers
+    def expired(self) -> bool:
+        """The overall time budget is spent: remaining items are unknown without building formulas."""
+        return self.spec.deadline is not None and time.time() >= self.spec.deadline
+
     @property
     def may(self) -> np.ndarray:
         """``may[p, q]``: rules at priority positions p and q may overlap (not separated by boxes)."""
@@ -210,6 +274,9 @@ def solve_dead(ctx: Context, items: Sequence[int]) -> tuple[list, list]:
         if ctx.witness_ok(p) and len(earlier) == 0:
             pending.append((p, ctx.boxes.pick(p), time.perf_counter() - t0, True))
             continue
+        if ctx.expired():
+            out.append(("unknown", p, BUDGET, 0.0))
+            continue
         out.extend(_dead_by_solver(ctx, p, earlier, t0, pending))
     return out, pending
 
@@ -263,6 +330,9 @@ def solve_conflict(ctx: Context, items: Sequence[tuple[int, int]]) -> tuple[list
             if not any(r.empty for r in regs.values()):
                 pending.append((p, q, ctx.boxes.pick(p, regs), time.perf_counter() - t0))
                 continue
+        if ctx.expired():
+            out.append(("unknown", p, q, BUDGET, 0.0))
+            continue
         res = ctx.solver.check([ctx.model.match(ctx.enc, p), ctx.model.match(ctx.enc, q)], [ctx.enc])
         if res.status == "sat":
             pending.append((p, q, res.rows[0], time.perf_counter() - t0))
@@ -308,6 +378,9 @@ def solve_redundant_condition(ctx: Context, items: Sequence[tuple[int, int]]) ->
                 if rest is not None and not rest.empty:
                     pending.append((p, k, ctx.boxes.pick(p, {c.feature: rest}), time.perf_counter() - t0))
                     continue
+            if ctx.expired():
+                out.append(("unknown", p, k, BUDGET, 0.0))
+                continue
             res = _condition_by_solver(ctx, p, k, others, c, t0, pending)
             if res is not None:
                 out.append(res)
@@ -375,6 +448,9 @@ def solve_redundant_rule(ctx: Context, items: Sequence[int]) -> tuple[list, list
         if ctx.witness_ok(p) and len(earlier) == 0 and len(later) == 0 and label != ctx.model.default:
             pending.append((p, ctx.boxes.pick(p), time.perf_counter() - t0))
             continue
+        if ctx.expired():
+            out.append(("unknown", p, BUDGET, 0.0))
+            continue
         nxt = ctx.model.answer(ctx.enc, ctx.code, later)
         res = ctx.solver.check([ctx.model.fire(ctx.enc, p, earlier), nxt != ctx.code(label)], [ctx.enc])
         if res.status == "sat":
@@ -435,6 +511,9 @@ def solve_equivalence(ctx: Context, items: Sequence[tuple]) -> tuple[list, list]
             out += [("skipped", it, None, 0.0) for it in items[n:]]
             break
         t0 = time.perf_counter()
+        if ctx.expired():
+            out.append(("unknown", item, BUDGET, 0.0))
+            continue
         if item[0] == "A":
             p = item[1]
             cand = np.flatnonzero(~ctx.cross[p])

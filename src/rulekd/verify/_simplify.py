@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +33,7 @@ from ..domain import Domain
 from ..exceptions import SolverTimeoutWarning
 from ..rules._ir import Condition, Rule, RuleSet, merge_conjunction
 from . import _checks as C
-from ._boxes import Region, exact_bound, region_of, separable
+from ._boxes import exact_bound, region_of
 
 __all__ = ["simplify"]
 

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import time
 import warnings
-from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -38,10 +35,7 @@ def resolve_target(model_or_rules: Any, domain: Domain | None) -> tuple[RuleSet,
     elif isinstance(model_or_rules, (str, os.PathLike)):
         rules = RuleSet.from_json(model_or_rules)
         source = "JSON"
-    elif hasattr(model_or_rules, "rules_") or (hasattr(model_or_rules, "fit") and hasattr(model_or_rules, "domain_")):
-        from sklearn.utils.validation import check_is_fitted
-
-        check_is_fitted(model_or_rules, "rules_")
+    elif hasattr(model_or_rules, "rules_"):
         rules = model_or_rules.rules_
         if domain is None:
             domain = getattr(model_or_rules, "domain_", None)
@@ -52,6 +46,12 @@ def resolve_target(model_or_rules: Any, domain: Domain | None) -> tuple[RuleSet,
         rules = from_sklearn_tree(model_or_rules)
         reference = model_or_rules
         source = type(model_or_rules).__name__
+    elif hasattr(model_or_rules, "fit"):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(model_or_rules)  # an estimator not fitted yet: NotFittedError, else unsupported
+        raise TypeError(f"verify() cannot read rules from a fitted {type(model_or_rules).__name__}; pass a "
+                        f"rulekd rule student, a DecisionTreeClassifier or a RuleSet.")
     else:
         raise TypeError(
             f"verify() takes a RuleSet, its JSON (dict, text or path), a fitted rulekd rule student or a fitted "
@@ -294,7 +294,8 @@ def equivalence_finding(spec: C.Spec, n_jobs: int | None) -> Finding:
     saved = solver.timeout_ms
     solver.timeout_ms = min(saved, MONOLITHIC_MS)
     try:
-        res = solver.check([a.answer(ectx.enc, ectx.code) != b.answer(ectx.enc, ectx.code)], [ectx.enc])
+        res = (solver.check([a.answer(ectx.enc, ectx.code) != b.answer(ectx.enc, ectx.code)], [ectx.enc])
+               if MONOLITHIC_MS > 0 else C.Outcome("unknown"))
     finally:
         solver.timeout_ms = saved
     if res.status == "unsat":
