@@ -183,7 +183,10 @@ def agreement(checks: dict, report: Any, model: Any) -> dict:
     out = {}
     for name, c in checks.items():
         ok = 0
+        undecided = sum(v not in ("sat", "unsat") for v in c["verdicts"].values())
         for item, verdict in c["verdicts"].items():
+            if verdict not in ("sat", "unsat"):
+                continue  # the baseline timed out: nothing to compare
             if name == "conflict":
                 ok += (verdict == "sat") == (tuple(sorted((ids[item[0]], ids[item[1]]))) in conflict)
             elif name == "dead":
@@ -195,7 +198,7 @@ def agreement(checks: dict, report: Any, model: Any) -> dict:
             else:
                 proved = all(f.status == "proved" for f in v.get(name, []))
                 ok += (verdict == "unsat") == proved
-        out[name] = f"{ok}/{len(c['verdicts'])}"
+        out[name] = f"{ok}/{len(c['verdicts']) - undecided}" + (f" ({undecided} naive timeouts)" if undecided else "")
         c.pop("verdicts")
     return out
 

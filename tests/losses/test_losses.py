@@ -229,3 +229,12 @@ def test_combined_relation_terms_equal_the_separate_functions():
     assert float(raw["distance"]) == pytest.approx(float(rkd_distance_loss(s, t)), rel=1e-12)
     assert float(raw["angle"]) == pytest.approx(float(rkd_angle_loss(s, t)), rel=1e-12)
     assert float(raw["similarity"]) == pytest.approx(float(similarity_preserving_loss(s, t)), rel=1e-12)
+
+
+def test_rows_without_a_hard_label_are_left_out_of_the_label_term():
+    logits = torch.tensor([0.0, 2.0, -1.0])
+    loss = DistillationLoss(response_weight=0.0)
+    only_first = loss.raw_terms(logits[:1], None, hard_labels=torch.tensor([1]))["label"]
+    mixed = loss.raw_terms(logits, None, hard_labels=torch.tensor([1, -1, -1]))["label"]
+    assert float(mixed) == pytest.approx(float(only_first)) == pytest.approx(math.log(2.0))
+    assert "label" not in loss.raw_terms(logits, None, hard_labels=torch.tensor([-1, -1, -1]))

@@ -118,6 +118,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         """
         frame, _, _, fit, val = self._prepare_fit(X, y, sample_weight)
         self._cat_orders_ = self._category_orders(fit)
+        self._cuts_ = self._teacher_cuts()
         Xe = self._encode(fit.X)
         binary = len(self.classes_) == 2
         criteria = ["hard", "soft"] if self.criterion == "auto" else [self.criterion]
@@ -174,7 +175,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         sk = DecisionTreeClassifier(max_leaf_nodes=8, min_samples_leaf=max(5, int(rows.sum()) // 500),
                                     random_state=self._seed_)
         sk.fit(Xe[rows], target, sample_weight=ts.weights[rows])
-        tree = Tree.from_sklearn(sk, 2, self._categorical_index)
+        tree = Tree.from_sklearn(sk, 2, self._categorical_index, self._cuts_)
         tree.snap_thresholds(Xe[rows])
         tree.relabel(Xe[rows], target.astype(np.intp), ts.weights[rows])
         names = self.domain_.names

@@ -61,6 +61,7 @@ class Tree:
 
     n_classes: int
     categorical: dict[int, int]  # feature index -> number of levels
+    cuts: dict[int, np.ndarray] = field(default_factory=dict)  # preferred thresholds per feature
     feature: list[int] = field(default_factory=list)
     threshold: list[float] = field(default_factory=list)
     left_set: list[Any] = field(default_factory=list)
@@ -77,10 +78,11 @@ class Tree:
         return len(self.feature) - 1
 
     @classmethod
-    def from_sklearn(cls, tree: Any, n_classes: int, categorical: dict[int, int]) -> "Tree":
+    def from_sklearn(cls, tree: Any, n_classes: int, categorical: dict[int, int],
+                     cuts: dict[int, np.ndarray] | None = None) -> "Tree":
         """Copy a fitted scikit-learn tree (fitted on the same encoding)."""
         t = tree.tree_
-        out = cls(n_classes=n_classes, categorical=dict(categorical))
+        out = cls(n_classes=n_classes, categorical=dict(categorical), cuts=dict(cuts or {}))
         miss_left = getattr(t, "missing_go_to_left", np.zeros(t.node_count, dtype=bool))
 
         def copy(node: int) -> int:
@@ -238,11 +240,27 @@ class Tree:
         err = wr_cum[:-1] + (total_l - wl_cum[:-1])
         err = np.where(valid, err, np.inf)
         k = int(np.argmin(err))
-        thr = nice_threshold(float(xs[k]), float(xs[k + 1]))
+        thr = self.choose_threshold(f, float(xs[k]), float(xs[k + 1]))
         return float(err[k]) + miss_err, (f, thr, None, miss_left)
 
+    def choose_threshold(self, f: int, a: float, b: float) -> float:
+        """A threshold in ``[a, b)``: splits values ``<= a`` from values ``>= b``.
+
+        Any value in that interval is as good on the rows seen. A cut point of
+        the teacher's own (``self.cuts``) in it is preferred, the one nearest
+        the midpoint: the teacher's answer changes there, so the rule's
+        boundary falls where the teacher's does. Otherwise the shortest decimal.
+        """
+        c = self.cuts.get(f)
+        if c is not None and c.size:
+            lo, hi = np.searchsorted(c, a, "left"), np.searchsorted(c, b, "left")
+            if hi > lo:
+                inside = c[lo:hi]
+                return float(inside[np.argmin(np.abs(inside - (a + (b - a) / 2)))])
+        return nice_threshold(a, b)
+
     def snap_thresholds(self, Xe: np.ndarray) -> None:
-        """Move numeric thresholds to short decimals that split the rows the same way."""
+        """Move numeric thresholds to :meth:`choose_threshold` values (same split of the rows)."""
         _, through = self.route(Xe)
         for i in self.nodes_bfs():
             if self.is_leaf(i) or self.left_set[i] is not None:
@@ -255,7 +273,7 @@ class Tree:
             t = self.threshold[i]
             below, above = x[x <= t], x[x > t]
             if below.size and above.size:
-                self.threshold[i] = nice_threshold(float(below.max()), float(above.min()))
+                self.threshold[i] = self.choose_threshold(self.feature[i], float(below.max()), float(above.min()))
 
     def prune_unreached(self, Xe: np.ndarray) -> None:
         """Replace a split that sends no row to one side by its other child."""

@@ -79,10 +79,22 @@ class _TreeFitting:
             sk = DecisionTreeRegressor(**kw).fit(Xe, target, sample_weight=ts.weights)
         else:
             sk = DecisionTreeClassifier(**kw).fit(Xe, ts.labels_index, sample_weight=ts.weights)
-        tree = Tree.from_sklearn(sk, len(self.classes_), self._categorical_index)
+        tree = Tree.from_sklearn(sk, len(self.classes_), self._categorical_index, self._cuts_)
         tree.snap_thresholds(Xe)
         tree.relabel(Xe, ts.labels_index, ts.weights)
         return tree
+
+    def _teacher_cuts(self) -> dict[int, np.ndarray]:
+        """The teacher's split thresholds per numeric feature index (empty if it has none)."""
+        try:
+            by_name = self.teacher_.split_thresholds()
+        except Exception:  # a teacher that cannot list its thresholds has none to offer
+            by_name = {}
+        return {
+            j: np.sort(np.asarray(by_name[spec.name], dtype=np.float64))
+            for j, spec in enumerate(self.domain_.features)
+            if spec.name in by_name and spec.kind != "categorical"
+        }
 
     def _refined(self, tree: Tree, Xe: np.ndarray, ts: Any) -> Tree:
         out = copy.deepcopy(tree)
@@ -269,6 +281,7 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
         """
         frame, _, _, fit, val = self._prepare_fit(X, y, sample_weight)
         self._cat_orders_ = self._category_orders(fit)
+        self._cuts_ = self._teacher_cuts()
         Xe = self._encode(fit.X)
         criteria = ["hard", "soft"] if self.criterion == "auto" else [self.criterion]
         best = None
