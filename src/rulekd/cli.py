@@ -51,7 +51,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from .datasets import load_german_credit
 
     out = Path(args.out)
-    _prepare_out_dir(out, ["rules.json", "rules.txt"], args.force)
+    _prepare_out_dir(out, ["rules.json", "rules.txt", "domain.json", "verification.json"], args.force)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     t0 = time.perf_counter()
     data = load_german_credit()
@@ -79,8 +79,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 and np.array_equal(reloaded.predict_proba(X_test), model.rules_.predict_proba(X_test)))
     if reloaded != model.rules_ or not same:
         raise RuntimeError("rules.json did not reload to identical rules; please report this bug.")
+    model.domain_.to_json(out / "domain.json")
     say(f"wrote {out / 'rules.json'} and {out / 'rules.txt'}; reloaded rules.json: identical rules and "
         f"predictions on {len(X_test)} rows")
+    from .verify import verify
+
+    properties = ["monotone duration increasing toward 1", "invariant status_sex"]
+    report = verify(model, properties=properties)
+    (out / "verification.json").write_text(report.to_json(), encoding="utf-8")
+    say("")
+    say("Z3 verification over the training Domain (domain.json):")
+    for f in report.findings:
+        if f.check == "property":
+            say(f"  [{f.status}] {f.message}")
+            cx = f.counterexample or {}
+            if "x" in cx and "x_prime" in cx:
+                diff = [k for k in cx["x"] if cx["x"][k] != cx["x_prime"][k]]
+                same = {k: cx["x"][k] for k in ("status", "duration", "credit_amount", "age") if k not in diff}
+                say("      e.g. " + ", ".join(f"{k}: {cx['x'][k]!r} -> {cx['x_prime'][k]!r}" for k in diff)
+                    + " with " + ", ".join(f"{k}={v!r}" for k, v in same.items()) + ", ...")
+    counts = {}
+    for f in report.findings:
+        counts.setdefault(f.check, []).append(f.status)
+    for check in ("conflict", "dead", "redundant_condition", "redundant_rule", "gap"):
+        if check in counts:
+            say(f"  {check}: " + ", ".join(f"{counts[check].count(s)} {s}" for s in ("proved", "violated", "unknown")
+                                              if counts[check].count(s)))
+    say(f"  full report: {out / 'verification.json'}; re-run with "
+        f"`rulekd verify {out / 'rules.json'} --domain {out / 'domain.json'} --property ...`")
     say(f"done in {time.perf_counter() - t0:.1f} s")
     return EXIT_OK
 

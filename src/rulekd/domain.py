@@ -325,7 +325,7 @@ class Domain:
                     continue
                 values[f.name] = x
                 with np.errstate(invalid="ignore"):
-                    inside = (x >= f.lower) & (x <= f.upper)
+                    inside = np.isfinite(x) & (x >= f.lower) & (x <= f.upper)  # inputs are finite
                     if f.kind in ("integer", "binary"):
                         inside &= x == np.round(x)
             ok &= np.where(miss, f.allow_missing, inside)
