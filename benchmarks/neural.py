@@ -27,7 +27,6 @@ median data set, and predicts at least 5x faster than the teacher.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 from typing import Any

@@ -16,7 +16,7 @@ from .exceptions import (
     TeacherError,
 )
 from .rules import Condition, Rule, RuleSet, from_sklearn_tree, from_xgboost_tree
-from .students import DistilledRuleClassifier, DistilledTreeClassifier
+from .students import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
 from .teachers import Teacher, TorchTeacher, fit_teacher
 
 __version__ = "0.1.0"
@@ -25,6 +25,7 @@ __all__ = [
     "Condition",
     "Domain",
     "DomainError",
+    "DistilledMLPClassifier",
     "DistilledRuleClassifier",
     "DistilledTreeClassifier",
     "FeatureSpec",

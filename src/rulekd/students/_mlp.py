@@ -43,7 +43,7 @@ from ..domain import Domain
 from ..exceptions import require
 from ..teachers import fit_teacher
 from ..transfer import make_transfer_set
-from ._base import DistilledClassifierMixin, _n_synthetic, _subset, _TeacherView
+from ._base import DistilledClassifierMixin, _n_synthetic, _TeacherView
 
 __all__ = ["DistilledMLPClassifier"]
 

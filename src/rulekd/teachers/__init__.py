@@ -1,4 +1,5 @@
-"""Teachers: one adapter over XGBoost, scikit-learn classifiers and torch modules."""
+"""Teachers: one adapter over XGBoost, scikit-learn classifiers and torch modules,
+and the feature knowledge they hold (leaves, contributions, hidden activations)."""
 
 from ._adapter import (
     SklearnTeacher,
@@ -9,8 +10,12 @@ from ._adapter import (
     default_teacher,
     fit_teacher,
 )
+from ._features import FEATURE_KINDS, available_feature_kinds, teacher_features
 
 __all__ = [
+    "FEATURE_KINDS",
+    "available_feature_kinds",
+    "teacher_features",
     "Teacher",
     "SklearnTeacher",
     "XGBoostTeacher",

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import TeacherError
-from ._adapter import SklearnTeacher, Teacher, TorchTeacher, XGBoostTeacher, as_teacher
+from ._adapter import SklearnTeacher, TorchTeacher, XGBoostTeacher, as_teacher
 
 __all__ = ["teacher_features", "available_feature_kinds", "FEATURE_KINDS"]
 
