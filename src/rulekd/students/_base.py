@@ -149,12 +149,22 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
 
     # -- fit scaffolding -----------------------------------------------------
     def _prepare_fit(self, X: Any, y: Any, sample_weight: Any = None):
-        """Validate, fit the teacher, infer the Domain, build and split the transfer set.
+        """Validate parameters and data, then :meth:`_build_transfer` and split it.
 
         Returns ``(frame, y_idx, sample_weight, fit_part, val_part)`` where each
         part is a :class:`~rulekd.transfer.TransferSet` slice.
         """
         self._validate_params()
+        frame, y_idx, sw, ts, fit_idx, val_idx = self._build_transfer(X, y, sample_weight)
+        return frame, y_idx, sw, _subset(ts, fit_idx), _subset(ts, val_idx)
+
+    def _build_transfer(self, X: Any, y: Any, sample_weight: Any = None):
+        """Validate, fit the teacher, infer the Domain, build the transfer set, split it.
+
+        Returns ``(frame, y_idx, sample_weight, transfer_set, fit_idx, val_idx)``;
+        the real rows come first in the transfer set, the indices are sorted.
+        Sets ``domain_``, ``teacher_``, ``classes_`` and ``_seed_``.
+        """
         frame = self._validate_X(X, reset=True)
         y_idx = self._validate_y(y)
         if len(frame) != len(y_idx):
@@ -163,7 +173,8 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
             )
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame)
         self.domain_ = Domain.from_data(frame)
-        rs = np.random.RandomState(self.random_state) if not isinstance(self.random_state, np.random.RandomState) else self.random_state
+        rs = self.random_state
+        rs = rs if isinstance(rs, np.random.RandomState) else np.random.RandomState(rs)
         seed = int(rs.randint(0, 2**31 - 1))
         self._seed_ = seed
         teacher_input = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -186,9 +197,10 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         idx = np.arange(len(ts))
         if len(ts) >= 20:
             fit_idx, val_idx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed)
+            fit_idx, val_idx = np.sort(fit_idx), np.sort(val_idx)
         else:
             fit_idx, val_idx = idx, idx
-        return frame, y_idx, sw, _subset(ts, np.sort(fit_idx)), _subset(ts, np.sort(val_idx))
+        return frame, y_idx, sw, ts, fit_idx, val_idx
 
     @property
     def _frame_input_(self) -> bool:

@@ -35,15 +35,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ..domain import Domain
 from ..exceptions import require
-from ..teachers import fit_teacher
-from ..transfer import make_transfer_set
-from ._base import DistilledClassifierMixin, _n_synthetic, _TeacherView
+from ._base import DistilledClassifierMixin
 
 __all__ = ["DistilledMLPClassifier"]
 
@@ -410,47 +406,9 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         return self
 
     def _transfer(self, X: Any, y: Any, sample_weight: Any):
-        """Validate, fit the teacher, build the transfer set and split it (indices kept).
-
-        The same steps as :meth:`DistilledClassifierMixin._prepare_fit`, keeping
-        the split's indices so that real rows can carry their true labels.
-        """
-        if y is None:
-            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None.")
-        frame = self._validate_X(X, reset=True)
-        y = np.asarray(y)
-        if y.ndim >= 1 and len(frame) != len(y):
-            raise ValueError(f"X has {len(frame)} rows but y has {len(y)}.")
-        y_idx = self._validate_y(y)
-        sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame)
-        self.domain_ = Domain.from_data(frame)
-        rs = self.random_state
-        rs = rs if isinstance(rs, np.random.RandomState) else np.random.RandomState(rs)
-        self._seed_ = int(rs.randint(0, 2**31 - 1))
-        teacher_input = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
-        self.teacher_ = fit_teacher(
-            self.teacher, teacher_input, self.classes_[y_idx], random_state=self._seed_, sample_weight=sw
-        )
-        self._check_teacher_classes()
-        ts = make_transfer_set(
-            frame, _TeacherView(self.teacher_, self._frame_input_),
-            n_synthetic=_n_synthetic(self.n_synthetic, len(frame)),
-            strategy=self.strategy, domain=self.domain_, random_state=self._seed_,
-        )
-        order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
-        ts.proba = ts.proba[:, order]
-        ts.logits = ts.logits[:, order]
-        weights = np.ones(len(ts))
-        if sw is not None:
-            weights[: len(frame)] = sw
-            weights[len(frame):] = float(np.mean(sw))
-        ts.weights = weights
-        idx = np.arange(len(ts))
-        if len(ts) >= 20:
-            fit_idx, val_idx = train_test_split(idx, test_size=self.validation_fraction, random_state=self._seed_)
-            fit_idx, val_idx = np.sort(fit_idx), np.sort(val_idx)
-        else:
-            fit_idx, val_idx = idx, idx
+        """:meth:`DistilledClassifierMixin._build_transfer`, keeping the split's indices
+        so that real rows can carry their true labels."""
+        frame, y_idx, _, ts, fit_idx, val_idx = self._build_transfer(X, y, sample_weight)
         return frame, y_idx, ts, fit_idx, val_idx
 
     def _teacher_representation(self, ts: Any, fit_idx: np.ndarray) -> np.ndarray | None:

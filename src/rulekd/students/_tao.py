@@ -22,7 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..rules._ir import Condition, Rule, RuleSet, merge_conjunction
+from ..rules._ir import Condition, merge_conjunction
 
 __all__ = ["Tree"]
 

@@ -801,7 +801,7 @@ def finish_redundant_rule(ctx: Context, results: list[tuple], seconds: float) ->
 
 
 def finish_equivalence(ctx: "EquivalenceContext", results: list[tuple], seconds: float) -> Finding:
-    a, b = ctx.model_a, ctx.model_b
+    b = ctx.model_b
     differ = [r for r in results if r[0] == "differ"]
     unknown = [r for r in results if r[0] == "unknown"]
     what = f"the rules and the {b.name}"

@@ -191,8 +191,6 @@ def _boxable(c: Condition) -> bool:
 
 def _drop_redundant_rules(rs: RuleSet, spec: Any) -> tuple[RuleSet, int]:
     """Remove rules whose removal changes no prediction, one at a time (latest priority first)."""
-    import z3
-
     ctx = C.Context(spec(rs))
     removed: set[int] = set()
     model = ctx.model
