@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     md = headline(out["records"], 16 if 16 in budgets else budgets[0]) + "\n" + table(out["records"])
     C.write_results("fidelity", {"protocol": {"datasets": datasets, "budgets": budgets, "folds": args.folds,
                                               "teacher": "XGBClassifier(n_estimators=200, max_depth=4)"},
-                                 **out}, md)
+                                 **out}, md, argv)
     print(md)
     return 0
 
