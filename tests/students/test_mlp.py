@@ -198,7 +198,9 @@ def test_parameter_count_of_a_one_hot_network():
 def test_multiclass_string_labels_and_a_torch_teacher():
     X, y = make_classification(n_samples=150, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
                                random_state=0)
-    net = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    with torch.random.fork_rng():  # a fixed teacher, without touching the global RNG state
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
     labels = np.array(["low", "mid", "high"])
     teacher = TorchTeacher(net, classes=labels)
     m = DistilledMLPClassifier(teacher=teacher, **FAST).fit(X, labels[y])
