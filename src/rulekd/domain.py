@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
+from ._io import atomic_write_text
 from .exceptions import DomainError
 from .rules._floats import format_float, parse_float
 
@@ -416,10 +415,7 @@ class Domain:
         """Serialise; also write atomically to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
         if path is not None:
-            p = Path(path)
-            tmp = p.with_name(p.name + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, p)
+            atomic_write_text(path, text)
         return text
 
     @classmethod

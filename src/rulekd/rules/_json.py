@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .._io import atomic_write_text
 from ..exceptions import RuleFormatError
 from ._floats import format_float, parse_float
 from ._ir import Condition, Rule, RuleSet
@@ -104,14 +105,8 @@ def dumps(rs: RuleSet, path: Any = None, *, indent: int | None = 2) -> str:
     """Serialise ``rs``; also write it to ``path`` (atomically) when given."""
     text = json.dumps(ruleset_to_dict(rs), indent=indent, ensure_ascii=False, allow_nan=False)
     if path is not None:
-        _atomic_write(Path(path), text)
+        atomic_write_text(path, text)
     return text
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _validate(data: Any) -> None:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+
+from .._io import atomic_write_text
 
 __all__ = ["Finding", "VerificationReport", "STATUSES", "CHECKS"]
 
@@ -232,10 +232,7 @@ class VerificationReport:
         """Serialise to JSON; also write atomically to ``path`` when given."""
         text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
         if path is not None:
-            p = Path(path)
-            tmp = p.with_name(p.name + ".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, p)
+            atomic_write_text(path, text)
         return text
 
     @classmethod
