@@ -56,3 +56,11 @@ def test_demo_refuses_to_overwrite_foreign_files(tmp_path, capsys):
 def test_unknown_command_is_a_usage_error(capsys):
     assert main(["no-such-command"]) == 2
     assert main([]) == 2
+
+
+def test_demo_rejects_a_non_positive_budget_before_writing(tmp_path, capsys):
+    """Regression: --max-rules 0 ended in a traceback with exit code 1 after creating --out."""
+    out = tmp_path / "never"
+    assert main(["demo", "--out", str(out), "--max-rules", "0"]) == 2
+    assert "--max-rules must be at least 1" in capsys.readouterr().err
+    assert not out.exists()

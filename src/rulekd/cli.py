@@ -50,6 +50,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from . import DistilledRuleClassifier, RuleSet
     from .datasets import load_german_credit
 
+    if args.max_rules < 1:
+        raise CLIError(f"--max-rules must be at least 1, got {args.max_rules}.")
     out = Path(args.out)
     _prepare_out_dir(out, ["rules.json", "rules.txt", "domain.json", "verification.json"], args.force)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))

@@ -184,3 +184,25 @@ def test_clone_keeps_parameters():
     m = DistilledRuleClassifier(max_rules=3, kind="list", random_state=1)
     c = clone(m)
     assert c.get_params() == m.get_params()
+
+
+def test_array_fitted_model_accepts_a_frame_by_position():
+    """Regression: a model fitted on an array raised KeyError 'x0' when given a DataFrame."""
+    X, y = make_classification(n_samples=300, n_features=3, n_informative=2, n_redundant=0, random_state=0)
+    m = DistilledTreeClassifier(max_leaf_nodes=4, **FAST).fit(X, y)
+    with pytest.warns(UserWarning, match="feature names"):
+        from_frame = m.predict(pd.DataFrame(X, columns=["a", "b", "c"]))
+    np.testing.assert_array_equal(from_frame, m.predict(X))
+
+
+def test_missing_value_where_training_had_none_is_refused_by_name():
+    X, y = _mixed_frame()
+    m = DistilledRuleClassifier(max_rules=4, n_synthetic=300, random_state=0).fit(X, y)
+    bad = X.copy()
+    bad.loc[3, "age"] = np.nan  # 'age' had no missing value during fit
+    for method in (m.predict, m.predict_proba, m.decided_by):
+        with pytest.raises(ValueError, match="'age' has missing values, but it had none during fit"):
+            method(bad)
+    ok = X.copy()
+    ok.loc[3, "income"] = np.nan  # 'income' had missing values: answered
+    assert len(m.predict(ok)) == len(ok)

@@ -65,6 +65,9 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                 raise ValueError(f"Found array with 0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
             validate_data(self, X, reset=reset, skip_check_array=True)
             frame = X.rename(columns=str).reset_index(drop=True)
+            if not reset and not hasattr(self, "feature_names_in_"):
+                # Fitted on an array: match columns by position, as scikit-learn does.
+                frame = frame.set_axis(list(self._feature_names_), axis=1)
             if reset:
                 self._object_columns_ = [
                     c for c in frame.columns
@@ -222,10 +225,27 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         return np.argmax(logits[:, order], axis=1)
 
     # -- prediction (rule students) -------------------------------------------
+    def _rule_input(self, X: Any) -> pd.DataFrame:
+        """Validated frame for the rules; missing values only where the Domain allows them.
+
+        The rules are fitted to the Domain: a feature that had no missing value
+        during fit has rules that say nothing about a missing one, so such a
+        row is refused (like an unseen category) rather than answered silently.
+        """
+        frame = self._validate_X(X, reset=False)
+        for spec in self.domain_.features:
+            if not spec.allow_missing and frame[spec.name].isna().any():
+                raise ValueError(
+                    f"Column {spec.name!r} has missing values, but it had none during fit, so the rules do not "
+                    f"cover them. Fill them (e.g. with the training median or a known level) or refit on data "
+                    f"in which {spec.name!r} may be missing."
+                )
+        return frame
+
     def predict(self, X: Any) -> np.ndarray:
         """Class labels from the rules: ``rules_.predict``."""
         check_is_fitted(self)
-        frame = self._validate_X(X, reset=False)
+        frame = self._rule_input(X)
         table = np.array(
             [list(self.classes_).index(r.prediction) for r in self.rules_.rules]
             + [list(self.classes_).index(self.rules_.default)]
@@ -235,13 +255,13 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class probabilities of the answering rule, columns in ``classes_`` order."""
         check_is_fitted(self)
-        frame = self._validate_X(X, reset=False)
+        frame = self._rule_input(X)
         return self.rules_.predict_proba(frame)
 
     def decided_by(self, X: Any) -> np.ndarray:
         """Id of the rule that answers each row (``"default"`` where none matches)."""
         check_is_fitted(self)
-        frame = self._validate_X(X, reset=False)
+        frame = self._rule_input(X)
         return self.rules_.decided_by(frame)
 
     def get_rules(self) -> pd.DataFrame:

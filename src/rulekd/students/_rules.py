@@ -142,7 +142,9 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         if not candidates:  # multiclass: even the smallest tree has too many rules
             tree = self._grow(Xe, fit, self.max_rules + 1, criteria[0])
             rs = self._readout(tree, Xe, fit, drop_default=True)
-            rs = rs.replace(rules=tuple(sorted(rs.rules, key=lambda r: -r.support)[: self.max_rules]))
+            covered = rs.match(fit.X).T @ fit.weights  # keep the rules that cover the most weight
+            keep = sorted(np.argsort(-covered, kind="stable")[: self.max_rules])
+            rs = rs.replace(rules=tuple(rs.rules[i] for i in keep))
             candidates.append((self._fidelity(rs, val), criteria[0], False, tree, rs))
         if self.refine:
             candidates.sort(key=lambda c: -c[0])
