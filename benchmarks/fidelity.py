@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.tree import DecisionTreeClassifier
 
 from . import _common as C
 from ._peers import Adapter, cart_adapter, peer_adapters

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rulekd.domain import Domain, FeatureSpec, LinearConstraint
+from rulekd.domain import Domain, FeatureSpec
 from rulekd.exceptions import DomainError
 
 

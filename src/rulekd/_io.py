@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -17,3 +18,11 @@ def atomic_write_text(path: Any, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
+
+
+def dump_json(data: Any, path: Any = None, *, indent: int | None = 2) -> str:
+    """Strict JSON text of ``data`` (no NaN / inf, UTF-8 kept); written atomically to ``path`` if given."""
+    text = json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False)
+    if path is not None:
+        atomic_write_text(path, text)
+    return text

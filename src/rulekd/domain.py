@@ -10,7 +10,6 @@ new Domain (it is immutable); JSON round-trips exactly.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Mapping, Sequence
@@ -18,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ._io import atomic_write_text
+from ._io import dump_json
 from .exceptions import DomainError
 from .rules._floats import format_float, parse_float
 
@@ -413,10 +412,7 @@ class Domain:
 
     def to_json(self, path: Any = None, *, indent: int | None = 2) -> str:
         """Serialise; also write atomically to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
-        if path is not None:
-            atomic_write_text(path, text)
-        return text
+        return dump_json(self.to_dict(), path, indent=indent)
 
     @classmethod
     def from_dict(cls, data: Any) -> "Domain":

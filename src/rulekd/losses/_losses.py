@@ -209,12 +209,16 @@ def rkd_distance_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Ten
     >>> round(float(rkd_distance_loss(s, t)), 6)
     0.013889
     """
+    return _huber_between(student, teacher, _normalised_distances)
+
+
+def _huber_between(student: torch.Tensor, teacher: torch.Tensor, relation: Any) -> torch.Tensor:
+    """Huber loss between ``relation(student)`` and ``relation(teacher)`` (teacher side without gradient)."""
     if student.shape[0] != teacher.shape[0]:
         raise ValueError(f"The student batch has {student.shape[0]} rows and the teacher's {teacher.shape[0]}.")
     with torch.no_grad():
-        t = _normalised_distances(teacher.detach().to(student.dtype))
-    s = _normalised_distances(student)
-    return F.smooth_l1_loss(s, t, reduction="mean")
+        t = relation(teacher.detach().to(student.dtype))
+    return F.smooth_l1_loss(relation(student), t, reduction="mean")
 
 
 def _angles(x: torch.Tensor) -> torch.Tensor:
@@ -241,12 +245,7 @@ def rkd_angle_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor
     >>> round(float(rkd_angle_loss(s, t)), 6)
     0.037037
     """
-    if student.shape[0] != teacher.shape[0]:
-        raise ValueError(f"The student batch has {student.shape[0]} rows and the teacher's {teacher.shape[0]}.")
-    with torch.no_grad():
-        t = _angles(teacher.detach().to(student.dtype))
-    s = _angles(student)
-    return F.smooth_l1_loss(s, t, reduction="mean")
+    return _huber_between(student, teacher, _angles)
 
 
 def similarity_preserving_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:

@@ -17,7 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text
+import numpy as np
+
+from .._io import dump_json
 from ..exceptions import RuleFormatError
 from ._floats import format_float, parse_float
 from ._ir import Condition, Rule, RuleSet
@@ -84,15 +86,11 @@ def ruleset_to_dict(rs: RuleSet) -> dict:
 
 def _jsonable(obj: Any) -> Any:
     """Metadata may hold numpy scalars or tuples; make it plain JSON."""
-    try:
-        import numpy as np
-    except ImportError:  # pragma: no cover
-        np = None
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_jsonable(v) for v in obj]
-    if np is not None and isinstance(obj, np.generic):
+    if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return format_float(obj) if not math.isnan(obj) else None
@@ -103,10 +101,7 @@ def _jsonable(obj: Any) -> Any:
 
 def dumps(rs: RuleSet, path: Any = None, *, indent: int | None = 2) -> str:
     """Serialise ``rs``; also write it to ``path`` (atomically) when given."""
-    text = json.dumps(ruleset_to_dict(rs), indent=indent, ensure_ascii=False, allow_nan=False)
-    if path is not None:
-        atomic_write_text(path, text)
-    return text
+    return dump_json(ruleset_to_dict(rs), path, indent=indent)
 
 
 def _validate(data: Any) -> None:

@@ -115,9 +115,9 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         for spec in self.domain_.features:
             col = frame[spec.name]
             if spec.kind == "categorical":
-                values = col.astype(object) if not isinstance(col.dtype, pd.CategoricalDtype) else col
-                present = pd.unique(values.dropna()) if not isinstance(col.dtype, pd.CategoricalDtype) else col.dropna().unique()
-                unseen = [v for v in present if v not in set(spec.levels)]
+                values = col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype(object)
+                known = set(spec.levels)
+                unseen = [v for v in values.dropna().unique() if v not in known]
                 if unseen:
                     raise ValueError(
                         f"Column {spec.name!r} has levels unseen during fit: {sorted(map(str, unseen))[:10]}. "

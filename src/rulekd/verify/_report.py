@@ -10,12 +10,11 @@ a solver model that could not be turned into a real input). The
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._io import atomic_write_text
+from .._io import dump_json
 
 __all__ = ["Finding", "VerificationReport", "STATUSES", "CHECKS"]
 
@@ -230,10 +229,7 @@ class VerificationReport:
 
     def to_json(self, path: Any = None, *, indent: int | None = 2) -> str:
         """Serialise to JSON; also write atomically to ``path`` when given."""
-        text = json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
-        if path is not None:
-            atomic_write_text(path, text)
-        return text
+        return dump_json(self.to_dict(), path, indent=indent)
 
     @classmethod
     def from_dict(cls, d: dict) -> "VerificationReport":
