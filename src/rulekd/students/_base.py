@@ -218,12 +218,6 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                 f"Fit the teacher on the same labels."
             )
 
-    def _teacher_predict_on(self, frame: pd.DataFrame) -> np.ndarray:
-        """Teacher labels (as class indices into ``classes_``) for a canonical frame."""
-        logits = _TeacherView(self.teacher_, self._frame_input_).logits(frame)
-        order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
-        return np.argmax(logits[:, order], axis=1)
-
     # -- prediction (rule students) -------------------------------------------
     def _rule_input(self, X: Any) -> pd.DataFrame:
         """Validated frame for the rules; missing values only where the Domain allows them.
