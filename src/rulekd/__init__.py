@@ -17,6 +17,7 @@ from .exceptions import (
 )
 from .rules import Condition, Rule, RuleSet, from_sklearn_tree, from_xgboost_tree
 from .students import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
+from .hybrid import HybridClassifier
 from .teachers import Teacher, TorchTeacher, fit_teacher
 
 __version__ = "0.1.0"
@@ -29,6 +30,7 @@ __all__ = [
     "DistilledRuleClassifier",
     "DistilledTreeClassifier",
     "FeatureSpec",
+    "HybridClassifier",
     "LinearConstraint",
     "MissingDependencyError",
     "Rule",

@@ -1,0 +1,211 @@
+"""Guards: the hybrid's declared properties, enforced on the neural part by construction.
+
+The hybrid answers a row with the first Implies guard whose condition holds,
+else with the first trusted rule that fires, else with the neural student.
+The rules are chosen so that they respect the guards (see ``_hybrid.py``);
+this module makes the *student's* answer respect them whatever the network
+computes, with constructions simple enough for Z3 to prove the composition
+while treating the network as an arbitrary function (``_verify.py``):
+
+* ``Invariant(f)``: the student's probabilities are averaged over a fixed set
+  of values of ``f`` (every level, the missing value where it is allowed, or a
+  quantile grid of a numeric feature), weighted by their frequency in the
+  training data. The answer then depends on ``f`` not at all. Cost: one
+  student evaluation per value (per combination, with several such guards).
+* ``Monotone(f, increasing, toward=c)``: on a fixed grid ``G`` of values of
+  ``f`` (every training value, or 32 quantiles), the answer is ``c`` exactly
+  when the student answers ``c`` at some grid point ``g <= x_f`` (all other
+  features as in ``x``); otherwise the student's best class other than ``c``.
+  Raising ``x_f`` only adds grid points, so an answer ``c`` is never left.
+  Cost: up to ``|G|`` student evaluations per row answered by the student,
+  and the answer changes only at grid points (its resolution in ``f``).
+  ``decreasing`` mirrors it (``g >= x_f``). A missing ``x_f`` is answered by
+  the student as is (the property compares present values only).
+* ``Implies(cond, then=c)``: answered by the guard before rules and student.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..domain import Domain
+from ..verify import Implies, Invariant, Monotone
+
+__all__ = ["Guarding", "GRID_SIZE", "MAX_COMBINATIONS"]
+
+# Most grid points per Monotone feature and per numeric Invariant feature.
+GRID_SIZE = 32
+INVARIANT_GRID = 8
+# Most value combinations averaged over for all Invariant guards together.
+MAX_COMBINATIONS = 256
+
+
+def _grid(values: np.ndarray, size: int) -> np.ndarray:
+    v = np.unique(values[~np.isnan(values)])
+    if len(v) <= size:
+        return v
+    return np.unique(np.quantile(v, np.linspace(0.0, 1.0, size), method="inverted_cdf"))
+
+
+@dataclass
+class Guarding:
+    """The guards of one fitted hybrid and the grids they use.
+
+    Parameters
+    ----------
+    guards : sequence of Property
+        Validated (labels resolved) against ``domain`` and ``classes``.
+    domain : Domain
+    classes : ndarray
+    frame : DataFrame
+        Training rows (canonical frame): the grids and value weights come from it.
+    """
+
+    guards: Sequence[Any]
+    domain: Domain
+    classes: np.ndarray
+    frame: pd.DataFrame
+    implies: list = field(init=False)
+    monotone: list = field(init=False)
+    invariant: list = field(init=False)
+    grids: dict = field(init=False)
+    combos: list = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.implies = [(k, g) for k, g in enumerate(self.guards) if isinstance(g, Implies)]
+        self.monotone = [g for g in self.guards if isinstance(g, Monotone)]
+        self.invariant = [g for g in self.guards if isinstance(g, Invariant)]
+        inv_names = sorted({n for g in self.invariant for n in g.names})
+        for g in self.monotone:
+            if g.feature in inv_names:
+                raise ValueError(
+                    f"The guards say both that the prediction is monotone in {g.feature!r} and that it never "
+                    f"depends on it; keep one of the two."
+                )
+        towards = {self._code(g.toward) for g in self.monotone}
+        if len(self.classes) > 2 and len(towards) > 1:
+            raise ValueError(
+                "Monotone guards toward different classes are supported for two classes only; with "
+                f"{len(self.classes)} classes name the same class in every Monotone guard."
+            )
+        self.grids = {}
+        for g in self.monotone:
+            x = self.frame[g.feature].to_numpy(dtype=np.float64, na_value=np.nan)
+            grid = _grid(x, GRID_SIZE)
+            if len(grid) == 0:
+                raise ValueError(f"Monotone guard on {g.feature!r}: the training data has no value of it.")
+            self.grids[g.feature] = grid
+        self.combos = self._invariant_combinations(inv_names)
+
+    # -- class codes -----------------------------------------------------------
+    def _code(self, label: Any) -> int:
+        return int(list(self.classes).index(label))
+
+    def monotone_steps(self) -> list[tuple[str, bool, int, np.ndarray]]:
+        """``(feature, increasing, toward code, grid)`` per Monotone guard; binary guards toward one class."""
+        steps = []
+        first = self._code(self.monotone[0].toward) if self.monotone else 0
+        for g in self.monotone:
+            inc = g.direction == "increasing"
+            c = self._code(g.toward)
+            if len(self.classes) == 2 and c != first:
+                # Raising toward the other class == lowering toward this one.
+                inc, c = not inc, first
+            steps.append((g.feature, inc, c, self.grids[g.feature]))
+        return steps
+
+    # -- Invariant -----------------------------------------------------------------
+    def _invariant_combinations(self, names: Sequence[str]) -> list[tuple[dict, float]]:
+        """Value assignments of the invariant features and their weights (sum 1)."""
+        if not names:
+            return []
+        per_feature = []
+        for n in names:
+            spec = self.domain[n]
+            col = self.frame[n]
+            if spec.kind == "categorical":
+                values: list = list(spec.levels)
+                counts = [float((col == v).sum()) for v in values]
+            else:
+                x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+                grid = _grid(x, 2 if spec.kind == "binary" else INVARIANT_GRID)
+                values = [float(v) for v in grid]
+                counts = [1.0] * len(values)
+                if spec.kind in ("binary", "integer") or len(np.unique(x[~np.isnan(x)])) <= INVARIANT_GRID:
+                    counts = [float((x == v).sum()) for v in values]
+            if spec.allow_missing:
+                values.append(None)
+                counts.append(float(col.isna().sum()))
+            w = np.asarray(counts) + 1.0  # every value counts, however rare
+            per_feature.append(list(zip(values, w / w.sum())))
+        total = int(np.prod([len(p) for p in per_feature]))
+        if total > MAX_COMBINATIONS:
+            raise ValueError(
+                f"The Invariant guards on {list(names)} need {total} value combinations of the student "
+                f"(more than {MAX_COMBINATIONS}); guard fewer features, or group one-hot columns in one guard."
+            )
+        out = []
+        for combo in itertools.product(*per_feature):
+            out.append(({n: v for n, (v, _) in zip(names, combo)}, float(np.prod([w for _, w in combo]))))
+        return out
+
+    @property
+    def invariant_names(self) -> list[str]:
+        return sorted({n for g in self.invariant for n in g.names})
+
+    # -- the guarded student ---------------------------------------------------------
+    def student_proba(self, proba: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame) -> np.ndarray:
+        """The student's probabilities, averaged over the Invariant values."""
+        if not self.combos:
+            return proba(frame)
+        n = len(frame)
+        big = pd.concat([_assign(frame, values) for values, _ in self.combos], ignore_index=True)
+        p = proba(big).reshape(len(self.combos), n, -1)
+        w = np.asarray([w for _, w in self.combos])
+        return np.tensordot(w, p, axes=1)
+
+    def student_answer(self, proba: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """``(class codes, probabilities)`` of the guarded student for each row."""
+        return self._answer(proba, frame, self.monotone_steps())
+
+    def _answer(self, proba: Callable, frame: pd.DataFrame, steps: list) -> tuple[np.ndarray, np.ndarray]:
+        if not steps:
+            P = self.student_proba(proba, frame)
+            return np.argmax(P, axis=1), P
+        name, inc, c, grid = steps[0]
+        own, P = self._answer(proba, frame, steps[1:])
+        x = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            elig = grid[None, :] <= x[:, None] if inc else grid[None, :] >= x[:, None]
+        rows, cols = np.nonzero(elig)
+        hit = np.zeros(len(frame), dtype=bool)
+        if len(rows):
+            sub = frame.iloc[rows].reset_index(drop=True)
+            sub = _assign(sub, {name: grid[cols]})
+            sub_codes, _ = self._answer(proba, sub, steps[1:])
+            np.logical_or.at(hit, rows, sub_codes == c)
+        present = ~np.isnan(x)
+        other = P.copy()
+        other[:, c] = -np.inf
+        best_other = np.argmax(other, axis=1)
+        codes = np.where(hit, c, np.where(own == c, best_other, own))
+        return np.where(present, codes, own), P
+
+
+def _assign(frame: pd.DataFrame, values: dict) -> pd.DataFrame:
+    """A copy of ``frame`` with columns set to the given values (``None``: missing)."""
+    out = frame.copy()
+    for name, v in values.items():
+        col = out[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            vals = [v] * len(out) if not isinstance(v, np.ndarray) else list(v)
+            out[name] = pd.Categorical(vals, categories=col.cat.categories)
+        else:
+            out[name] = np.full(len(out), np.nan if v is None else v, dtype=np.float64) if not isinstance(
+                v, np.ndarray) else v.astype(np.float64)
+    return out

@@ -1,0 +1,687 @@
+"""``HybridClassifier``: trusted rules where they apply, the neural student elsewhere.
+
+How ``fit`` works
+-----------------
+1. The teacher is fitted once on all rows (or used frozen) and shared, frozen,
+   by every student. The real rows are split (stratified) into a training part
+   and a validation part (``validation_fraction``).
+2. Candidate rules, learned on the training part: the rules of the rule student
+   (default :class:`DistilledRuleClassifier`), the leaves of two
+   :class:`DistilledTreeClassifier` of different sizes (so both classes have
+   rules), and, where the teacher is XGBoost, the leaves of its first trees.
+   Each candidate answers the class the teacher gives most often on the rows it
+   covers (real training rows plus synthetic rows near them).
+3. Candidates that contradict a guard are set aside (``guard_conflicts_``):
+   an ``Implies`` guard whose region they overlap with another class, a
+   ``Monotone`` guard they could break (a rule for the ``toward`` class may only
+   bound the feature from below, a rule for another class only from above), an
+   ``Invariant`` guard on a feature they test.
+4. The neural student (default :class:`DistilledMLPClassifier`) is fitted on
+   the training part. On the validation rows, a greedy pass orders the
+   candidates: each step appends the rule that best trades accuracy for
+   coverage, judged on the validation rows it would newly answer (true labels)
+   and, to steady small samples, on the training and synthetic rows it would
+   newly answer (agreement with the teacher). Several trade-off prices give
+   several orders; for the requested ``transparency`` the shortest prefix that
+   reaches it (coverage of the real rows) with the best validation accuracy is
+   kept. ``transparency=None`` keeps the prefix of best validation accuracy.
+5. ``min_rule_precision`` (if set) drops candidates whose held-out precision,
+   smoothed toward their agreement with the teacher, is lower.
+
+Prediction: the first ``Implies`` guard whose condition holds, else the first
+rule of ``rules_`` that fires, else the guarded student (``_guards.py``).
+``decided_by`` names which.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from ..domain import Domain
+from ..rules import Condition, Rule, RuleSet
+from ..students import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
+from ..students._base import DistilledClassifierMixin, _n_synthetic, _TeacherView
+from ..students._tree import _TreeFitting
+from ..teachers import fit_teacher
+from ..transfer import make_transfer_set
+from ..verify import Implies, Invariant, Monotone, parse_property
+from ._guards import Guarding
+
+__all__ = ["HybridClassifier", "GuardConflictError", "GuardConflictWarning"]
+
+
+class GuardConflictError(ValueError):
+    """The guards cannot all hold together (with the hybrid's construction)."""
+
+
+class GuardConflictWarning(UserWarning):
+    """Candidate rules that contradict a guard were set aside."""
+
+
+# Trade-off prices tried by the greedy ordering: accuracy (in rows) given up
+# per row newly answered by a rule.
+_PRICES = (0.0, 0.02, 0.05, 0.1, 0.2)
+# Leaves of the candidate trees, and teacher trees read as candidates.
+_TREE_SIZES = (16, 48)
+_TEACHER_TREES = 12
+# Weight of the teacher-agreement estimate against the validation estimate.
+_PRIOR_ROWS = 10.0
+# How far past the transparency target a rule may take the coverage while
+# another candidate stays within it.
+_OVERSHOOT = 0.05
+# Random Domain inputs searched for a violation of a guard Z3 could not prove.
+_SEARCH_ROWS = 20_000
+
+
+class HybridClassifier(DistilledClassifierMixin):
+    """Rules a reviewer can read for most inputs, a compact network for the rest.
+
+    Parameters
+    ----------
+    teacher : estimator, Teacher, FrozenEstimator or None, default=None
+        The model distilled (default: XGBoost, see :func:`rulekd.teachers.default_teacher`);
+        fitted once and shared by both students.
+    rules : rule student, RuleSet or None, default=None
+        Where candidate rules come from besides the built-in trees: an unfitted
+        rule student (default ``DistilledRuleClassifier(max_rules=16)``), or a
+        :class:`RuleSet` of candidates to choose from.
+    student : estimator or None, default=None
+        The neural student (default ``DistilledMLPClassifier()``); its teacher is
+        replaced by the hybrid's.
+    transparency : float in (0, 1] or None, default=0.5
+        Target share of inputs answered by rules; ``None`` chooses it on
+        validation accuracy.
+    min_rule_precision : float in [0, 1] or None, default=None
+        Lowest held-out precision (smoothed toward the rule's agreement with the
+        teacher) of a rule allowed to answer.
+    guards : sequence of Implies, Monotone, Invariant or str, default=()
+        Properties that hold for every input of the Domain, whichever part answers.
+    max_rules : int, default=32
+        Most rules in the ordered list.
+    n_synthetic : "auto" or int, default="auto"
+        Synthetic rows near the training rows, labelled by the teacher, used to
+        label and judge candidate rules.
+    strategy : str, default="perturb"
+        How those rows are drawn (see :func:`rulekd.transfer.sample_synthetic`).
+    validation_fraction : float, default=0.25
+        Share of the real rows held out to choose the rules.
+    random_state : int, RandomState or None
+    verbose : int, default=0
+
+    Attributes
+    ----------
+    rules_ : RuleSet
+        The ordered rules that answer (``default`` is a placeholder: rows no rule
+        covers go to the student, as ``metadata["default"] == "student"`` says).
+    rule_path_ : RuleSet
+        The full greedy order the chosen prefix was cut from (read by
+        :meth:`transparency_curve`).
+    student_ : DistilledMLPClassifier
+    teacher_ : Teacher
+    domain_ : Domain
+    guards_ : tuple of Property
+    transparency_ : float
+        Share of validation rows answered by rules.
+    rule_precision_ : dict
+        Rule id -> precision on the validation rows it answers (nan if none).
+    guard_conflicts_ : list of dict
+        Candidate rules set aside for contradicting a guard: ``rule``, ``guard``, ``reason``.
+    validation_scores_ : dict
+        Validation accuracy of the hybrid, the student alone and the rules on their rows.
+
+    Examples
+    --------
+    >>> from rulekd.datasets import load_breast_cancer
+    >>> from xgboost import XGBClassifier
+    >>> d = load_breast_cancer()
+    >>> hyb = HybridClassifier(teacher=XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1),
+    ...                        student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5),
+    ...                        rules=DistilledRuleClassifier(max_rules=4, n_synthetic=0),
+    ...                        n_synthetic=0, transparency=0.5, random_state=0).fit(d.data, d.target)
+    >>> 0.3 <= hyb.transparency_ <= 1.0
+    True
+    >>> set(hyb.decided_by(d.data[:5])) <= set(hyb.rules_.rule_id(i) for i in range(len(hyb.rules_))) | {"student"}
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **DistilledClassifierMixin._common_constraints,
+        "rules": "no_validation",
+        "student": "no_validation",
+        "transparency": [Interval(numbers.Real, 0, 1, closed="right"), None],
+        "min_rule_precision": [Interval(numbers.Real, 0, 1, closed="both"), None],
+        "guards": "no_validation",
+        "max_rules": [Interval(numbers.Integral, 1, None, closed="left")],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        teacher: Any = None,
+        rules: Any = None,
+        student: Any = None,
+        transparency: float | None = 0.5,
+        min_rule_precision: float | None = None,
+        guards: Sequence[Any] = (),
+        max_rules: int = 32,
+        n_synthetic: int | str = "auto",
+        strategy: str = "perturb",
+        validation_fraction: float = 0.25,
+        random_state: Any = None,
+        verbose: int = 0,
+    ):
+        self.teacher = teacher
+        self.rules = rules
+        self.student = student
+        self.transparency = transparency
+        self.min_rule_precision = min_rule_precision
+        self.guards = guards
+        self.max_rules = max_rules
+        self.n_synthetic = n_synthetic
+        self.strategy = strategy
+        self.validation_fraction = validation_fraction
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- fit -------------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HybridClassifier":
+        """Fit the teacher, both students, and choose the rules; see the module docstring."""
+        self._validate_params()
+        frame = self._validate_X(X, reset=True)
+        y_idx = self._validate_y(y)
+        if len(frame) != len(y_idx):
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: X has {len(frame)} rows, y has {len(y_idx)}."
+            )
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame)
+        self.domain_ = Domain.from_data(frame)
+        rng = self.random_state
+        rng = rng if isinstance(rng, np.random.RandomState) else np.random.RandomState(rng)
+        seed = int(rng.randint(0, 2**31 - 1))
+        self._seed_ = seed
+        k = len(self.classes_)
+        self.guards_ = self._validated_guards()
+        # The teacher learns from the training part only: were the validation rows
+        # in its data, the students (which copy it) would look better on them
+        # than on new rows, and the choice of rules would be biased.
+        tr, va = self._split(y_idx, seed)
+        teacher_input = frame.iloc[tr] if self._frame_input_ else frame.iloc[tr].to_numpy(dtype=np.float64,
+                                                                                          na_value=np.nan)
+        self.teacher_ = fit_teacher(self.teacher, teacher_input, self.classes_[y_idx[tr]], random_state=seed,
+                                    sample_weight=None if sw is None else sw[tr])
+        self._check_teacher_classes()
+
+        Xtr = frame.iloc[tr].reset_index(drop=True)
+        Xva = frame.iloc[va].reset_index(drop=True)
+        sw_tr = None if sw is None else sw[tr]
+        fit_X = Xtr if self._frame_input_ else Xtr.to_numpy(dtype=np.float64, na_value=np.nan)
+        labels_tr = self.classes_[y_idx[tr]]
+
+        # Teacher-labelled rows near the training rows: label and judge candidates.
+        n_syn = _n_synthetic(self.n_synthetic, len(Xtr))
+        ts = make_transfer_set(Xtr, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
+                               strategy=self.strategy, domain=self.domain_, random_state=seed)
+        order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
+        t_lab = np.argmax(ts.logits[:, order], axis=1)
+        t_va = np.argmax(_TeacherView(self.teacher_, self._frame_input_).logits(Xva)[:, order], axis=1)
+
+        self.guarding_ = Guarding(self.guards_, self.domain_, self.classes_, Xtr)
+        candidates = self._candidates(fit_X, labels_tr, sw_tr, seed)
+        candidates = self._relabel(candidates, ts.X, t_lab, k)
+        candidates, self.guard_conflicts_ = self._screen(candidates)
+        if self.guard_conflicts_:
+            first = self.guard_conflicts_[0]
+            warnings.warn(
+                f"{len(self.guard_conflicts_)} candidate rule(s) contradict a guard and were set aside; the "
+                f"first: '{first['rule']}' against '{first['guard']}' ({first['reason']}). See guard_conflicts_.",
+                GuardConflictWarning,
+                stacklevel=2,
+            )
+
+        student = DistilledMLPClassifier() if self.student is None else clone(self.student)
+        student.set_params(teacher=self.teacher_)
+        if "random_state" in student.get_params() and student.get_params()["random_state"] is None:
+            student.set_params(random_state=seed)
+        kw = {} if sw_tr is None else {"sample_weight": sw_tr}
+        self.student_ = student.fit(fit_X, labels_tr, **kw)
+
+        stu_va, _ = self._student_answer(Xva)
+        stu_ts, _ = self._student_answer(ts.X)
+        y_va = y_idx[va]
+        w_va = np.ones(len(va)) if sw is None else np.asarray(sw, dtype=float)[va]
+        self._choose(candidates, frame, Xva, y_va, w_va, stu_va, ts.X, t_lab, stu_ts)
+        self._check_guards_hold()
+        return self
+
+    def _split(self, y_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.arange(len(y_idx))
+        counts = np.bincount(y_idx)
+        n_va = int(round(self.validation_fraction * len(idx)))
+        if len(idx) < 10 or n_va < len(counts) or len(idx) - n_va < len(counts):
+            return idx, idx
+        strat = y_idx if counts.min() >= 2 else None
+        tr, va = train_test_split(idx, test_size=n_va, random_state=seed, stratify=strat)
+        tr, va = np.sort(tr), np.sort(va)
+        if len(np.unique(y_idx[tr])) < len(counts):
+            return idx, idx
+        return tr, va
+
+    def _validated_guards(self) -> tuple:
+        guards = self.guards
+        if isinstance(guards, (str, Implies, Monotone, Invariant)):
+            guards = (guards,)
+        try:
+            props = [parse_property(g) for g in guards]
+        except TypeError:
+            raise ValueError(
+                f"guards must be a sequence of Implies / Monotone / Invariant objects or property strings, "
+                f"got {guards!r}."
+            ) from None
+        classes = [c.item() if hasattr(c, "item") else c for c in self.classes_]
+        return tuple(p.validate(self.domain_, classes) for p in props)
+
+    # -- candidates --------------------------------------------------------------------
+    def _candidates(self, fit_X: Any, labels: np.ndarray, sw: Any, seed: int) -> list[tuple]:
+        """``(conditions, source)`` of every candidate rule (duplicates removed)."""
+        kw = {} if sw is None else {"sample_weight": sw}
+        out: list[tuple] = []
+        if isinstance(self.rules, RuleSet):
+            out += [(r.conditions, "given") for r in self.rules.rules]
+        else:
+            base = DistilledRuleClassifier(max_rules=16) if self.rules is None else clone(self.rules)
+            base.set_params(teacher=self.teacher_, random_state=seed)
+            base.fit(fit_X, labels, **kw)
+            out += [(r.conditions, "rule student") for r in base.rules_.rules]
+        n_syn = self.n_synthetic
+        for size in _TREE_SIZES:
+            tree = DistilledTreeClassifier(teacher=self.teacher_, max_leaf_nodes=size, n_synthetic=n_syn,
+                                           strategy=self.strategy, random_state=seed)
+            tree.fit(fit_X, labels, **kw)
+            out += [(r.conditions, f"tree {size}") for r in tree.rules_.rules]
+        out += self._teacher_tree_rules()
+        seen, uniq = set(), []
+        for conds, src in out:
+            key = tuple(sorted(conds, key=lambda c: c.sort_key()))
+            if key in seen or not conds:
+                continue
+            seen.add(key)
+            uniq.append((key, src))
+        return uniq
+
+    def _teacher_tree_rules(self) -> list[tuple]:
+        """Leaves of the teacher's first trees, when it is XGBoost (else none)."""
+        from ..rules import from_xgboost_tree
+        from ..teachers import XGBoostTeacher
+
+        if not isinstance(self.teacher_, XGBoostTeacher) or not self._frame_input_:
+            return []
+        cats = {s.name: list(s.levels) for s in self.domain_.features if s.kind == "categorical"}
+        out = []
+        try:
+            for t in range(_TEACHER_TREES):
+                rs = from_xgboost_tree(self.teacher_._booster, t, list(self.domain_.names), categories=cats)
+                out += [(r.conditions, "teacher tree") for r in rs.rules]
+        except (IndexError, ValueError, KeyError):
+            pass  # fewer trees, or a booster that cannot be read as rules: no candidates from it
+        return out
+
+    def _relabel(self, candidates: list, Xt: pd.DataFrame, t_lab: np.ndarray, k: int) -> list[Rule]:
+        """Each candidate answers the teacher's most frequent class on the rows it covers."""
+        rules = []
+        probe = RuleSet(tuple(Rule(c, self.classes_[0]) for c, _ in candidates), classes=tuple(self.classes_.tolist()),
+                        default=self.classes_[0], ordered=True) if candidates else None
+        if probe is None:
+            return []
+        M = probe.match(Xt)
+        cols: dict[Condition, np.ndarray] = {}
+
+        def mask(c: Condition) -> np.ndarray:
+            if c not in cols:
+                cols[c] = np.asarray(c.evaluate(Xt[c.feature]), dtype=bool)
+            return cols[c]
+
+        for j, (conds, src) in enumerate(candidates):
+            sel = M[:, j]
+            if not sel.any():
+                continue
+            counts = np.bincount(t_lab[sel], minlength=k).astype(float)
+            c = int(np.argmax(counts))
+            conds = self._shorten([_TreeFitting._tidy_condition(self, cd) for cd in conds], t_lab == c, mask)
+            sel = np.logical_and.reduce([mask(cd) for cd in conds]) if conds else np.ones(len(Xt), dtype=bool)
+            counts = np.bincount(t_lab[sel], minlength=k).astype(float)
+            label = self.classes_[c].item() if hasattr(self.classes_[c], "item") else self.classes_[c]
+            rules.append(Rule(tuple(conds), label, proba=tuple(float(v) for v in counts / counts.sum()),
+                              support=int(sel.sum()), confidence=float(counts[c] / counts.sum()), id=f"{src} #{j}"))
+        return rules
+
+    @staticmethod
+    def _shorten(conds: list, agree: np.ndarray, mask: Any, slack: float = 0.005) -> list:
+        """Drop conditions while agreement with the teacher on the covered rows stays (within ``slack``)."""
+        def fid(cs: list) -> tuple[float, int]:
+            sel = np.logical_and.reduce([mask(c) for c in cs]) if cs else np.ones(len(agree), dtype=bool)
+            n = int(sel.sum())
+            return (float(agree[sel].mean()) if n else 0.0), n
+
+        f0, _ = fid(conds)
+        while len(conds) > 1:
+            best = None
+            for i in range(len(conds)):
+                f, n = fid(conds[:i] + conds[i + 1:])
+                if f >= f0 - slack and (best is None or (f, n) > best[0]):
+                    best = ((f, n), i)
+            if best is None:
+                break
+            conds = conds[:best[1]] + conds[best[1] + 1:]
+        return conds
+
+    def _screen(self, rules: list[Rule]) -> tuple[list[Rule], list[dict]]:
+        """Set aside candidates that contradict a guard."""
+        from ._verify import ImpliesScreen
+
+        keep, conflicts = [], []
+        screen = ImpliesScreen(self.domain_) if self.guarding_.implies else None
+        steps = self.guarding_.monotone_steps()
+        for r in rules:
+            reason, guard = None, None
+            feats = r.features
+            for g in self.guards_:
+                if isinstance(g, Invariant) and feats & set(g.names):
+                    reason, guard = f"it tests {sorted(feats & set(g.names))}, which the guard says must not matter", g
+                    break
+            if reason is None:
+                code = list(self.classes_).index(r.prediction)
+                for (name, inc, c, _), g in zip(steps, self.guarding_.monotone):
+                    bad_ops = _monotone_bad_ops(inc, code == c)
+                    if any(cd.feature == name and cd.op in bad_ops for cd in r.conditions):
+                        reason, guard = f"it bounds {name!r} from the side the guard forbids for its class", g
+                        break
+            if reason is None:
+                for _, g in self.guarding_.implies:
+                    if r.prediction != g.then:
+                        row = screen.overlap(r, g)
+                        if row is not None:
+                            reason, guard = f"it answers {r.prediction!r} on an input the guard sends to {g.then!r}: {row}", g
+                            break
+            if reason is None:
+                keep.append(r)
+            else:
+                conflicts.append({"rule": str(r), "guard": guard.text(), "reason": reason})
+        return keep, conflicts
+
+    # -- choice ----------------------------------------------------------------------------
+    def _choose(self, rules: list[Rule], frame: pd.DataFrame, Xva: pd.DataFrame, y_va: np.ndarray,
+                w_va: np.ndarray, stu_va: np.ndarray, Xt: pd.DataFrame, t_lab: np.ndarray, stu_t: np.ndarray) -> None:
+        ci = {c: i for i, c in enumerate(self.classes_.tolist())}
+        guard_va = self._guard_mask(Xva)
+        guard_t = self._guard_mask(Xt)
+        guard_all = self._guard_mask(frame)
+        if rules:
+            probe = RuleSet(tuple(rules), classes=tuple(self.classes_.tolist()), default=self.classes_[0].item()
+                            if hasattr(self.classes_[0], "item") else self.classes_[0], ordered=True)
+            Mva = probe.match(Xva) & ~guard_va[:, None]
+            Mt = probe.match(Xt) & ~guard_t[:, None]
+            Mall = probe.match(frame) & ~guard_all[:, None]
+            codes = np.array([ci[r.prediction] for r in rules])
+            right_va = codes[None, :] == y_va[:, None]
+            right_t = codes[None, :] == t_lab[:, None]
+        n_t, n_all = len(Xt), len(frame)
+        n_va = float(w_va.sum())
+        stu_right_va = stu_va == y_va
+        stu_right_t = stu_t == t_lab
+        # Held-out precision smoothed toward agreement with the teacher.
+        prec = []
+        for j, r in enumerate(rules):
+            n_j = w_va[Mva[:, j]].sum()
+            prec.append(((w_va * right_va[:, j])[Mva[:, j]].sum() + _PRIOR_ROWS * r.confidence) / (n_j + _PRIOR_ROWS))
+        ok = [j for j in range(len(rules))
+              if self.min_rule_precision is None or prec[j] >= self.min_rule_precision]
+        paths = []
+        for price in _PRICES:
+            cov_va = guard_va.copy()
+            cov_t = guard_t.copy()
+            cov_all = guard_all.copy()
+            order: list[int] = []
+            score = 0.0
+            steps = [(0.0, float(cov_all.mean()), 0.0)]
+            left = list(ok)
+            while left and len(order) < max(self.max_rules, 1):
+                best, best_val = None, (-np.inf, -np.inf)
+                cap = None if self.transparency is None else self.transparency + _OVERSHOOT
+                for j in left:
+                    nv = Mva[:, j] & ~cov_va
+                    nt = Mt[:, j] & ~cov_t
+                    na = Mall[:, j] & ~cov_all
+                    if not na.any() and not nv.any():
+                        continue
+                    gain_va = (w_va[nv] * (right_va[nv, j].astype(float) - stu_right_va[nv])).sum()
+                    gain_t = (right_t[nt, j].astype(float) - stu_right_t[nt]).sum() * (n_va / max(n_t, 1))
+                    gain = (gain_va + gain_t) / 2.0
+                    val = gain / n_va + price * na.sum() / n_all
+                    # Below the target, prefer rules that do not overshoot it by much.
+                    fits = cap is None or cov_all.mean() >= self.transparency or (
+                        cov_all.sum() + na.sum()) / n_all <= cap
+                    val = (float(fits), val)
+                    if val > best_val:
+                        best, best_val = j, val
+                if best is None:
+                    break
+                nv = Mva[:, best] & ~cov_va
+                score += (w_va[nv] * (right_va[nv, best].astype(float) - stu_right_va[nv])).sum() / n_va
+                cov_va |= Mva[:, best]
+                cov_t |= Mt[:, best]
+                cov_all |= Mall[:, best]
+                order.append(best)
+                left.remove(best)
+                steps.append((score, float(cov_all.mean()), 0.0))
+            paths.append((order, steps))
+        chosen, cut = self._pick(paths)
+        base_acc = float(np.average(stu_right_va, weights=w_va))
+        path = [rules[j] for j in chosen]
+        path = [Rule(r.conditions, r.prediction, r.proba, r.support, r.confidence, f"R{i + 1}", r.score)
+                for i, r in enumerate(path)]
+        default = self.classes_[0].item() if hasattr(self.classes_[0], "item") else self.classes_[0]
+        meta = {"source": "rulekd.HybridClassifier", "default": "student"}
+        names = tuple(self.domain_.names)
+        self.rule_path_ = RuleSet(tuple(path), classes=tuple(self.classes_.tolist()), default=default, ordered=True,
+                                  feature_names=names, metadata=meta)
+        self.rules_ = self.rule_path_.replace(rules=tuple(path[:cut]))
+        pred_va, by_va = self._answer(Xva)
+        rule_rows = np.asarray([b not in ("student",) and not str(b).startswith("guard:") for b in by_va])
+        self.transparency_ = float(rule_rows.mean()) if len(by_va) else 0.0
+        self.rule_precision_ = {}
+        for i in range(len(self.rules_)):
+            rid = self.rules_.rule_id(i)
+            sel = by_va == rid
+            self.rule_precision_[rid] = float(np.mean(pred_va[sel] == y_va[sel])) if sel.any() else float("nan")
+        self.validation_scores_ = {
+            "hybrid_accuracy": float(np.average(pred_va == y_va, weights=w_va)),
+            "student_accuracy": base_acc,
+            "rule_accuracy": float(np.mean(pred_va[rule_rows] == y_va[rule_rows])) if rule_rows.any() else float("nan"),
+            "n_validation": int(len(y_va)),
+        }
+
+    def _pick(self, paths: list) -> tuple[list[int], int]:
+        """The path and prefix length for the transparency target (or best accuracy)."""
+        best = None
+        for order, steps in paths:
+            if self.transparency is None:
+                scores = [s for s, _, _ in steps]
+                # Best score; ties: the longer prefix (more transparency).
+                cut = max(range(len(steps)), key=lambda i: (round(scores[i], 12), i))
+            else:
+                reach = [i for i, (_, cov, _) in enumerate(steps) if cov >= self.transparency - 1e-12]
+                cut = reach[0] if reach else len(steps) - 1
+            key = (steps[cut][1] >= (self.transparency or 0) - 1e-12, round(steps[cut][0], 12), -cut)
+            if best is None or key > best[0]:
+                best = (key, order, cut)
+        return best[1], best[2]
+
+    def _check_guards_hold(self) -> None:
+        """Prove the guards on the composition; a violation is a conflict between guards."""
+        if not self.guards_:
+            return
+        from ._verify import verify_hybrid
+
+        report = verify_hybrid(self, properties=self.guards_, checks="none", timeout_ms=5000, time_budget_s=60)
+        for f, g in zip(report.findings, self.guards_):
+            cex = f.counterexample if f.status == "violated" else None
+            if f.status == "unknown":
+                cex = self._search_violation(g)
+            if cex is not None:
+                raise GuardConflictError(
+                    f"The guards cannot all hold together: '{g.text()}' fails. Counterexample: {cex}. "
+                    f"Drop or change one of the guards."
+                )
+            if f.status == "unknown":
+                warnings.warn(
+                    f"The guard '{g.text()}' could not be proved for every input ({f.message}); it held on "
+                    f"{_SEARCH_ROWS} random inputs of the Domain.",
+                    GuardConflictWarning,
+                    stacklevel=3,
+                )
+        self.guard_report_ = report
+
+    def _search_violation(self, guard: Any) -> dict | None:
+        """A concrete violation of ``guard`` by this hybrid among random Domain inputs, or ``None``."""
+        S = self.domain_.sample(_SEARCH_ROWS, random_state=self._seed_)
+        X1, X2 = guard.sample_pairs(S, self.domain_, random_state=self._seed_ + 1)
+
+        def predict(F: pd.DataFrame) -> np.ndarray:
+            return self.classes_[self._answer(self._canonical(F, reset=False))[0]]
+
+        ok = guard.holds(predict, X1) if X2 is None else guard.holds(predict, X1, X2)
+        if ok.all():
+            return None
+        i = int(np.flatnonzero(~ok)[0])
+        row = {k: (None if pd.isna(v) else v) for k, v in X1.iloc[i].items()}
+        if X2 is None:
+            return row
+        return {"x": row, "x_prime": {k: (None if pd.isna(v) else v) for k, v in X2.iloc[i].items()}}
+
+    # -- prediction --------------------------------------------------------------------------
+    def _guard_mask(self, frame: pd.DataFrame) -> np.ndarray:
+        mask = np.zeros(len(frame), dtype=bool)
+        for _, g in self.guarding_.implies:
+            mask |= g.condition.evaluate(lambda n: frame[n], len(frame))
+        return mask
+
+    def _student_proba_raw(self, frame: pd.DataFrame) -> np.ndarray:
+        X = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        return self.student_.predict_proba(X)
+
+    def _student_answer(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        return self.guarding_.student_answer(self._student_proba_raw, frame)
+
+    def _answer(self, frame: pd.DataFrame, with_proba: bool = False):
+        """Class codes, who answered, and (optionally) probabilities, for a canonical frame."""
+        n = len(frame)
+        k = len(self.classes_)
+        ci = {c: i for i, c in enumerate(self.classes_.tolist())}
+        codes = np.full(n, -1)
+        by = np.full(n, "student", dtype=object)
+        proba = np.zeros((n, k)) if with_proba else None
+        for gk, g in self.guarding_.implies:
+            m = g.condition.evaluate(lambda name: frame[name], n) & (codes < 0)
+            codes[m] = ci[g.then]
+            by[m] = f"guard:{gk}"
+            if with_proba:
+                proba[m] = np.eye(k)[ci[g.then]]
+        if len(self.rules_):
+            d = self.rules_.decide(frame)
+            m = (d >= 0) & (codes < 0)
+            table = np.array([ci[r.prediction] for r in self.rules_.rules])
+            ids = np.array([self.rules_.rule_id(i) for i in range(len(self.rules_))], dtype=object)
+            codes[m] = table[d[m]]
+            by[m] = ids[d[m]]
+            if with_proba:
+                proba[m] = self.rules_.proba_table()[d[m]]
+        rest = codes < 0
+        if rest.any():
+            sc, sp = self._student_answer(frame.iloc[np.flatnonzero(rest)].reset_index(drop=True))
+            codes[rest] = sc
+            if with_proba:
+                proba[rest] = sp
+        if not with_proba:
+            return codes, by
+        # Where a guard or a rule chose the class, make it the most probable one.
+        changed = np.argmax(proba, axis=1) != codes
+        proba[changed] = 0.4 * proba[changed] + 0.6 * np.eye(k)[codes[changed]]
+        return codes, by, proba
+
+    def _input(self, X: Any) -> pd.DataFrame:
+        check_is_fitted(self)
+        return self._rule_input(X)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Class labels: guard, else rule, else guarded student."""
+        codes, _ = self._answer(self._input(X))
+        return self.classes_[codes]
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Probabilities of the part that answers (the chosen class always the most probable)."""
+        _, _, proba = self._answer(self._input(X), with_proba=True)
+        return proba
+
+    def decided_by(self, X: Any) -> np.ndarray:
+        """Per row: the id of the rule that answered, ``"guard:<k>"`` for guard ``k``, or ``"student"``."""
+        _, by = self._answer(self._input(X))
+        return by
+
+    def transparency_curve(self, X: Any, y: Any, levels: int | None = None) -> pd.DataFrame:
+        """Accuracy against transparency on ``(X, y)`` for each prefix of the fitted rule order.
+
+        Returns a DataFrame with columns ``n_rules``, ``transparency``,
+        ``accuracy``, ``rule_accuracy``, ``student_accuracy`` (one row per
+        prefix of ``rule_path_``, from no rule to all of them).
+        """
+        frame = self._input(X)
+        y = np.asarray(y)
+        if len(y) != len(frame):
+            raise ValueError(f"X has {len(frame)} rows but y has {len(y)}.")
+        saved = self.rules_
+        rows = []
+        try:
+            for m in range(len(self.rule_path_) + 1):
+                self.rules_ = self.rule_path_.replace(rules=self.rule_path_.rules[:m])
+                codes, by = self._answer(frame)
+                pred = self.classes_[codes]
+                right = np.asarray(pred == y, dtype=bool)
+                is_rule = np.asarray([b != "student" and not str(b).startswith("guard:") for b in by])
+                rows.append({
+                    "n_rules": m,
+                    "transparency": float(is_rule.mean()),
+                    "accuracy": float(right.mean()),
+                    "rule_accuracy": float(right[is_rule].mean()) if is_rule.any() else float("nan"),
+                    "student_accuracy": float(right[~is_rule].mean()) if (~is_rule).any() else float("nan"),
+                })
+        finally:
+            self.rules_ = saved
+        return pd.DataFrame(rows)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.non_deterministic = False
+        return tags
+
+
+def _monotone_bad_ops(increasing: bool, toward_class: bool) -> tuple[str, ...]:
+    """Condition ops a rule may not use on a Monotone feature.
+
+    A rule answering the ``toward`` class must stay true when the feature moves
+    in the guard's direction (so it may bound it only from the other side); a
+    rule answering another class must stay true when it moves back.
+    """
+    upper, lower = ("<=", "<"), (">", ">=")
+    if increasing:
+        return upper if toward_class else lower
+    return lower if toward_class else upper
