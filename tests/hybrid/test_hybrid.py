@@ -208,3 +208,18 @@ EXPECTED_FAILED_CHECKS = {
 @parametrize_with_checks([HybridClassifier(**CHECK_PARAMS)], expected_failed_checks=lambda e: EXPECTED_FAILED_CHECKS)
 def test_sklearn_compatible(estimator, check):
     check(estimator)
+
+
+def test_retarget_chooses_again_without_refitting(german):
+    Xtr, Xte, ytr, _ = german
+    h = _fast(transparency=0.3).fit(Xtr, ytr)
+    student = h.student_
+    low = h.transparency_
+    h.retarget(0.8)
+    assert h.student_ is student
+    assert h.transparency_ > low
+    fresh = _fast(transparency=0.8).fit(Xtr, ytr)
+    assert h.rules_.to_json() == fresh.rules_.to_json()
+    assert np.array_equal(h.predict(Xte), fresh.predict(Xte))
+    with pytest.raises(ValueError, match="transparency"):
+        h.retarget(2.0)

@@ -259,7 +259,8 @@ class HybridClassifier(DistilledClassifierMixin):
         stu_ts, _ = self._student_answer(ts.X)
         y_va = y_idx[va]
         w_va = np.ones(len(va)) if sw is None else np.asarray(sw, dtype=float)[va]
-        self._choose(candidates, frame, Xva, y_va, w_va, stu_va, ts.X, t_lab, stu_ts)
+        self._prepare_choice(candidates, frame, Xva, y_va, w_va, stu_va, ts.X, t_lab, stu_ts)
+        self._select()
         self._check_guards_hold()
         return self
 
@@ -419,9 +420,11 @@ class HybridClassifier(DistilledClassifierMixin):
         return keep, conflicts
 
     # -- choice ----------------------------------------------------------------------------
-    def _choose(self, rules: list[Rule], frame: pd.DataFrame, Xva: pd.DataFrame, y_va: np.ndarray,
+    def _prepare_choice(self, rules: list[Rule], frame: pd.DataFrame, Xva: pd.DataFrame, y_va: np.ndarray,
                 w_va: np.ndarray, stu_va: np.ndarray, Xt: pd.DataFrame, t_lab: np.ndarray, stu_t: np.ndarray) -> None:
+        """Everything the choice of rules reads, kept (not pickled) so that :meth:`retarget` is cheap."""
         ci = {c: i for i, c in enumerate(self.classes_.tolist())}
+        Mva = Mt = Mall = right_va = right_t = np.zeros((0, 0), dtype=bool)
         guard_va = self._guard_mask(Xva)
         guard_t = self._guard_mask(Xt)
         guard_all = self._guard_mask(frame)
@@ -443,6 +446,35 @@ class HybridClassifier(DistilledClassifierMixin):
         for j, r in enumerate(rules):
             n_j = w_va[Mva[:, j]].sum()
             prec.append(((w_va * right_va[:, j])[Mva[:, j]].sum() + _PRIOR_ROWS * r.confidence) / (n_j + _PRIOR_ROWS))
+        self._choice_ = dict(rules=rules, Mva=Mva, Mt=Mt, Mall=Mall, right_va=right_va, right_t=right_t,
+                             guard_va=guard_va, guard_t=guard_t, guard_all=guard_all, w_va=w_va, y_va=y_va,
+                             Xva=Xva, stu_right_va=stu_right_va, stu_right_t=stu_right_t, prec=np.asarray(prec),
+                             n_t=n_t, n_all=n_all, n_va=n_va)
+
+    def retarget(self, transparency: float | None) -> "HybridClassifier":
+        """Choose the rules again for another ``transparency``, without refitting anything.
+
+        The candidates, the students and the validation rows of the last ``fit``
+        are reused; sets ``transparency`` and every fitted rule attribute.
+        Available on the object that was fitted (not after pickling or loading).
+        """
+        check_is_fitted(self)
+        if getattr(self, "_choice_", None) is None:
+            raise ValueError("retarget needs the state of the last fit, which pickling or loading drops; refit instead.")
+        if transparency is not None and not (0 < float(transparency) <= 1):
+            raise ValueError(f"transparency must be in (0, 1] or None, got {transparency!r}.")
+        self.transparency = transparency
+        self._select()
+        self._check_guards_hold()
+        return self
+
+    def _select(self) -> None:
+        d = self._choice_
+        rules, Mva, Mt, Mall = d["rules"], d["Mva"], d["Mt"], d["Mall"]
+        right_va, right_t, w_va, y_va = d["right_va"], d["right_t"], d["w_va"], d["y_va"]
+        guard_va, guard_t, guard_all = d["guard_va"], d["guard_t"], d["guard_all"]
+        stu_right_va, stu_right_t, prec = d["stu_right_va"], d["stu_right_t"], d["prec"]
+        n_t, n_all, n_va, Xva = d["n_t"], d["n_all"], d["n_va"], d["Xva"]
         ok = [j for j in range(len(rules))
               if self.min_rule_precision is None or prec[j] >= self.min_rule_precision]
         paths = []
@@ -667,6 +699,11 @@ class HybridClassifier(DistilledClassifierMixin):
         finally:
             self.rules_ = saved
         return pd.DataFrame(rows)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state.pop("_choice_", None)  # validation matrices for retarget(): large, and not part of the model
+        return state
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
