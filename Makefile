@@ -17,6 +17,10 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH)"
 	$(PIP) install --quiet -e ".[torch,report,test]"
+	@# Best effort: headless Chromium for the audit report's browser test (skipped without it).
+	-@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q --no-install-recommends chromium \
+	  >/dev/null 2>&1; } || echo "chromium not installed: the audit HTML browser test will be skipped"
 	touch $(STAMP)
 
 demo: setup

@@ -60,7 +60,7 @@ class PropertyContext:
 
 def resolve_label(label: Any, classes: Sequence[Any]) -> Any:
     """The class a property names: exact match, else the one class with the same text."""
-    classes = list(classes)
+    classes = [c.item() if isinstance(c, np.generic) else c for c in classes]  # text shows 1, not np.int64(1)
     for c in classes:
         if type(c) is type(label) and c == label:
             return c

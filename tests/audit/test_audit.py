@@ -1,0 +1,375 @@
+"""audit(): the facts of each section, checked against scikit-learn and by hand."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import (
+    accuracy_score,
+    balanced_accuracy_score,
+    brier_score_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.tree import DecisionTreeClassifier
+
+from rulekd import Condition, Domain, FeatureSpec, Rule, RuleSet
+from rulekd.audit import SCHEMA_VERSION, SECTIONS, AuditReport, audit
+from rulekd.audit._schema import validate
+
+
+def _tiny():
+    """12 rows, one feature; an ordered rule list with probabilities; a teacher that says what we choose."""
+    x = np.arange(12) / 11.0
+    X = pd.DataFrame({"x0": x})
+    y = np.array([0, 0, 1, 0, 0, 1, 1, 0, 1, 1, 1, 0])
+    t_labels = np.array([0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 0, 0])
+    teacher = DecisionTreeClassifier(random_state=0).fit(X, t_labels)  # distinct rows: reproduces t_labels
+    rs = RuleSet(
+        rules=(Rule((Condition("x0", ">", 0.75),), 1, proba=(0.1, 0.9), id="high"),
+               Rule((Condition("x0", ">", 0.4),), 1, proba=(0.35, 0.65), id="mid")),
+        classes=(0, 1), default=0, default_proba=(0.8, 0.2), ordered=True, feature_names=("x0",),
+    )
+    group = np.array(["A", "B"] * 6)
+    return X, y, teacher, t_labels, rs, group
+
+
+def test_metrics_match_sklearn_on_a_tiny_case():
+    X, y, teacher, t_labels, rs, group = _tiny()
+    rep = audit(rs, X, y, teacher=teacher, protected={"group": group}, verify=False)
+    pred = rs.predict(X)
+    proba = rs.predict_proba(X)
+    perf = rep["performance"]["model"]
+    assert perf["accuracy"] == pytest.approx(accuracy_score(y, pred))
+    assert perf["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert perf["roc_auc"] == pytest.approx(roc_auc_score(y, proba[:, 1]))
+    assert perf["brier"] == pytest.approx(brier_score_loss(y, proba[:, 1]))
+    prob_true, prob_pred = calibration_curve(y, proba[:, 1], n_bins=10, strategy="uniform")
+    bins = perf["reliability"]["bins"]
+    assert [b["observed"] for b in bins] == pytest.approx(prob_true)
+    assert [b["mean_predicted"] for b in bins] == pytest.approx(prob_pred)
+    assert sum(b["count"] for b in bins) == len(y)
+
+    fid = rep["fidelity"]
+    assert fid["available"] and fid["source"] == "argument"
+    assert fid["agreement"] == pytest.approx(accuracy_score(t_labels, pred))
+    recall = recall_score(t_labels, pred, average=None, labels=[0, 1])
+    precision = precision_score(t_labels, pred, average=None, labels=[0, 1])
+    assert [c["where_teacher"] for c in fid["per_class"]] == pytest.approx(recall)
+    assert [c["where_model"] for c in fid["per_class"]] == pytest.approx(precision)
+    assert sum(map(sum, fid["confusion"])) == len(y)
+    assert rep["performance"]["teacher"]["accuracy"] == pytest.approx(accuracy_score(y, t_labels))
+
+    attr = rep["disaggregated"]["attributes"][0]
+    m = attr["metrics"][0]
+    assert m["positive_class"] == 1
+    tpr = {g: recall_score(y[group == g], pred[group == g]) for g in ("A", "B")}
+    fpr = {g: np.mean(pred[(group == g) & (y == 0)] == 1) for g in ("A", "B")}
+    sel = {g: np.mean(pred[group == g] == 1) for g in ("A", "B")}
+    rows = {r["group"]: r for r in m["groups"]}
+    for g in ("A", "B"):
+        assert rows[g]["tpr"] == pytest.approx(tpr[g])
+        assert rows[g]["fpr"] == pytest.approx(fpr[g])
+        assert rows[g]["selection_rate"] == pytest.approx(sel[g])
+        assert rows[g]["small"]  # 6 rows < min_group_size
+    assert m["gaps"]["tpr"]["gap"] == pytest.approx(abs(tpr["A"] - tpr["B"]))
+    assert m["gaps"]["tpr"]["gap"] > 0  # the case is built so that the gap is not trivially zero
+    assert m["gaps"]["selection_rate"]["gap"] == pytest.approx(abs(sel["A"] - sel["B"]))
+
+
+def test_multiclass_roc_auc_and_brier_match_sklearn():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x0": rng.uniform(0, 1, 60)})
+    rs = RuleSet(
+        rules=(Rule((Condition("x0", "<", 0.3),), "a", proba=(0.7, 0.2, 0.1)),
+               Rule((Condition("x0", ">", 0.7),), "c", proba=(0.1, 0.3, 0.6))),
+        classes=("a", "b", "c"), default="b", default_proba=(0.25, 0.5, 0.25), ordered=False,
+        feature_names=("x0",),
+    )
+    y = np.where(X.x0 < 0.35, "a", np.where(X.x0 > 0.65, "c", "b"))
+    y[:6] = ["b", "c", "a", "b", "c", "a"]
+    rep = audit(rs, X, y, verify=False)
+    proba = rs.predict_proba(X)
+    perf = rep["performance"]["model"]
+    assert perf["roc_auc"] == pytest.approx(roc_auc_score(y, proba, multi_class="ovr", labels=["a", "b", "c"]))
+    assert perf["brier"] == pytest.approx(brier_score_loss(y, proba, labels=["a", "b", "c"]))
+    assert perf["reliability"]["kind"] == "top-label"
+    # Multiclass: the disaggregated section would be one-vs-rest per class.
+    rep2 = audit(rs, X, y, protected={"g": np.array(["u", "v"] * 30)}, verify=False)
+    assert rep2["disaggregated"]["positive_classes"] == ["a", "b", "c"]
+    assert [m["positive_class"] for m in rep2["disaggregated"]["attributes"][0]["metrics"]] == ["a", "b", "c"]
+
+
+def test_json_round_trips_with_schema_version_and_every_section(german_report):
+    text = german_report.to_json()
+    doc = json.loads(text)
+    assert doc["format"] == "rulekd.audit"
+    assert doc["schema_version"] == SCHEMA_VERSION == 1
+    assert list(doc["sections"]) == list(SECTIONS) == doc["section_order"]
+    validate(doc)
+    again = AuditReport.from_json(text)
+    assert again.to_dict() == doc
+    assert json.loads(again.to_json()) == doc
+
+
+def test_schema_rejects_a_broken_document(german_report):
+    doc = german_report.to_dict()
+    doc["sections"]["verification"]["status"] = "fine"
+    with pytest.raises(ValueError, match="verification/status"):
+        AuditReport.from_dict(doc)
+    doc = german_report.to_dict()
+    doc["schema_version"] = 99
+    with pytest.raises(ValueError, match="schema_version"):
+        AuditReport.from_dict(doc)
+
+
+def test_german_report_sections(german, german_report):
+    s = german_report.sections
+    model = german["model"]
+    assert s["summary"]["model_kind"] == "rule_student"
+    assert s["data"]["n_rows"] == 200 and s["data"]["n_features"] == 20
+    assert sum(c["n"] for c in s["data"]["class_balance"]) == 200
+    assert {f["name"] for f in s["data"]["features"]} == set(german["X"].columns)
+    assert s["model"]["teacher"]["type"] == "XGBClassifier"
+    assert s["model"]["components"][0]["size"]["rules"] == len(model.rules_)
+    assert s["transparency"]["transparency"] == 1.0  # rules and default answer every row
+    # Rules: support on the audited rows is what decided_by says.
+    by = model.decided_by(german["X"])
+    for r in s["rules"]["rules"]:
+        assert r["support"] == int(np.sum(by == r["id"]))
+    assert s["rules"]["default"]["support"] == int(np.sum(by == "default"))
+    assert s["verification"]["ran"] and s["verification"]["properties"] == ["invariant status_sex"]
+    # The data set's caveats (the code-table problem) reach the limitations.
+    texts = " ".join(i["text"] for i in s["limitations"]["items"])
+    assert "Grömping" in texts and "status_sex" in texts
+    assert s["summary"]["headline"]["fidelity"] == s["fidelity"]["agreement"]
+
+
+def test_gaps_of_a_rule_list_with_a_default_are_information_not_violations():
+    dom = Domain((FeatureSpec("age", "integer", 18, 99), FeatureSpec("debt", "real", 0, 100)))
+    rs = RuleSet(
+        rules=(Rule((Condition("age", "<", 25.0), Condition("debt", ">", 50.0)), "bad"),
+               Rule((Condition("debt", "<=", 10.0),), "good")),
+        classes=("bad", "good"), default="good", ordered=True, feature_names=("age", "debt"),
+    )
+    X = pd.DataFrame({"age": [20, 30, 40, 22, 60, 19], "debt": [60.0, 30.0, 5.0, 70.0, 20.0, 80.0]})
+    y = ["bad", "good", "good", "bad", "good", "good"]
+    rep = audit(rs, X, y, domain=dom)
+    v = rep["verification"]
+    gaps = [f for f in v["findings"] if f["check"] == "gap"]
+    assert gaps and all(f["status"] == "violated" for f in gaps)  # the verifier's own word
+    assert all(f["severity"] == "information" for f in gaps)
+    assert all("default" in f["note"] for f in gaps)
+    assert v["verifier_status"] == "violated" and v["status"] == "proved"
+    assert v["counts"]["information"] == len(gaps)
+    html = rep.to_html()
+    assert '<span class="badge information">information</span>' in html
+
+    # A real violation stays a violation.
+    rep2 = audit(rs, X, y, domain=dom, properties=["if age < 25 then bad"])
+    prop = [f for f in rep2["verification"]["findings"] if f["check"] == "property"]
+    assert prop[0]["severity"] == "violated" and prop[0]["counterexample"]
+    assert rep2["verification"]["status"] == "violated"
+    assert rep2["summary"]["verification_status"] == "violated"
+
+
+def test_protected_attributes_categorical_and_numeric(german):
+    X, y, model = german["X"], german["y"], german["model"]
+    prot = german["protected"].copy()
+    prot.loc[3, "sex"] = np.nan
+    rep = audit(model, X, y, protected=prot, verify=False, min_group_size=20)
+    sex, age = rep["disaggregated"]["attributes"]
+    assert sex["grouping"]["binned"] is False
+    assert [g["group"] for g in sex["metrics"][0]["groups"]] == ["female", "male", "missing"]
+    assert age["grouping"]["binned"] is True
+    cuts = age["grouping"]["cut_points"]
+    expected = sorted(set(np.quantile(prot["age"], [0.25, 0.5, 0.75], method="lower").tolist()))
+    assert cuts == expected and set(cuts) <= set(prot["age"].tolist())  # cut points are observed ages
+    groups = age["metrics"][0]["groups"]
+    assert [g["group"] for g in groups][0] == f"< {int(cuts[0])}" and groups[-1]["group"] == f">= {int(cuts[-1])}"
+    assert sum(g["n"] for g in groups) == len(X)
+    first = groups[0]
+    assert first["n"] == int((prot["age"] < cuts[0]).sum())
+    pred = model.predict(X)
+    m = (prot["age"] < cuts[0]).to_numpy()
+    assert first["selection_rate"] == pytest.approx(np.mean(pred[m] == 1))
+    # Small groups are flagged and named in the limitations.
+    assert sex["small_groups"] == ["missing"]
+    assert any("'sex'" in i["text"] and "missing" in i["text"] for i in rep["limitations"]["items"])
+
+    # User cut points; a protected column named in X; a few-valued number grouped by value.
+    rep = audit(model, X, y, protected=["age", "people_liable"], protected_bins={"age": [25, 40, 60]}, verify=False)
+    age, liable = rep["disaggregated"]["attributes"]
+    assert [g["group"] for g in age["metrics"][0]["groups"]] == ["< 25", "[25, 40)", "[40, 60)", ">= 60"]
+    assert age["metrics"][0]["groups"][1]["n"] == int(((X.age >= 25) & (X.age < 40)).sum())
+    assert liable["grouping"]["binned"] is False
+    assert [g["group"] for g in liable["metrics"][0]["groups"]] == [1, 2]
+
+    with pytest.raises(ValueError, match="not a column of X"):
+        audit(model, X, y, protected="sex", verify=False)
+    with pytest.raises(ValueError, match="3 values"):
+        audit(model, X, y, protected={"g": [1, 2, 3]}, verify=False)
+
+
+def test_a_rule_set_without_a_teacher():
+    X, y, _, _, rs, _ = _tiny()
+    rep = audit(rs, X, y, verify=False)
+    assert rep["fidelity"]["available"] is False
+    assert "no teacher" in rep["fidelity"]["reason"]
+    assert rep["model"]["teacher"] == {"present": False}
+    assert rep["summary"]["headline"]["fidelity"] is None and rep["summary"]["teacher"] is None
+    assert rep["performance"]["teacher"] is None
+    assert any(i["kind"] == "teacher" for i in rep["limitations"]["items"])
+    assert rep["verification"]["status"] == "not_run"
+    html = rep.to_html()
+    assert "Fidelity is not reported" in html
+
+
+def test_a_neural_student_is_audited_and_its_verification_recorded_as_unsupported(german):
+    pytest.importorskip("torch")
+    from rulekd import DistilledMLPClassifier
+    from rulekd.datasets import load_german_credit
+
+    b = load_german_credit()
+    net = DistilledMLPClassifier(teacher=_xgb(), hidden_layer_sizes=(8,), max_epochs=3, n_synthetic=200,
+                                 random_state=0).fit(b.data.iloc[:300], b.target.iloc[:300])
+    rep = audit(net, german["X"], german["y"])
+    assert rep["summary"]["model_kind"] == "neural"
+    assert rep["verification"]["status"] == "not_supported"
+    assert "DistilledMLPClassifier" in rep["verification"]["reason"]
+    assert rep["transparency"]["transparency"] == 0.0
+    assert [p["part"] for p in rep["transparency"]["parts"]] == ["model"]
+    assert rep["rules"]["present"] is False
+    assert any(c["role"] == "network" and c["size"]["parameters"] == net.n_parameters_
+               for c in rep["model"]["components"])
+    assert rep["fidelity"]["agreement"] == pytest.approx(
+        np.mean(net.predict(german["X"]) == net.teacher_.predict(net._validate_X(german["X"], reset=False))))
+    assert 'id="verification"' in rep.to_html()
+
+
+def _xgb():
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1, enable_categorical=True, random_state=0)
+
+
+def test_a_duck_typed_hybrid(hybrid):
+    model, X, y = hybrid
+    rep = audit(model, X, y, time_budget_s=20)
+    assert rep["summary"]["model_kind"] == "hybrid"
+    by = model.decided_by(X)
+    parts = {p["part"]: p for p in rep["transparency"]["parts"]}
+    assert parts["rule"]["n"] == int(np.isin(by, list(model.trusted)).sum())
+    assert parts["student"]["n"] == int((by == "student").sum())
+    assert parts["guard"]["n"] == int((by == "guard:0").sum()) > 0
+    pred = model.predict(X)
+    m = by == "student"
+    assert parts["student"]["accuracy"] == pytest.approx(np.mean(pred[m] == y[m]))
+    assert rep["transparency"]["transparency"] == pytest.approx(np.mean(np.isin(by, list(model.trusted))))
+    assert rep["transparency"]["fitted_transparency"] == 0.5
+    assert [r["transparency"] for r in rep["transparency"]["curve"]] == [0.0, 0.5, 1.0]
+    assert rep["transparency"]["curve"][0]["rule_accuracy"] is None  # NaN -> null
+    trusted = next(iter(model.trusted))
+    row = next(r for r in rep["rules"]["rules"] if r["id"] == trusted)
+    assert row["held_out_precision"] == 0.9
+    assert {c["role"] for c in rep["model"]["components"]} == {"rules", "student", "guards"}
+    assert "student" in rep["verification"]["scope"]
+    assert "redundant_rule" in rep["verification"]["skipped"]
+    assert all("student" in f["note"] for f in rep["verification"]["findings"]
+               if f["check"] == "gap" and f["status"] == "violated")
+    html = rep.to_html()
+    assert html.count("data:image/png;base64,") >= 2  # reliability and transparency curve
+
+
+def test_audit_fits_nothing(german):
+    """Neither the model nor its teacher is refitted: their fit methods are not called."""
+    model = german["model"]
+    est = model.teacher_.estimator
+
+    def boom(*a, **k):
+        raise AssertionError("audit() called fit")
+
+    before = model.rules_.to_json()
+    model.fit = boom
+    est.fit = boom
+    try:
+        rep = audit(model, german["X"], german["y"], verify=False)
+    finally:
+        del model.fit
+        del est.fit
+    assert rep["summary"]["model_type"] == "DistilledRuleClassifier"
+    assert model.rules_.to_json() == before
+
+
+def test_a_verifier_error_is_recorded_not_raised(german):
+    wrong = Domain((FeatureSpec("other", "real", 0, 1),))
+    rep = audit(german["model"], german["X"], german["y"], domain=wrong)
+    assert rep["verification"]["status"] == "error"
+    assert "Domain" in rep["verification"]["reason"]
+    assert any(i["kind"] == "verification" for i in rep["limitations"]["items"])
+
+
+def test_bad_input_is_refused(german):
+    X, y, model = german["X"], german["y"], german["model"]
+    with pytest.raises(ValueError, match="199 labels"):
+        audit(model, X, y[:199], verify=False)
+    with pytest.raises(ValueError, match="pos_label"):
+        audit(model, X, y, pos_label="yes", verify=False)
+    with pytest.raises(TypeError, match="audit"):
+        audit(object(), X, y)
+    from rulekd.verify import PropertySyntaxError
+
+    with pytest.raises(PropertySyntaxError):
+        audit(model, X, y, properties=["if and then"])
+
+
+def test_a_student_fitted_on_arrays_is_audited_on_arrays():
+    from sklearn.datasets import make_classification
+
+    from rulekd import DistilledTreeClassifier
+
+    X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+    model = DistilledTreeClassifier(teacher=_xgb(), max_leaf_nodes=6, n_synthetic=200, random_state=0).fit(X, y)
+    rep = audit(model, X, y, protected={"x0": X[:, 0]}, time_budget_s=20)
+    assert [f["name"] for f in rep["data"]["features"]] == ["x0", "x1", "x2", "x3"]
+    assert rep["fidelity"]["agreement"] == pytest.approx(np.mean(model.predict(X) == model.teacher_.predict(X)))
+    assert rep["verification"]["ran"]
+    assert rep["rules"]["rules"] and all(r["support"] >= 0 for r in rep["rules"]["rules"])
+    with pytest.raises(ValueError, match="model's own terms"):
+        audit(model, X, np.where(y == 1, "yes", "no"), verify=False)
+
+
+def test_a_rulekd_hybrid_is_verified_as_a_whole(german):
+    """The real HybridClassifier: rules checked alone, guards and properties proved on the whole hybrid."""
+    pytest.importorskip("torch")
+    hybrid_mod = pytest.importorskip("rulekd.hybrid")
+    from rulekd import DistilledMLPClassifier, DistilledRuleClassifier
+    from rulekd.datasets import load_german_credit
+
+    b = load_german_credit()
+    hyb = hybrid_mod.HybridClassifier(
+        teacher=_xgb(), student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=3),
+        rules=DistilledRuleClassifier(max_rules=4, n_synthetic=0), guards=["if duration > 60 then 1"],
+        n_synthetic=0, transparency=0.5, random_state=0,
+    ).fit(b.data.iloc[:300], b.target.iloc[:300])
+    rep = audit(hyb, german["X"], german["y"], time_budget_s=30)
+    v = rep["verification"]
+    assert v["ran"] and v["whole_hybrid"]
+    guard = [f for f in v["findings"] if f["scope"] == "hybrid" and "duration" in (f.get("property") or "")]
+    assert guard and guard[0]["status"] == "proved"
+    assert all(f["scope"] == "rules" for f in v["findings"] if f["check"] != "property")
+    # Redundancy against a placeholder default means nothing for a hybrid: not checked, and said so.
+    assert "redundant_rule" in v["skipped"] and not any(f["check"] == "redundant_rule" for f in v["findings"])
+    by = hyb.decided_by(german["X"])
+    parts = {p["part"]: p["n"] for p in rep["transparency"]["parts"]}
+    assert parts.get("student", 0) == int(np.sum(by == "student"))
+    assert rep["rules"]["default"]["answered_by"] == "the neural student"
+    assert rep["rules"]["default"]["support"] == int(np.sum(by == "student"))
+    curve = rep["transparency"]["curve"]
+    assert curve and {"transparency", "accuracy", "rule_accuracy", "student_accuracy"} <= set(curve[0])
+    assert 'id="transparency"' in rep.to_html()

@@ -1,0 +1,132 @@
+"""The HTML page and the files: self-contained, escaped, every section, safe writing."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.tree import DecisionTreeClassifier
+
+from rulekd import DistilledRuleClassifier
+from rulekd.audit import SECTIONS, AuditReport, audit
+from rulekd.exceptions import MissingDependencyError
+
+HOSTILE = "<script>alert(1)</script>"
+HOSTILE_CLASS = "<script>alert(2)</script>"
+HOSTILE_ATTR = "<img src=x onerror=alert(3)>"
+
+
+def _section_ids(html: str) -> list[str]:
+    return re.findall(r'<section id="([^"]+)"', html)
+
+
+def test_html_has_every_section_and_nothing_external(german_report):
+    html = german_report.to_html()
+    assert _section_ids(html) == list(SECTIONS)
+    lower = html.lower()
+    assert "<script" not in lower
+    assert "http://" not in lower and "https://" not in lower
+    assert "@import" not in lower and "url(" not in lower
+    assert '<link' not in lower and "<iframe" not in lower
+    srcs = re.findall(r'src="([^"]*)"', html)
+    assert srcs and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "Content-Security-Policy" in html
+    # Plots: reliability diagram and one per protected attribute.
+    assert len(srcs) == 1 + len(german_report["disaggregated"]["attributes"])
+
+
+def test_a_url_in_user_text_does_not_become_a_url_in_the_page(german):
+    rep = audit(german["model"], german["X"], german["y"], verify=False,
+                title="See https://example.org", description="Data\nCaveats:\n- from http://example.org/x\n")
+    html = rep.to_html()
+    assert "https://" not in html and "http://" not in html
+    assert "https&#58;//example.org" in html  # shown to the reader, not fetchable markup
+
+
+def _hostile_model():
+    rng = np.random.default_rng(0)
+    n = 160
+    X = pd.DataFrame({HOSTILE: rng.uniform(0, 1, n), "x1": rng.uniform(0, 1, n)})
+    y = np.where(X[HOSTILE] + 0.3 * X["x1"] > 0.7, HOSTILE_CLASS, "ok")
+    model = DistilledRuleClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), max_rules=3,
+                                    n_synthetic=200, random_state=0).fit(X, y)
+    return model, X, y
+
+
+def test_hostile_names_and_labels_are_escaped():
+    model, X, y = _hostile_model()
+    groups = np.where(np.arange(len(X)) % 2 == 0, "<i>even</i>", "odd")
+    rep = audit(model, X, y, protected={HOSTILE_ATTR: groups}, title=HOSTILE, time_budget_s=20)
+    assert any(HOSTILE in r["rule"] for r in rep["rules"]["rules"])  # the name really reaches the rules
+    html = rep.to_html()
+    lower = html.lower()
+    assert "<script" not in lower and "<img src=x" not in lower and "<i>even" not in lower
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    assert "&lt;img src=x onerror=alert(3)&gt;" in html
+    assert "&lt;i&gt;even&lt;/i&gt;" in html
+    assert _section_ids(html) == list(SECTIONS)
+
+
+def test_write_refuses_to_overwrite(german_report, tmp_path):
+    p = tmp_path / "audit.json"
+    german_report.write_json(p)
+    p.write_text("keep me", encoding="utf-8")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        german_report.write_json(p)
+    assert p.read_text(encoding="utf-8") == "keep me"
+    german_report.write_json(p, overwrite=True)
+    assert AuditReport.from_json(p).to_dict() == german_report.to_dict()
+
+    h = tmp_path / "audit.html"
+    german_report.write(h)
+    with pytest.raises(FileExistsError):
+        german_report.write(h)
+    with pytest.raises(FileExistsError):
+        german_report.write_html(h)
+    german_report.write(h, overwrite=True)
+    assert _section_ids(h.read_text(encoding="utf-8")) == list(SECTIONS)
+    with pytest.raises(ValueError, match="suffix"):
+        german_report.write(tmp_path / "audit.txt")
+    assert not (tmp_path / "audit.txt").exists()
+
+
+def test_html_needs_the_report_extra(german_report, monkeypatch):
+    monkeypatch.setitem(sys.modules, "jinja2", None)  # import jinja2 -> ImportError
+    with pytest.raises(MissingDependencyError, match=r"rulekd\[report\]"):
+        german_report.to_html()
+
+
+def test_html_renders_from_a_stored_json_report(german_report):
+    again = AuditReport.from_json(german_report.to_json())
+    assert _section_ids(again.to_html()) == list(SECTIONS)
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(_chromium() is None, reason="no chromium binary (apt-get install -y chromium)")
+def test_headless_chromium_loads_the_page(german_report, tmp_path):
+    path = tmp_path / "audit.html"
+    german_report.write_html(path)
+    proc = subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--enable-logging=stderr", "--v=0", f"--user-data-dir={tmp_path / 'profile'}",
+         "--dump-dom", path.as_uri()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    dom = proc.stdout
+    assert _section_ids(dom) == list(SECTIONS)
+    for title in german_report.document["section_titles"].values():
+        assert title in dom
+    # No console message, no blocked or failed load.
+    bad = [line for line in proc.stderr.splitlines()
+           if "CONSOLE" in line or "Refused to" in line or "net::ERR" in line or "Uncaught" in line]
+    assert not bad, bad
