@@ -582,6 +582,19 @@ class RuleSet:
 
         return dumps(self, path, indent=indent)
 
+    # -- exports (implemented in _export.py) -----------------------------------
+    def to_sql(self, table: Any = "data", **options: Any) -> str:
+        """A portable SQL query giving one prediction per row; see :func:`rulekd.rules.to_sql`."""
+        from ._export import to_sql
+
+        return to_sql(self, table, **options)
+
+    def to_python(self) -> str:
+        """Source of a dependency-free Python module; see :func:`rulekd.rules.to_python`."""
+        from ._export import to_python
+
+        return to_python(self)
+
     @classmethod
     def from_dict(cls, data: dict) -> "RuleSet":
         from ._json import ruleset_from_dict
