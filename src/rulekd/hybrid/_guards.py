@@ -56,33 +56,36 @@ def _grid(values: np.ndarray, size: int) -> np.ndarray:
 class Guarding:
     """The guards of one fitted hybrid and the grids they use.
 
+    Build it with :meth:`fit` (grids and value weights from training rows);
+    the constructor takes them as saved, so a loaded model rebuilds it exactly.
+
     Parameters
     ----------
     guards : sequence of Property
         Validated (labels resolved) against ``domain`` and ``classes``.
     domain : Domain
     classes : ndarray
-    frame : DataFrame
-        Training rows (canonical frame): the grids and value weights come from it.
+    grids : dict
+        Monotone feature -> sorted grid of values.
+    combos : list of (dict, float)
+        Invariant value assignments (``None``: missing) and their weights.
     """
 
     guards: Sequence[Any]
     domain: Domain
     classes: np.ndarray
-    frame: pd.DataFrame
+    grids: dict
+    combos: list
     implies: list = field(init=False)
     monotone: list = field(init=False)
     invariant: list = field(init=False)
-    grids: dict = field(init=False)
-    combos: list = field(init=False)
 
     def __post_init__(self) -> None:
         self.implies = [(k, g) for k, g in enumerate(self.guards) if isinstance(g, Implies)]
         self.monotone = [g for g in self.guards if isinstance(g, Monotone)]
         self.invariant = [g for g in self.guards if isinstance(g, Invariant)]
-        inv_names = sorted({n for g in self.invariant for n in g.names})
         for g in self.monotone:
-            if g.feature in inv_names:
+            if g.feature in self.invariant_names:
                 raise ValueError(
                     f"The guards say both that the prediction is monotone in {g.feature!r} and that it never "
                     f"depends on it; keep one of the two."
@@ -93,14 +96,23 @@ class Guarding:
                 "Monotone guards toward different classes are supported for two classes only; with "
                 f"{len(self.classes)} classes name the same class in every Monotone guard."
             )
-        self.grids = {}
-        for g in self.monotone:
-            x = self.frame[g.feature].to_numpy(dtype=np.float64, na_value=np.nan)
-            grid = _grid(x, GRID_SIZE)
-            if len(grid) == 0:
-                raise ValueError(f"Monotone guard on {g.feature!r}: the training data has no value of it.")
-            self.grids[g.feature] = grid
-        self.combos = self._invariant_combinations(inv_names)
+        missing = [g.feature for g in self.monotone if g.feature not in self.grids]
+        if missing:
+            raise ValueError(f"No grid for the Monotone guard(s) on {missing}.")
+
+    @classmethod
+    def fit(cls, guards: Sequence[Any], domain: Domain, classes: np.ndarray, frame: pd.DataFrame) -> "Guarding":
+        """Grids of the Monotone features and value weights of the Invariant ones, from training rows."""
+        grids = {}
+        for g in guards:
+            if isinstance(g, Monotone):
+                x = frame[g.feature].to_numpy(dtype=np.float64, na_value=np.nan)
+                grid = _grid(x, GRID_SIZE)
+                if len(grid) == 0:
+                    raise ValueError(f"Monotone guard on {g.feature!r}: the training data has no value of it.")
+                grids[g.feature] = grid
+        names = sorted({n for g in guards if isinstance(g, Invariant) for n in g.names})
+        return cls(guards, domain, classes, grids, _invariant_combinations(names, domain, frame))
 
     # -- class codes -----------------------------------------------------------
     def _code(self, label: Any) -> int:
@@ -118,41 +130,6 @@ class Guarding:
                 inc, c = not inc, first
             steps.append((g.feature, inc, c, self.grids[g.feature]))
         return steps
-
-    # -- Invariant -----------------------------------------------------------------
-    def _invariant_combinations(self, names: Sequence[str]) -> list[tuple[dict, float]]:
-        """Value assignments of the invariant features and their weights (sum 1)."""
-        if not names:
-            return []
-        per_feature = []
-        for n in names:
-            spec = self.domain[n]
-            col = self.frame[n]
-            if spec.kind == "categorical":
-                values: list = list(spec.levels)
-                counts = [float((col == v).sum()) for v in values]
-            else:
-                x = col.to_numpy(dtype=np.float64, na_value=np.nan)
-                grid = _grid(x, 2 if spec.kind == "binary" else INVARIANT_GRID)
-                values = [float(v) for v in grid]
-                counts = [1.0] * len(values)
-                if spec.kind in ("binary", "integer") or len(np.unique(x[~np.isnan(x)])) <= INVARIANT_GRID:
-                    counts = [float((x == v).sum()) for v in values]
-            if spec.allow_missing:
-                values.append(None)
-                counts.append(float(col.isna().sum()))
-            w = np.asarray(counts) + 1.0  # every value counts, however rare
-            per_feature.append(list(zip(values, w / w.sum())))
-        total = int(np.prod([len(p) for p in per_feature]))
-        if total > MAX_COMBINATIONS:
-            raise ValueError(
-                f"The Invariant guards on {list(names)} need {total} value combinations of the student "
-                f"(more than {MAX_COMBINATIONS}); guard fewer features, or group one-hot columns in one guard."
-            )
-        out = []
-        for combo in itertools.product(*per_feature):
-            out.append(({n: v for n, (v, _) in zip(names, combo)}, float(np.prod([w for _, w in combo]))))
-        return out
 
     @property
     def invariant_names(self) -> list[str]:
@@ -195,6 +172,41 @@ class Guarding:
         best_other = np.argmax(other, axis=1)
         codes = np.where(hit, c, np.where(own == c, best_other, own))
         return np.where(present, codes, own), P
+
+
+def _invariant_combinations(names: Sequence[str], domain: Domain, frame: pd.DataFrame) -> list[tuple[dict, float]]:
+    """Value assignments of the invariant features and their weights (sum 1)."""
+    if not names:
+        return []
+    per_feature = []
+    for n in names:
+        spec = domain[n]
+        col = frame[n]
+        if spec.kind == "categorical":
+            values: list = list(spec.levels)
+            counts = [float((col == v).sum()) for v in values]
+        else:
+            x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+            grid = _grid(x, 2 if spec.kind == "binary" else INVARIANT_GRID)
+            values = [float(v) for v in grid]
+            counts = [1.0] * len(values)
+            if spec.kind in ("binary", "integer") or len(np.unique(x[~np.isnan(x)])) <= INVARIANT_GRID:
+                counts = [float((x == v).sum()) for v in values]
+        if spec.allow_missing:
+            values.append(None)
+            counts.append(float(col.isna().sum()))
+        w = np.asarray(counts) + 1.0  # every value counts, however rare
+        per_feature.append(list(zip(values, w / w.sum())))
+    total = int(np.prod([len(p) for p in per_feature]))
+    if total > MAX_COMBINATIONS:
+        raise ValueError(
+            f"The Invariant guards on {list(names)} need {total} value combinations of the student "
+            f"(more than {MAX_COMBINATIONS}); guard fewer features, or group one-hot columns in one guard."
+        )
+    out = []
+    for combo in itertools.product(*per_feature):
+        out.append(({n: v for n, (v, _) in zip(names, combo)}, float(np.prod([w for _, w in combo]))))
+    return out
 
 
 def _assign(frame: pd.DataFrame, values: dict) -> pd.DataFrame:

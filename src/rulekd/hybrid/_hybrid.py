@@ -129,6 +129,10 @@ class HybridClassifier(DistilledClassifierMixin):
     teacher_ : Teacher
     domain_ : Domain
     guards_ : tuple of Property
+    guard_grids_ : dict
+        Monotone feature -> the grid of values its construction uses.
+    guard_combos_ : list of (dict, float)
+        Invariant value assignments the student is averaged over, with weights.
     transparency_ : float
         Share of validation rows answered by rules.
     rule_precision_ : dict
@@ -235,7 +239,10 @@ class HybridClassifier(DistilledClassifierMixin):
         t_lab = np.argmax(ts.logits[:, order], axis=1)
         t_va = np.argmax(_TeacherView(self.teacher_, self._frame_input_).logits(Xva)[:, order], axis=1)
 
-        self.guarding_ = Guarding(self.guards_, self.domain_, self.classes_, Xtr)
+        g = Guarding.fit(self.guards_, self.domain_, self.classes_, Xtr)
+        self.guard_grids_ = {name: np.asarray(v, dtype=np.float64) for name, v in g.grids.items()}
+        self.guard_combos_ = [(dict(values), float(w)) for values, w in g.combos]
+        self._guarding = g
         candidates = self._candidates(fit_X, labels_tr, sw_tr, seed)
         candidates = self._relabel(candidates, ts.X, t_lab, k)
         candidates, self.guard_conflicts_ = self._screen(candidates)
@@ -600,6 +607,15 @@ class HybridClassifier(DistilledClassifierMixin):
             return row
         return {"x": row, "x_prime": {k: (None if pd.isna(v) else v) for k, v in X2.iloc[i].items()}}
 
+    @property
+    def guarding_(self) -> Guarding:
+        """The guards with their grids, rebuilt from ``guards_``, ``guard_grids_`` and ``guard_combos_``."""
+        g = self.__dict__.get("_guarding")
+        if g is None:
+            g = Guarding(self.guards_, self.domain_, self.classes_, self.guard_grids_, self.guard_combos_)
+            self.__dict__["_guarding"] = g
+        return g
+
     # -- prediction --------------------------------------------------------------------------
     def _guard_mask(self, frame: pd.DataFrame) -> np.ndarray:
         mask = np.zeros(len(frame), dtype=bool)
@@ -703,6 +719,7 @@ class HybridClassifier(DistilledClassifierMixin):
     def __getstate__(self) -> dict:
         state = dict(self.__dict__)
         state.pop("_choice_", None)  # validation matrices for retarget(): large, and not part of the model
+        state.pop("_guarding", None)  # rebuilt from guards_, guard_grids_, guard_combos_
         return state
 
     def __sklearn_tags__(self):
