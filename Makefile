@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH)"
-	$(PIP) install --quiet -e ".[torch,report,test]"
+	$(PIP) install --quiet -e ".[torch,report,test,parquet]"
 	@# Best effort: headless Chromium for the audit report's browser test (skipped without it).
 	-@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
 	  DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q --no-install-recommends chromium \
@@ -30,11 +30,11 @@ test: setup
 	$(PY) -m pytest -q src tests
 
 bench: setup
-	$(PIP) install --quiet -e ".[torch,report,test,bench]"
+	$(PIP) install --quiet -e ".[torch,report,test,parquet,bench]"
 	$(PY) -m benchmarks --profile quick
 
 bench-full: setup
-	$(PIP) install --quiet -e ".[torch,report,test,bench]"
+	$(PIP) install --quiet -e ".[torch,report,test,parquet,bench]"
 	$(PY) -m benchmarks --profile full
 
 clean:

@@ -28,10 +28,33 @@ def test_demo_prints_rules_and_fidelity(demo_run):
     assert code == 0
     assert re.search(r"^if .+ then \d$", text, flags=re.M), text
     assert re.search(r"^else \d$", text, flags=re.M)
-    m = re.search(r"fidelity to the teacher \(held out\): (0\.\d+)", text)
+    m = re.search(r"fidelity to the teacher: (0\.\d+)", text)
     assert m and 0.5 < float(m.group(1)) <= 1.0
     n_rules = int(re.search(r"rules: (\d+)", text).group(1))
     assert 1 <= n_rules <= 16
+
+
+def test_demo_tells_the_whole_story(demo_run):
+    """Teacher, rule student, neural student, hybrid, proofs, exports, model directories, audit."""
+    code, text, out = demo_run
+    assert code == 0
+    for step in range(1, 6):
+        assert f"[{step}/5]" in text
+    assert re.search(r"neural student alone \(\d+ parameters\), held out: accuracy 0\.\d+", text)
+    m = re.search(r"hybrid, held out: accuracy (0\.\d+), answered by rules (\d+)% of rows", text)
+    assert m and 0.5 < float(m.group(1)) <= 1.0 and 20 <= int(m.group(2)) <= 80
+    # The guards are proved on the hybrid as a whole.
+    assert text.count("hybrid [proved]") == 2
+    for name in ("rules.json", "rules.txt", "rules.sql", "rules.py", "domain.json", "verification.json",
+                 "hybrid-verification.json", "audit.html", "audit.json"):
+        assert (out / name).is_file(), name
+    html = (out / "audit.html").read_text(encoding="utf-8")
+    assert "<script src=" not in html and "verification" in html
+    from rulekd import load
+
+    hybrid = load(out / "models" / "hybrid")
+    assert type(hybrid).__name__ == "HybridClassifier"
+    assert load(out / "models" / "rules").rules_ == RuleSet.from_json(out / "rules.json")
 
 
 def test_demo_writes_reloadable_rules(demo_run):

@@ -18,6 +18,7 @@ from .exceptions import (
 from .rules import Condition, Rule, RuleSet, from_sklearn_tree, from_xgboost_tree
 from .students import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
 from .hybrid import HybridClassifier
+from ._persist import load, save
 from .teachers import Teacher, TorchTeacher, fit_teacher
 
 __version__ = "0.1.0"
@@ -44,5 +45,7 @@ __all__ = [
     "fit_teacher",
     "from_sklearn_tree",
     "from_xgboost_tree",
+    "load",
+    "save",
     "__version__",
 ]

@@ -1,9 +1,22 @@
 """The ``rulekd`` command line: a thin layer over the public API.
 
 ``main(argv) -> int`` is the entry point (console script ``rulekd`` and
-``python -m rulekd``). Exit codes: 0 success, 1 a verification found a
-violation, 2 bad input (one-line message on stderr), 3 a verification result is
-unknown (solver timeout) and nothing was violated.
+``python -m rulekd``)::
+
+    rulekd demo [--out DIR]
+    rulekd distill --data TRAIN.csv|.parquet --target COL [--model rules|tree|mlp|hybrid]
+                   [--teacher xgboost|MODEL.json] [--max-rules N] [--transparency F]
+                   [--guard PROPERTY]... --out DIR
+    rulekd predict DIR --data X.csv --out PRED.csv [--proba]
+    rulekd verify DIR|RULES.json [--property ...]
+    rulekd audit DIR --data TEST.csv --target COL [--protected COL ...] --out REPORT.html
+    rulekd export DIR|RULES.json --format text|tree|json|sql|python [--out FILE] [--table NAME]
+
+Exit codes: 0 success, 1 a verification found a violation, 2 bad input (a
+one-line message on stderr: a bad path, a missing column, a malformed file, an
+output that exists without ``--force``), 3 a verification result is unknown
+(solver timeout) and nothing was violated. Progress goes to stderr, only on a
+terminal and never with ``--quiet``.
 """
 
 from __future__ import annotations
@@ -13,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 from typing import Sequence
+
+from .exceptions import RulekdError
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
 _DEMO_MARKER = ".rulekd-demo"
@@ -42,18 +57,27 @@ def _prepare_out_dir(out: Path, names: Sequence[str], force: bool) -> None:
     (out / _DEMO_MARKER).write_text("written by `rulekd demo`\n", encoding="utf-8")
 
 
+DEMO_FILES = ["rules.json", "rules.txt", "rules.sql", "rules.py", "domain.json", "verification.json",
+              "hybrid-verification.json", "audit.html", "audit.json", "models"]
+DEMO_PROPERTIES = ["monotone duration increasing toward 1", "invariant status_sex"]
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    """German credit: XGBoost teacher -> at most ``--max-rules`` rules, with fidelity."""
+    """German credit, the whole story: teacher, rule student, neural student, hybrid, proofs, exports, audit."""
+    import warnings
+
     import numpy as np
     from sklearn.model_selection import train_test_split
 
-    from . import DistilledRuleClassifier, RuleSet
+    from . import DistilledRuleClassifier, HybridClassifier, RuleSet
+    from ._persist import load, save
     from .datasets import load_german_credit
+    from .rules import to_python, to_sql
 
     if args.max_rules < 1:
         raise CLIError(f"--max-rules must be at least 1, got {args.max_rules}.")
     out = Path(args.out)
-    _prepare_out_dir(out, ["rules.json", "rules.txt", "domain.json", "verification.json"], args.force)
+    _prepare_out_dir(out, DEMO_FILES, args.force)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))
     t0 = time.perf_counter()
     data = load_german_credit()
@@ -62,54 +86,107 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     say(f"German credit: {len(X_train)} training rows, {len(X_test)} held-out rows, "
         f"{X_train.shape[1]} features; target 1 = bad credit risk.")
-    say(f"Distilling XGBClassifier(n_estimators=200, max_depth=4) into at most {args.max_rules} rules ...")
+
+    # 1. Rules: the teacher's knowledge in at most --max-rules readable rules.
+    say(f"\n[1/5] Distilling XGBClassifier(n_estimators=200, max_depth=4) into at most {args.max_rules} rules ...")
     model = DistilledRuleClassifier(max_rules=args.max_rules, kind="list", random_state=args.seed)
     model.fit(X_train, y_train)
     teacher_pred = model.teacher_.predict(X_test)
     pred = model.predict(X_test)
-    say("")
     say(model.rules_.to_text())
-    say("")
     say(f"rules: {len(model.rules_)}  conditions: {model.rules_.n_conditions}")
     say(f"teacher accuracy (held out): {np.mean(teacher_pred == y_test):.3f}")
-    say(f"rules accuracy   (held out): {np.mean(pred == y_test):.3f}")
-    say(f"fidelity to the teacher (held out): {np.mean(pred == teacher_pred):.3f}")
-    model.rules_.to_json(out / "rules.json")
-    (out / "rules.txt").write_text(model.rules_.to_text() + "\n", encoding="utf-8")
-    reloaded = RuleSet.from_json(out / "rules.json")
-    same = bool(np.array_equal(reloaded.predict(X_test), model.rules_.predict(X_test))
-                and np.array_equal(reloaded.predict_proba(X_test), model.rules_.predict_proba(X_test)))
-    if reloaded != model.rules_ or not same:
-        raise RuntimeError("rules.json did not reload to identical rules; please report this bug.")
-    model.domain_.to_json(out / "domain.json")
-    say(f"wrote {out / 'rules.json'} and {out / 'rules.txt'}; reloaded rules.json: identical rules and "
-        f"predictions on {len(X_test)} rows")
+    say(f"rules accuracy   (held out): {np.mean(pred == y_test):.3f}   "
+        f"fidelity to the teacher: {np.mean(pred == teacher_pred):.3f}")
+
+    # 2. Hybrid: rules for half of the inputs, the neural student for the rest, guards on every input.
+    say(f"\n[2/5] Hybrid: rules answer about half of the inputs, a compact neural student the rest; "
+        f"guards: {'; '.join(DEMO_PROPERTIES)} ...")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # candidate rules set aside for the guards are listed in guard_conflicts_
+        hybrid = HybridClassifier(transparency=0.5, guards=DEMO_PROPERTIES, random_state=args.seed)
+        hybrid.fit(X_train, y_train)
+    h_pred = hybrid.predict(X_test)
+    s_pred = hybrid.student_.predict(X_test)
+    by = hybrid.decided_by(X_test)
+    say(hybrid.rules_.to_text().rsplit("\nelse", 1)[0] + "\nelse: the neural student")
+    say(f"neural student alone ({hybrid.student_.n_parameters_} parameters), held out: accuracy "
+        f"{np.mean(s_pred == y_test):.3f}")
+    say(f"hybrid, held out: accuracy {np.mean(h_pred == y_test):.3f}, answered by rules "
+        f"{np.mean(by != 'student'):.0%} of rows ({len(hybrid.rules_)} rules; "
+        f"{len(hybrid.guard_conflicts_)} candidate rules set aside for the guards)")
+
+    # 3. Proofs with Z3 over the training Domain.
+    say("\n[3/5] Z3 verification over the training Domain:")
+    from .hybrid import verify_hybrid
     from .verify import verify
 
-    properties = ["monotone duration increasing toward 1", "invariant status_sex"]
-    report = verify(model, properties=properties)
+    report = verify(model, properties=DEMO_PROPERTIES)
     (out / "verification.json").write_text(report.to_json(), encoding="utf-8")
-    say("")
-    say("Z3 verification over the training Domain (domain.json):")
     for f in report.findings:
         if f.check == "property":
-            say(f"  [{f.status}] {f.message}")
+            say(f"  rules  [{f.status}] {f.message}")
             cx = f.counterexample or {}
             if "x" in cx and "x_prime" in cx:
                 diff = [k for k in cx["x"] if cx["x"][k] != cx["x_prime"][k]]
                 same = {k: cx["x"][k] for k in ("status", "duration", "credit_amount", "age") if k not in diff}
                 say("      e.g. " + ", ".join(f"{k}: {cx['x'][k]!r} -> {cx['x_prime'][k]!r}" for k in diff)
                     + " with " + ", ".join(f"{k}={v!r}" for k, v in same.items()) + ", ...")
-    counts = {}
+    counts: dict = {}
     for f in report.findings:
         counts.setdefault(f.check, []).append(f.status)
+    if "gap" in counts and model.rules_.default is not None:
+        n_gap = counts.pop("gap").count("violated")
+        say(f"  rules  gap: {n_gap} region(s) where no rule fires, answered by the default class "
+            f"{model.rules_.default!r} (information, not an error)")
     for check in ("conflict", "dead", "redundant_condition", "redundant_rule", "gap"):
         if check in counts:
-            say(f"  {check}: " + ", ".join(f"{counts[check].count(s)} {s}" for s in ("proved", "violated", "unknown")
-                                              if counts[check].count(s)))
-    say(f"  full report: {out / 'verification.json'}; re-run with "
-        f"`rulekd verify {out / 'rules.json'} --domain {out / 'domain.json'} --property ...`")
-    say(f"done in {time.perf_counter() - t0:.1f} s")
+            say(f"  rules  {check}: " + ", ".join(f"{counts[check].count(s)} {s}"
+                                                  for s in ("proved", "violated", "unknown") if counts[check].count(s)))
+    h_report = verify_hybrid(hybrid, DEMO_PROPERTIES)
+    (out / "hybrid-verification.json").write_text(h_report.to_json(), encoding="utf-8")
+    for f in h_report.findings:
+        if f.check == "property":
+            say(f"  hybrid [{f.status}] {f.message}")
+
+    # 4. Exports and model directories.
+    say("\n[4/5] Exports and model directories:")
+    model.rules_.to_json(out / "rules.json")
+    (out / "rules.txt").write_text(model.rules_.to_text() + "\n", encoding="utf-8")
+    (out / "rules.sql").write_text(to_sql(model, table="applicants") + "\n", encoding="utf-8")
+    (out / "rules.py").write_text(to_python(model), encoding="utf-8")
+    model.domain_.to_json(out / "domain.json")
+    reloaded = RuleSet.from_json(out / "rules.json")
+    same = bool(np.array_equal(reloaded.predict(X_test), model.rules_.predict(X_test))
+                and np.array_equal(reloaded.predict_proba(X_test), model.rules_.predict_proba(X_test)))
+    if reloaded != model.rules_ or not same:
+        raise RuntimeError("rules.json did not reload to identical rules; please report this bug.")
+    models = out / "models"
+    models.mkdir(exist_ok=True)
+    save(model, models / "rules", overwrite=True)
+    save(hybrid, models / "hybrid", overwrite=True)
+    back = load(models / "hybrid")
+    if not np.array_equal(back.predict(X_test), h_pred):
+        raise RuntimeError("the saved hybrid did not reload to identical predictions; please report this bug.")
+    say(f"  {out / 'rules.json'} (reloads to identical rules and predictions), rules.txt, rules.sql, rules.py, "
+        f"domain.json")
+    say(f"  {models / 'rules'}/ and {models / 'hybrid'}/ (model directories; the hybrid reloads to identical "
+        f"predictions on {len(X_test)} rows)")
+
+    # 5. The audit report a reviewer reads.
+    say("\n[5/5] Audit report on the held-out rows ...")
+    from .audit import audit
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rep = audit(hybrid, X_test, y_test, protected=["status_sex", "age"], properties=DEMO_PROPERTIES,
+                    description=data)
+    rep.write_html(out / "audit.html", overwrite=True)
+    rep.write_json(out / "audit.json", overwrite=True)
+    say(f"  {rep}")
+    say(f"  {out / 'audit.html'} (open it in a browser) and {out / 'audit.json'}")
+    say(f"\ndone in {time.perf_counter() - t0:.1f} s. Next: `rulekd verify {models / 'hybrid'} --property ...`, "
+        f"`rulekd export {models / 'rules'} --format sql`, `rulekd predict {models / 'hybrid'} --data FILE.csv --out PRED.csv`")
     return EXIT_OK
 
 
@@ -123,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--force", action="store_true", help="overwrite existing files in --out")
     demo.add_argument("--quiet", action="store_true", help="print nothing")
     demo.set_defaults(func=cmd_demo)
+    from ._commands import add_parsers
+
+    add_parsers(sub)
     try:
         from .verify._cli import add_verify_parser
     except ImportError:  # the verifier is optional at import time
@@ -149,6 +229,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         print(f"rulekd: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (RulekdError, ValueError) as exc:  # bad data or files: one line, never a traceback
+        msg = " ".join(str(exc).split())
+        print(f"rulekd: error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT
 
 

@@ -11,3 +11,40 @@ from ._hybrid import GuardConflictError, GuardConflictWarning, HybridClassifier
 from ._verify import verify_hybrid
 
 __all__ = ["HybridClassifier", "GuardConflictError", "GuardConflictWarning", "verify_hybrid"]
+
+
+def _register_model_directory() -> None:
+    """How ``rulekd.save`` / ``rulekd.load`` write and read a HybridClassifier (see ``rulekd._persist``)."""
+    import numpy as np
+
+    from .. import _persist as P
+    from ..verify import parse_property
+
+    P.register(
+        HybridClassifier,
+        {
+            **P.COMMON_FIELDS,
+            "_feature_names_": P.Value(list[str]),
+            "_object_columns_": P.Value(list[str]),
+            "_seed_": P.Value(int),
+            "rules_": P.RULESET,
+            "rule_path_": P.RULESET,
+            "student_": P.ESTIMATOR,
+            "guards_": P.Value(list[str], dump=lambda gs: [g.text() for g in gs],
+                               load=lambda texts: tuple(parse_property(t) for t in texts)),
+            "guard_grids_": P.Value(dict[str, list[float]],
+                                    dump=lambda d: {k: [float(v) for v in a] for k, v in d.items() for a in [v]},
+                                    load=lambda d: {k: np.asarray(v, dtype=np.float64) for k, v in d.items()}),
+            "guard_combos_": P.Value(list, dump=lambda cs: [[dict(v), float(w)] for v, w in cs],
+                                     load=lambda cs: [(dict(v), float(w)) for v, w in cs]),
+            "guard_conflicts_": P.Value(list[dict[str, str]]),
+            "transparency_": P.Value(float),
+            "rule_precision_": P.Value(dict[str, float]),
+            "validation_scores_": P.Value(dict[str, float | int]),
+        },
+        name="rulekd.HybridClassifier",
+        skip=("_choice_", "guard_report_"),
+    )
+
+
+_register_model_directory()

@@ -55,7 +55,8 @@ def add_verify_parser(subparsers: Any) -> argparse.ArgumentParser:
             "(timeout), nothing violated; 2: bad input."
         ),
     )
-    p.add_argument("rules", metavar="RULES.json", help="rule set in the rulekd JSON format")
+    p.add_argument("rules", metavar="DIR|RULES.json",
+                   help="a model directory (rulekd distill / rulekd.save) or a rule set in the rulekd JSON format")
     p.add_argument("--domain", metavar="DOMAIN.json",
                    help="Domain in the rulekd JSON format (default: every feature unbounded, missing allowed)")
     p.add_argument("--property", dest="properties", action="append", default=[], metavar="TEXT",
@@ -97,12 +98,17 @@ def run_verify(args: argparse.Namespace) -> int:
 
     out, err = sys.stdout, sys.stderr
     try:
-        if not Path(args.rules).is_file():
+        if Path(args.rules).is_dir():
+            from .._persist import load
+
+            rules = load(Path(args.rules))  # a model: its own Domain unless --domain is given
+        elif not Path(args.rules).is_file():
             raise FileNotFoundError(f"Rules file {args.rules!r} does not exist.")
-        try:
-            rules = RuleSet.from_json(Path(args.rules))
-        except RulekdError as exc:
-            raise type(exc)(f"Rules file {args.rules!r}: {exc}") from None
+        else:
+            try:
+                rules = RuleSet.from_json(Path(args.rules))
+            except RulekdError as exc:
+                raise type(exc)(f"Rules file {args.rules!r}: {exc}") from None
         domain = None
         if args.domain:
             try:
@@ -114,9 +120,17 @@ def run_verify(args: argparse.Namespace) -> int:
             checks = [c.strip() for c in checks.split(",") if c.strip()]
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            report = verify(rules, domain, properties=list(args.properties), checks=checks,
-                            timeout_ms=args.timeout_ms, n_jobs=args.n_jobs, time_budget_s=args.time_budget_s,
-                            max_gap_regions=args.max_gap_regions)
+            if type(rules).__name__ == "HybridClassifier":
+                from ..hybrid import verify_hybrid
+
+                if checks not in ("all", "none"):
+                    raise ValueError("A hybrid is verified with --checks all or none (dead rules and properties).")
+                report = verify_hybrid(rules, list(args.properties), domain=domain, checks=checks,
+                                       timeout_ms=args.timeout_ms, time_budget_s=args.time_budget_s)
+            else:
+                report = verify(rules, domain, properties=list(args.properties), checks=checks,
+                                timeout_ms=args.timeout_ms, n_jobs=args.n_jobs, time_budget_s=args.time_budget_s,
+                                max_gap_regions=args.max_gap_regions)
     except (OSError, ValueError, TypeError, KeyError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         err.write(f"rulekd verify: error: {msg}\n")

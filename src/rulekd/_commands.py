@@ -1,0 +1,322 @@
+"""The ``distill``, ``predict``, ``audit`` and ``export`` commands of :mod:`rulekd.cli`.
+
+Each ``cmd_*`` takes parsed arguments and returns an exit code; bad input is a
+:class:`rulekd.cli.CLIError` (or a :class:`~rulekd.exceptions.RulekdError`),
+which ``main`` prints as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import warnings
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+
+from ._tables import check_new_file, read_table, split_target, write_csv
+
+MODELS = ("rules", "tree", "mlp", "hybrid")
+EXPORT_FORMATS = ("text", "tree", "json", "sql", "python")
+
+
+def _cli_error(msg: str) -> Exception:
+    from .cli import CLIError
+
+    return CLIError(msg)
+
+
+@contextlib.contextmanager
+def _progress(steps: list[str], quiet: bool) -> Iterator[Any]:
+    """A step counter on stderr (tqdm), shown only on a terminal and without ``--quiet``."""
+    bar = None
+    if not quiet and sys.stderr.isatty():
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            tqdm = None
+        if tqdm is not None:
+            bar = tqdm(total=len(steps), file=sys.stderr, leave=False, bar_format="{desc} [{n}/{total}] {elapsed}")
+
+    started = [False]
+
+    def step(name: str) -> None:
+        if bar is None:
+            return
+        if started[0]:
+            bar.update(1)
+        started[0] = True
+        bar.set_description_str(name)
+
+    try:
+        yield step
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _say(args: argparse.Namespace):
+    return (lambda *a: None) if getattr(args, "quiet", False) else (lambda *a: print(*a, flush=True))
+
+
+# -- distill -------------------------------------------------------------------------------------
+def _teacher(spec: str) -> Any:
+    """``xgboost`` (default teacher, fitted here) or an XGBoost model JSON file (used frozen)."""
+    if spec == "xgboost":
+        return None
+    p = Path(spec)
+    if not p.is_file():
+        raise _cli_error(f"--teacher {spec!r}: expected 'xgboost' or an XGBoost model JSON file, and no such file exists.")
+    import xgboost as xgb
+    from sklearn.frozen import FrozenEstimator
+
+    model = xgb.XGBClassifier()
+    try:
+        model.load_model(str(p))
+    except (xgb.core.XGBoostError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _cli_error(f"--teacher {spec!r} is not an XGBoost model file: {first[:200]}") from None
+    return FrozenEstimator(model)
+
+
+def _build_model(args: argparse.Namespace, teacher: Any) -> Any:
+    from . import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier, HybridClassifier
+
+    seed = args.seed
+    if args.max_rules is not None and args.max_rules < 1:
+        raise _cli_error(f"--max-rules must be at least 1, got {args.max_rules}.")
+    if args.transparency is not None and not 0 < args.transparency <= 1:
+        raise _cli_error(f"--transparency must be in (0, 1], got {args.transparency}.")
+    if args.transparency is not None and args.model != "hybrid":
+        raise _cli_error("--transparency applies to --model hybrid only.")
+    if args.guards and args.model != "hybrid":
+        raise _cli_error("--guard applies to --model hybrid only; check properties of other models with `rulekd verify`.")
+    if args.model == "rules":
+        return DistilledRuleClassifier(teacher=teacher, max_rules=args.max_rules or 16, kind="list", random_state=seed)
+    if args.model == "tree":
+        return DistilledTreeClassifier(teacher=teacher, max_leaf_nodes=args.max_rules or 16, random_state=seed)
+    if args.model == "mlp":
+        return DistilledMLPClassifier(teacher=teacher, random_state=seed)
+    rules = DistilledRuleClassifier(max_rules=args.max_rules or 16)
+    transparency = 0.5 if args.transparency is None else args.transparency
+    return HybridClassifier(teacher=teacher, rules=rules, transparency=transparency, guards=tuple(args.guards),
+                            random_state=seed)
+
+
+def cmd_distill(args: argparse.Namespace) -> int:
+    """Fit a student (or hybrid) on a CSV/Parquet file and save it as a model directory."""
+    from ._persist import save
+
+    say = _say(args)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise _cli_error(f"--out {str(out)!r} exists and is not a directory.")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise _cli_error(f"--out {str(out)!r} is not empty; pass --force to replace a model saved there, or choose another folder.")
+    with _progress(["reading data", "fitting", "saving"], args.quiet) as step:
+        step("reading data")
+        frame = read_table(args.data, encoding=args.encoding)
+        X, y = split_target(frame, args.target, args.data)
+        teacher = _teacher(args.teacher)
+        model = _build_model(args, teacher)
+        step(f"fitting {type(model).__name__} on {len(X)} rows")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.fit(X, y)
+        for w in caught:
+            if not issubclass(w.category, (DeprecationWarning, FutureWarning)):
+                print(f"rulekd distill: warning: {str(w.message)[:300]}", file=sys.stderr)
+        step("saving")
+        save(model, out, overwrite=args.force)
+    pred = model.predict(X)
+    say(f"{type(model).__name__} fitted on {len(X)} rows of {args.data} ({X.shape[1]} features, target {args.target!r}).")
+    if hasattr(model, "rules_"):
+        say(model.rules_.to_text())
+    say(f"training accuracy: {np.mean(pred == y):.3f}")
+    fid = getattr(model, "fidelity_", None)
+    if fid is not None:
+        say(f"fidelity to the teacher (held-out transfer rows): {fid:.3f}")
+    if hasattr(model, "transparency_"):
+        say(f"transparency (validation rows answered by rules): {model.transparency_:.3f}")
+    say(f"saved to {out}/")
+    return 0
+
+
+# -- predict --------------------------------------------------------------------------------------
+def _load_model(path: str) -> Any:
+    from ._persist import load
+
+    p = Path(path)
+    if not p.exists():
+        raise _cli_error(f"Model directory {path!r} does not exist.")
+    if not p.is_dir():
+        raise _cli_error(f"{path!r} is not a model directory (written by `rulekd distill` or rulekd.save).")
+    return load(p)
+
+
+def _features(model: Any, frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        n = model.n_features_in_
+        if frame.shape[1] != n:
+            raise _cli_error(f"{source!r} has {frame.shape[1]} columns; the model expects {n}.")
+        return frame
+    missing = [c for c in names if c not in frame.columns]
+    if missing:
+        raise _cli_error(
+            f"{source!r} lacks the model's feature column(s) {missing[:10]}; the model was fitted on "
+            f"{len(names)} columns: {list(names)[:10]}{' ...' if len(names) > 10 else ''}."
+        )
+    return frame[list(names)]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Predictions of a saved model for every row of a data file, as CSV in input order."""
+    model = _load_model(args.model)
+    out = check_new_file(args.out, args.force)
+    frame = read_table(args.data, encoding=args.encoding)
+    X = _features(model, frame, args.data)
+    result = pd.DataFrame({"prediction": model.predict(X)})
+    if hasattr(model, "decided_by"):
+        result["decided_by"] = model.decided_by(X)
+    if args.proba:
+        P = model.predict_proba(X)
+        for k, c in enumerate(model.classes_):
+            result[f"proba_{c}"] = P[:, k]
+    write_csv(result, out, args.force)
+    _say(args)(f"wrote {len(result)} predictions to {out}")
+    return 0
+
+
+# -- audit -------------------------------------------------------------------------------------------
+def cmd_audit(args: argparse.Namespace) -> int:
+    """The audit report of a saved model on labelled data (HTML, and JSON with --json)."""
+    from .audit import audit
+
+    model = _load_model(args.model)
+    out = check_new_file(args.out, args.force)
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise _cli_error(f"--out {args.out!r}: the report is HTML; use a name ending in .html (and --json for JSON).")
+    json_out = check_new_file(args.json, args.force) if args.json else None
+    frame = read_table(args.data, encoding=args.encoding)
+    X, y = split_target(frame, args.target, args.data)
+    for c in args.protected:
+        if c not in X.columns:
+            raise _cli_error(f"--protected {c!r} is not a column of {args.data!r}.")
+    protected = {c: X[c] for c in args.protected} if args.protected else None
+    X = _features(model, X, args.data)
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        report = audit(model, X, y, protected=protected, properties=list(args.properties),
+                       time_budget_s=args.time_budget_s)
+    report.write_html(out, overwrite=args.force)
+    if json_out is not None:
+        report.write_json(json_out, overwrite=args.force)
+    _say(args)(f"{report}\nwrote {out}" + (f" and {json_out}" if json_out else ""))
+    return 0
+
+
+# -- export ------------------------------------------------------------------------------------------
+def _rules_of(path: str) -> Any:
+    from .rules import RuleSet
+
+    p = Path(path)
+    if p.is_dir():
+        model = _load_model(path)
+        if type(model).__name__ == "HybridClassifier":
+            return model
+        if not hasattr(model, "rules_"):
+            raise _cli_error(f"The model in {path!r} ({type(model).__name__}) has no rules to export.")
+        return model
+    if not p.exists():
+        raise _cli_error(f"{path!r} does not exist: pass a model directory or a rules JSON file.")
+    return RuleSet.from_json(p)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """A model's rules as text, a tree, JSON, SQL or Python source (stdout by default)."""
+    from .rules import export
+
+    target = _rules_of(args.model)
+    if type(target).__name__ == "HybridClassifier" and args.format != "text":
+        raise _cli_error(
+            "A hybrid's rules answer only part of the inputs (the neural student answers the rest), so they "
+            "cannot be deployed alone as SQL, Python, JSON or a tree; use --format text to read them, and "
+            "`rulekd predict` to score rows."
+        )
+    options: dict[str, Any] = {}
+    if args.format == "sql":
+        options["table"] = args.table
+    elif args.table != "data":
+        raise _cli_error("--table applies to --format sql only.")
+    rules = target.rules_ if type(target).__name__ == "HybridClassifier" else target
+    text = export(rules, args.format, **options)
+    if type(target).__name__ == "HybridClassifier":
+        text = text.rstrip("\n") + "\n# rows no rule covers: the neural student answers\n"
+    if args.out in (None, "-"):
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        return 0
+    from ._io import atomic_write_text
+
+    out = check_new_file(args.out, args.force)
+    atomic_write_text(out, text if text.endswith("\n") else text + "\n")
+    _say(args)(f"wrote {out}")
+    return 0
+
+
+# -- parser ---------------------------------------------------------------------------------------------
+def add_parsers(sub: Any) -> None:
+    """Add ``distill``, ``predict``, ``audit`` and ``export`` to the sub-parsers of ``rulekd``."""
+    def common(p: argparse.ArgumentParser, *, force: str) -> None:
+        p.add_argument("--force", action="store_true", help=force)
+        p.add_argument("--quiet", action="store_true", help="print nothing but errors")
+        p.add_argument("--encoding", default="utf-8", help="text encoding of CSV input (default: utf-8)")
+
+    d = sub.add_parser("distill", help="fit a rule student, tree, neural student or hybrid and save it")
+    d.add_argument("--data", required=True, metavar="TRAIN", help="training data (.csv, .tsv or .parquet)")
+    d.add_argument("--target", required=True, metavar="COL", help="the label column")
+    d.add_argument("--model", choices=MODELS, default="rules", help="what to distil (default: rules)")
+    d.add_argument("--teacher", default="xgboost", metavar="xgboost|MODEL.json",
+                   help="'xgboost' (fitted here, the default) or a fitted XGBoost model's JSON file (used as is)")
+    d.add_argument("--max-rules", type=int, default=None, metavar="N",
+                   help="rule budget (rules, hybrid) or leaves (tree); default 16")
+    d.add_argument("--transparency", type=float, default=None, metavar="F",
+                   help="hybrid: share of inputs answered by rules (default 0.5)")
+    d.add_argument("--guard", dest="guards", action="append", default=[], metavar="PROPERTY",
+                   help='hybrid: a property that must hold for every input, e.g. "invariant sex"; repeatable')
+    d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    d.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
+    common(d, force="replace a model directory already at --out")
+    d.set_defaults(func=cmd_distill)
+
+    p = sub.add_parser("predict", help="predict with a saved model")
+    p.add_argument("model", metavar="DIR", help="model directory")
+    p.add_argument("--data", required=True, metavar="X", help="rows to predict (.csv, .tsv or .parquet)")
+    p.add_argument("--out", required=True, metavar="PRED.csv", help="CSV to write: prediction (+ decided_by, probabilities)")
+    p.add_argument("--proba", action="store_true", help="add one probability column per class")
+    common(p, force="overwrite --out")
+    p.set_defaults(func=cmd_predict)
+
+    a = sub.add_parser("audit", help="write the audit report of a saved model on labelled data")
+    a.add_argument("model", metavar="DIR", help="model directory")
+    a.add_argument("--data", required=True, metavar="TEST", help="labelled data (.csv, .tsv or .parquet)")
+    a.add_argument("--target", required=True, metavar="COL", help="the label column")
+    a.add_argument("--protected", nargs="+", default=[], metavar="COL", help="protected attribute columns")
+    a.add_argument("--property", dest="properties", action="append", default=[], metavar="TEXT",
+                   help="a property to verify; repeatable")
+    a.add_argument("--time-budget-s", type=float, default=60.0, metavar="S", help="verification time limit")
+    a.add_argument("--out", required=True, metavar="REPORT.html", help="HTML report to write")
+    a.add_argument("--json", default=None, metavar="REPORT.json", help="also write the report as JSON")
+    common(a, force="overwrite the report files")
+    a.set_defaults(func=cmd_audit)
+
+    e = sub.add_parser("export", help="export a model's rules as text, tree, JSON, SQL or Python")
+    e.add_argument("model", metavar="DIR|RULES.json", help="model directory or rules JSON file")
+    e.add_argument("--format", required=True, choices=EXPORT_FORMATS)
+    e.add_argument("--out", default=None, metavar="FILE", help="file to write (default: stdout)")
+    e.add_argument("--table", default="data", metavar="NAME", help="SQL: the table the query reads (default: data)")
+    common(e, force="overwrite --out")
+    e.set_defaults(func=cmd_export)

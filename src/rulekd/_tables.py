@@ -1,0 +1,134 @@
+"""Reading and writing the tables the command line works on (CSV, Parquet).
+
+Every failure is a :class:`TableError` whose message names the file, the
+problem and the fix; nothing here overwrites a file unless asked to.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .exceptions import RulekdError
+
+__all__ = ["TableError", "read_table", "split_target", "check_new_file", "write_csv"]
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+class TableError(RulekdError, ValueError):
+    """A data file that cannot be used as given."""
+
+
+def read_table(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
+    """A DataFrame from a CSV (``,``; ``.tsv``: tab) or Parquet file; text columns become categories."""
+    p = Path(path)
+    if not p.exists():
+        raise TableError(f"Data file {str(p)!r} does not exist.")
+    if p.is_dir():
+        raise TableError(f"{str(p)!r} is a directory; pass a CSV or Parquet file.")
+    suffix = p.suffix.lower()
+    if suffix in PARQUET_SUFFIXES:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise TableError(
+                f"Reading {str(p)!r} needs pyarrow: pip install 'rulekd[parquet]' (or convert the file to CSV)."
+            ) from None
+        try:
+            frame = pd.read_parquet(p)
+        except Exception as exc:  # pyarrow raises its own error types for damaged files
+            raise TableError(f"{str(p)!r} is not a readable Parquet file: {exc}") from None
+        if frame.columns.duplicated().any():
+            dup = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
+            raise TableError(f"{str(p)!r} has duplicate column names {dup}; rename them.")
+    elif suffix in CSV_SUFFIXES:
+        sep = "\t" if suffix == ".tsv" else ","
+        try:
+            with open(p, newline="", encoding=encoding) as fh:
+                header = next(csv.reader(fh, delimiter=sep), None)
+        except UnicodeDecodeError as exc:
+            raise TableError(
+                f"{str(p)!r} is not {encoding} text (byte {exc.start}); re-save it as UTF-8 or pass "
+                f"--encoding (e.g. latin-1)."
+            ) from None
+        except LookupError:
+            raise TableError(f"Unknown text encoding {encoding!r}; use e.g. utf-8 or latin-1.") from None
+        if not header:
+            raise TableError(f"{str(p)!r} is empty: it has no header row.")
+        dup = sorted({h for h in header if header.count(h) > 1})
+        if dup:
+            raise TableError(f"{str(p)!r} has duplicate column names {dup}; rename them so each feature has one name.")
+        try:
+            frame = pd.read_csv(p, sep=sep, encoding=encoding, low_memory=False)
+        except UnicodeDecodeError as exc:
+            raise TableError(
+                f"{str(p)!r} is not {encoding} text (byte {exc.start}); re-save it as UTF-8 or pass --encoding."
+            ) from None
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise TableError(f"{str(p)!r} is not a well-formed CSV file: {str(exc).strip()}") from None
+    else:
+        raise TableError(
+            f"{str(p)!r}: unknown file type {suffix or '(none)'!r}; use .csv, .tsv or .parquet."
+        )
+    if len(frame) == 0:
+        raise TableError(f"{str(p)!r} has a header but no rows.")
+    frame.columns = [str(c) for c in frame.columns]
+    for c in frame.columns:
+        col = frame[c]
+        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            kinds = {type(v).__name__ for v in col.dropna()}
+            if len(kinds) > 1:
+                frame[c] = col.map(lambda v: v if pd.isna(v) else str(v))
+            frame[c] = frame[c].astype("category")
+    return frame
+
+
+def split_target(frame: pd.DataFrame, target: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features and labels; the target column must exist and have no missing labels."""
+    if target not in frame.columns:
+        raise TableError(
+            f"{source!r} has no column {target!r} (columns: {', '.join(map(repr, list(frame.columns)[:20]))}); "
+            f"pass --target with one of them."
+        )
+    y = frame[target]
+    if y.isna().any():
+        raise TableError(
+            f"The target column {target!r} of {source!r} has {int(y.isna().sum())} missing labels; drop those rows."
+        )
+    X = frame.drop(columns=[target])
+    if X.shape[1] == 0:
+        raise TableError(f"{source!r} has no feature columns besides the target {target!r}.")
+    values = y.astype(object).to_numpy() if isinstance(y.dtype, pd.CategoricalDtype) else y.to_numpy()
+    return X, values
+
+
+def check_new_file(path: str | Path, force: bool) -> Path:
+    """``path`` as a Path, after checking it may be written (never overwrites without ``force``)."""
+    p = Path(path)
+    if p.exists() and p.is_dir():
+        raise TableError(f"{str(p)!r} is a directory; give a file name.")
+    if p.exists() and not force:
+        raise TableError(f"{str(p)!r} already exists; pass --force to overwrite it or choose another name.")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise TableError(f"The folder {str(parent)!r} of {str(p)!r} does not exist.")
+    return p
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path, force: bool) -> Path:
+    """Write ``frame`` as UTF-8 CSV through a temporary file (atomic replace)."""
+    from ._io import atomic_write_text
+
+    p = check_new_file(path, force)
+    try:
+        atomic_write_text(p, frame.to_csv(index=False))
+    except OSError as exc:
+        raise TableError(f"Cannot write {str(p)!r}: {exc.strerror or exc}.") from None
+    return p
+

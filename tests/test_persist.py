@@ -1,0 +1,568 @@
+"""Model directories: round trips predict bit for bit; damaged, modified or foreign folders are refused."""
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
+from sklearn.frozen import FrozenEstimator
+from sklearn.tree import DecisionTreeClassifier
+from xgboost import XGBClassifier
+
+from rulekd import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier, RulekdError
+from rulekd import _persist as persist
+from rulekd._persist import ModelDirectoryError, ModelDirectoryNotFoundError, load, save
+from rulekd.datasets import load_german_credit
+
+pytest.importorskip("torch")
+
+
+def _teacher():
+    return XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1, enable_categorical=True, random_state=0)
+
+
+FAST = {
+    DistilledRuleClassifier: dict(max_rules=4),
+    DistilledTreeClassifier: dict(max_leaf_nodes=6),
+    DistilledMLPClassifier: dict(hidden_layer_sizes=(8,), max_epochs=3),
+}
+
+
+def _make(cls, teacher=None, **kw):
+    return cls(teacher=_teacher() if teacher is None else teacher, n_synthetic=300, random_state=0,
+               **{**FAST[cls], **kw})
+
+
+@pytest.fixture(scope="module")
+def credit():
+    b = load_german_credit()
+    X, y = b.data, b.target.to_numpy()
+    return X.iloc[:240].reset_index(drop=True), y[:240], X.iloc[240:400].reset_index(drop=True)
+
+
+def _inputs(credit, kind):
+    X, y, X_test = credit
+    if kind == "frame":
+        return X, X_test
+    numeric = [c for c in X.columns if not isinstance(X[c].dtype, pd.CategoricalDtype)]
+    return X[numeric].to_numpy(dtype=float), X_test[numeric].to_numpy(dtype=float)
+
+
+def _labels(y, kind):
+    return np.where(y == 1, "bad", "good") if kind == "str" else y.astype(np.int64)
+
+
+def _same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    if a.dtype == object:
+        assert a.tolist() == b.tolist() and [type(v) for v in a.tolist()] == [type(v) for v in b.tolist()]
+    else:
+        assert a.tobytes() == b.tobytes()
+
+
+def _message(fn, *args, **kw):
+    with pytest.raises(Exception) as info:
+        fn(*args, **kw)
+    return type(info.value), str(info.value)
+
+
+def _rehash(folder):
+    """What someone who edits files *and* the manifests does: every manifest matches the folder again."""
+    folder = Path(folder)
+    manifests = sorted(folder.rglob("manifest.json"), key=lambda p: -len(p.parts))
+    for m in manifests:
+        try:
+            doc = json.loads(m.read_text())
+        except ValueError:  # a damaged manifest stays damaged
+            continue
+        doc["files"] = {
+            p.relative_to(m.parent).as_posix(): {"sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                                                 "size": p.stat().st_size}
+            for p in sorted(m.parent.rglob("*")) if p.is_file() and p != m
+        }
+        m.write_text(json.dumps(doc))
+
+
+def _edit_json(path, fn):
+    doc = json.loads(Path(path).read_text())
+    fn(doc)
+    Path(path).write_text(json.dumps(doc))
+
+
+# -- round trips ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cls", [DistilledRuleClassifier, DistilledTreeClassifier, DistilledMLPClassifier])
+@pytest.mark.parametrize("input_kind,label_kind", [("frame", "str"), ("frame", "int"), ("array", "str"),
+                                                   ("array", "int")])
+def test_round_trip_predicts_bit_for_bit(credit, tmp_path, cls, input_kind, label_kind):
+    X, X_test = _inputs(credit, input_kind)
+    y = _labels(credit[1], label_kind)
+    m = _make(cls).fit(X, y)
+    m2 = load(save(m, tmp_path / "model"))
+    assert type(m2) is cls
+    _same_bits(m.predict(X_test), m2.predict(X_test))
+    _same_bits(m.predict_proba(X_test), m2.predict_proba(X_test))
+    if hasattr(m, "rules_"):  # the rule students (DistilledMLPClassifier inherits a decided_by it cannot answer)
+        _same_bits(m.decided_by(X_test), m2.decided_by(X_test))
+    if hasattr(m, "decision_function"):
+        _same_bits(m.decision_function(X_test), m2.decision_function(X_test))
+    _same_bits(m.classes_, m2.classes_)
+    assert m2.n_features_in_ == m.n_features_in_
+    assert hasattr(m2, "feature_names_in_") == (input_kind == "frame")
+    if input_kind == "frame":
+        _same_bits(m.feature_names_in_, m2.feature_names_in_)
+    assert m2.domain_ == m.domain_
+    assert m2.fidelity_ == m.fidelity_
+    if hasattr(m, "rules_"):
+        assert m2.rules_ == m.rules_ and m2.rules_.to_json() == m.rules_.to_json()
+    else:
+        for a, b in zip(m.coefs_ + m.intercepts_, m2.coefs_ + m2.intercepts_):
+            _same_bits(a, b)
+        assert m2.encoding_ == m.encoding_
+        sd, sd2 = m.module_.state_dict(), m2.module_.state_dict()
+        assert list(sd) == list(sd2) and all(np.array_equal(sd[k].numpy(), sd2[k].numpy()) for k in sd)
+    # The teacher comes back in XGBoost's own format and answers the same.
+    _same_bits(m.teacher_.logits(X_test), m2.teacher_.logits(X_test))
+    _same_bits(m.teacher_.classes_, m2.teacher_.classes_)
+    # JSON parameters come back; the teacher estimator (not a JSON value) is left at its default.
+    p, p2 = m.get_params(deep=False), m2.get_params(deep=False)
+    assert p2.pop("teacher") is None and p.pop("teacher") is not None
+    assert p == p2 and all(type(p[k]) is type(p2[k]) for k in p)
+    # Same refusals on bad input.
+    wrong_width = X_test.iloc[:, :-1] if input_kind == "frame" else X_test[:, :-1]
+    assert _message(m.predict, wrong_width) == _message(m2.predict, wrong_width)
+    if input_kind == "frame":
+        unseen = X_test.copy()
+        unseen["purpose"] = unseen["purpose"].astype(str)
+        unseen.loc[0, "purpose"] = "spaceship"
+        assert _message(m.predict, unseen) == _message(m2.predict, unseen)
+        assert "spaceship" in _message(m2.predict, unseen)[1]
+
+
+@pytest.mark.parametrize("labels", [
+    pytest.param(lambda y: y == 1, id="bool"),
+    pytest.param(lambda y: np.where(y == 1, 1.0, 0.0), id="float"),
+    pytest.param(lambda y: np.array(["low", "mid", "high"], dtype=object)[(y + np.arange(len(y)) % 2) % 3],
+                 id="three-str-object"),
+])
+def test_round_trip_keeps_label_types(credit, tmp_path, labels):
+    X, y, X_test = credit
+    yy = labels(y)
+    m = _make(DistilledTreeClassifier).fit(X, yy)
+    m2 = load(save(m, tmp_path / "model"))
+    _same_bits(m.classes_, m2.classes_)
+    _same_bits(m.predict(X_test), m2.predict(X_test))
+    _same_bits(m.predict_proba(X_test), m2.predict_proba(X_test))
+
+
+def test_label_codec_keeps_dtype_and_element_types():
+    for arr in [np.array(["a", 1, 2.5, True, -(2**70)], dtype=object), np.array([True, False]),
+                np.array([1, 2], dtype=np.uint8), np.array([0.1, np.inf], dtype=np.float32),
+                np.array(["é", "a"], dtype="<U3")]:
+        back = persist._labels_from_json(json.loads(json.dumps(persist._labels_to_json(arr, "x"))), "x")
+        _same_bits(arr, back)
+
+
+def test_value_codec_keeps_tuples_nonfinite_floats_and_key_types():
+    value = {"a": (1, 2.0, None), "$b": [float("nan"), float("-inf")], 3: {"x": True}}
+    back = persist._decode(json.loads(json.dumps(persist._encode(value))), "x")
+    assert back.keys() == value.keys() and back["a"] == (1, 2.0, None) and back[3] == {"x": True}
+    assert np.isnan(back["$b"][0]) and back["$b"][1] == float("-inf")
+
+
+@pytest.mark.parametrize("teacher_kind", ["sklearn", "frozen-xgboost"])
+def test_teacher_that_is_not_saved_or_frozen(credit, tmp_path, teacher_kind):
+    X, X_test = _inputs(credit, "array")
+    y = credit[1]
+    if teacher_kind == "sklearn":
+        teacher = DecisionTreeClassifier(max_depth=3, random_state=0)
+    else:
+        teacher = FrozenEstimator(_teacher().fit(X, y))
+    m = _make(DistilledRuleClassifier, teacher=teacher).fit(X, y)
+    folder = save(m, tmp_path / "model")
+    info = json.loads((folder / "metadata.json").read_text())["attributes"]["teacher_"]
+    m2 = load(folder)
+    _same_bits(m.predict(X_test), m2.predict(X_test))
+    if teacher_kind == "sklearn":
+        assert info["saved"] is False and "DecisionTreeClassifier(max_depth=3" in info["text"]
+        assert not (folder / "teacher.json").exists() and m2.teacher_ is None
+    else:
+        assert info["saved"] is True and info["frozen"] is True
+        assert isinstance(m2.teacher_.estimator, FrozenEstimator)
+        _same_bits(m.teacher_.logits(X_test), m2.teacher_.logits(X_test))
+
+
+def test_metadata_records_versions_params_and_every_file(credit, tmp_path):
+    X, y, _ = credit
+    folder = save(_make(DistilledMLPClassifier).fit(X, y), tmp_path / "model")
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["format"] == "rulekd.model" and meta["version"] == 1
+    assert meta["estimator"] == "rulekd.DistilledMLPClassifier"
+    assert set(meta["created_by"]) >= {"rulekd", "numpy", "scikit-learn", "xgboost", "torch"}
+    assert meta["params"]["hidden_layer_sizes"] == {"$tuple": [8]}
+    assert meta["params"]["teacher"]["$text"].startswith("XGBClassifier(")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    on_disk = {p.name for p in folder.iterdir()} - {"manifest.json"}
+    assert set(manifest["files"]) == on_disk == {"metadata.json", "domain.json", "teacher.json", "arrays.npz"}
+    for name, entry in manifest["files"].items():
+        data = (folder / name).read_bytes()
+        assert entry == {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+
+
+# -- a nested estimator and a custom codec (what the hybrid needs) -------------------------------------
+class ToyHybrid(ClassifierMixin, BaseEstimator):
+    """Rules where they are confident, a neural student elsewhere: the shape of rulekd.HybridClassifier."""
+
+    def __init__(self, *, threshold=0.8):
+        self.threshold = threshold
+
+    def fit(self, X, y):
+        from rulekd.verify import parse_property
+
+        rules = _make(DistilledRuleClassifier).fit(X, y)
+        self.student_ = _make(DistilledMLPClassifier).fit(X, y)
+        self.rules_, self.domain_, self.teacher_ = rules.rules_, rules.domain_, rules.teacher_
+        self.classes_, self.n_features_in_ = rules.classes_, rules.n_features_in_
+        self.feature_names_in_ = rules.feature_names_in_
+        self.rule_precision_ = {r.id: r.confidence for r in self.rules_.rules}
+        self.transparency_ = 0.5
+        self.guards_ = (parse_property("monotone duration increasing toward 1"),)
+        self.covered_ = np.arange(4.0)
+        return self
+
+    def predict(self, X):
+        by = self.rules_.decided_by(X)
+        use_rules = np.array([self.rule_precision_.get(i, 0.0) >= self.threshold for i in by])
+        return np.where(use_rules, self.rules_.predict(X), self.student_.predict(X))
+
+
+@pytest.fixture
+def toy_registered():
+    from rulekd.verify import parse_property
+
+    persist.register(
+        ToyHybrid,
+        {
+            **persist.COMMON_FIELDS,
+            "rules_": persist.RULESET,
+            "student_": persist.ESTIMATOR,
+            "transparency_": persist.Value(float),
+            "rule_precision_": persist.Value(dict[str, float]),
+            "guards_": persist.Value(list[str], dump=lambda gs: [g.text() for g in gs],
+                                     load=lambda texts: tuple(parse_property(t) for t in texts)),
+            "covered_": persist.ARRAY,
+        },
+        name="tests.ToyHybrid",
+    )
+    yield
+    persist._REGISTRY.pop("tests.ToyHybrid")
+
+
+def test_nested_estimator_and_custom_codec_round_trip(credit, tmp_path, toy_registered):
+    X, y, X_test = credit
+    m = ToyHybrid().fit(X, y)
+    folder = save(m, tmp_path / "hybrid")
+    assert (folder / "student" / "manifest.json").is_file() and (folder / "student" / "arrays.npz").is_file()
+    m2 = load(folder)
+    _same_bits(m.predict(X_test), m2.predict(X_test))
+    assert [g.text() for g in m2.guards_] == [g.text() for g in m.guards_] and isinstance(m2.guards_, tuple)
+    assert m2.rule_precision_ == m.rule_precision_ and m2.transparency_ == 0.5
+    _same_bits(m.covered_, m2.covered_)
+    _same_bits(m.student_.predict_proba(X_test), m2.student_.predict_proba(X_test))
+    # The nested folder is a model directory of its own.
+    _same_bits(m.student_.predict_proba(X_test), load(folder / "student").predict_proba(X_test))
+    # A damaged nested file is named.
+    weights = folder / "student" / "arrays.npz"
+    weights.write_bytes(weights.read_bytes()[:-10])
+    with pytest.raises(ModelDirectoryError, match=r"student/arrays\.npz.*modified or damaged"):
+        load(folder)
+    _rehash(folder)  # even with every manifest rewritten, the damaged archive is refused cleanly
+    with pytest.raises(ModelDirectoryError, match=r"student/arrays\.npz"):
+        load(folder)
+
+
+def test_custom_codec_failure_is_a_clean_error(credit, tmp_path, toy_registered):
+    X, y, _ = credit
+    folder = save(ToyHybrid().fit(X, y), tmp_path / "hybrid")
+    _edit_json(folder / "metadata.json",
+               lambda d: d["attributes"]["guards_"].update(value=["monotone ((( nonsense"]))
+    _rehash(folder)
+    with pytest.raises(ModelDirectoryError, match="guards_.*cannot be rebuilt"):
+        load(folder)
+
+
+# -- refusals: the folder -------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def saved(credit, tmp_path_factory):
+    """One saved folder per student kind, copied by the tests that change it."""
+    X, y, _ = credit
+    root = tmp_path_factory.mktemp("saved")
+    return {
+        "rules": save(_make(DistilledRuleClassifier).fit(X, _labels(y, "str")), root / "rules"),
+        "mlp": save(_make(DistilledMLPClassifier).fit(X, _labels(y, "str")), root / "mlp"),
+    }
+
+
+@pytest.fixture
+def rules_dir(saved, tmp_path):
+    return Path(shutil.copytree(saved["rules"], tmp_path / "model"))
+
+
+@pytest.fixture
+def mlp_dir(saved, tmp_path):
+    return Path(shutil.copytree(saved["mlp"], tmp_path / "model"))
+
+
+@pytest.mark.parametrize("name,content", [
+    ("model.pkl", pickle.dumps({"a": 1})),
+    ("model.joblib", b"anything"),
+    ("notes.txt", pickle.dumps([1, 2, 3], protocol=4)),  # a pickle under another name
+])
+def test_load_refuses_a_folder_with_a_pickle(rules_dir, name, content):
+    (rules_dir / name).write_bytes(content)
+    with pytest.raises(ModelDirectoryError, match=rf"{name}.*pickle"):
+        load(rules_dir)
+
+
+def test_load_refuses_an_unknown_file(rules_dir):
+    (rules_dir / "README.txt").write_text("hello")
+    with pytest.raises(ModelDirectoryError, match=r"README\.txt.*not listed in manifest\.json"):
+        load(rules_dir)
+
+
+def test_load_refuses_a_tampered_json(rules_dir):
+    text = (rules_dir / "rules.json").read_text()
+    assert '"ordered": false' in text
+    # Same size, valid JSON, a valid rule set: another model. Only the hash tells.
+    (rules_dir / "rules.json").write_text(text.replace('"ordered": false', '"ordered": true '))
+    with pytest.raises(ModelDirectoryError, match=r"rules\.json.*SHA-256.*modified or damaged"):
+        load(rules_dir)
+
+
+def test_load_refuses_truncated_weights(mlp_dir):
+    path = mlp_dir / "arrays.npz"
+    path.write_bytes(path.read_bytes()[:100])
+    with pytest.raises(ModelDirectoryError, match=r"arrays\.npz.*bytes but manifest\.json records.*modified or damaged"):
+        load(mlp_dir)
+
+
+@pytest.mark.parametrize("name,message", [
+    ("domain.json", r"'domain\.json'.*listed in manifest\.json but missing.*modified or damaged"),
+    ("metadata.json", r"'metadata\.json'.*listed in manifest\.json but missing"),
+    ("teacher.json", r"'teacher\.json'.*listed in manifest\.json but missing"),
+    ("manifest.json", r"has no manifest\.json"),
+])
+def test_load_refuses_a_missing_file(rules_dir, name, message):
+    (rules_dir / name).unlink()
+    with pytest.raises(ModelDirectoryError, match=message):
+        load(rules_dir)
+
+
+def test_load_refuses_a_non_directory_and_a_missing_path(tmp_path):
+    (tmp_path / "file.json").write_text("{}")
+    with pytest.raises(ModelDirectoryError, match="is not a folder"):
+        load(tmp_path / "file.json")
+    with pytest.raises(ModelDirectoryNotFoundError, match="does not exist") as info:
+        load(tmp_path / "nothing")
+    assert isinstance(info.value, FileNotFoundError) and isinstance(info.value, RulekdError)
+    with pytest.raises(TypeError):
+        load(42)
+
+
+def _meta(fn):
+    return ("metadata.json", lambda p: _edit_json(p, fn))
+
+
+def _replace(text):
+    return lambda p: Path(p).write_text(text)
+
+
+def _object_npz(path):
+    """An archive whose array is a pickled object: np.load(allow_pickle=True) would unpickle it."""
+    buf = io.BytesIO()
+    np.savez(buf, **{"coefs_.0": np.array([{"evil": 1}], dtype=object)})
+    Path(path).write_bytes(buf.getvalue())
+
+
+MALICIOUS = {
+    "n_features_in_ wrong type": (*_meta(lambda d: d["attributes"]["n_features_in_"].update(value="20")),
+                                  "n_features_in_.*must be int"),
+    "n_features_in_ inconsistent": (*_meta(lambda d: d["attributes"]["n_features_in_"].update(value=3)),
+                                    "n_features_in_ is 3"),
+    "missing attribute": (*_meta(lambda d: d["attributes"].pop("classes_")), r"\['classes_'\].*missing"),
+    "unknown attribute": (*_meta(lambda d: d["attributes"].update(evil_={"kind": "value", "value": 1})),
+                          "no saved attribute"),
+    "unknown estimator": (*_meta(lambda d: d.update(estimator="os.system")), "unknown estimator 'os.system'"),
+    "format version": (*_meta(lambda d: d.update(version=2)), "format version 2 is not supported"),
+    "missing key": (*_meta(lambda d: d.pop("params")), r"lacks the required key\(s\) \['params'\]"),
+    "unknown parameter": (*_meta(lambda d: d["params"].update(evil=1)), r"no parameter\(s\) \['evil'\]"),
+    "invalid parameter": (*_meta(lambda d: d["params"].update(max_rules="many")), "invalid parameter.*max_rules"),
+    "attribute kind": (*_meta(lambda d: d["attributes"]["domain_"].update(kind="ruleset")), "must be of kind 'domain'"),
+    "redirected file": (*_meta(lambda d: d["attributes"]["domain_"].update(file="../../etc/passwd")),
+                        "must be stored in 'domain.json'"),
+    "label dtype": (*_meta(lambda d: d["attributes"]["classes_"].update(dtype="V8")), "unsupported label dtype"),
+    "label values": (*_meta(lambda d: d["attributes"]["classes_"].update(values=[1, 2])), "must be str"),
+    "labels unlike the rules": (*_meta(lambda d: d["attributes"]["classes_"].update(values=["no", "yes"])),
+                                "differ from classes_"),
+    "unknown tag": (*_meta(lambda d: d["attributes"]["fidelity_"].update(value={"$eval": "1"})), "unknown tag"),
+    "teacher adapter": (*_meta(lambda d: d["attributes"]["teacher_"].update(model="Pickle")), "unknown teacher"),
+    "rule predicts an unknown class": ("rules.json", lambda p: _edit_json(
+        p, lambda d: d["rules"][0].update(prediction="maybe")), r"rules\.json is not a valid rule set"),
+    "rules as a path": ("rules.json", _replace("/etc/passwd"), r"rules\.json is not valid JSON"),
+    "rules with NaN": ("rules.json", _replace('{"format": NaN}'), r"rules\.json is malformed.*NaN"),
+    "duplicate keys": ("domain.json", _replace('{"format": "rulekd.domain", "format": "x"}'), "appears twice"),
+    "domain kind": ("domain.json", lambda p: _edit_json(p, lambda d: d["features"][0].update(kind="weird")),
+                    r"domain\.json is not a valid Domain"),
+    "teacher not xgboost": ("teacher.json", _replace('{"learner": 1, "version": [3, 2, 0]}'),
+                            r"teacher\.json: XGBoost cannot load the teacher"),
+    "teacher not json": ("teacher.json", _replace("\x80\x04garbage"), r"teacher\.json"),
+    "metadata not utf-8": ("metadata.json", lambda p: Path(p).write_bytes(b"\xff\xfe{}"), "not valid UTF-8"),
+    "extra listed file": ("extra.json", _replace("{}"), r"extra\.json.*not part of the model"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALICIOUS))
+def test_load_validates_content_even_when_the_manifest_matches(rules_dir, case):
+    name, change, message = MALICIOUS[case]
+    change(rules_dir / name)
+    _rehash(rules_dir)
+    with pytest.raises(ModelDirectoryError, match=message):
+        load(rules_dir)
+
+
+MALICIOUS_MLP = {
+    "pickled object in the archive": (_object_npz, r"arrays\.npz.*dtype object"),
+    "encoding unlike the Domain": (lambda p: None, r"encoding_\[0\] must be a onehot column of 'status'"),
+    "history wrong type": (lambda p: None, "history_"),
+    "bad network spec": (lambda p: None, "module_"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALICIOUS_MLP))
+def test_load_validates_the_neural_student(mlp_dir, case):
+    change, message = MALICIOUS_MLP[case]
+    if case == "pickled object in the archive":
+        change(mlp_dir / "arrays.npz")
+    elif case == "encoding unlike the Domain":
+        _edit_json(mlp_dir / "metadata.json",
+                   lambda d: d["attributes"]["encoding_"]["value"][0].update(feature="duration"))
+    elif case == "history wrong type":
+        _edit_json(mlp_dir / "metadata.json", lambda d: d["attributes"]["history_"].update(value=[["x"]]))
+    else:
+        _edit_json(mlp_dir / "metadata.json", lambda d: d["attributes"]["module_"]["spec"].__setitem__(2, [10**9]))
+    _rehash(mlp_dir)
+    with pytest.raises(ModelDirectoryError, match=message):
+        load(mlp_dir)
+
+
+def test_load_refuses_an_invalid_manifest_name(rules_dir):
+    _edit_json(rules_dir / "manifest.json",
+               lambda d: d["files"].update({"../outside.json": {"sha256": "0" * 64, "size": 0}}))
+    with pytest.raises(ModelDirectoryError, match=r"invalid file name '\.\./outside\.json'"):
+        load(rules_dir)
+
+
+# -- refusals: saving -------------------------------------------------------------------------------------
+def test_save_refuses_an_unfitted_or_foreign_estimator(credit, tmp_path):
+    X, y, _ = credit
+    with pytest.raises(NotFittedError):
+        save(DistilledRuleClassifier(), tmp_path / "a")
+    with pytest.raises(ModelDirectoryError, match="rulekd estimators only"):
+        save(DecisionTreeClassifier(max_depth=2).fit(X.select_dtypes("number"), y), tmp_path / "b")
+    assert not any(tmp_path.iterdir())
+
+
+def test_save_refuses_undeclared_fitted_state(saved, tmp_path):
+    m = load(saved["rules"])
+    m.extra_ = 1
+    with pytest.raises(ModelDirectoryError, match=r"\['extra_'\]"):
+        save(m, tmp_path / "model")
+    assert not any(tmp_path.iterdir())
+
+
+def test_save_never_replaces_another_folder(saved, tmp_path):
+    m = load(saved["rules"])
+    user = tmp_path / "mine"
+    user.mkdir()
+    (user / "thesis.tex").write_text("precious")
+    with pytest.raises(ModelDirectoryError, match="already exists and is not empty.*overwrite=True"):
+        save(m, user)
+    with pytest.raises(ModelDirectoryError, match="not a rulekd model directory"):
+        save(m, user, overwrite=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ModelDirectoryError, match="is not a folder"):
+        save(m, tmp_path / "file", overwrite=True)
+    # A model directory with a file of the user's added is not replaced either.
+    folder = save(m, tmp_path / "model")
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(ModelDirectoryError, match="not a rulekd model directory"):
+        save(m, folder, overwrite=True)
+    assert (user / "thesis.tex").read_text() == "precious" and (folder / "notes.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "mine", "model"]  # no temporary folders left
+
+
+def test_save_overwrites_only_a_model_directory(saved, tmp_path, credit):
+    rules, mlp = load(saved["rules"]), load(saved["mlp"])
+    folder = save(rules, tmp_path / "model")
+    with pytest.raises(ModelDirectoryError, match="already exists"):
+        save(mlp, folder)
+    assert type(load(folder)) is DistilledRuleClassifier
+    save(mlp, folder, overwrite=True)
+    assert type(load(folder)) is DistilledMLPClassifier
+    (tmp_path / "empty").mkdir()
+    save(rules, tmp_path / "empty")  # an empty folder is filled
+    assert type(load(tmp_path / "empty")) is DistilledRuleClassifier
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "model"]
+    assert not (folder / "rules.json").exists()  # nothing of the replaced model is left
+
+
+# -- random damage -----------------------------------------------------------------------------------------
+def _damage(folder, data, rehash):
+    files = sorted(p for p in Path(folder).rglob("*") if p.is_file())
+    path = files[data.draw(st.integers(0, len(files) - 1), label="file")]
+    raw = bytearray(path.read_bytes())
+    op = data.draw(st.sampled_from(["flip", "truncate", "flip-many"]), label="op")
+    if op == "truncate":
+        raw = raw[: data.draw(st.integers(0, max(len(raw) - 1, 0)), label="keep")]
+    else:
+        n = 1 if op == "flip" else data.draw(st.integers(2, 8), label="n")
+        places = data.draw(st.lists(st.integers(0, len(raw) - 1), min_size=1, max_size=n, unique=True), label="at")
+        for i in places:
+            raw[i] ^= data.draw(st.integers(1, 255), label="mask")
+    path.write_bytes(bytes(raw))
+    if rehash:
+        _rehash(folder)
+    return path
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), which=st.sampled_from(["rules", "mlp"]))
+def test_random_damage_is_always_refused(saved, data, which):
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = shutil.copytree(saved[which], os.path.join(tmp, "model"))
+        _damage(folder, data, rehash=False)
+        with pytest.raises(ModelDirectoryError):
+            load(folder)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), which=st.sampled_from(["rules", "mlp"]))
+def test_random_edits_with_a_matching_manifest_give_a_model_or_a_clean_error(saved, data, which):
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = shutil.copytree(saved[which], os.path.join(tmp, "model"))
+        _damage(folder, data, rehash=True)
+        try:
+            load(folder)
+        except ModelDirectoryError:
+            pass
