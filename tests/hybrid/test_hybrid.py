@@ -223,3 +223,18 @@ def test_retarget_chooses_again_without_refitting(german):
     assert np.array_equal(h.predict(Xte), fresh.predict(Xte))
     with pytest.raises(ValueError, match="transparency"):
         h.retarget(2.0)
+
+
+def test_save_and_load_give_the_same_answers_and_proofs(guarded, german, tmp_path):
+    from rulekd import load, save
+
+    _, Xte, _, _ = german
+    save(guarded, tmp_path / "hybrid")
+    back = load(tmp_path / "hybrid")
+    assert np.array_equal(back.predict_proba(Xte), guarded.predict_proba(Xte))
+    assert list(back.decided_by(Xte)) == list(guarded.decided_by(Xte))
+    assert [g.text() for g in back.guards_] == [g.text() for g in guarded.guards_]
+    report = verify_hybrid(back, back.guards_)
+    assert all(f.status == "proved" for f in report.findings if f.check == "property")
+    with pytest.raises(ValueError, match="refit"):
+        back.retarget(0.5)  # the validation state of fit is not saved
