@@ -2,9 +2,10 @@
 
 How ``fit`` works
 -----------------
-1. The teacher is fitted once on all rows (or used frozen) and shared, frozen,
-   by every student. The real rows are split (stratified) into a training part
-   and a validation part (``validation_fraction``).
+1. The real rows are split (stratified) into a training part and a validation
+   part (``validation_fraction``). The teacher is fitted once, on the training
+   part only (or used frozen), and shared by every student: a teacher that had
+   seen the validation rows would make the students look better there.
 2. Candidate rules, learned on the training part: the rules of the rule student
    (default :class:`DistilledRuleClassifier`), the leaves of two
    :class:`DistilledTreeClassifier` of different sizes (so both classes have
@@ -24,7 +25,8 @@ How ``fit`` works
    newly answer (agreement with the teacher). Several trade-off prices give
    several orders; for the requested ``transparency`` the shortest prefix that
    reaches it (coverage of the real rows) with the best validation accuracy is
-   kept. ``transparency=None`` keeps the prefix of best validation accuracy.
+   kept. ``transparency=None`` keeps the prefix of best gain (validation accuracy
+   blended with agreement with the teacher).
 5. ``min_rule_precision`` (if set) drops candidates whose held-out precision,
    smoothed toward their agreement with the teacher, is lower.
 
@@ -490,7 +492,7 @@ class HybridClassifier(DistilledClassifierMixin):
             cov_t = guard_t.copy()
             cov_all = guard_all.copy()
             order: list[int] = []
-            score = 0.0
+            score = blend = 0.0  # validation accuracy gain; the same blended with teacher agreement
             steps = [(0.0, float(cov_all.mean()), 0.0)]
             left = list(ok)
             while left and len(order) < max(self.max_rules, 1):
@@ -515,13 +517,16 @@ class HybridClassifier(DistilledClassifierMixin):
                 if best is None:
                     break
                 nv = Mva[:, best] & ~cov_va
+                nt = Mt[:, best] & ~cov_t
                 score += (w_va[nv] * (right_va[nv, best].astype(float) - stu_right_va[nv])).sum() / n_va
+                blend += ((w_va[nv] * (right_va[nv, best].astype(float) - stu_right_va[nv])).sum() / n_va
+                          + (right_t[nt, best].astype(float) - stu_right_t[nt]).sum() / max(n_t, 1)) / 2.0
                 cov_va |= Mva[:, best]
                 cov_t |= Mt[:, best]
                 cov_all |= Mall[:, best]
                 order.append(best)
                 left.remove(best)
-                steps.append((score, float(cov_all.mean()), 0.0))
+                steps.append((score, float(cov_all.mean()), blend))
             paths.append((order, steps))
         chosen, cut = self._pick(paths)
         base_acc = float(np.average(stu_right_va, weights=w_va))
@@ -554,13 +559,16 @@ class HybridClassifier(DistilledClassifierMixin):
         best = None
         for order, steps in paths:
             if self.transparency is None:
-                scores = [s for s, _, _ in steps]
-                # Best score; ties: the longer prefix (more transparency).
+                # Best gain, judged like the rules were chosen (validation accuracy blended with
+                # agreement with the teacher: steadier than the few validation rows alone);
+                # ties: the longer prefix (more transparency).
+                scores = [b for _, _, b in steps]
                 cut = max(range(len(steps)), key=lambda i: (round(scores[i], 12), i))
             else:
                 reach = [i for i, (_, cov, _) in enumerate(steps) if cov >= self.transparency - 1e-12]
                 cut = reach[0] if reach else len(steps) - 1
-            key = (steps[cut][1] >= (self.transparency or 0) - 1e-12, round(steps[cut][0], 12), -cut)
+            gain = steps[cut][2] if self.transparency is None else steps[cut][0]
+            key = (steps[cut][1] >= (self.transparency or 0) - 1e-12, round(gain, 12), -cut)
             if best is None or key > best[0]:
                 best = (key, order, cut)
         return best[1], best[2]
