@@ -10,12 +10,14 @@ redundant conditions and rules, equivalence with the tree the rules came from
 or another rule set. Properties: :class:`Implies`, :class:`Monotone`,
 :class:`Invariant`, as objects or strings in a small grammar parsed without
 ``eval``. :func:`simplify` shortens a rule set and proves the result
-equivalent. See ``docs/verification.md``.
+equivalent. :func:`verify_network` checks a neural student itself (search,
+tightened bounds, branch and bound, Z3). See ``docs/verification.md``.
 """
 
 from ._checks import CHECK_ORDER as CHECKS
 from ._encode import Encoding, infer_domain
 from ._grammar import PropertySyntaxError, parse_condition
+from ._neural import verify_network
 from ._properties import Implies, Invariant, Monotone, Property, PropertyContext, parse_property
 from ._report import Finding, VerificationReport
 from ._simplify import simplify
@@ -37,4 +39,5 @@ __all__ = [
     "parse_property",
     "simplify",
     "verify",
+    "verify_network",
 ]

@@ -132,8 +132,12 @@ def verify(
 
     Parameters
     ----------
-    model_or_rules : RuleSet, dict, str, path, rule student or DecisionTreeClassifier
-        The rules. A fitted rulekd rule student gives its ``rules_`` and
+    model_or_rules : RuleSet, dict, str, path, rule student, DecisionTreeClassifier, neural student or hybrid
+        The rules. A fitted :class:`~rulekd.DistilledMLPClassifier` is checked
+        by :func:`verify_network` (``reference`` then names rules the network
+        must agree with); a fitted :class:`~rulekd.HybridClassifier` by
+        :func:`rulekd.hybrid.verify_hybrid` (the whole composition). A fitted
+        rulekd rule student gives its ``rules_`` and
         ``domain_``; a fitted scikit-learn tree is imported with
         :func:`~rulekd.rules.from_sklearn_tree` and becomes the default
         ``reference``, so that the import itself is proved exact.
@@ -187,6 +191,20 @@ def verify(
     >>> report.status, [f.check for f in report.violated]
     ('violated', ['redundant_rule'])
     """
+    from ..students._mlp import DistilledMLPClassifier
+
+    if isinstance(model_or_rules, DistilledMLPClassifier):  # the network itself: see verify_network
+        from ._neural import _verify_network
+
+        return _verify_network(model_or_rules, properties, rules=reference, domain=domain, timeout_ms=timeout_ms,
+                               time_budget_s=time_budget_s, stacklevel=3)
+    if type(model_or_rules).__name__ == "HybridClassifier" and hasattr(model_or_rules, "guarding_"):
+        from ..hybrid import verify_hybrid  # guards, rules and the guarded student together
+
+        if checks not in ("all", "none"):
+            raise ValueError(f"A hybrid is verified with checks='all' or 'none', got {checks!r}.")
+        return verify_hybrid(model_or_rules, properties, domain=domain, checks=checks, timeout_ms=timeout_ms,
+                             time_budget_s=time_budget_s)
     t_start = time.perf_counter()
     rules, domain, default_ref, source, inferred = resolve_target(model_or_rules, domain)
     if reference is None:

@@ -1,0 +1,370 @@
+"""verify_network: search, bounds, branch and bound and Z3 on a neural student.
+
+A hand-built network with known answers (its weights set by hand after a
+tiny fit), and a small fitted student with a missing-valued numeric feature
+and embedded categorical features. Every ``violated`` counterexample is
+re-evaluated here with ``predict``; every ``proved`` verdict is checked
+against evaluation on samples of the region.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from fractions import Fraction
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("torch")
+
+from sklearn.tree import DecisionTreeClassifier  # noqa: E402
+
+from rulekd import Condition, DistilledMLPClassifier, Rule, RuleSet  # noqa: E402
+from rulekd.exceptions import SolverTimeoutWarning  # noqa: E402
+from rulekd.verify import Implies, Invariant, Monotone, parse_condition, parse_property, verify, verify_network  # noqa: E402
+from rulekd.verify._encode import frame_from_rows  # noqa: E402
+from rulekd.verify._grammar import AllOf  # noqa: E402
+from rulekd.verify._grammar import Test as _Atom  # noqa: E402
+from rulekd.verify._neural import _verify_network, network_bounds  # noqa: E402
+
+
+# -- students ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hand():
+    """``z = 4 - relu(a - 5) - relu(5 - a) + 2 relu(b) = 4 - |a - 5| + 2 relu(b)``: class 1 iff z > 0.
+
+    On a in [0, 10], b in [-5, 5], inputs standardised with mean 0, scale 1.
+    """
+    rng = np.random.default_rng(0)
+    a = np.concatenate([[0.0, 10.0], rng.uniform(0, 10, 98)])
+    b = np.concatenate([[-5.0, 5.0], rng.uniform(-5, 5, 98)])
+    X = pd.DataFrame({"a": a, "b": b})
+    y = (np.abs(a - 5) < 4).astype(int)
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=2, random_state=0), hidden_layer_sizes=(3,),
+                               n_synthetic=50, max_epochs=1, early_stopping=False, random_state=0).fit(X, y)
+    m.encoding_ = [dict(e, mean=0.0, scale=1.0, impute=0.0) for e in m.encoding_]
+    m.coefs_ = [np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]), np.array([[-1.0], [-1.0], [2.0]])]
+    m.intercepts_ = [np.array([-5.0, 5.0, 0.0]), np.array([4.0])]
+    z = 4 - np.abs(a - 5) + 2 * np.maximum(b, 0)
+    assert np.allclose(m.decision_function(X), z)  # the weights are what predict uses
+    return m
+
+
+def _mixed(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({
+        "age": rng.integers(18, 80, n).astype(float),
+        "income": rng.lognormal(3, 1, n),
+        "job": pd.Categorical(rng.choice(["a", "b", "c"], n)),
+        "city": pd.Categorical(rng.choice([f"k{i}" for i in range(12)], n)),
+    })
+    X.loc[rng.random(n) < 0.15, "income"] = np.nan
+    X.loc[rng.random(n) < 0.1, "job"] = np.nan
+    y = ((X["age"] > 45) ^ (X["job"] == "b")).astype(int).to_numpy()
+    return X, y
+
+
+def _xgb():
+    from xgboost import XGBClassifier
+
+    return XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1, enable_categorical=True, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    return _mixed()
+
+
+@pytest.fixture(scope="module")
+def fitted(mixed):
+    """(8,) student; ``income`` has a missing indicator, ``job`` and ``city`` go through embeddings."""
+    X, y = mixed
+    m = DistilledMLPClassifier(teacher=_xgb(), hidden_layer_sizes=(8,), max_epochs=3, n_synthetic=500,
+                               categorical_encoding="embedding", random_state=0).fit(X, y)
+    kinds = {e["kind"] for e in m.encoding_}
+    assert {"numeric", "missing_indicator", "onehot"} <= kinds and m._embedded_
+    return m
+
+
+@pytest.fixture(scope="module")
+def deep(mixed):
+    X, y = mixed
+    return DistilledMLPClassifier(teacher=_xgb(), hidden_layer_sizes=(8, 8), max_epochs=3, n_synthetic=500,
+                                  random_state=0).fit(X, y)
+
+
+def _cex_frames(finding, domain) -> list[pd.DataFrame]:
+    cex = finding.counterexample
+    rows = [cex] if "x" not in cex else [cex["x"], cex["x_prime"]]
+    return [frame_from_rows([r], domain) for r in rows]
+
+
+def _region_holds(text, frame) -> bool:
+    return bool(parse_condition(text).evaluate(lambda n: frame[n], len(frame))[0])
+
+
+# -- the hand-built network: known answers ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("lp", [True, False], ids=["lp", "z3"])
+@pytest.mark.parametrize("prop, expected", [
+    ("if a >= 2 and a <= 8 then 1", "proved"),  # |a - 5| <= 3 < 4
+    ("if a >= 0.5 then 1", "violated"),  # a in [0.5, 1] or b <= 0 and a >= 9
+    (Monotone("b", direction="increasing", toward=1), "proved"),  # z grows with b
+    (Monotone("a", direction="increasing", toward=1), "violated"),  # a = 5 -> a = 10
+    (Invariant("b"), "violated"),
+])
+def test_hand_built_network_verdicts(hand, prop, expected, lp):
+    # n_samples=0: the prover, not the search, must decide; lp=False leaves it to Z3
+    report = _verify_network(hand, [prop], n_samples=0, lp=lp, timeout_ms=20_000)
+    (f,) = report.findings
+    assert f.status == expected, f
+    assert f.seconds > 0 and f.details["method"] in ("bounds", "branch_and_bound", "z3")
+    if not lp:
+        assert f.details["method"] in ("bounds", "z3")
+    if expected == "violated":
+        frames = _cex_frames(f, hand.domain_)
+        assert all(hand.domain_.contains(fr)[0] for fr in frames)
+        assert not bool(parse_property(prop).holds(hand.predict, *frames)[0])
+    else:
+        assert f.details["float_margin"] > 0
+        # monotonicity holds with equality where b <= 0: at the boundary, rounding could decide
+        assert f.details["float64_sound"] == (not isinstance(prop, Monotone))
+
+
+def test_hand_built_invariance_holds_inside_a_region_and_search_finds_violations(hand):
+    report = verify_network(hand, [Invariant("b"), "if a >= 0.5 then 1"], region="a >= 2 and a <= 8 and b >= 0")
+    inv, imp = report.findings
+    assert inv.status == "proved"  # z' >= 4 - 3 + 0 > 0 for every b'
+    assert imp.status == "proved"
+    report = verify_network(hand, [Invariant("b")], region="a >= 8.5")
+    (f,) = report.violated
+    assert f.details["method"] in ("sampling", "gradient")
+    x, xp = _cex_frames(f, hand.domain_)
+    assert _region_holds("a >= 8.5", x) and hand.predict(x)[0] != hand.predict(xp)[0]
+    assert x["a"][0] == xp["a"][0]
+
+
+def test_agreement_with_rules_one_finding_per_rule(hand):
+    rs = RuleSet((Rule((Condition("a", ">=", 2.0), Condition("a", "<=", 8.0)), 1, id="inside"),
+                  Rule((Condition("a", ">", 9.5),), 1, id="outside"),
+                  Rule((Condition("a", "<", 0.5), Condition("b", "<=", 0.0)), 0, id="low")),
+                 classes=(0, 1), default=0, ordered=False)
+    report = verify_network(hand, rules=rs)
+    by = {f.rules[0]: f for f in report.findings}
+    assert by["inside"].status == "proved" and by["low"].status == "proved"
+    out = by["outside"]
+    assert out.status == "violated" and out.details["kind"] == "agreement"
+    (x,) = _cex_frames(out, hand.domain_)
+    assert x["a"][0] > 9.5 and hand.predict(x)[0] == 0
+    assert report.target["rules"] == 3 and report.status == "violated"
+
+
+def test_verify_dispatches_a_neural_student(hand):
+    report = verify(hand, properties=["if a >= 2 and a <= 8 then 1"])
+    assert report.status == "proved" and report.target["source"] == "DistilledMLPClassifier"
+    rs = RuleSet((Rule((Condition("a", ">", 9.5),), 1, id="r"),), classes=(0, 1), default=0)
+    assert verify(hand, reference=rs).findings[0].status == "violated"
+
+
+def test_unbounded_domain_is_proved_over_exact_arithmetic_only(hand):
+    dom = hand.domain_.update("b", lower=-math.inf, upper=math.inf)
+    report = verify_network(hand, ["if a >= 2 and a <= 8 and b >= 0 then 1"], domain=dom)
+    (f,) = report.findings
+    assert f.status == "proved" and not f.details["float64_sound"] and f.details["float_margin"] is None
+    assert "exact arithmetic" in f.message
+
+
+# -- timeouts ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wide():
+    """40 inputs in [-1, 1], 2 x 41 hidden units: ``sum relu(x_i) - relu(sum x_i) + 0.01 > 0`` always."""
+    k = 40
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.uniform(-1, 1, (60, k)), columns=[f"x{i}" for i in range(k)])
+    X.iloc[0], X.iloc[1] = -1.0, 1.0
+    y = (X.sum(axis=1) > 0).astype(int).to_numpy()
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=1), hidden_layer_sizes=(k + 1, k + 1),
+                               n_synthetic=20, max_epochs=1, early_stopping=False, random_state=0).fit(X, y)
+    m.encoding_ = [dict(e, mean=0.0, scale=1.0, impute=0.0) for e in m.encoding_]
+    W1 = np.hstack([np.eye(k), np.ones((k, 1))])  # relu(x_i), relu(sum x)
+    W2 = np.eye(k + 1)  # pass through (already >= 0)
+    W3 = np.concatenate([np.ones(k), [-1.0]])[:, None]
+    m.coefs_ = [W1, W2, W3]
+    m.intercepts_ = [np.zeros(k + 1), np.zeros(k + 1), np.array([0.01])]
+    return m
+
+
+def test_solver_timeout_gives_unknown_and_a_warning(wide):
+    with pytest.warns(SolverTimeoutWarning, match="unknown"):
+        report = _verify_network(wide, ["if x0 >= -1 then 1"], n_samples=0, lp=False, timeout_ms=1)
+    (f,) = report.findings
+    assert f.status == "unknown" and "timeout" in f.details["reason"]
+    assert report.status == "unknown" and report.exit_code == 3
+
+
+def test_spent_time_budget_gives_unknown(hand):
+    with pytest.warns(SolverTimeoutWarning):
+        report = verify_network(hand, ["if a >= 2 and a <= 8 then 1", Invariant("b")], time_budget_s=1e-9)
+    assert [f.status for f in report.findings] == ["unknown", "unknown"]
+    assert all(f.details["reason"] == "time budget spent" for f in report.findings)
+
+
+def test_wide_network_is_proved_by_branch_and_bound(wide):
+    report = verify_network(wide, ["if x0 >= -1 then 1"], timeout_ms=20_000)
+    (f,) = report.findings
+    assert f.status == "proved" and f.details["method"] in ("bounds", "branch_and_bound")
+
+
+# -- the fitted student: exact encoding, sound bounds ---------------------------------------------------------
+
+
+def _point(frame: pd.DataFrame, domain) -> list[Condition]:
+    """Conditions that pin every feature to the row's value (or its missingness)."""
+    out = []
+    for spec in domain.features:
+        v = frame[spec.name].iloc[0]
+        if pd.isna(v):
+            out.append(Condition(spec.name, "is missing"))
+        elif spec.kind == "categorical":
+            out.append(Condition(spec.name, "in", frozenset([v])))
+        else:
+            out += [Condition(spec.name, ">=", float(v)), Condition(spec.name, "<=", float(v))]
+    return out
+
+
+def test_exact_logits_of_the_z3_encoding_match_predict_within_the_float_margin(fitted):
+    """Standardisation, imputation, the indicator and the embedded levels, evaluated by Z3 in exact rationals."""
+    import z3
+
+    from rulekd.verify._checks import Solver
+    from rulekd.verify._neural import _net, _ScaledEncoding, _Z3Net
+
+    net, dom = _net(fitted, None)
+    rows = dom.sample(25, random_state=1, missing_rate=0.3)
+    assert rows["income"].isna().any() and rows["job"].isna().any()
+    for i in range(len(rows)):
+        row = rows.iloc[[i]].reset_index(drop=True)
+        conds = _point(row, dom)
+        enc = _ScaledEncoding(dom, net)
+        cons: list = []
+        (z,) = _Z3Net(net).logits(enc, None, cons)
+        out = Solver(enc.domain_constraints() + cons, 10_000, None).check([enc.conj(conds)], [enc])
+        assert out.status == "sat"
+        s = z3.Solver()
+        s.add(enc.domain_constraints() + cons + [enc.conj(conds)])
+        assert s.check() == z3.sat
+        exact = s.model().eval(z).as_fraction()
+        margin = float(network_bounds(fitted, conds).float_margin[0])
+        got = Fraction(float(fitted.decision_function(row)[0]))
+        assert abs(exact - got) <= Fraction(margin), (i, float(exact - got), margin)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_interval_bounds_contain_the_pre_activations_of_1000_inputs(fitted, deep, data):
+    model = data.draw(st.sampled_from([fitted, deep]))
+    dom = model.domain_
+    conds = []
+    for _ in range(data.draw(st.integers(0, 3))):
+        which = data.draw(st.sampled_from(["age", "income", "job", "city", "missing"]))
+        if which in ("age", "income"):
+            spec = dom[which]
+            t = data.draw(st.floats(spec.lower, spec.upper))
+            conds.append(Condition(which, data.draw(st.sampled_from(["<=", ">"])), t))
+        elif which in ("job", "city"):
+            levels = data.draw(st.sets(st.sampled_from(dom[which].levels), min_size=1, max_size=4))
+            conds.append(Condition(which, "in", frozenset(levels), missing=data.draw(st.booleans())))
+        else:
+            conds.append(Condition(data.draw(st.sampled_from(["income", "job"])),
+                                   data.draw(st.sampled_from(["is missing", "is not missing"]))))
+    pool = dom.sample(20_000, random_state=data.draw(st.integers(0, 10)), missing_rate=0.2)
+    inside = np.ones(len(pool), dtype=bool)
+    for c in conds:
+        inside &= c.evaluate(pool[c.feature])
+    X = pool[inside].iloc[:1000]
+    if len(X) == 0:
+        return
+    for refine in (False, True):
+        b = network_bounds(model, conds, refine=refine)
+        h = model.encode(X)
+        for i, (W, bias) in enumerate(model.weights()):
+            p = h @ W + bias
+            assert np.all(p >= b.lower[i] - 1e-12) and np.all(p <= b.upper[i] + 1e-12), (i, refine)
+            h = np.maximum(p, 0.0)
+
+
+def test_fitted_student_a_holding_property_is_proved_and_a_failing_one_violated(fitted, mixed):
+    X, _ = mixed
+    z = fitted.decision_function(X)
+    i = int(np.argmax(np.abs(z)))
+    row = X.iloc[[i]].reset_index(drop=True)
+    box = []
+    for c in _point(row, fitted.domain_):
+        if c.op in (">=", "<=") and c.feature == "income":  # widen a little: a small box, not a point
+            box.append(Condition("income", c.op, c.value * (0.999 if c.op == ">=" else 1.001)))
+        else:
+            box.append(c)
+    pred = fitted.predict(row)[0]
+    for lp in (True, False):
+        (f,) = _verify_network(fitted, [Implies(AllOf(tuple(_Atom(c) for c in box)), then=pred)], lp=lp,
+                               n_samples=0).findings
+        assert f.status == "proved", f
+    other = [c for c in fitted.classes_ if c != pred][0]
+    (f,) = verify_network(fitted, [Implies("age >= 18", then=other)]).findings
+    assert f.status == "violated"
+    (x,) = _cex_frames(f, fitted.domain_)
+    assert fitted.predict(x)[0] != other and fitted.domain_.contains(x)[0]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(job=st.sampled_from(["a", "b", "c", None]), city=st.sets(st.sampled_from([f"k{i}" for i in range(12)]),
+                                                                  min_size=1, max_size=3),
+       income_missing=st.booleans(), age_low=st.integers(18, 79), then=st.sampled_from([0, 1]))
+def test_z3_verdicts_on_categorical_and_missing_inputs_agree_with_evaluation(fitted, job, city, income_missing,
+                                                                             age_low, then):
+    conds = [Condition("age", ">=", float(age_low)), Condition("city", "in", frozenset(city)),
+             Condition("job", "is missing") if job is None else Condition("job", "in", frozenset([job])),
+             Condition("income", "is missing" if income_missing else "is not missing")]
+    prop = Implies(AllOf(tuple(_Atom(c) for c in conds)), then=then)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SolverTimeoutWarning)
+        (f,) = _verify_network(fitted, [prop], n_samples=0, lp=False, timeout_ms=20_000).findings
+    assert f.status in ("proved", "violated"), f
+    dom = fitted.domain_
+    pool = dom.sample(20_000, random_state=0, missing_rate=0.3)
+    for c in conds:  # pin the categorical and missing parts, keep the rest random
+        if c.feature == "job":
+            pool["job"] = pd.Categorical([job] * len(pool), categories=list(dom["job"].levels))
+        elif c.feature == "income" and income_missing:
+            pool["income"] = np.nan
+    pool["city"] = pd.Categorical(np.random.default_rng(0).choice(sorted(city), len(pool)),
+                                  categories=list(dom["city"].levels))
+    inside = np.ones(len(pool), dtype=bool)
+    for c in conds:
+        inside &= c.evaluate(pool[c.feature])
+    pool = pool[inside]
+    assert len(pool) > 100
+    agree = fitted.predict(pool) == then
+    if f.status == "proved":
+        assert agree.all()
+    else:
+        (x,) = _cex_frames(f, dom)
+        assert all(c.evaluate(x[c.feature])[0] for c in conds) and fitted.predict(x)[0] != then
+
+
+def test_region_and_domain_are_validated(hand):
+    with pytest.raises(Exception, match="nope"):
+        verify_network(hand, ["if nope > 1 then 1"])
+    with pytest.raises(ValueError, match="timeout_ms"):
+        verify_network(hand, ["if a > 1 then 1"], timeout_ms=0)
+    with pytest.raises(TypeError, match="region"):
+        verify_network(hand, ["if a > 1 then 1"], region=3.5)
