@@ -11,30 +11,26 @@ what the saved one did. ``docs/model-directory.md`` describes the layout.
 What is saved for each estimator is a declarative *entry* in a registry: a map
 from fitted attribute to the codec that writes it (:data:`RULESET`,
 :data:`DOMAIN`, :data:`LABELS`, :data:`ARRAY`, :data:`ARRAYS`,
-:data:`ESTIMATOR` for a nested fitted rulekd estimator, :data:`TEACHER`, or
-:class:`Value` for JSON values). Adding an estimator takes a few lines, placed
-after its class in its own module (``rulekd.hybrid`` for example)::
+:data:`ESTIMATOR` for a nested fitted rulekd estimator, :data:`TEACHER`,
+:data:`PROPERTIES`, or :class:`Value` for JSON values). Adding an estimator
+takes one :func:`register` call: the students' entries are at the end of this
+module, the hybrid's at the end of ``rulekd/hybrid/__init__.py``. The class is
+given as an object, or as ``"module:Class"`` to be imported only when a folder
+of that kind is saved or loaded. For example::
 
-    from . import _persist
-    from .verify import parse_property
-
-    _persist.register(
-        HybridClassifier,
+    register(
+        "rulekd.hybrid:HybridClassifier",
         {
-            **_persist.COMMON_FIELDS,           # classes_, feature_names_in_, n_features_in_, domain_, teacher_
-            "rules_": _persist.RULESET,
-            "student_": _persist.ESTIMATOR,     # saved as the model directory student/
-            "transparency_": _persist.Value(float),
-            "rule_precision_": _persist.Value(dict[str, float]),
-            "guards_": _persist.Value(
-                list[str],
-                dump=lambda guards: [g.text() for g in guards],
-                load=lambda texts: tuple(parse_property(t) for t in texts),
-            ),
-            "coverage_": _persist.ARRAY,        # any numeric numpy array
+            **COMMON_FIELDS,            # classes_, feature_names_in_, n_features_in_, domain_, teacher_
+            "rules_": RULESET,
+            "student_": ESTIMATOR,      # a fitted DistilledMLPClassifier, saved as the folder student/
+            "transparency_": Value(float),
+            "rule_precision_": Value(dict[str, float]),
+            "guards_": PROPERTIES,      # a tuple of verify properties, stored as their text
+            "coverage_": ARRAY,         # any numeric or boolean numpy array
         },
-        name="rulekd.HybridClassifier",
-        skip=(),                                # fitted attributes deliberately not saved
+        skip=(),                        # fitted attributes deliberately not saved
+        check=None,                     # optional: validate a loaded estimator as a whole
     )
 
 :func:`save` refuses an estimator with a fitted attribute (a name ending in
@@ -80,6 +76,7 @@ __all__ = [
     "ARRAYS",
     "ESTIMATOR",
     "TEACHER",
+    "PROPERTIES",
     "COMMON_FIELDS",
     "FORMAT_VERSION",
 ]
@@ -92,7 +89,7 @@ _MANIFEST = "manifest.json"
 _ARRAYS = "arrays.npz"
 _MAX_MANIFEST_BYTES = 16 * 1024 * 1024
 _MAX_FILES = 10_000
-_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".jbl", ".sav", ".dill", ".pt", ".pth", ".ckpt", ".bin")
+_PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".jbl", ".sav", ".dill", ".pt", ".pth", ".ckpt")
 _REL_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LABEL_DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|U[0-9]{1,9}|O)$")
@@ -326,7 +323,9 @@ class _Reader:
     def file(self, name: str) -> bytes:
         rel = self.prefix + name
         if rel not in self.files:
-            raise ModelDirectoryError(f"{rel} is missing: metadata.json refers to it but the manifest does not list it.")
+            raise ModelDirectoryError(
+                f"{rel} is missing: metadata.json refers to it but the manifest does not list it."
+            )
         self.used.add(rel)
         return self.files[rel]
 
@@ -506,7 +505,9 @@ def _labels_from_json(desc: Any, where: str) -> np.ndarray:
     allowed = {"b": bool, "i": int, "u": int, "f": float, "U": str, "O": str | int | float | bool}[kind]
     for v in values:
         if not _conforms(v, allowed):
-            raise ModelDirectoryError(f"{where}: a value of dtype {dtype_str} must be {_type_name(allowed)}, got {_short(v)}.")
+            raise ModelDirectoryError(
+                f"{where}: a value of dtype {dtype_str} must be {_type_name(allowed)}, got {_short(v)}."
+            )
         if kind == "U" and len(v) > dtype.itemsize // 4:
             raise ModelDirectoryError(f"{where}: {_short(v)} is longer than dtype {dtype_str} allows.")
     if kind == "O":
@@ -667,7 +668,13 @@ class _TeacherCodec(Codec):
         inner = _unfrozen(value.estimator)
         booster = inner if isinstance(inner, xgb.Booster) else inner.get_booster()
         name = self.files(attr)[0]
-        w.add_file(name, bytes(booster.save_raw(raw_format="json")))
+        data = bytes(booster.save_raw(raw_format="json"))
+        try:
+            _check_xgboost_json(_parse_json(data, name), name)
+        except ModelDirectoryError as exc:  # e.g. dart, gblinear, multi-output trees: kept out, said why
+            return {"kind": self.kind, "saved": False, "adapter": "XGBoostTeacher", "text": text,
+                    "reason": f"{exc} Predict never needs the teacher."}
+        w.add_file(name, data)
         return {
             "kind": self.kind, "saved": True, "adapter": "XGBoostTeacher",
             "model": "XGBClassifier" if type(inner) is xgb.XGBClassifier else "Booster",
@@ -690,9 +697,7 @@ class _TeacherCodec(Codec):
             raise ModelDirectoryError(f"{where}: unknown teacher {desc['adapter']}/{desc['model']}.")
         classes = _labels_from_json(desc["classes"], f"{where}.classes")
         data = r.file(name)
-        doc = _parse_json(data, r.rel(name))
-        if not isinstance(doc, dict) or "learner" not in doc or "version" not in doc:
-            raise ModelDirectoryError(f"{r.rel(name)} is not an XGBoost model (no 'learner' and 'version').")
+        _check_xgboost_json(_parse_json(data, r.rel(name)), r.rel(name))
         import xgboost as xgb
         from sklearn.frozen import FrozenEstimator
 
@@ -713,6 +718,199 @@ class _TeacherCodec(Codec):
             raise ModelDirectoryError(f"{r.rel(name)}: XGBoost cannot load the teacher: {first}") from None
 
 
+# -- the XGBoost teacher's JSON ----------------------------------------------------------------------
+_XGB_OBJECTIVES = ("binary:logistic", "binary:logitraw", "multi:softprob", "multi:softmax")
+_XGB_TREE_KEYS = {
+    "base_weights", "categories", "categories_nodes", "categories_segments", "categories_sizes", "default_left",
+    "id", "left_children", "loss_changes", "parents", "right_children", "split_conditions", "split_indices",
+    "split_type", "sum_hessian", "tree_param",
+}
+_XGB_ROOT_PARENT = 2147483647  # how XGBoost writes the root's (invalid) parent
+_XGB_MAX_CATEGORY = 2**24  # XGBoost's own bound: categories are exact in float32
+_XGB_INT_KINDS = {9: (-(2**7), 2**7), 10: (0, 2**8), 11: (-(2**15), 2**15), 12: (0, 2**16),
+                  13: (-(2**31), 2**31), 14: (0, 2**32), 15: (-(2**63), 2**63), 16: (0, 2**64)}
+_INT_TEXT = re.compile(r"^(0|[1-9][0-9]{0,8})$")
+_FLOATS_TEXT = re.compile(r"^\[?-?[0-9.]+(E[-+]?[0-9]+)?(,-?[0-9.]+(E[-+]?[0-9]+)?)*\]?$", re.IGNORECASE)
+
+
+def _check_xgboost_json(doc: Any, rel: str) -> None:
+    """Refuse an XGBoost model JSON that is not a plain tree ensemble with consistent indices.
+
+    XGBoost's loader trusts the indices in the file (children, parents,
+    category segments, the category encoder); an inconsistent file can crash
+    the process instead of raising. Only the gbtree classifiers that rulekd
+    fits are accepted, with every index checked against its array.
+    """
+
+    def fail(msg: str) -> None:
+        raise ModelDirectoryError(f"{rel} is not an XGBoost tree model rulekd can load safely: {msg}.")
+
+    def need(ok: bool, msg: str) -> None:
+        if not ok:
+            fail(msg)
+
+    def ints(v: Any, lo: int, hi: int) -> bool:  # every element an int in [lo, hi)
+        return isinstance(v, list) and all(type(x) is int and lo <= x < hi for x in v)
+
+    def numbers(v: Any, n: int) -> bool:
+        return isinstance(v, list) and len(v) == n and all(type(x) in (int, float) for x in v)
+
+    def count(text: Any, lo: int, hi: int, what: str) -> int:
+        ok = isinstance(text, str) and bool(_INT_TEXT.match(text)) and lo <= int(text) < hi
+        need(ok, f"{what} is {_short(text)}")
+        return int(text)
+
+    need(isinstance(doc, dict) and set(doc) == {"learner", "version"}, "the top level must hold learner and version")
+    need(ints(doc["version"], 0, 2**31) and len(doc["version"]) == 3, "version must be [major, minor, patch]")
+    learner = doc["learner"]
+    need(isinstance(learner, dict), "learner must be an object")
+    need({"gradient_booster", "learner_model_param", "objective"} <= set(learner) <= {
+        "attributes", "feature_names", "feature_types", "gradient_booster", "learner_model_param", "objective"},
+        "learner has unexpected keys")
+    lmp = learner["learner_model_param"]
+    need(_conforms(lmp, dict[str, str]), "learner_model_param must map names to strings")
+    need(set(lmp) <= {"base_score", "boost_from_average", "num_class", "num_feature", "num_target"}
+         and {"base_score", "num_class", "num_feature"} <= set(lmp), "learner_model_param has unexpected keys")
+    n_feature = count(lmp["num_feature"], 1, 10**7, "num_feature")
+    n_class = count(lmp["num_class"], 0, 10**5, "num_class")
+    need(n_class != 1, "num_class is 1")
+    need(lmp.get("num_target", "1") == "1", "only single-target models are supported")
+    need(lmp.get("boost_from_average", "1") in ("0", "1"), "boost_from_average must be 0 or 1")
+    need(bool(_FLOATS_TEXT.match(lmp["base_score"])) and len(lmp["base_score"]) < 10**6, "base_score is malformed")
+    need(_conforms(learner.get("attributes", {}), dict[str, str]), "attributes must map names to strings")
+    names, types_ = learner.get("feature_names", []), learner.get("feature_types", [])
+    need(_conforms(names, list[str]) and len(names) in (0, n_feature), "feature_names do not match num_feature")
+    need(_conforms(types_, list[str]) and len(types_) in (0, n_feature)
+         and all(t in ("q", "c", "int", "float", "i") for t in types_), "feature_types are malformed")
+    objective = learner["objective"]
+    need(isinstance(objective, dict) and objective.get("name") in _XGB_OBJECTIVES,
+         f"the objective must be one of {_XGB_OBJECTIVES}")
+    need(all(_conforms(v, dict[str, str]) for k, v in objective.items() if k != "name"), "objective is malformed")
+    need(objective["name"].startswith("binary:") == (n_class == 0), "the objective does not match num_class")
+    gb = learner["gradient_booster"]
+    need(isinstance(gb, dict) and set(gb) == {"name", "model"} and gb["name"] == "gbtree",
+         "only the gbtree booster is supported")
+    model = gb["model"]
+    required = {"gbtree_model_param", "iteration_indptr", "tree_info", "trees"}
+    need(isinstance(model, dict) and required <= set(model) <= required | {"cats"}, "the model has unexpected keys")
+    trees = model["trees"]
+    need(isinstance(trees, list) and len(trees) <= 10**6, "trees must be a list")
+    param = model["gbtree_model_param"]
+    need(_conforms(param, dict[str, str]) and set(param) == {"num_parallel_tree", "num_trees"},
+         "gbtree_model_param is malformed")
+    need(count(param["num_trees"], 0, 10**6 + 1, "num_trees") == len(trees), "num_trees differs from the trees")
+    count(param["num_parallel_tree"], 1, 10**4, "num_parallel_tree")
+    need(ints(model["tree_info"], 0, max(n_class, 1)) and len(model["tree_info"]) == len(trees),
+         "tree_info is malformed")
+    indptr = model["iteration_indptr"]
+    need(ints(indptr, 0, len(trees) + 1) and indptr[:1] == [0] and indptr[-1:] == [len(trees)]
+         and all(a <= b for a, b in zip(indptr, indptr[1:])), "iteration_indptr is malformed")
+    n_cats = _check_xgboost_cats(model.get("cats"), n_feature, need, ints)
+    for t, tree in enumerate(trees):
+        _check_xgboost_tree(tree, t, n_feature, types_, n_cats, need, ints, numbers, count)
+
+
+def _check_xgboost_cats(cats: Any, n_feature: int, need: Callable, ints: Callable) -> list[int] | None:
+    """The category encoder (XGBoost >= 3.1): per feature its categories; returns their counts."""
+    if cats is None:
+        return None
+    need(isinstance(cats, dict) and {"enc", "feature_segments", "sorted_idx"} <= set(cats)
+         <= {"enc", "feature_segments", "sorted_idx", "is_ref", "sorted"}, "cats has unexpected keys")
+    need(all(isinstance(cats.get(k, False), bool) for k in ("is_ref", "sorted")), "cats flags must be booleans")
+    enc, segments, sorted_idx = cats["enc"], cats["feature_segments"], cats["sorted_idx"]
+    need(isinstance(enc, list) and len(enc) in (0, n_feature), "cats.enc does not match num_feature")
+    sizes: list[int] = []
+    keys: list[list] = []
+    for col in enc:
+        need(isinstance(col, dict), "a cats.enc entry must be an object")
+        if "offsets" in col:
+            need(set(col) == {"offsets", "values"}, "a string category column has unexpected keys")
+            off, val = col["offsets"], col["values"]
+            need(ints(val, -(2**7), 2**8) and ints(off, 0, len(val) + 1) and len(off) != 1
+                 and (not off or (off[0] == 0 and off[-1] == len(val)))
+                 and all(a <= b for a, b in zip(off, off[1:])), "a string category column is malformed")
+            keys.append([val[a:b] for a, b in zip(off, off[1:])])
+        else:
+            need(set(col) == {"type", "values"} and type(col["type"]) is int and col["type"] in _XGB_INT_KINDS,
+                 "a numeric category column must hold integers")
+            lo, hi = _XGB_INT_KINDS[col["type"]]
+            need(ints(col["values"], lo, hi), "a numeric category column has values outside its type")
+            keys.append(list(col["values"]))
+        sizes.append(len(keys[-1]))
+    total = sum(sizes)
+    need(total < 2**31, "too many categories")
+    if not enc:
+        need(segments == [] and sorted_idx == [], "cats without columns must have empty segments")
+        return None
+    expected = [0]
+    for s in sizes:
+        expected.append(expected[-1] + s)
+    need(segments == expected, "cats.feature_segments do not match the columns")
+    if sorted_idx:
+        need(ints(sorted_idx, 0, 2**31) and len(sorted_idx) == total, "cats.sorted_idx is malformed")
+        for j, k in enumerate(keys):
+            part = sorted_idx[expected[j]:expected[j + 1]]
+            need(sorted(part) == list(range(len(k))), "cats.sorted_idx does not permute each feature's categories")
+    return sizes
+
+
+def _check_xgboost_tree(tree: Any, t: int, n_feature: int, types_: list, n_cats: list[int] | None,
+                        need: Callable, ints: Callable, numbers: Callable, count: Callable) -> None:
+    need(isinstance(tree, dict) and set(tree) == _XGB_TREE_KEYS, f"tree {t} has unexpected keys")
+    tp = tree["tree_param"]
+    need(_conforms(tp, dict[str, str]) and set(tp) == {"num_deleted", "num_feature", "num_nodes", "size_leaf_vector"},
+         f"tree {t}: tree_param is malformed")
+    need(tp["num_deleted"] == "0" and tp["size_leaf_vector"] == "1", f"tree {t}: only plain scalar trees are supported")
+    need(count(tp["num_feature"], 1, 10**7, "num_feature") == n_feature, f"tree {t}: num_feature differs")
+    n = count(tp["num_nodes"], 1, 2**24, f"tree {t}: num_nodes")
+    need(tree["id"] == t and type(tree["id"]) is int, f"tree {t}: id must be {t}")
+    for key in ("base_weights", "loss_changes", "sum_hessian", "split_conditions"):
+        need(numbers(tree[key], n), f"tree {t}: {key} must hold {n} numbers")
+    left, right, parents = tree["left_children"], tree["right_children"], tree["parents"]
+    for key in ("left_children", "right_children"):
+        need(ints(tree[key], -1, n) and len(tree[key]) == n, f"tree {t}: {key} must hold {n} node ids")
+    need(ints(parents, 0, 2**31) and len(parents) == n and parents[0] == _XGB_ROOT_PARENT,
+         f"tree {t}: parents are malformed")
+    need(ints(tree["split_indices"], 0, n_feature) and len(tree["split_indices"]) == n,
+         f"tree {t}: split_indices must be feature indices")
+    need(ints(tree["default_left"], 0, 2) and len(tree["default_left"]) == n, f"tree {t}: default_left must be 0/1")
+    split_type = tree["split_type"]
+    need(ints(split_type, 0, 2) and len(split_type) == n, f"tree {t}: split_type must be 0/1")
+    parent_of = {}
+    for i in range(n):
+        leaf = left[i] == -1
+        need(leaf == (right[i] == -1), f"tree {t}: node {i} has one child")
+        if leaf:
+            need(split_type[i] == 0, f"tree {t}: leaf {i} has a categorical split")
+            continue
+        need(left[i] != right[i] and 0 not in (left[i], right[i]), f"tree {t}: node {i} has invalid children")
+        for c in (left[i], right[i]):
+            need(c not in parent_of, f"tree {t}: node {c} has two parents")
+            parent_of[c] = i
+    need(len(parent_of) == n - 1 and all(parents[c] == p for c, p in parent_of.items()),
+         f"tree {t}: parents do not match the children")
+    seen, stack = 0, [0]
+    while stack:  # every node reachable from the root: no detached cycles
+        i = stack.pop()
+        seen += 1
+        if left[i] != -1:
+            stack += [left[i], right[i]]
+        need(seen <= n, f"tree {t}: the nodes do not form a tree")
+    need(seen == n, f"tree {t}: the nodes do not form a tree")
+    nodes, starts, sizes, cats = (tree["categories_nodes"], tree["categories_segments"], tree["categories_sizes"],
+                                  tree["categories"])
+    need(ints(cats, 0, _XGB_MAX_CATEGORY), f"tree {t}: categories must be small non-negative integers")
+    need(ints(nodes, 0, n) and nodes == sorted(set(nodes))
+         and set(nodes) == {i for i in range(n) if split_type[i] == 1}, f"tree {t}: categories_nodes are malformed")
+    need(ints(starts, 0, len(cats) + 1) and ints(sizes, 1, len(cats) + 1) and len(starts) == len(sizes) == len(nodes)
+         and all(s + k <= len(cats) for s, k in zip(starts, sizes)), f"tree {t}: category segments are malformed")
+    for node, s, k in zip(nodes, starts, sizes):
+        f = tree["split_indices"][node]
+        need(not types_ or types_[f] == "c", f"tree {t}: node {node} splits a non-categorical feature by categories")
+        if n_cats is not None:
+            need(max(cats[s:s + k]) < max(n_cats[f], 1), f"tree {t}: node {node} names an unknown category")
+
+
 RULESET: Codec = _RuleSetCodec()
 """A :class:`~rulekd.RuleSet`, written as ``<name>.json`` in the versioned rule-set JSON."""
 DOMAIN: Codec = _DomainCodec()
@@ -727,6 +925,20 @@ ESTIMATOR: Codec = _EstimatorCodec()
 """A nested fitted rulekd estimator, written as the model directory ``<name>/``."""
 TEACHER: Codec = _TeacherCodec()
 """A :class:`~rulekd.Teacher`: XGBoost as ``<name>.json`` (XGBoost's JSON); others not saved (``None`` on load)."""
+
+
+def _property_texts(properties: Any) -> list[str]:
+    return [p.text() for p in properties]
+
+
+def _parse_properties(texts: list[str]) -> tuple:
+    from .verify import parse_property
+
+    return tuple(parse_property(t) for t in texts)
+
+
+PROPERTIES: Codec = Value(list[str], dump=_property_texts, load=_parse_properties)
+"""A tuple of :mod:`rulekd.verify` properties, stored as their text and parsed back (never evaluated)."""
 
 
 class _TorchModuleCodec(Codec):
@@ -753,7 +965,7 @@ class _TorchModuleCodec(Codec):
                                       f"n_outputs], got {_short(spec)}.")
         arrays = {key: r.array(f"{attr}.{key}") for key in desc["keys"]}
         try:
-            torch = __import__("torch")
+            import torch
         except ImportError:
             return _ABSENT  # prediction runs in numpy; module_ needs torch
         n_inputs, embedded, hidden, n_out = spec
@@ -767,13 +979,15 @@ class _TorchModuleCodec(Codec):
             raise ModelDirectoryError(f"{where}: the saved state does not match the network spec {spec}.")
         for key, shape in expected.items():
             arr = arrays[key]
-            if shape is not None and (arr.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, arr.shape))):
+            if shape is not None and (
+                arr.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, arr.shape))
+            ):
                 raise ModelDirectoryError(f"{where}: {key} has shape {arr.shape}, the spec needs {shape}.")
-        pt = arrays["passthrough"]
-        inside = sum(b - a for a, b, _ in embedded)
-        if pt.ndim != 1 or pt.dtype.kind not in "iu" or pt.size + inside != n_inputs or not all(
-            0 <= a < b <= n_inputs for a, b, _ in embedded
-        ):
+        inside = {j for a, b, _ in embedded for j in range(max(a, 0), min(b, n_inputs))}
+        passthrough = [j for j in range(n_inputs) if j not in inside]
+        if not all(0 <= a < b <= n_inputs and d >= 1 for a, b, d in embedded) or len(inside) != sum(
+            b - a for a, b, _ in embedded
+        ) or arrays["passthrough"].tolist() != passthrough:
             raise ModelDirectoryError(f"{where}: the network spec {spec} is inconsistent.")
         from .students._mlp import _network_class
 
@@ -966,6 +1180,9 @@ def _check_mlp(est: Any) -> None:
     k = len(est.classes_)
     if width != (1 if k == 2 else k):
         raise ValueError(f"the network has {width} outputs for {k} classes.")
+    net = getattr(est, "module_", None)
+    if net is not None and (net.n_inputs != len(enc) or int(net.out.out_features) != width):
+        raise ValueError("module_ does not have the shape of coefs_.")
     expected = []
     for spec in est.domain_.features:
         if spec.kind == "categorical":
@@ -1210,7 +1427,9 @@ def _target_state(target: Path, overwrite: bool) -> str:
     if not target.exists():
         return "absent"
     if not target.is_dir():
-        raise ModelDirectoryError(f"{target} exists and is not a folder; rulekd.save writes a folder. Choose another path.")
+        raise ModelDirectoryError(
+            f"{target} exists and is not a folder; rulekd.save writes a folder. Choose another path."
+        )
     if not any(target.iterdir()):
         return "empty"
     if not overwrite:
