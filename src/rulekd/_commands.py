@@ -17,7 +17,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from ._tables import check_new_file, read_table, split_target, write_csv
+from ._tables import check_new_file, check_writable, read_table, split_target, write_csv
 
 MODELS = ("rules", "tree", "mlp", "hybrid")
 EXPORT_FORMATS = ("text", "tree", "json", "sql", "python")
@@ -116,6 +116,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         raise _cli_error(f"--out {str(out)!r} exists and is not a directory.")
     if out.is_dir() and any(out.iterdir()) and not args.force:
         raise _cli_error(f"--out {str(out)!r} is not empty; pass --force to replace a model saved there, or choose another folder.")
+    _check_model_folder(out)
     with _progress(["reading data", "fitting", "saving"], args.quiet) as step:
         step("reading data")
         frame = read_table(args.data, encoding=args.encoding)
@@ -143,6 +144,16 @@ def cmd_distill(args: argparse.Namespace) -> int:
         say(f"transparency (validation rows answered by rules): {model.transparency_:.3f}")
     say(f"saved to {out}/")
     return 0
+
+
+def _check_model_folder(out: Path) -> None:
+    """Before fitting: the model directory ``out`` can be created (it is written next to it, then renamed)."""
+    probe = out.parent if str(out.parent) else Path(".")
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise _cli_error(f"--out {str(out)!r} cannot be created: {str(probe)!r} is a file, not a folder.")
+    check_writable(probe)
 
 
 # -- predict --------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ problem and the fix; nothing here overwrites a file unless asked to.
 from __future__ import annotations
 
 import csv
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import pandas as pd
 
 from .exceptions import RulekdError
 
-__all__ = ["TableError", "read_table", "split_target", "check_new_file", "write_csv"]
+__all__ = ["TableError", "read_table", "split_target", "check_new_file", "check_writable", "write_csv"]
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -118,7 +120,21 @@ def check_new_file(path: str | Path, force: bool) -> Path:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise TableError(f"The folder {str(parent)!r} of {str(p)!r} does not exist.")
+    check_writable(parent)
     return p
+
+
+def check_writable(folder: str | Path) -> None:
+    """Refuse, before any work is done, a folder that cannot be written into (by a probe file)."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".rulekd-write-test-", dir=folder)
+    except OSError as exc:
+        raise TableError(
+            f"Cannot write into the folder {str(folder)!r} ({exc.strerror or exc}); fix its permissions or "
+            f"choose another output path."
+        ) from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, force: bool) -> Path:

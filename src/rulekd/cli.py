@@ -53,7 +53,7 @@ def _prepare_out_dir(out: Path, names: Sequence[str], force: bool) -> None:
         probe.write_text("", encoding="utf-8")
         probe.unlink()
     except OSError as exc:
-        raise CLIError(f"Cannot write to {str(out)!r}: {exc.strerror}.") from None
+        raise CLIError(f"Cannot write to {str(out)!r}: {exc.strerror}; fix its permissions or choose another --out.") from None
     (out / _DEMO_MARKER).write_text("written by `rulekd demo`\n", encoding="utf-8")
 
 
@@ -227,7 +227,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         print(f"rulekd: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except PermissionError as exc:
+        where = f"{exc.filename!r}" if exc.filename else str(exc)
+        print(f"rulekd: error: permission denied: {where}; fix its permissions or choose another path.",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as exc:  # a missing file, a file where a folder should be, a full disk: one line, no traceback
         print(f"rulekd: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (RulekdError, ValueError) as exc:  # bad data or files: one line, never a traceback

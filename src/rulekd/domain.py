@@ -17,7 +17,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ._io import dump_json
+from ._io import dump_json, is_unicode
 from .exceptions import DomainError
 from .rules._floats import format_float, parse_float
 
@@ -58,6 +58,8 @@ class FeatureSpec:
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise DomainError(f"A feature name must be a non-empty string, got {self.name!r}.")
+        if not is_unicode(self.name):
+            raise DomainError(f"The feature name {self.name!r} is not valid Unicode (a lone surrogate); rename it.")
         if self.kind not in KINDS:
             raise DomainError(f"Feature {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}.")
         object.__setattr__(self, "allow_missing", bool(self.allow_missing))
@@ -70,6 +72,9 @@ class FeatureSpec:
             for lv in levels:
                 if not isinstance(lv, (str, int, float, bool)) or (isinstance(lv, float) and not math.isfinite(lv)):
                     raise DomainError(f"Feature {self.name!r}: levels must be strings or finite numbers, got {lv!r}.")
+                if isinstance(lv, str) and not is_unicode(lv):
+                    raise DomainError(f"Feature {self.name!r}: the level {lv!r} is not valid Unicode (a lone "
+                                      f"surrogate); rename it.")
             object.__setattr__(self, "levels", levels)
             object.__setattr__(self, "lower", -math.inf)
             object.__setattr__(self, "upper", math.inf)

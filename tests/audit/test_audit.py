@@ -230,7 +230,7 @@ def test_a_rule_set_without_a_teacher():
     assert "Fidelity is not reported" in html
 
 
-def test_a_neural_student_is_audited_and_its_verification_recorded_as_unsupported(german):
+def test_a_neural_student_is_audited_and_its_network_verified_only_with_properties(german):
     pytest.importorskip("torch")
     from rulekd import DistilledMLPClassifier
     from rulekd.datasets import load_german_credit
@@ -240,8 +240,12 @@ def test_a_neural_student_is_audited_and_its_verification_recorded_as_unsupporte
                                  random_state=0).fit(b.data.iloc[:300], b.target.iloc[:300])
     rep = audit(net, german["X"], german["y"])
     assert rep["summary"]["model_kind"] == "neural"
-    assert rep["verification"]["status"] == "not_supported"
-    assert "DistilledMLPClassifier" in rep["verification"]["reason"]
+    assert rep["verification"]["status"] == "not_run"
+    assert "verify_network" in rep["verification"]["reason"]
+    # With a property, the network itself is verified.
+    with_prop = audit(net, german["X"], german["y"], properties=["invariant status_sex"], time_budget_s=30)
+    assert with_prop["verification"]["ran"]
+    assert [f["check"] for f in with_prop["verification"]["findings"]] == ["property"]
     assert rep["transparency"]["transparency"] == 0.0
     assert [p["part"] for p in rep["transparency"]["parts"]] == ["model"]
     assert rep["rules"]["present"] is False

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.model_selection import train_test_split
-from sklearn.utils.estimator_checks import parametrize_with_checks
 from xgboost import XGBClassifier
 
 from rulekd import DistilledMLPClassifier, DistilledRuleClassifier
@@ -188,26 +187,7 @@ def test_min_rule_precision_keeps_only_precise_rules(german):
     assert all(c >= 0.8 for c in conf), conf
 
 
-# -- scikit-learn contract -------------------------------------------------------------------------
-CHECK_PARAMS = dict(
-    teacher=XGBClassifier(n_estimators=10, max_depth=2, n_jobs=1),
-    rules=DistilledRuleClassifier(max_rules=4, n_synthetic=0, refine=False, improve=False),
-    student=DistilledMLPClassifier(hidden_layer_sizes=(4,), max_epochs=3, n_synthetic=0),
-    n_synthetic=0,
-    random_state=0,
-)
-
-EXPECTED_FAILED_CHECKS = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "Weights reach the teacher, both students and the choice of rules, but the random split into "
-        "training and validation rows differs between a weighted and a duplicated data set."
-    ),
-}
-
-
-@parametrize_with_checks([HybridClassifier(**CHECK_PARAMS)], expected_failed_checks=lambda e: EXPECTED_FAILED_CHECKS)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+# The scikit-learn checks of every estimator run in tests/test_conformance.py.
 
 
 def test_retarget_chooses_again_without_refitting(german):

@@ -1,8 +1,6 @@
-"""DistilledMLPClassifier: fidelity, determinism, invariance, validation, export, estimator checks."""
+"""DistilledMLPClassifier: fidelity, determinism, invariance, validation, export."""
 
 import pickle
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -15,7 +13,6 @@ from sklearn.ensemble import GradientBoostingClassifier  # noqa: E402
 from sklearn.frozen import FrozenEstimator  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
-from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
 from rulekd.students._mlp import DistilledMLPClassifier  # noqa: E402
 from rulekd.teachers import TorchTeacher  # noqa: E402
@@ -246,7 +243,7 @@ def test_onnx_export_multiclass(tmp_path):
     np.testing.assert_allclose(proba, m.predict_proba(X), atol=1e-5)
 
 
-# -- progress, optional dependency -------------------------------------------------------------------
+# -- progress -------------------------------------------------------------------
 def test_verbose_shows_a_progress_bar_and_silent_by_default(problem, capsys):
     X, y, teacher = problem
     DistilledMLPClassifier(teacher=FrozenEstimator(teacher), **FAST).fit(X, y)
@@ -255,45 +252,8 @@ def test_verbose_shows_a_progress_bar_and_silent_by_default(problem, capsys):
     assert "DistilledMLPClassifier" in capsys.readouterr().err
 
 
-def test_import_works_without_torch_and_fit_names_the_extra():
-    code = (
-        "import sys, importlib.abc\n"
-        "class Block(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path, target=None):\n"
-        "        if name.split('.')[0] == 'torch':\n"
-        "            raise ImportError('torch is blocked')\n"
-        "sys.meta_path.insert(0, Block())\n"
-        "import rulekd\n"
-        "from rulekd.students._mlp import DistilledMLPClassifier\n"
-        "from rulekd.exceptions import MissingDependencyError\n"
-        "try:\n"
-        "    DistilledMLPClassifier().fit([[0.0], [1.0]], [0, 1])\n"
-        "except MissingDependencyError as e:\n"
-        "    print('MISSING', e)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert "MISSING" in out.stdout and "rulekd[torch]" in out.stdout, out.stderr
-
-
-# -- scikit-learn contract -----------------------------------------------------------------------------
-CHECK_PARAMS = dict(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), hidden_layer_sizes=(8,),
-                    n_synthetic=40, max_epochs=12, random_state=0)
-
-EXPECTED_FAILED_CHECKS = {
-    "check_sample_weight_equivalence_on_dense_data": (
-        "Weights act on the teacher and on each row's losses, but the transfer set's synthetic rows and "
-        "the random split differ between a weighted and a duplicated data set, so the two fits differ."
-    ),
-}
-
-
-def _expected_failed_checks(estimator):
-    return EXPECTED_FAILED_CHECKS
-
-
-@parametrize_with_checks([DistilledMLPClassifier(**CHECK_PARAMS)], expected_failed_checks=_expected_failed_checks)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
+# Elsewhere: the scikit-learn checks, nested parameters and GridSearchCV (tests/test_conformance.py);
+# import without torch and the one-line error naming rulekd[torch] (tests/test_optional_dependencies.py).
 
 
 def test_canonical_frames_take_the_fast_path_and_predict_the_same(fitted, mixed):
@@ -309,12 +269,3 @@ def test_canonical_frames_take_the_fast_path_and_predict_the_same(fitted, mixed)
         fitted.predict(bad)
     with pytest.raises(ValueError, match="unseen"):
         fitted.predict(X.assign(job=pd.Categorical(["z"] * len(X))))
-
-
-def test_nested_teacher_parameters_are_settable_for_grid_search():
-    from xgboost import XGBClassifier
-
-    m = DistilledMLPClassifier(teacher=XGBClassifier(max_depth=4))
-    assert m.get_params()["teacher__max_depth"] == 4
-    m.set_params(teacher__max_depth=2, hidden_layer_sizes=(4,))
-    assert m.teacher.max_depth == 2 and m.hidden_layer_sizes == (4,)

@@ -1,4 +1,4 @@
-"""Rule students: scikit-learn contract, exactness of the rules, bad input."""
+"""Rule students: exactness of the rules, bad input (the scikit-learn checks: tests/test_conformance.py)."""
 
 from __future__ import annotations
 
@@ -10,31 +10,12 @@ from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.tree import DecisionTreeClassifier
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from rulekd import DistilledRuleClassifier, DistilledTreeClassifier, RuleSet
 
 FAST = dict(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), n_synthetic=200, random_state=0)
 
-# Expected failures of the scikit-learn checks, each with its reason. None at
-# present: every check passes with the fast settings above.
-EXPECTED_FAILURES: dict[str, str] = {}
-
-
-def _expected(est):
-    return EXPECTED_FAILURES
-
-
-@parametrize_with_checks(
-    [
-        DistilledTreeClassifier(max_leaf_nodes=8, **FAST),
-        DistilledRuleClassifier(max_rules=6, **FAST),
-        DistilledRuleClassifier(max_rules=6, kind="list", **FAST),
-    ],
-    expected_failed_checks=_expected,
-)
-def test_sklearn_compatible(estimator, check):
-    check(estimator)
+# The scikit-learn checks of every estimator run in tests/test_conformance.py.
 
 
 def _mixed_frame(n=400, seed=0):

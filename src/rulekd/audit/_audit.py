@@ -456,9 +456,17 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
     if not run:
         base["reason"] = "verification was switched off (verify=False)"
         return base
+    if subject.kind == "neural" and not props:
+        base["reason"] = ("a neural student has no rules to check; pass properties= to prove them on the network "
+                          "itself (rulekd.verify.verify_network)")
+        return base
     hybrid = subject.kind == "hybrid"
     whole = _hybrid_verifier(subject.model) if hybrid else None
-    target = subject.rules if subject.kind == "ruleset" else subject.model
+    # A hybrid's rule part is checked as a rule list over the hybrid's Domain (verify(hybrid)
+    # itself proves properties on the whole composition, done below).
+    target = subject.rules if subject.kind == "ruleset" or hybrid else subject.model
+    if hybrid and domain is None:
+        domain = getattr(subject.model, "domain_", None)
     data = None
     try:
         from ..verify._verify import resolve_target

@@ -29,10 +29,29 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from .._io import is_unicode
 from ..exceptions import RuleFormatError
 from ._floats import float32_le_bound, float32_lt_bound
 
 __all__ = ["Condition", "Rule", "RuleSet", "NUMERIC_OPS", "SET_OPS", "MISSING_OPS"]
+
+# Deepest nesting of a rule set's metadata (dicts and lists): JSON writers recurse once per level.
+MAX_METADATA_DEPTH = 64
+
+
+def _nesting(obj: Any) -> int:
+    """How deeply dicts, lists and tuples nest in ``obj`` (0 for a scalar); iterative, so any depth is measured."""
+    deepest, stack = 0, [(obj, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, dict):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, (list, tuple)):
+            stack.extend((x, d + 1) for x in v)
+        else:
+            continue
+        deepest = max(deepest, d + 1)
+    return deepest
 
 NUMERIC_OPS = ("<=", "<", ">", ">=")
 SET_OPS = ("in", "not in")
@@ -98,6 +117,8 @@ class Condition:
     def __post_init__(self) -> None:
         if not isinstance(self.feature, str) or not self.feature:
             raise RuleFormatError(f"A condition's feature must be a non-empty string, got {self.feature!r}.")
+        if not is_unicode(self.feature):
+            raise RuleFormatError(f"The feature name {self.feature!r} is not valid Unicode (a lone surrogate).")
         if self.op not in _ALL_OPS:
             raise RuleFormatError(
                 f"Unknown condition operator {self.op!r}; expected one of {', '.join(_ALL_OPS)}."
@@ -129,6 +150,9 @@ class Condition:
                     raise RuleFormatError(
                         f"Category levels must be strings or finite numbers, got {lv!r} in the condition on {self.feature!r}."
                     )
+                if isinstance(lv, str) and not is_unicode(lv):
+                    raise RuleFormatError(f"The level {lv!r} in the condition on {self.feature!r} is not valid Unicode "
+                                          f"(a lone surrogate).")
             object.__setattr__(self, "value", levels)
         else:
             if self.value is not None:
@@ -406,6 +430,10 @@ class RuleSet:
         if len(set(ids)) != len(ids):
             raise RuleFormatError("Rule ids must be unique.")
         object.__setattr__(self, "ordered", bool(self.ordered))
+        if _nesting(self.metadata) > MAX_METADATA_DEPTH:
+            raise RuleFormatError(
+                f"metadata is nested more than {MAX_METADATA_DEPTH} levels deep (JSON could not write it); flatten it."
+            )
 
     # -- structure ---------------------------------------------------------
     def __len__(self) -> int:

@@ -17,6 +17,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
@@ -109,7 +110,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                     # Levels never seen in the data are kept: they stay legal in the Domain.
                     out[c] = col
                 else:
-                    out[c] = _numeric_column(frame[c], c)
+                    out[c] = _check_float32_range(_numeric_column(frame[c], c), c)
             return pd.DataFrame(out)
         out = {}
         for spec in self.domain_.features:
@@ -126,7 +127,12 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                 out[spec.name] = pd.Categorical(values, categories=list(spec.levels))
             else:
                 if isinstance(col.dtype, pd.CategoricalDtype):
-                    raise ValueError(f"Column {spec.name!r} was numeric during fit but is categorical now.")
+                    text = [v for v in col.dropna().unique() if isinstance(v, str) and not _is_number(v)]
+                    raise ValueError(
+                        f"Column {spec.name!r} was numeric during fit but is categorical now"
+                        + (f" (it holds text such as {text[0]!r})" if text else "")
+                        + "; convert it to numbers (leave missing values empty)."
+                    )
                 out[spec.name] = _numeric_column(col, spec.name)
         return pd.DataFrame(out)
 
@@ -252,12 +258,17 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         frame = self._rule_input(X)
         return self.rules_.predict_proba(frame)
 
+    # Whether the model answers with rules: the neural student has no ``decided_by`` / ``get_rules``.
+    _answers_with_rules = True
+
+    @available_if(lambda self: self._answers_with_rules)
     def decided_by(self, X: Any) -> np.ndarray:
         """Id of the rule that answers each row (``"default"`` where none matches)."""
         check_is_fitted(self)
         frame = self._rule_input(X)
         return self.rules_.decided_by(frame)
 
+    @available_if(lambda self: self._answers_with_rules)
     def get_rules(self) -> pd.DataFrame:
         """One row per rule: id, rule text, prediction, support, confidence."""
         check_is_fitted(self)
@@ -296,6 +307,29 @@ def _numeric_column(col: pd.Series, name: str) -> np.ndarray:
         ) from None
     if np.isinf(x).any():
         raise ValueError(f"Column {name!r} contains infinity; replace it with a finite value or NaN.")
+    return x
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32_range(x: np.ndarray, name: str) -> np.ndarray:
+    """Refuse, at fit, magnitudes that float32 cannot hold (the trees compare values in float32)."""
+    big = float(np.nanmax(np.abs(x), initial=0.0))
+    if big > _FLOAT32_MAX:
+        raise ValueError(
+            f"Column {name!r} holds values up to {big:.3g} in magnitude, beyond the float32 range "
+            f"(about 3.4e38) in which tree teachers, the rule students' trees and the neural student compute; "
+            f"rescale it (e.g. divide it by a power of ten or take a logarithm) before fitting."
+        )
     return x
 
 

@@ -237,6 +237,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     ((3,), 57)
     """
 
+    _answers_with_rules = False  # no decided_by / get_rules: the network answers every row
+
     _parameter_constraints: dict = {
         **DistilledClassifierMixin._common_constraints,
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],

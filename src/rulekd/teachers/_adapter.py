@@ -9,6 +9,7 @@ an ``nn.Module``, or a :class:`Teacher`) is used as is and never modified.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -205,11 +206,24 @@ class XGBoostTeacher(_InputMixin, Teacher):
             raise TeacherError(f"The XGBoost model's objective {obj!r} is not a classification objective.")
         return max(n, 2)
 
-    def logits(self, X: Any) -> np.ndarray:
+    def _input(self, X: Any) -> Any:
+        X = super()._input(X)
+        names = self._booster.feature_names
+        if isinstance(X, pd.DataFrame) and names is not None and list(X.columns) != list(names):
+            if [xgboost_name(c) for c in X.columns] == list(names):
+                X = X.set_axis(list(names), axis=1)  # the names rulekd gave XGBoost (see xgboost_name)
+        return X
+
+    def _dmatrix(self, X: Any) -> Any:
+        """``X`` as a DMatrix, built with the model's ``n_jobs`` threads (XGBoost's default, all
+        cores, costs ~50x more on small inputs when other processes share them)."""
         import xgboost as xgb
 
-        Xi = self._input(X)
-        dm = xgb.DMatrix(Xi, enable_categorical=True, missing=np.nan)
+        n_jobs = getattr(self._inner, "n_jobs", None) if self._sklearn else None
+        return xgb.DMatrix(self._input(X), enable_categorical=True, missing=np.nan, nthread=n_jobs)
+
+    def logits(self, X: Any) -> np.ndarray:
+        dm = self._dmatrix(X)
         m = np.asarray(self._booster.predict(dm, output_margin=True), dtype=np.float64)
         if m.ndim == 1:
             return np.column_stack([np.zeros_like(m), m])
@@ -228,7 +242,7 @@ class XGBoostTeacher(_InputMixin, Teacher):
             types = tree.get("split_type", [0] * len(tree["left_children"]))
             for left, f, c, st in zip(tree["left_children"], tree["split_indices"], tree["split_conditions"], types):
                 if left != -1 and int(st) == 0:
-                    out.setdefault(str(names[int(f)]), []).append(float(np.float32(c)))
+                    out.setdefault(_from_xgboost_name(str(names[int(f)])), []).append(float(np.float32(c)))
         return {k: np.unique(v) for k, v in out.items()}
 
 
@@ -265,6 +279,33 @@ class TorchTeacher(Teacher):
         if out.shape[1] != len(self.classes_):
             raise TeacherError(f"The torch teacher returned {out.shape[1]} columns for {len(self.classes_)} classes.")
         return out
+
+
+# XGBoost refuses feature names containing "[", "]" or "<". Such a name (and, so that
+# the mapping stays one to one, any name containing "%") reaches XGBoost
+# percent-encoded; every other name is passed unchanged.
+_XGB_ESCAPES = {"%": "%25", "[": "%5B", "]": "%5D", "<": "%3C"}
+_XGB_UNESCAPES = {v: k for k, v in _XGB_ESCAPES.items()}
+
+
+def xgboost_name(name: Any) -> str:
+    """The feature name XGBoost is given for column ``name`` (see ``_XGB_ESCAPES``).
+
+    >>> xgboost_name("income"), xgboost_name("<b>x</b>"), xgboost_name("a[1]")
+    ('income', '%3Cb>x%3C/b>', 'a%5B1%5D')
+    """
+    name = str(name)
+    if not any(ch in name for ch in _XGB_ESCAPES):
+        return name
+    return "".join(_XGB_ESCAPES.get(ch, ch) for ch in name)
+
+
+def _from_xgboost_name(name: str) -> str:
+    """The column name behind an XGBoost feature name written by :func:`xgboost_name`."""
+    if "%" not in name:
+        return name
+    out = re.sub("%(25|5B|5D|3C)", lambda m: _XGB_UNESCAPES[m.group(0)], name)
+    return out if xgboost_name(out) == name else name
 
 
 def _is_xgboost(est: Any) -> bool:
@@ -329,6 +370,8 @@ def fit_teacher(
         enc = LabelEncoder().fit(y)
         if len(enc.classes_) < 2:
             raise TeacherError("The target has a single class; a classifier needs at least two.")
+        if isinstance(X, pd.DataFrame):
+            X = X.set_axis([xgboost_name(c) for c in X.columns], axis=1)
         est.fit(X, enc.transform(y), **fit_kw)
         return XGBoostTeacher(est, label_encoder=enc)
     if not hasattr(est, "fit"):

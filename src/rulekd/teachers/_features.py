@@ -172,9 +172,7 @@ def teacher_features(
 
 
 def _xgboost_features(teacher: XGBoostTeacher, X: Any, kind: str, approximate: bool) -> np.ndarray:
-    import xgboost as xgb
-
-    dm = xgb.DMatrix(teacher._input(X), enable_categorical=True, missing=np.nan)
+    dm = teacher._dmatrix(X)
     if kind == "leaves":
         out = np.asarray(teacher._booster.predict(dm, pred_leaf=True))
         return out.reshape(out.shape[0], -1).astype(np.int64)

@@ -726,7 +726,20 @@ def finish_dead(ctx: Context, results: list[tuple], seconds: float) -> list[Find
         out.append(Finding("dead", "proved",
                            f"Every rule ({ctx.n}) answers for some input of the Domain (a witness input per rule, "
                            f"confirmed by evaluation).", seconds=seconds, details={"rules_checked": n_live}))
+    elif n_live and _any_unknown(out):
+        out.append(_partial("dead", f"{n_live} of {ctx.n} rules answer for some input of the Domain (a witness "
+                                    f"input per rule, confirmed by evaluation)", n_live, ctx.n, seconds))
     return out
+
+
+def _any_unknown(findings: list[Finding]) -> bool:
+    return any(f.status == "unknown" for f in findings)
+
+
+def _partial(check: str, what: str, done: int, total: int, seconds: float) -> Finding:
+    """What was decided before a timeout or a spent budget left the rest undecided (how much was checked)."""
+    return Finding(check, "proved", f"{what}; the others are reported one by one.", seconds=seconds,
+                   details={"items_decided_fine": done, "items": total, "partial": True})
 
 
 def finish_conflict(ctx: Context, results: list[tuple], n_pairs: int, n_candidates: int,
@@ -751,6 +764,11 @@ def finish_conflict(ctx: Context, results: list[tuple], n_pairs: int, n_candidat
                            seconds=seconds,
                            details={"pairs": n_pairs, "separated_by_intervals": n_pairs - n_candidates,
                                     "proved_by_z3": n_candidates}))
+    elif _any_unknown(out):
+        fine = n_pairs - len(out)
+        if fine:
+            out.append(_partial("conflict", f"{fine} of {n_pairs} pairs of rules that predict different classes "
+                                            f"match no common input of the Domain", fine, n_pairs, seconds))
     return out
 
 
@@ -770,12 +788,15 @@ def finish_redundant_condition(ctx: Context, results: list[tuple], seconds: floa
                                f"Whether '{c}' is needed in rule {ctx.rid(p)} is undecided: {r[3]}.",
                                rules=(ctx.rid(p),), seconds=r[-1],
                                details={"condition": str(c), "condition_index": k, "reason": r[3]}))
+    n = sum(1 for r in results if r[0] == "needed")
     if not out:
-        n = sum(1 for r in results if r[0] == "needed")
         out.append(Finding("redundant_condition", "proved",
                            f"Every condition ({n}) matters: each has an input of the Domain that meets the rule's "
                            f"other conditions but not it (confirmed by evaluation).",
                            seconds=seconds, details={"conditions_checked": n}))
+    elif n and _any_unknown(out):
+        out.append(_partial("redundant_condition", f"{n} of {len(results)} conditions matter (an input of the "
+                                                   f"Domain each, confirmed by evaluation)", n, len(results), seconds))
     return out
 
 
@@ -792,11 +813,15 @@ def finish_redundant_rule(ctx: Context, results: list[tuple], seconds: float) ->
             out.append(Finding("redundant_rule", "unknown",
                                f"Whether rule {ctx.rid(p)} is needed is undecided: {r[2]}.",
                                rules=(ctx.rid(p),), seconds=r[-1], details={"reason": r[2]}))
+    n = sum(1 for r in results if r[0] == "needed")
     if not out:
-        n = sum(1 for r in results if r[0] == "needed")
         out.append(Finding("redundant_rule", "proved",
                            f"Every live rule ({n}) is needed: removing it changes the prediction of some input "
                            f"(confirmed by evaluation).", seconds=seconds, details={"rules_checked": n}))
+    elif n and _any_unknown(out):
+        out.append(_partial("redundant_rule", f"{n} of {len(results)} rules are needed: removing one changes the "
+                                              f"prediction of some input (confirmed by evaluation)", n, len(results),
+                            seconds))
     return out
 
 
