@@ -25,6 +25,7 @@ accurate, and at 0.5 within 0.3 points of the teacher on the median data set.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -97,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
                 raw.append(r)
             print(f"  {name} fold {k} done ({time.perf_counter() - t_start:.0f} s)", flush=True)
     md = _markdown(raw, args.datasets.split(","))
-    C.write_results("hybrid" if args.quick else "hybrid_full", {"profile": "quick" if args.quick else "full",
+    cmd = "python -m benchmarks.hybrid " + " ".join(sys.argv[1:] if argv is None else argv)
+    C.write_results("hybrid" if args.quick else "hybrid_full", {"command": cmd.strip(),
+                                                                 "profile": "quick" if args.quick else "full",
                                                                  "rows": raw}, md, argv)
     print(md)
     return 0
