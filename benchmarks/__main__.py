@@ -1,23 +1,37 @@
 """Run the benchmark suites: ``python -m benchmarks --profile quick|full``.
 
 Each suite is a module with ``main(argv) -> int`` that writes
-``benchmarks/results/<suite>.md`` and ``.json``. The quick profile is what
-``make bench`` runs (issue 7 asks for under 20 minutes on 2 cores; not yet timed
-end to end); ``full`` is ``make bench-full``.
+``benchmarks/results/<suite>.md`` and ``.json`` (the full profile of most
+suites writes ``<suite>_full.*`` beside them); ``plots`` runs last and draws
+the PNGs from whatever JSON is there. The quick profile is what ``make bench``
+runs (under 20 minutes on 2 cores; per-suite times in ``benchmarks/README.md``);
+``full`` is ``make bench-full``. A suite whose module is not there (or cannot
+be imported) is skipped with a line saying why.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import resource
 import sys
 import time
 
 # suite -> (arguments for the quick profile, arguments for the full profile)
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 SUITES = {
     "fidelity": (["--quick"], ["--peers"]),
     "neural": (["--quick"], []),
     "verify": (["--quick"], []),
+    "hybrid": (["--quick"], []),
+    "verify_neural": (["--quick"], ["--full"]),
+    "predict": (["--quick"], []),
+    "plots": ([], []),
 }
 
 
@@ -26,22 +40,34 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", choices=("quick", "full"), default="quick")
     ap.add_argument("--suites", default=",".join(SUITES), help="comma-separated subset of " + ", ".join(SUITES))
     args = ap.parse_args(argv)
-    status = 0
-    for name in args.suites.split(","):
+    names = args.suites.split(",")
+    for name in names:
         if name not in SUITES:
             print(f"unknown suite {name!r}; choose from {', '.join(SUITES)}", file=sys.stderr)
             return 2
+    status = 0
+    times: list[tuple[str, str]] = []
+    t_all = time.perf_counter()
+    for name in names:
         try:
             module = importlib.import_module(f"benchmarks.{name}")
         except ImportError as exc:
             print(f"[{name}] skipped: {exc}", file=sys.stderr)
+            times.append((name, "skipped"))
             continue
         quick, full = SUITES[name]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), _cpu_seconds()
         print(f"[{name}] running ({args.profile}) ...", file=sys.stderr, flush=True)
         rc = module.main(quick if args.profile == "quick" else full)
-        print(f"[{name}] done in {time.perf_counter() - t0:.0f} s (exit {rc})", file=sys.stderr, flush=True)
+        seconds, cpu = time.perf_counter() - t0, _cpu_seconds() - c0
+        print(f"[{name}] done in {seconds:.0f} s, {cpu:.0f} CPU s (exit {rc})", file=sys.stderr, flush=True)
+        times.append((name, f"{seconds:6.0f} s wall {cpu:6.0f} s CPU" + (f" (exit {rc})" if rc else "")))
         status = status or rc
+    print(f"\n{args.profile} profile, seconds per suite (CPU: user + system, this process and its children; "
+          "close to the wall time of an idle machine for single-threaded work):", file=sys.stderr)
+    for name, t in times:
+        print(f"  {name:<14} {t}", file=sys.stderr)
+    print(f"  {'total':<14} {time.perf_counter() - t_all:.0f} s", file=sys.stderr, flush=True)
     return status
 
 
