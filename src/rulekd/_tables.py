@@ -10,7 +10,6 @@ import csv
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -46,9 +46,8 @@ import pandas as pd
 from sklearn.base import clone
 from sklearn.model_selection import train_test_split
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
-from ..domain import Domain
 from ..rules import Condition, Rule, RuleSet
 from ..students import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
 from ..students._base import DistilledClassifierMixin, _n_synthetic, _TeacherView
@@ -203,18 +202,7 @@ class HybridClassifier(DistilledClassifierMixin):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HybridClassifier":
         """Fit the teacher, both students, and choose the rules; see the module docstring."""
         self._validate_params()
-        frame = self._validate_X(X, reset=True)
-        y_idx = self._validate_y(y)
-        if len(frame) != len(y_idx):
-            raise ValueError(
-                f"Found input variables with inconsistent numbers of samples: X has {len(frame)} rows, y has {len(y_idx)}."
-            )
-        sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame)
-        self.domain_ = Domain.from_data(frame)
-        rng = self.random_state
-        rng = rng if isinstance(rng, np.random.RandomState) else np.random.RandomState(rng)
-        seed = int(rng.randint(0, 2**31 - 1))
-        self._seed_ = seed
+        frame, y_idx, sw, seed = self._start_fit(X, y, sample_weight)
         k = len(self.classes_)
         self.guards_ = self._validated_guards()
         # The teacher learns from the training part only: were the validation rows
@@ -239,7 +227,6 @@ class HybridClassifier(DistilledClassifierMixin):
                                strategy=self.strategy, domain=self.domain_, random_state=seed)
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
         t_lab = np.argmax(ts.logits[:, order], axis=1)
-        t_va = np.argmax(_TeacherView(self.teacher_, self._frame_input_).logits(Xva)[:, order], axis=1)
 
         g = Guarding.fit(self.guards_, self.domain_, self.classes_, Xtr)
         self.guard_grids_ = {name: np.asarray(v, dtype=np.float64) for name, v in g.grids.items()}

@@ -167,12 +167,10 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         frame, y_idx, sw, ts, fit_idx, val_idx = self._build_transfer(X, y, sample_weight)
         return frame, y_idx, sw, _subset(ts, fit_idx), _subset(ts, val_idx)
 
-    def _build_transfer(self, X: Any, y: Any, sample_weight: Any = None):
-        """Validate, fit the teacher, infer the Domain, build the transfer set, split it.
+    def _start_fit(self, X: Any, y: Any, sample_weight: Any = None) -> tuple[pd.DataFrame, np.ndarray, Any, int]:
+        """Validate ``X``, ``y`` and the weights; set ``classes_``, ``domain_`` and ``_seed_``.
 
-        Returns ``(frame, y_idx, sample_weight, transfer_set, fit_idx, val_idx)``;
-        the real rows come first in the transfer set, the indices are sorted.
-        Sets ``domain_``, ``teacher_``, ``classes_`` and ``_seed_``.
+        Returns ``(frame, y_idx, sample_weight, seed)``.
         """
         frame = self._validate_X(X, reset=True)
         y_idx = self._validate_y(y)
@@ -186,6 +184,16 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         rs = rs if isinstance(rs, np.random.RandomState) else np.random.RandomState(rs)
         seed = int(rs.randint(0, 2**31 - 1))
         self._seed_ = seed
+        return frame, y_idx, sw, seed
+
+    def _build_transfer(self, X: Any, y: Any, sample_weight: Any = None):
+        """Validate, fit the teacher, infer the Domain, build the transfer set, split it.
+
+        Returns ``(frame, y_idx, sample_weight, transfer_set, fit_idx, val_idx)``;
+        the real rows come first in the transfer set, the indices are sorted.
+        Sets ``domain_``, ``teacher_``, ``classes_`` and ``_seed_``.
+        """
+        frame, y_idx, sw, seed = self._start_fit(X, y, sample_weight)
         teacher_input = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
         self.teacher_ = fit_teacher(self.teacher, teacher_input, self.classes_[y_idx], random_state=seed, sample_weight=sw)
         self._check_teacher_classes()
