@@ -680,7 +680,7 @@ class HybridClassifier(DistilledClassifierMixin):
         _, by = self._answer(self._input(X))
         return by
 
-    def transparency_curve(self, X: Any, y: Any, levels: int | None = None) -> pd.DataFrame:
+    def transparency_curve(self, X: Any, y: Any) -> pd.DataFrame:
         """Accuracy against transparency on ``(X, y)`` for each prefix of the fitted rule order.
 
         Returns a DataFrame with columns ``n_rules``, ``transparency``,
