@@ -425,15 +425,20 @@ class Codec:
         return f"<codec {self.kind}>"
 
 
-class _RuleSetCodec(Codec):
-    kind = "ruleset"
+class _DocumentCodec(Codec):
+    """A value with its own versioned JSON (``to_json`` / ``from_dict``), written as ``<name>.json``."""
+
+    def __init__(self, kind: str, cls: type, what: str):
+        self.kind = kind
+        self.cls = cls
+        self.what = what
 
     def files(self, attr: str) -> tuple[str, ...]:
         return (f"{_stem(attr)}.json",)
 
     def dump(self, value: Any, attr: str, w: _Writer) -> dict:
-        if not isinstance(value, RuleSet):
-            raise ModelDirectoryError(f"{w.cls_name}.{attr} must be a RuleSet, got {type(value).__name__}.")
+        if not isinstance(value, self.cls):
+            raise ModelDirectoryError(f"{w.cls_name}.{attr} must be a {self.cls.__name__}, got {type(value).__name__}.")
         name = self.files(attr)[0]
         w.add_file(name, value.to_json().encode("utf-8"))
         return {"kind": self.kind, "file": name}
@@ -442,31 +447,9 @@ class _RuleSetCodec(Codec):
         name = _expect_file(desc, self.files(attr)[0], attr, r)
         data = _parse_json(r.file(name), r.rel(name))
         try:
-            return RuleSet.from_dict(data)
+            return self.cls.from_dict(data)
         except RulekdError as exc:
-            raise ModelDirectoryError(f"{r.rel(name)} is not a valid rule set: {exc}") from None
-
-
-class _DomainCodec(Codec):
-    kind = "domain"
-
-    def files(self, attr: str) -> tuple[str, ...]:
-        return (f"{_stem(attr)}.json",)
-
-    def dump(self, value: Any, attr: str, w: _Writer) -> dict:
-        if not isinstance(value, Domain):
-            raise ModelDirectoryError(f"{w.cls_name}.{attr} must be a Domain, got {type(value).__name__}.")
-        name = self.files(attr)[0]
-        w.add_file(name, value.to_json().encode("utf-8"))
-        return {"kind": self.kind, "file": name}
-
-    def load(self, desc: dict, attr: str, r: _Reader) -> Any:
-        name = _expect_file(desc, self.files(attr)[0], attr, r)
-        data = _parse_json(r.file(name), r.rel(name))
-        try:
-            return Domain.from_dict(data)
-        except RulekdError as exc:
-            raise ModelDirectoryError(f"{r.rel(name)} is not a valid Domain: {exc}") from None
+            raise ModelDirectoryError(f"{r.rel(name)} is not a valid {self.what}: {exc}") from None
 
 
 def _expect_file(desc: dict, expected: str, attr: str, r: _Reader) -> str:
@@ -911,9 +894,9 @@ def _check_xgboost_tree(tree: Any, t: int, n_feature: int, types_: list, n_cats:
             need(max(cats[s:s + k]) < max(n_cats[f], 1), f"tree {t}: node {node} names an unknown category")
 
 
-RULESET: Codec = _RuleSetCodec()
+RULESET: Codec = _DocumentCodec("ruleset", RuleSet, "rule set")
 """A :class:`~rulekd.RuleSet`, written as ``<name>.json`` in the versioned rule-set JSON."""
-DOMAIN: Codec = _DomainCodec()
+DOMAIN: Codec = _DocumentCodec("domain", Domain, "Domain")
 """A :class:`~rulekd.Domain`, written as ``<name>.json`` in the Domain JSON."""
 LABELS: Codec = _LabelsCodec()
 """A 1-D array of labels or names (``classes_``, ``feature_names_in_``), dtype and element types kept."""

@@ -284,7 +284,7 @@ class HybridClassifier(DistilledClassifierMixin):
                 f"guards must be a sequence of Implies / Monotone / Invariant objects or property strings, "
                 f"got {guards!r}."
             ) from None
-        classes = [c.item() if hasattr(c, "item") else c for c in self.classes_]
+        classes = self.classes_.tolist()  # Python scalars: guard texts show 1, not np.int64(1)
         return tuple(p.validate(self.domain_, classes) for p in props)
 
     # -- candidates --------------------------------------------------------------------
@@ -356,7 +356,7 @@ class HybridClassifier(DistilledClassifierMixin):
             conds = self._shorten([_TreeFitting._tidy_condition(self, cd) for cd in conds], t_lab == c, mask)
             sel = np.logical_and.reduce([mask(cd) for cd in conds]) if conds else np.ones(len(Xt), dtype=bool)
             counts = np.bincount(t_lab[sel], minlength=k).astype(float)
-            label = self.classes_[c].item() if hasattr(self.classes_[c], "item") else self.classes_[c]
+            label = self.classes_.tolist()[c]
             rules.append(Rule(tuple(conds), label, proba=tuple(float(v) for v in counts / counts.sum()),
                               support=int(sel.sum()), confidence=float(counts[c] / counts.sum()), id=f"{src} #{j}"))
         return rules
@@ -425,8 +425,8 @@ class HybridClassifier(DistilledClassifierMixin):
         guard_t = self._guard_mask(Xt)
         guard_all = self._guard_mask(frame)
         if rules:
-            probe = RuleSet(tuple(rules), classes=tuple(self.classes_.tolist()), default=self.classes_[0].item()
-                            if hasattr(self.classes_[0], "item") else self.classes_[0], ordered=True)
+            labels = self.classes_.tolist()
+            probe = RuleSet(tuple(rules), classes=tuple(labels), default=labels[0], ordered=True)
             Mva = probe.match(Xva) & ~guard_va[:, None]
             Mt = probe.match(Xt) & ~guard_t[:, None]
             Mall = probe.match(frame) & ~guard_all[:, None]
@@ -520,7 +520,7 @@ class HybridClassifier(DistilledClassifierMixin):
         path = [rules[j] for j in chosen]
         path = [Rule(r.conditions, r.prediction, r.proba, r.support, r.confidence, f"R{i + 1}", r.score)
                 for i, r in enumerate(path)]
-        default = self.classes_[0].item() if hasattr(self.classes_[0], "item") else self.classes_[0]
+        default = self.classes_.tolist()[0]
         meta = {"source": "rulekd.HybridClassifier", "default": "student"}
         names = tuple(self.domain_.names)
         self.rule_path_ = RuleSet(tuple(path), classes=tuple(self.classes_.tolist()), default=default, ordered=True,
