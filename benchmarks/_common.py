@@ -100,7 +100,8 @@ def write_results(name: str, payload: dict, markdown: str, argv: list[str] | Non
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     args = list(sys.argv[1:] if argv is None else argv)
-    payload = {"environment": environment(), "command": f"python -m benchmarks.{name} " + " ".join(args), **payload}
+    module = name.removesuffix("_full")  # <suite>_full.* is the full profile of benchmarks/<suite>.py
+    payload = {"environment": environment(), "command": f"python -m benchmarks.{module} " + " ".join(args), **payload}
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     env = payload["environment"]
     header = (
