@@ -269,3 +269,34 @@ def test_canonical_frames_take_the_fast_path_and_predict_the_same(fitted, mixed)
         fitted.predict(bad)
     with pytest.raises(ValueError, match="unseen"):
         fitted.predict(X.assign(job=pd.Categorical(["z"] * len(X))))
+
+
+def test_numeric_only_student_folds_the_standardisation_into_the_first_layer():
+    """Numeric-only students predict from raw values through folded weights: the same network."""
+    rng = np.random.default_rng(1)
+    X = pd.DataFrame(rng.normal(size=(400, 4)) * [1.0, 10.0, 100.0, 0.1] + [0.0, 5.0, -50.0, 1.0],
+                     columns=["a", "b", "c", "d"])
+    X.loc[rng.random(400) < 0.1, "b"] = np.nan  # missing values: imputed inside the folded path
+    y = ((X["a"] > 0) ^ (X["c"] > -50)).astype(int).to_numpy()
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), **FAST).fit(X, y)
+    assert m._encoding_plan()["numeric_only"] is False  # 'b' has missing values: an indicator column
+    Xn = X.fillna(0.0)
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), **FAST).fit(Xn, y)
+    assert m._encoding_plan()["numeric_only"] is True
+    h = m.encode(X)  # a missing 'b' at predict is imputed with the training mean
+    for i, (W, b) in enumerate(m.weights()):
+        h = h @ W + b
+        if i < len(m.weights()) - 1:
+            h = np.maximum(h, 0)
+    z = m.decision_function(X)
+    np.testing.assert_allclose(z, h[:, 0], rtol=1e-9, atol=1e-12)
+    # DataFrame (fast path), numpy (full validation), one row at a time and permuted: bit-identical.
+    with pytest.warns(UserWarning, match="valid feature names"):
+        np.testing.assert_array_equal(m.decision_function(X.to_numpy()), z)
+    np.testing.assert_array_equal(np.concatenate([m.decision_function(X.iloc[[i]]) for i in range(0, 400, 9)]),
+                                  z[::9])
+    perm = rng.permutation(400)
+    np.testing.assert_array_equal(m.decision_function(X.iloc[perm]), z[perm])
+    np.testing.assert_array_equal(m.decision_function(X[["b", "a", "c", "d"]]), z)  # realigned by name
+    with pytest.raises(ValueError, match="feature names"):
+        m.predict(X.rename(columns={"a": "e"}))
