@@ -216,3 +216,29 @@ def test_save_and_load_give_the_same_answers_and_proofs(guarded, german, tmp_pat
     assert all(f.status == "proved" for f in report.findings if f.check == "property")
     with pytest.raises(ValueError, match="refit"):
         back.retarget(0.5)  # the validation state of fit is not saved
+
+
+def test_refit_fits_teacher_and_student_again_on_every_row_and_keeps_the_choice(german):
+    from sklearn.tree import DecisionTreeClassifier
+
+    Xtr, Xte, ytr, _ = german
+    Xtr, Xte = Xtr.select_dtypes("number"), Xte.select_dtypes("number")  # what a scikit-learn tree takes
+    kw = dict(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), transparency=0.5)
+    once = _fast(refit=False, **kw).fit(Xtr, ytr)
+    again = _fast(**kw).fit(Xtr, ytr)  # refit=True is the default
+    n = len(Xtr)
+    # The teacher that made the choice saw the 75 % training part; the refitted one every row.
+    assert once.teacher_.estimator.tree_.n_node_samples[0] == n - round(0.25 * n)
+    assert again.teacher_.estimator.tree_.n_node_samples[0] == n
+    assert again.student_.teacher_ is again.teacher_  # the student learned from the refitted teacher
+    assert again.student_.n_features_in_ == once.student_.n_features_in_
+    # The choice of rules and its validation figures are those of the first models.
+    assert again.rules_.to_text() == once.rules_.to_text()
+    assert again.validation_scores_ == once.validation_scores_
+    assert again.transparency_ == once.transparency_
+    # The student answers differ somewhere (it learned from more rows), the rule rows never.
+    by = again.decided_by(Xte)
+    assert (by == once.decided_by(Xte)).all()
+    rules = by != "student"
+    assert (again.predict(Xte)[rules] == once.predict(Xte)[rules]).all()
+    assert not np.allclose(again.student_.predict_proba(Xte), once.student_.predict_proba(Xte))

@@ -29,6 +29,10 @@ How ``fit`` works
    blended with agreement with the teacher).
 5. ``min_rule_precision`` (if set) drops candidates whose held-out precision,
    smoothed toward their agreement with the teacher, is lower.
+6. ``refit`` (default): the rules chosen, the teacher (unless frozen) and the
+   neural student are fitted again on all the real rows, so that they learn
+   from every row, as a cross-validated search refits its winner. The rules,
+   their precision and ``validation_scores_`` stay those of the first models.
 
 Prediction: the first ``Implies`` guard whose condition holds, else the first
 rule of ``rules_`` that fires, else the guarded student (``_guards.py``).
@@ -115,6 +119,12 @@ class HybridClassifier(DistilledClassifierMixin):
         How those rows are drawn (see :func:`rulekd.transfer.sample_synthetic`).
     validation_fraction : float, default=0.25
         Share of the real rows held out to choose the rules.
+    refit : bool, default=True
+        Once the rules are chosen, fit the teacher (unless frozen) and the
+        student again on all the rows, training and validation, as a
+        cross-validated search refits its winner: the students then learn from
+        every row. The choice of rules and ``validation_scores_`` stay those
+        of the models that made the choice.
     random_state : int, RandomState or None
     verbose : int, default=0
 
@@ -166,6 +176,7 @@ class HybridClassifier(DistilledClassifierMixin):
         "min_rule_precision": [Interval(numbers.Real, 0, 1, closed="both"), None],
         "guards": "no_validation",
         "max_rules": [Interval(numbers.Integral, 1, None, closed="left")],
+        "refit": ["boolean"],
         "verbose": ["verbose"],
     }
 
@@ -182,6 +193,7 @@ class HybridClassifier(DistilledClassifierMixin):
         n_synthetic: int | str = "auto",
         strategy: str = "perturb",
         validation_fraction: float = 0.25,
+        refit: bool = True,
         random_state: Any = None,
         verbose: int = 0,
     ):
@@ -195,6 +207,7 @@ class HybridClassifier(DistilledClassifierMixin):
         self.n_synthetic = n_synthetic
         self.strategy = strategy
         self.validation_fraction = validation_fraction
+        self.refit = refit
         self.random_state = random_state
         self.verbose = verbose
 
@@ -244,12 +257,7 @@ class HybridClassifier(DistilledClassifierMixin):
                 stacklevel=2,
             )
 
-        student = DistilledMLPClassifier() if self.student is None else clone(self.student)
-        student.set_params(teacher=self.teacher_)
-        if "random_state" in student.get_params() and student.get_params()["random_state"] is None:
-            student.set_params(random_state=seed)
-        kw = {} if sw_tr is None else {"sample_weight": sw_tr}
-        self.student_ = student.fit(fit_X, labels_tr, **kw)
+        self.student_ = self._fit_student(fit_X, labels_tr, sw_tr, seed)
 
         stu_va, _ = self._student_answer(Xva)
         stu_ts, _ = self._student_answer(ts.X)
@@ -258,7 +266,23 @@ class HybridClassifier(DistilledClassifierMixin):
         self._prepare_choice(candidates, frame, Xva, y_va, w_va, stu_va, ts.X, t_lab, stu_ts)
         self._select()
         self._check_guards_hold()
+        if self.refit and len(va) < len(frame):
+            # The rules stay; the models behind the student learn from every row.
+            all_X = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
+            labels = self.classes_[y_idx]
+            self.teacher_ = fit_teacher(self.teacher, all_X, labels, random_state=seed, sample_weight=sw)
+            self._check_teacher_classes()
+            self.student_ = self._fit_student(all_X, labels, sw, seed)
         return self
+
+    def _fit_student(self, X: Any, labels: np.ndarray, sw: Any, seed: int) -> Any:
+        """The neural student, distilled from ``teacher_`` on ``(X, labels)``."""
+        student = DistilledMLPClassifier() if self.student is None else clone(self.student)
+        student.set_params(teacher=self.teacher_)
+        if "random_state" in student.get_params() and student.get_params()["random_state"] is None:
+            student.set_params(random_state=seed)
+        kw = {} if sw is None else {"sample_weight": sw}
+        return student.fit(X, labels, **kw)
 
     def _split(self, y_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         idx = np.arange(len(y_idx))
@@ -444,14 +468,16 @@ class HybridClassifier(DistilledClassifierMixin):
             prec.append(((w_va * right_va[:, j])[Mva[:, j]].sum() + _PRIOR_ROWS * r.confidence) / (n_j + _PRIOR_ROWS))
         self._choice_ = dict(rules=rules, Mva=Mva, Mt=Mt, Mall=Mall, right_va=right_va, right_t=right_t,
                              guard_va=guard_va, guard_t=guard_t, guard_all=guard_all, w_va=w_va, y_va=y_va,
-                             Xva=Xva, stu_right_va=stu_right_va, stu_right_t=stu_right_t, prec=np.asarray(prec),
+                             Xva=Xva, stu_va=stu_va, stu_right_va=stu_right_va, stu_right_t=stu_right_t, prec=np.asarray(prec),
                              n_t=n_t, n_all=n_all, n_va=n_va)
 
     def retarget(self, transparency: float | None) -> "HybridClassifier":
         """Choose the rules again for another ``transparency``, without refitting anything.
 
-        The candidates, the students and the validation rows of the last ``fit``
-        are reused; sets ``transparency`` and every fitted rule attribute.
+        The candidates, the validation rows of the last ``fit`` and the
+        answers there of the student that made the first choice are reused
+        (with ``refit``, not the refitted student's); sets ``transparency`` and
+        every fitted rule attribute.
         Available on the object that was fitted (not after pickling or loading).
         """
         check_is_fitted(self)
@@ -526,7 +552,7 @@ class HybridClassifier(DistilledClassifierMixin):
         self.rule_path_ = RuleSet(tuple(path), classes=tuple(self.classes_.tolist()), default=default, ordered=True,
                                   feature_names=names, metadata=meta)
         self.rules_ = self.rule_path_.replace(rules=tuple(path[:cut]))
-        pred_va, by_va = self._answer(Xva)
+        pred_va, by_va = self._answer(Xva, student_codes=d["stu_va"])
         rule_rows = np.asarray([b not in ("student",) and not str(b).startswith("guard:") for b in by_va])
         self.transparency_ = float(rule_rows.mean()) if len(by_va) else 0.0
         self.rule_precision_ = {}
@@ -625,8 +651,11 @@ class HybridClassifier(DistilledClassifierMixin):
     def _student_answer(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return self.guarding_.student_answer(self._student_proba_raw, frame)
 
-    def _answer(self, frame: pd.DataFrame, with_proba: bool = False):
-        """Class codes, who answered, and (optionally) probabilities, for a canonical frame."""
+    def _answer(self, frame: pd.DataFrame, with_proba: bool = False, student_codes: np.ndarray | None = None):
+        """Class codes, who answered, and (optionally) probabilities, for a canonical frame.
+
+        ``student_codes`` (one per row of ``frame``) stand in for the student's answers.
+        """
         n = len(frame)
         k = len(self.classes_)
         ci = {c: i for i, c in enumerate(self.classes_.tolist())}
@@ -649,7 +678,9 @@ class HybridClassifier(DistilledClassifierMixin):
             if with_proba:
                 proba[m] = self.rules_.proba_table()[d[m]]
         rest = codes < 0
-        if rest.any():
+        if student_codes is not None and not with_proba:
+            codes[rest] = student_codes[rest]
+        elif rest.any():
             sc, sp = self._student_answer(frame.iloc[np.flatnonzero(rest)].reset_index(drop=True))
             codes[rest] = sc
             if with_proba:

@@ -738,6 +738,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         intercepts.append(sd["out.bias"])
         self.coefs_ = coefs
         self.intercepts_ = intercepts
+        if self._encoding_plan()["numeric_only"]:
+            self._raw_layers()  # cached now: predict leaves __dict__ unchanged (a scikit-learn check)
 
     def _fidelity_from(self, ts: Any, val_idx: np.ndarray) -> None:
         z = self._forward(self._encode(ts.X.iloc[val_idx]))
