@@ -224,8 +224,8 @@ def test_refit_fits_teacher_and_student_again_on_every_row_and_keeps_the_choice(
     Xtr, Xte, ytr, _ = german
     Xtr, Xte = Xtr.select_dtypes("number"), Xte.select_dtypes("number")  # what a scikit-learn tree takes
     kw = dict(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), transparency=0.5)
-    once = _fast(refit=False, **kw).fit(Xtr, ytr)
-    again = _fast(**kw).fit(Xtr, ytr)  # refit=True is the default
+    once = _fast(**kw).fit(Xtr, ytr)  # refit=False is the default
+    again = _fast(refit=True, **kw).fit(Xtr, ytr)
     n = len(Xtr)
     # The teacher that made the choice saw the 75 % training part; the refitted one every row.
     assert once.teacher_.estimator.tree_.n_node_samples[0] == n - round(0.25 * n)
