@@ -4,9 +4,45 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+def json_value(v: Any) -> Any:
+    """``v`` as plain JSON types: numpy scalars to Python, NaN to ``None``, infinities to strings.
+
+    Floats are kept exactly (no rounding); dict keys become strings; tuples,
+    sets and arrays become lists; anything else its ``str``. Used by the
+    verification and audit reports.
+    """
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, float):
+        if math.isnan(v):
+            return None
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return v
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, np.generic):
+        return json_value(v.item())
+    if isinstance(v, dict):
+        return {str(k): json_value(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_value(x) for x in v]
+    if isinstance(v, (set, frozenset)):
+        return [json_value(x) for x in sorted(v, key=lambda x: (type(x).__name__, str(x)))]
+    if isinstance(v, np.ndarray):
+        return [json_value(x) for x in v.tolist()]
+    if v is pd.NA or v is pd.NaT:
+        return None
+    return str(v)
 
 
 def atomic_write_text(path: Any, text: str) -> None:

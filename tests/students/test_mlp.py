@@ -119,6 +119,16 @@ def test_predict_does_not_depend_on_batch_size_or_row_order(fitted, mixed):
     np.testing.assert_array_equal(fitted.predict(big), fitted.classes_[np.argmax(full, axis=1)])
 
 
+def test_predict_encodes_large_inputs_in_chunks_with_the_same_result(fitted, mixed, monkeypatch):
+    import rulekd.students._mlp as mlp
+
+    X, _ = mixed
+    big = pd.concat([X] * 10, ignore_index=True)
+    whole = fitted.decision_function(big)
+    monkeypatch.setattr(mlp, "_CHUNK", 700)  # 3,000 rows: five chunks, the last one short
+    np.testing.assert_array_equal(fitted.decision_function(big), whole)
+
+
 # -- parameters ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("params, message", [
     ({"temperature": -1.0},

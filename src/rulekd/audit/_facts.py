@@ -6,12 +6,13 @@ audit's JSON document holds nothing else). Nothing is fitted.
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+
+from .._io import json_value
 
 __all__ = [
     "plain",
@@ -28,35 +29,7 @@ __all__ = [
 
 
 # -- JSON-safe values ---------------------------------------------------------------
-def plain(v: Any) -> Any:
-    """``v`` as plain JSON types: numpy scalars to Python, NaN to ``None``, infinities to strings.
-
-    Floats are kept exactly (no rounding); dict keys become strings; tuples,
-    sets and arrays become lists.
-    """
-    if v is None or isinstance(v, (bool, str)):
-        return v
-    if isinstance(v, float):
-        if math.isnan(v):
-            return None
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return v
-    if isinstance(v, int):
-        return int(v)
-    if isinstance(v, np.generic):
-        return plain(v.item())
-    if isinstance(v, dict):
-        return {str(k): plain(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [plain(x) for x in v]
-    if isinstance(v, (set, frozenset)):
-        return [plain(x) for x in sorted(v, key=lambda x: (type(x).__name__, str(x)))]
-    if isinstance(v, np.ndarray):
-        return [plain(x) for x in v.tolist()]
-    if v is pd.NA or v is pd.NaT:
-        return None
-    return str(v)
+plain = json_value  # numpy scalars to Python, NaN to None, infinities to strings (rulekd._io)
 
 
 def label(v: Any) -> Any:

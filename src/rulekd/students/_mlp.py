@@ -46,6 +46,7 @@ __all__ = ["DistilledMLPClassifier"]
 KNOWLEDGE = ("response", "feature", "relation")
 _STUDENT_FEATURE_KINDS = ("auto", "contributions", "leaf_embedding", "hidden", "logits")
 _BLOCK = 512  # rows per prediction block (padded): fixes the BLAS code path
+_CHUNK = 64 * _BLOCK  # rows encoded at a time when predicting (bounds the memory of the encoded input)
 _EMBED_MIN_LEVELS = 11  # "auto": one-hot up to 10 levels, an embedding above
 
 
@@ -811,7 +812,13 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         if self._encoding_plan()["numeric_only"]:
             z = self._forward(self._numeric_block(frame) if x is None else x, raw=True)
         else:
-            z = self._forward(self._encode(frame, x))
+            # Encoded in chunks: one (n, width) matrix for a million rows costs more in
+            # memory traffic than the network. Rows are encoded one by one, so chunks
+            # change nothing in the result.
+            z = np.empty((len(frame), self.coefs_[-1].shape[1]))
+            for start in range(0, len(frame), _CHUNK):
+                rows = slice(start, start + _CHUNK)
+                z[rows] = self._forward(self._encode(frame.iloc[rows], None if x is None else x[rows]))
         return z[:, 0] if z.shape[1] == 1 else z
 
     def predict_proba(self, X: Any) -> np.ndarray:

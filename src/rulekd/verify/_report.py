@@ -10,33 +10,15 @@ a solver model that could not be turned into a real input). The
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._io import dump_json
+from .._io import dump_json, json_value
 
 __all__ = ["Finding", "VerificationReport", "STATUSES", "CHECKS"]
 
 STATUSES = ("proved", "violated", "unknown")
 CHECKS = ("conflict", "dead", "gap", "redundant_condition", "redundant_rule", "equivalence", "property")
-
-
-def _json_value(v: Any) -> Any:
-    """A counterexample value as JSON: floats stay exact, infinities become strings."""
-    if isinstance(v, float):
-        if math.isnan(v):
-            return None
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return v
-    if isinstance(v, dict):
-        return {str(k): _json_value(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_json_value(x) for x in v]
-    if hasattr(v, "item") and not isinstance(v, (str, bytes)):
-        return _json_value(v.item())
-    return v
 
 
 @dataclass(frozen=True)
@@ -90,9 +72,9 @@ class Finding:
             "status": self.status,
             "message": self.message,
             "rules": list(self.rules),
-            "counterexample": _json_value(self.counterexample) if self.counterexample is not None else None,
+            "counterexample": json_value(self.counterexample) if self.counterexample is not None else None,
             "seconds": round(float(self.seconds), 6),
-            "details": _json_value(self.details),
+            "details": json_value(self.details),
         }
         if self.property is not None:
             d["property"] = self.property
@@ -223,7 +205,7 @@ class VerificationReport:
             "checks": list(self.checks),
             "skipped": dict(self.skipped),
             "seconds": round(float(self.seconds), 6),
-            "target": _json_value(self.target),
+            "target": json_value(self.target),
             "findings": [f.to_dict() for f in self.findings],
         }
 
