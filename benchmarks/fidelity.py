@@ -10,7 +10,7 @@ RIPPER; te2rules at 1 and 2 stages, time-capped). Accuracy and fidelity
 own unit; fit and predict seconds, also as ratios to CART-on-labels measured in
 the same run; a status per method (folds ok, failed, over time cap).
 
-    python -m benchmarks.fidelity --quick                        # results/fidelity.{md,json}
+    python -m benchmarks.fidelity --quick --peers --te2rules-stages 1 --te2rules-cap 30   # make bench: results/fidelity.*
     python -m benchmarks.fidelity --peers [--budgets 8,16,32]    # results/fidelity_full.{md,json}
     python -m benchmarks.fidelity --quick --datasets german_credit,heart
 """
@@ -180,8 +180,8 @@ def headline(records: list[dict], budgets: tuple[int, ...]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
-                    help="budget 16, no peers, 2 of the 5 folds, adult subsampled to 8,000 rows; "
-                         "writes results/fidelity.*")
+                    help="budget 16, 2 of the 5 folds, adult subsampled to 8,000 rows (with --peers: the "
+                         "peers too); writes results/fidelity.*")
     ap.add_argument("--datasets", default=",".join(C.DATASETS))
     ap.add_argument("--budgets", default=None, help="comma-separated (default 8,16,32; --quick: 16)")
     ap.add_argument("--peers", action="store_true", help="also run the public peers (rulekd[bench])")
