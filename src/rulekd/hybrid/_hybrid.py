@@ -29,10 +29,11 @@ How ``fit`` works
    ``transparency=None`` keeps the prefix of best gain.
 5. ``min_rule_precision`` (if set) drops candidates whose held-out precision,
    smoothed toward their agreement with the teacher, is lower.
-6. ``refit=True`` (not the default): the rules chosen, the teacher (unless frozen) and the
-   neural student are fitted again on all the real rows, so that they learn
-   from every row, as a cross-validated search refits its winner. The rules,
-   their precision and ``validation_scores_`` stay those of the first models.
+6. ``refit=True`` (not the default): the rules chosen, the teacher (unless
+   frozen) and the neural student are fitted again on all the real rows, so
+   that they learn from every row, as a cross-validated search refits its
+   winner. The rules, their precision and ``validation_scores_`` stay those
+   of the first models.
 
 Prediction: the first ``Implies`` guard whose condition holds, else the first
 rule of ``rules_`` that fires, else the guarded student (``_guards.py``).
@@ -474,7 +475,8 @@ class HybridClassifier(DistilledClassifierMixin):
             prec.append(((w_va * right_va[:, j])[Mva[:, j]].sum() + _PRIOR_ROWS * r.confidence) / (n_j + _PRIOR_ROWS))
         self._choice_ = dict(rules=rules, Mva=Mva, Mt=Mt, Mall=Mall, right_va=right_va, right_t=right_t,
                              guard_va=guard_va, guard_t=guard_t, guard_all=guard_all, w_va=w_va, y_va=y_va,
-                             Xva=Xva, stu_va=stu_va, stu_right_va=stu_right_va, stu_right_t=stu_right_t, prec=np.asarray(prec),
+                             Xva=Xva, stu_va=stu_va, stu_right_va=stu_right_va, stu_right_t=stu_right_t,
+                             prec=np.asarray(prec),
                              n_t=n_t, n_all=n_all, n_va=n_va)
 
     def retarget(self, transparency: float | None) -> "HybridClassifier":

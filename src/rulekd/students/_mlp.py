@@ -775,8 +775,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         plan = self._encoding_plan()
         W1, b1 = self.coefs_[0], self.intercepts_[0]
         first = W1 / plan["scale"][:, None]
-        layers = ([first] + list(self.coefs_[1:]), [b1 - (plan["mean"] / plan["scale"]) @ W1] + list(self.intercepts_[1:]),
-                  plan["impute"])
+        first_b = b1 - (plan["mean"] / plan["scale"]) @ W1
+        layers = ([first] + list(self.coefs_[1:]), [first_b] + list(self.intercepts_[1:]), plan["impute"])
         self.__dict__["_raw_cache"] = (self.coefs_, layers)
         return layers
 
