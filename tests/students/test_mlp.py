@@ -293,13 +293,17 @@ def test_numeric_only_student_folds_the_standardisation_into_the_first_layer():
     Xn = X.fillna(0.0)
     m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), **FAST).fit(Xn, y)
     assert m._encoding_plan()["numeric_only"] is True
-    h = m.encode(X)  # a missing 'b' at predict is imputed with the training mean
-    for i, (W, b) in enumerate(m.weights()):
-        h = h @ W + b
-        if i < len(m.weights()) - 1:
-            h = np.maximum(h, 0)
+    def network(rows):
+        h = m.encode(rows)  # a missing 'b' at predict is imputed with the training mean
+        for i, (W, b) in enumerate(m.weights()):
+            h = h @ W + b
+            if i < len(m.weights()) - 1:
+                h = np.maximum(h, 0)
+        return h[:, 0]
+
+    np.testing.assert_allclose(m.decision_function(Xn), network(Xn), rtol=1e-9, atol=1e-12)  # no missing value
     z = m.decision_function(X)
-    np.testing.assert_allclose(z, h[:, 0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(z, network(X), rtol=1e-9, atol=1e-12)
     # DataFrame (fast path), numpy (full validation), one row at a time and permuted: bit-identical.
     with pytest.warns(UserWarning, match="valid feature names"):
         np.testing.assert_array_equal(m.decision_function(X.to_numpy()), z)
