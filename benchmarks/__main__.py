@@ -26,7 +26,7 @@ def _cpu_seconds() -> float:
 
 
 # The hybrid suite's quick profile takes ~500 s on an idle 2-core machine, ~230 s of it on adult;
-# without adult the quick profile of all suites took 18 min 25 s end to end (benchmarks/README.md).
+# without adult the quick profile of all suites takes about 17.5 min end to end (benchmarks/README.md).
 HYBRID_QUICK_DATASETS = "german_credit,compas,heart,breast_cancer"
 
 # suite -> (arguments for the quick profile, arguments for the full profile)

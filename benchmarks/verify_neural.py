@@ -29,7 +29,7 @@ rulekd alone also runs on more boxes (10 per radius 0.1, 0.3, 0.5; 20 in
 full), where the plain baseline would take too long.
 
 The default is the quick profile (the first 2 rules and 1 box of radius 0.3
-per student, 20 s cap: 12 plain queries, about 5 minutes on 2 cores), which
+per student, 10 s cap: 12 plain queries, about 2.5 minutes on 2 cores), which
 writes ``results/verify_neural.{md,json}``; ``--full`` runs every rule and 5
 boxes at each of two radii with a 60 s cap and writes
 ``results/verify_neural_full.{md,json}``.
@@ -286,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--full", action="store_true", help="every rule, 5 boxes at two radii, 60 s cap")
     ap.add_argument("--quick", action="store_true", help="the default profile (accepted for `python -m benchmarks`)")
-    ap.add_argument("--cap", type=float, default=None, help="seconds per query (default: 20 quick, 60 full)")
+    ap.add_argument("--cap", type=float, default=None, help="seconds per query (default: 10 quick, 60 full)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/results")
     ap.add_argument("--render", action="store_true", help="rebuild the .md from the last run's JSON; run nothing")
     args = ap.parse_args(argv)
@@ -305,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         (C.RESULTS / f"{name}.md").write_text(header + md, encoding="utf-8")
         print(md)
         return 0
-    cap = args.cap if args.cap is not None else (60.0 if args.full else 20.0)
+    cap = args.cap if args.cap is not None else (60.0 if args.full else 10.0)
     t0 = time.perf_counter()
     payload = run(args.full, cap)
     payload["total_seconds"] = time.perf_counter() - t0
