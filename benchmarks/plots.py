@@ -56,6 +56,16 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
+def _shared_legend(fig: Any, axes: list, ncol: int) -> None:
+    """One legend under the figure for every label drawn in any panel (first handle per label)."""
+    seen: dict[str, Any] = {}
+    for ax in axes:
+        for h, n in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(n, h)
+    fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=min(ncol, len(seen)),
+               frameon=False, fontsize=8)
+
+
 def _stamp(payload: dict) -> str:
     env = payload.get("environment", {})
     return f"{payload.get('command', '').strip()} · {env.get('date', '')} · {env.get('cpu_count', '?')} CPUs"
@@ -104,12 +114,7 @@ def plot_fidelity(payload: dict, out: Path) -> Path | None:
         ax.set_xlabel("size used (leaves / rules / stumps / terms)")
         ax.set_ylabel("fidelity to the teacher")
         ax.grid(alpha=0.3)
-    seen: dict[str, Any] = {}
-    for ax in axes:
-        for h, n in zip(*ax.get_legend_handles_labels()):
-            seen.setdefault(n, h)
-    fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=min(5, len(seen)),
-               frameon=False, fontsize=8)
+    _shared_legend(fig, axes, ncol=5)
     fig.suptitle("Fidelity against complexity (median over folds, bars: fold range)\n" + _stamp(payload),
                  fontsize=9)
     return _save(fig, out)
@@ -145,12 +150,7 @@ def plot_hybrid(payload: dict, out: Path) -> Path | None:
         ax.set_xlabel("transparency (share of held-out rows answered by rules)")
         ax.set_ylabel("accuracy")
         ax.grid(alpha=0.3)
-    seen: dict[str, Any] = {}
-    for ax in axes:
-        for h, n in zip(*ax.get_legend_handles_labels()):
-            seen.setdefault(n, h)
-    fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=min(4, len(seen)),
-               frameon=False, fontsize=8)
+    _shared_legend(fig, axes, ncol=4)
     fig.suptitle("Accuracy against transparency (median over folds)\n" + _stamp(payload), fontsize=9)
     return _save(fig, out)
 
