@@ -314,3 +314,92 @@ def test_numeric_only_student_folds_the_standardisation_into_the_first_layer():
     np.testing.assert_array_equal(m.decision_function(X[["b", "a", "c", "d"]]), z)  # realigned by name
     with pytest.raises(ValueError, match="feature names"):
         m.predict(X.rename(columns={"a": "e"}))
+
+
+# -- float32 decisions -------------------------------------------------------------------------
+@pytest.mark.parametrize("sizes, scale", [((5, 8, 1), 1.0), ((30, 32, 16, 1), 1e3), ((12, 4, 3), 1e-3),
+                                          ((3, 64, 64, 2), 30.0)])
+def test_float32_error_bound_holds_against_extended_precision(sizes, scale):
+    """Every float32 logit is within the bound of the exact network (computed in long double)."""
+    from rulekd.students._mlp import _BLOCK, _float32_error_bound, _forward_blocks
+
+    rng = np.random.default_rng(len(sizes))
+    coefs = [rng.normal(size=(a, b)) * rng.uniform(0.1, 3.0) for a, b in zip(sizes[:-1], sizes[1:])]
+    intercepts = [rng.normal(size=b) for b in sizes[1:]]
+    X = rng.normal(size=(_BLOCK + 300, sizes[0])) * scale * rng.lognormal(0, 2, size=sizes[0])
+    v1, alpha, beta = _float32_error_bound(coefs, intercepts)
+    z32 = np.empty((len(X), sizes[-1]), dtype=np.float32)
+    r = np.empty(len(X), dtype=np.float32)
+    _forward_blocks(X, z32, [W.astype(np.float32) for W in coefs], [b.astype(np.float32) for b in intercepts],
+                    None, v1=v1.astype(np.float32), r=r)
+    h = X.astype(np.longdouble)
+    for i, (W, b) in enumerate(zip(coefs, intercepts)):
+        h = h @ W.astype(np.longdouble) + b.astype(np.longdouble)
+        if i < len(coefs) - 1:
+            h = np.maximum(h, 0)
+    err = np.abs(z32.astype(np.longdouble) - h).max(axis=1)
+    bound = alpha * r.astype(np.float64) + beta
+    assert (err <= bound).all()
+    assert (err > 0).any()  # float32 did round: the bound is what keeps the decisions exact
+    assert np.median(bound / np.maximum(np.abs(h).max(axis=1), 1e-30)) < 1e-2  # and it is not vacuous
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predict_equals_the_float64_logits_on_the_decision_boundary(n_classes):
+    """predict runs in float32 but redoes in float64 the rows it cannot decide for certain:
+    on rows within 1e-12 of the boundary its labels are still those of decision_function."""
+    X, y = make_classification(n_samples=400, n_features=6, n_informative=4, n_classes=n_classes,
+                               n_clusters_per_class=1, random_state=0)
+    X = pd.DataFrame(X * [1.0, 100.0, 0.01, 1.0, 5.0, 1.0], columns=list("abcdef"))
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), **FAST).fit(X, y)
+    assert m._encoding_plan()["numeric_only"] is True  # the raw-input path
+
+    def labels(rows):
+        z = m.decision_function(rows)
+        return m.classes_[(z > 0).astype(int)] if z.ndim == 1 else m.classes_[np.argmax(z, axis=1)]
+
+    def gap(rows):  # distance of the logits to a tie
+        z = m.decision_function(rows)
+        if z.ndim == 1:
+            return np.abs(z)
+        top = np.sort(z, axis=1)
+        return top[:, -1] - top[:, -2]
+
+    # Bisect between rows of different labels down to the boundary.
+    base = labels(X)
+    a_rows = np.flatnonzero(base == m.classes_[0])[:40]
+    b_rows = np.flatnonzero(base != m.classes_[0])[:40]
+    near = []
+    for i, j in zip(a_rows, b_rows):
+        lo, hi = X.iloc[i].to_numpy(), X.iloc[j].to_numpy()
+        la = labels(pd.DataFrame([lo], columns=X.columns))[0]
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            if labels(pd.DataFrame([mid], columns=X.columns))[0] == la:
+                lo = mid
+            else:
+                hi = mid
+        near += [lo, hi]
+    near = pd.DataFrame(near, columns=X.columns)
+    assert gap(near).min() < 1e-9  # truly on the boundary
+    calls = []
+    forward = m._forward
+    m._forward = lambda Xe, raw=False: (calls.append(len(Xe)), forward(Xe, raw))[1]
+    try:
+        got = m.predict(near)
+    finally:
+        del m._forward
+    np.testing.assert_array_equal(got, labels(near))
+    assert sum(calls) >= len(near) // 2  # the boundary rows went through float64
+    np.testing.assert_array_equal(m.predict(X), labels(X))
+
+
+def test_predict_of_values_beyond_float32_range_falls_back_to_float64():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + X["b"] > 0).astype(int).to_numpy()
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), **FAST).fit(X, y)
+    huge = pd.DataFrame([[1e300, 0.0, 0.0], [-1e300, 0.0, 0.0], [0.0, 1e39, -1e39], [0.5, 0.5, 0.5]],
+                        columns=["a", "b", "c"])
+    z = m.decision_function(huge)
+    np.testing.assert_array_equal(m.predict(huge), m.classes_[(z > 0).astype(int)])
