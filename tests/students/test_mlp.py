@@ -403,3 +403,26 @@ def test_predict_of_values_beyond_float32_range_falls_back_to_float64():
                         columns=["a", "b", "c"])
     z = m.decision_function(huge)
     np.testing.assert_array_equal(m.predict(huge), m.classes_[(z > 0).astype(int)])
+
+
+def test_every_real_row_is_trained_on_and_synthetic_rows_validate(problem, monkeypatch):
+    X, y, teacher = problem
+    seen = {}
+    train = DistilledMLPClassifier._train
+
+    def spy(self, data, fit_idx, val_idx, *args):
+        seen["fit"], seen["val"] = fit_idx, val_idx
+        return train(self, data, fit_idx, val_idx, *args)
+
+    monkeypatch.setattr(DistilledMLPClassifier, "_train", spy)
+    m = DistilledMLPClassifier(teacher=FrozenEstimator(teacher), **FAST).fit(X, y)
+    n = len(X)
+    assert np.isin(np.arange(n), seen["fit"]).all()  # every true label is learned from
+    assert (seen["val"] >= n).all() and 30 <= len(seen["val"]) <= 90  # about a fifth of the 300 synthetic rows
+    assert np.intersect1d(seen["fit"], seen["val"]).size == 0
+    assert len(np.union1d(seen["fit"], seen["val"])) == n + 300
+    assert 0.0 <= m.fidelity_ <= 1.0
+    # Without synthetic rows the real rows are split, as for any MLP.
+    DistilledMLPClassifier(teacher=FrozenEstimator(teacher), knowledge=(), **{**FAST, "n_synthetic": 0}).fit(X, y)
+    assert len(seen["val"]) == pytest.approx(0.2 * n, abs=1) and (seen["val"] < n).all()
+    assert np.intersect1d(seen["fit"], seen["val"]).size == 0
