@@ -854,6 +854,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         # Encoded in chunks: one (n, width) matrix for a million rows costs more in
         # memory traffic than the network. Rows are encoded one by one, so chunks
         # change nothing in the result.
+        if len(frame) <= _CHUNK:  # one chunk: no row slice of the frame (a copy per column)
+            return step(self._encode(frame, x))
         out = np.empty((len(frame),) + tail, dtype=np.intp if not tail else np.float64)
         for start in range(0, len(frame), _CHUNK):
             rows = slice(start, start + _CHUNK)
