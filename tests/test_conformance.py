@@ -74,7 +74,7 @@ FAST = {
         lambda: rulekd.HybridClassifier(
             teacher=_xgb(),
             rules=rulekd.DistilledRuleClassifier(max_rules=4, n_synthetic=0, refine=False, improve=False),
-            student=rulekd.DistilledMLPClassifier(hidden_layer_sizes=(4,), max_epochs=3, n_synthetic=0),
+            student=rulekd.DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=10, n_synthetic=0),
             n_synthetic=0, random_state=0,
         ),
     ],

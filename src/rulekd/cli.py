@@ -107,10 +107,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         hybrid = HybridClassifier(transparency=0.5, guards=DEMO_PROPERTIES, random_state=args.seed)
         hybrid.fit(X_train, y_train)
     h_pred = hybrid.predict(X_test)
-    s_pred = hybrid.student_.predict(X_test)
+    alone = getattr(hybrid, "base_student_", hybrid.student_)  # the student trained on every row
+    s_pred = alone.predict(X_test)
     by = hybrid.decided_by(X_test)
     say(hybrid.rules_.to_text().rsplit("\nelse", 1)[0] + "\nelse: the neural student")
-    say(f"neural student alone ({hybrid.student_.n_parameters_} parameters), held out: accuracy "
+    say(f"neural student alone ({alone.n_parameters_} parameters), held out: accuracy "
         f"{np.mean(s_pred == y_test):.3f}")
     say(f"hybrid, held out: accuracy {np.mean(h_pred == y_test):.3f}, answered by rules "
         f"{np.mean(by != 'student'):.0%} of rows ({len(hybrid.rules_)} rules; "

@@ -188,19 +188,87 @@ def test_min_rule_precision_keeps_only_precise_rules(german):
 # The scikit-learn checks of every estimator run in tests/test_conformance.py.
 
 
-def test_retarget_chooses_again_without_refitting(german):
+@pytest.mark.parametrize("focus", [False, True])
+def test_retarget_chooses_again_without_refitting(german, focus):
+    """retarget gives the model a fresh fit at that transparency gives; only a focused student
+    is trained again (for the new rules), the teacher and the base student never."""
     Xtr, Xte, ytr, _ = german
-    h = _fast(transparency=0.3).fit(Xtr, ytr)
-    student = h.student_
+    h = _fast(transparency=0.3, focus_student=focus).fit(Xtr, ytr)
+    teacher = h.teacher_
+    base = h.base_student_ if focus else h.student_
     low = h.transparency_
     h.retarget(0.8)
-    assert h.student_ is student
+    assert h.teacher_ is teacher
+    assert (h.base_student_ if focus else h.student_) is base
     assert h.transparency_ > low
-    fresh = _fast(transparency=0.8).fit(Xtr, ytr)
+    fresh = _fast(transparency=0.8, focus_student=focus).fit(Xtr, ytr)
     assert h.rules_.to_json() == fresh.rules_.to_json()
     assert np.array_equal(h.predict(Xte), fresh.predict(Xte))
+    if focus:
+        assert h.focus_rules_.to_json() == h.rules_.to_json()
+        np.testing.assert_array_equal(h.student_.predict_proba(Xte), fresh.student_.predict_proba(Xte))
+        focused = h.student_
+        h.retarget(0.8)  # the same rules: nothing is trained again
+        assert h.student_ is focused
     with pytest.raises(ValueError, match="transparency"):
         h.retarget(2.0)
+
+
+def test_focused_student_learns_only_the_rows_the_rules_leave(german):
+    """focus_student: a second student trained with weight 0 on the rows the rules answer; inside
+    those rules the student trained on every row answers when a shorter list leaves rows to it."""
+    Xtr, Xte, ytr, yte = german
+    h = _fast(transparency=0.5).fit(Xtr, ytr)
+    plain = _fast(transparency=0.5, focus_student=False).fit(Xtr, ytr)
+    assert h.rules_.to_json() == plain.rules_.to_json()  # the choice is made before focusing
+    assert not hasattr(plain, "base_student_") and not hasattr(plain, "focus_rules_")
+    assert not hasattr(plain.set_params(focus_student=False).fit(Xtr, ytr), "base_student_")
+    assert h.focus_rules_.to_json() == h.rules_.to_json()
+    assert h.base_student_ is not h.student_
+    assert np.array_equal(h.base_student_.predict_proba(Xte), plain.student_.predict_proba(Xte))
+    outside = h.focus_rules_.decide(h._input(Xte)) < 0
+    assert outside.any() and (~outside).any()
+    # Outside the rules the focused student answers, inside them the base student.
+    p = h._student_proba_raw(h._input(Xte))
+    np.testing.assert_array_equal(p[outside], h.student_.predict_proba(Xte[outside]))
+    np.testing.assert_array_equal(p[~outside], h.base_student_.predict_proba(Xte[~outside]))
+    assert not np.array_equal(h.student_.predict_proba(Xte), h.base_student_.predict_proba(Xte))
+    # A shorter prefix (the curve) leaves rows inside the focus rules to the base student.
+    pair = np.where(outside, h.classes_[np.argmax(h.student_.predict_proba(Xte), axis=1)],
+                    h.classes_[np.argmax(h.base_student_.predict_proba(Xte), axis=1)])
+    curve = h.transparency_curve(Xte, yte)  # its first point: no rule, the pair of students answers
+    assert curve["transparency"].iloc[0] == 0.0
+    assert curve["accuracy"].iloc[0] == pytest.approx(np.mean(pair == yte))
+    student_rows = np.asarray(h.decided_by(Xte) == "student")
+    np.testing.assert_array_equal(h.predict(Xte)[student_rows], pair[student_rows])
+    # retarget focuses a new student on the new rules; the base student stays.
+    base = h.base_student_
+    h.retarget(0.05)
+    assert h.transparency_ < 0.5
+    assert h.focus_rules_.to_json() == h.rules_.to_json() and h.base_student_ is base
+
+
+def test_focus_weights_reach_the_student(german, monkeypatch):
+    """The transfer rows a chosen rule answers are weighted down in the focused student's losses."""
+    from rulekd.hybrid._hybrid import _FOCUS_WEIGHT
+    from rulekd.students import _mlp
+
+    sets = []
+    transfer = _mlp.DistilledMLPClassifier._transfer
+
+    def spy(self, *args):
+        out = transfer(self, *args)
+        sets.append(out[2])  # the transfer set; fit multiplies the focus factors into its weights
+        return out
+
+    monkeypatch.setattr(_mlp.DistilledMLPClassifier, "_transfer", spy)
+    Xtr, _, ytr, _ = german
+    h = _fast(transparency=0.5).fit(Xtr, ytr)
+    base, focused = sets[-2], sets[-1]
+    assert (base.weights == 1.0).all()
+    covered = h.focus_rules_.decide(focused.X) >= 0
+    assert 0.2 < covered.mean() < 0.9  # about the share the rules answer
+    np.testing.assert_array_equal(focused.weights, np.where(covered, _FOCUS_WEIGHT, 1.0))
 
 
 def test_save_and_load_give_the_same_answers_and_proofs(guarded, german, tmp_path):
@@ -211,6 +279,11 @@ def test_save_and_load_give_the_same_answers_and_proofs(guarded, german, tmp_pat
     back = load(tmp_path / "hybrid")
     assert np.array_equal(back.predict_proba(Xte), guarded.predict_proba(Xte))
     assert list(back.decided_by(Xte)) == list(guarded.decided_by(Xte))
+    # The focused student's partner and its rules come back too (they answer for shorter rule lists).
+    assert back.focus_rules_.to_json() == guarded.focus_rules_.to_json()
+    np.testing.assert_array_equal(back.base_student_.predict_proba(Xte), guarded.base_student_.predict_proba(Xte))
+    np.testing.assert_array_equal(back.transparency_curve(Xte, guarded.predict(Xte)).to_numpy(),
+                                  guarded.transparency_curve(Xte, guarded.predict(Xte)).to_numpy())
     assert [g.text() for g in back.guards_] == [g.text() for g in guarded.guards_]
     report = verify_hybrid(back, back.guards_)
     assert all(f.status == "proved" for f in report.findings if f.check == "property")

@@ -251,6 +251,9 @@ def _model_section(subject: _Subject, teacher: _TeacherView | None) -> dict:
     student = getattr(m, "student_", None)
     if student is not None:
         components.append(_network_component(student, "student"))
+    base = getattr(m, "base_student_", None)  # a hybrid with focus_student: the student trained on every row
+    if base is not None:
+        components.append(_network_component(base, "base student"))
     guards = getattr(m, "guards_", None)
     if guards is not None:
         gl = list(guards.values()) if isinstance(guards, Mapping) else as_list(guards)

@@ -30,6 +30,8 @@ def _register_model_directory() -> None:
             "rules_": P.RULESET,
             "rule_path_": P.RULESET,
             "student_": P.ESTIMATOR,
+            "base_student_": P.ESTIMATOR,
+            "focus_rules_": P.RULESET,
             "guards_": P.Value(list[str], dump=lambda gs: [g.text() for g in gs],
                                load=lambda texts: tuple(parse_property(t) for t in texts)),
             "guard_grids_": P.Value(dict[str, list[float]],
@@ -43,6 +45,7 @@ def _register_model_directory() -> None:
             "validation_scores_": P.Value(dict[str, float | int]),
         },
         name="rulekd.HybridClassifier",
+        optional=("base_student_", "focus_rules_"),  # only a fit with focus_student sets them
         skip=("_choice_", "guard_report_"),
     )
 

@@ -88,6 +88,9 @@ _OVERSHOOT = 0.05
 # rest is agreement with the teacher on the training and synthetic rows (ten times as
 # many). Measured (5 folds, four data sets; docs/hybrid.md): 0.25 beat 0.5 on average.
 _VALIDATION_SHARE = 0.25
+# With focus_student: weight of the rows the chosen rules answer in the focused
+# student's training (the rows left to it weigh 1). Measured (5 folds; docs/hybrid.md).
+_FOCUS_WEIGHT = 0.1
 # Random Domain inputs searched for a violation of a guard Z3 could not prove.
 _SEARCH_ROWS = 20_000
 
@@ -132,6 +135,15 @@ class HybridClassifier(DistilledClassifierMixin):
         of the models that made the choice. Measured on four bundled data sets
         (``docs/hybrid.md``), it changed accuracy by less than fold-to-fold
         noise, so it is off by default.
+    focus_student : bool, default=True
+        Once the rules are chosen, train the student again with the rows they
+        answer weighted down (to a tenth), so that its capacity goes to the
+        rows it answers (a :class:`DistilledMLPClassifier` student only). The student
+        trained on every row is kept as ``base_student_`` and answers the
+        rows inside those rules that a shorter list (:meth:`retarget` to a
+        lower transparency, :meth:`transparency_curve`) leaves to the student.
+        Costs a second student fit (and one per :meth:`retarget` that changes
+        the rules). Measured in ``docs/hybrid.md``.
     random_state : int, RandomState or None
     verbose : int, default=0
 
@@ -144,6 +156,13 @@ class HybridClassifier(DistilledClassifierMixin):
         The full greedy order the chosen prefix was cut from (read by
         :meth:`transparency_curve`).
     student_ : DistilledMLPClassifier
+        The network that answers the rows no rule answers (focused on them
+        with ``focus_student``).
+    base_student_ : DistilledMLPClassifier
+        With ``focus_student``: the student trained on every row (see there).
+    focus_rules_ : RuleSet
+        With ``focus_student``: the rules whose rows ``student_`` was trained
+        to neglect (``rules_`` at fit); ``base_student_`` answers inside them.
     teacher_ : Teacher
     domain_ : Domain
     guards_ : tuple of Property
@@ -184,6 +203,7 @@ class HybridClassifier(DistilledClassifierMixin):
         "guards": "no_validation",
         "max_rules": [Interval(numbers.Integral, 1, None, closed="left")],
         "refit": ["boolean"],
+        "focus_student": ["boolean"],
         "verbose": ["verbose"],
     }
 
@@ -201,6 +221,7 @@ class HybridClassifier(DistilledClassifierMixin):
         strategy: str = "perturb",
         validation_fraction: float = 0.25,
         refit: bool = False,
+        focus_student: bool = True,
         random_state: Any = None,
         verbose: int = 0,
     ):
@@ -215,6 +236,7 @@ class HybridClassifier(DistilledClassifierMixin):
         self.strategy = strategy
         self.validation_fraction = validation_fraction
         self.refit = refit
+        self.focus_student = focus_student
         self.random_state = random_state
         self.verbose = verbose
 
@@ -222,6 +244,8 @@ class HybridClassifier(DistilledClassifierMixin):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HybridClassifier":
         """Fit the teacher, both students, and choose the rules; see the module docstring."""
         self._validate_params()
+        for stale in ("base_student_", "focus_rules_"):  # set only by a fit that focuses
+            self.__dict__.pop(stale, None)
         frame, y_idx, sw, seed = self._start_fit(X, y, sample_weight)
         k = len(self.classes_)
         self.guards_ = self._validated_guards()
@@ -272,24 +296,52 @@ class HybridClassifier(DistilledClassifierMixin):
         w_va = np.ones(len(va)) if sw is None else np.asarray(sw, dtype=float)[va]
         self._prepare_choice(candidates, frame, Xva, y_va, w_va, stu_va, ts.X, t_lab, stu_ts)
         self._select()
-        self._check_guards_hold()
         if self.refit and len(va) < len(frame):
             # The rules stay; the models behind the student learn from every row.
-            all_X = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
-            labels = self.classes_[y_idx]
-            self.teacher_ = fit_teacher(self.teacher, all_X, labels, random_state=seed, sample_weight=sw)
+            fit_X = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
+            labels_tr, sw_tr = self.classes_[y_idx], sw
+            self.teacher_ = fit_teacher(self.teacher, fit_X, labels_tr, random_state=seed, sample_weight=sw)
             self._check_teacher_classes()
-            self.student_ = self._fit_student(all_X, labels, sw, seed)
+            self.student_ = self._fit_student(fit_X, labels_tr, sw_tr, seed)
+        self._choice_["focus_data"] = (fit_X, labels_tr, sw_tr, seed)
+        if self.focus_student:
+            self._focus(fit_X, labels_tr, sw_tr, seed)
+        self._check_guards_hold()
         return self
 
-    def _fit_student(self, X: Any, labels: np.ndarray, sw: Any, seed: int) -> Any:
+    def _fit_student(self, X: Any, labels: np.ndarray, sw: Any, seed: int, **fit_kw: Any) -> Any:
         """The neural student, distilled from ``teacher_`` on ``(X, labels)``."""
         student = DistilledMLPClassifier() if self.student is None else clone(self.student)
         student.set_params(teacher=self.teacher_)
         if "random_state" in student.get_params() and student.get_params()["random_state"] is None:
             student.set_params(random_state=seed)
         kw = {} if sw is None else {"sample_weight": sw}
-        return student.fit(X, labels, **kw)
+        return student.fit(X, labels, **kw, **fit_kw)
+
+    def _focus(self, X: Any, labels: np.ndarray, sw: Any, seed: int) -> None:
+        """Train a second student on the rows the chosen rules leave to it (see ``focus_student``).
+
+        The transfer rows a rule or an ``Implies`` guard answers get their weight
+        multiplied by ``_FOCUS_WEIGHT``.
+        The student trained on every row stays as ``base_student_`` and answers
+        the rows inside the region of these rules (``focus_rules_``) that a
+        shorter rule list (:meth:`retarget`, :meth:`transparency_curve`) leaves
+        to the student.
+        """
+        base = getattr(self, "base_student_", self.student_)
+        for stale in ("base_student_", "focus_rules_"):
+            self.__dict__.pop(stale, None)
+        self.student_ = base
+        if not isinstance(base, DistilledMLPClassifier) or not len(self.rules_):
+            return
+        focus = self.rules_
+
+        def leave_to_student(F: pd.DataFrame) -> np.ndarray:
+            return np.where((focus.decide(F) < 0) & ~self._guard_mask(F), 1.0, _FOCUS_WEIGHT)
+
+        self.student_ = self._fit_student(X, labels, sw, seed, transfer_weight=leave_to_student)
+        self.base_student_ = base
+        self.focus_rules_ = focus
 
     def _split(self, y_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         idx = np.arange(len(y_idx))
@@ -485,7 +537,9 @@ class HybridClassifier(DistilledClassifierMixin):
         The candidates, the validation rows of the last ``fit`` and the
         answers there of the student that made the first choice are reused
         (with ``refit``, not the refitted student's); sets ``transparency`` and
-        every fitted rule attribute.
+        every fitted rule attribute. With ``focus_student``, a change of rules
+        trains the focused student again for the new ones (one student fit),
+        so the result is the model a fresh ``fit`` at that transparency gives.
         Available on the object that was fitted (not after pickling or loading).
         """
         check_is_fitted(self)
@@ -495,6 +549,10 @@ class HybridClassifier(DistilledClassifierMixin):
             raise ValueError(f"transparency must be in (0, 1] or None, got {transparency!r}.")
         self.transparency = transparency
         self._select()
+        if self.focus_student:
+            before = getattr(self, "focus_rules_", None)
+            if before is None or before.to_json() != self.rules_.to_json():
+                self._focus(*self._choice_["focus_data"])
         self._check_guards_hold()
         return self
 
@@ -653,8 +711,22 @@ class HybridClassifier(DistilledClassifierMixin):
         return mask
 
     def _student_proba_raw(self, frame: pd.DataFrame) -> np.ndarray:
-        X = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
-        return self.student_.predict_proba(X)
+        """The student's probabilities: ``student_``'s, or ``base_student_``'s inside ``focus_rules_``."""
+        focus = getattr(self, "focus_rules_", None)
+        inside = np.zeros(len(frame), dtype=bool) if focus is None else focus.decide(frame) >= 0
+        out = None
+        for model, rows in ((self.student_, ~inside), (getattr(self, "base_student_", None), inside)):
+            if not rows.any():
+                continue
+            part = frame if rows.all() else frame.iloc[np.flatnonzero(rows)]
+            X = part if self._frame_input_ else part.to_numpy(dtype=np.float64, na_value=np.nan)
+            p = model.predict_proba(X)
+            if rows.all():
+                return p
+            if out is None:
+                out = np.empty((len(frame), p.shape[1]))
+            out[rows] = p
+        return out if out is not None else np.empty((0, len(self.classes_)))
 
     def _student_answer(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return self.guarding_.student_answer(self._student_proba_raw, frame)

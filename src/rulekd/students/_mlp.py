@@ -353,7 +353,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         return tuple(int(h) for h in hidden), knowledge
 
     # -- fit ---------------------------------------------------------------------
-    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "DistilledMLPClassifier":
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, *, transfer_weight: Any = None) -> "DistilledMLPClassifier":
         """Fit the teacher (unless frozen), build the transfer set, train the network.
 
         Parameters
@@ -363,6 +363,13 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         sample_weight : array-like of shape (n_samples,), optional
             Weights of the real rows (teacher fit and every per-row loss);
             synthetic rows get their mean.
+        transfer_weight : callable, optional
+            ``transfer_weight(frame)`` -> one non-negative factor per row of
+            the transfer set (a DataFrame of the validated columns, real rows
+            first), multiplied into the row weights of every per-row loss and
+            of the validation loss. :class:`~rulekd.HybridClassifier` uses it
+            to focus its student on the rows its rules leave to it (factor 0
+            on the rows a rule answers).
 
         Returns
         -------
@@ -383,6 +390,16 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 f"device (torch {torch.__version__}); use device='cpu'."
             )
         frame, y_idx, ts, fit_idx, val_idx = self._transfer(X, y, sample_weight)
+        if transfer_weight is not None:
+            factor = np.asarray(transfer_weight(ts.X), dtype=np.float64).reshape(-1)
+            if factor.shape != (len(ts),) or not (np.isfinite(factor).all() and (factor >= 0).all()):
+                raise ValueError(
+                    f"transfer_weight must return {len(ts)} finite non-negative factors (one per transfer row); "
+                    f"got shape {factor.shape}."
+                )
+            if not factor[fit_idx].any():
+                raise ValueError("transfer_weight gave every training row a factor of 0: nothing is left to learn from.")
+            ts.weights = ts.weights * factor
         self._fit_encoding(frame, hidden)
         k = len(self.classes_)
         hard = ts.labels_index.copy()
@@ -761,7 +778,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     def _fidelity_from(self, ts: Any, val_idx: np.ndarray) -> None:
         z = self._forward(self._encode(ts.X.iloc[val_idx]))
         pred = (z[:, 0] > 0).astype(int) if z.shape[1] == 1 else np.argmax(z, axis=1)
-        self.fidelity_ = float(np.average(pred == ts.labels_index[val_idx], weights=ts.weights[val_idx]))
+        w = ts.weights[val_idx]
+        self.fidelity_ = float(np.average(pred == ts.labels_index[val_idx], weights=w if w.sum() > 0 else None))
 
     # -- prediction ------------------------------------------------------------------
     def _forward(self, Xe: np.ndarray, raw: bool = False) -> np.ndarray:
