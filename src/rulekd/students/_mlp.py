@@ -368,8 +368,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             the transfer set (a DataFrame of the validated columns, real rows
             first), multiplied into the row weights of every per-row loss and
             of the validation loss. :class:`~rulekd.HybridClassifier` uses it
-            to focus its student on the rows its rules leave to it (factor 0
-            on the rows a rule answers).
+            to focus its student on the rows its rules leave to it (a small
+            factor on the rows a rule answers).
 
         Returns
         -------
