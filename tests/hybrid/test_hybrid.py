@@ -215,7 +215,7 @@ def test_retarget_chooses_again_without_refitting(german, focus):
 
 
 def test_focused_student_learns_only_the_rows_the_rules_leave(german):
-    """focus_student: a second student trained with weight 0 on the rows the rules answer; inside
+    """focus_student: a second student trained with the rows the rules answer weighted down; inside
     those rules the student trained on every row answers when a shorter list leaves rows to it."""
     Xtr, Xte, ytr, yte = german
     h = _fast(transparency=0.5).fit(Xtr, ytr)
