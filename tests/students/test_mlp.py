@@ -426,3 +426,26 @@ def test_every_real_row_is_trained_on_and_synthetic_rows_validate(problem, monke
     DistilledMLPClassifier(teacher=FrozenEstimator(teacher), knowledge=(), **{**FAST, "n_synthetic": 0}).fit(X, y)
     assert len(seen["val"]) == pytest.approx(0.2 * n, abs=1) and (seen["val"] < n).all()
     assert np.intersect1d(seen["fit"], seen["val"]).size == 0
+
+
+def test_transfer_weight_multiplies_row_weights_and_bad_factors_are_refused(problem, monkeypatch):
+    X, y, teacher = problem
+    seen = []
+    train = DistilledMLPClassifier._train
+
+    def spy(self, data, *args):
+        seen.append(data["w"].copy())
+        return train(self, data, *args)
+
+    monkeypatch.setattr(DistilledMLPClassifier, "_train", spy)
+    m = DistilledMLPClassifier(teacher=FrozenEstimator(teacher), **FAST)
+    m.fit(X, y, transfer_weight=lambda F: np.where(F.iloc[:, 0].to_numpy() > 0, 1.0, 0.25))
+    # The real rows come first in the transfer set.
+    np.testing.assert_array_equal(seen[-1][: len(X)], np.where(X[:, 0] > 0, 1.0, 0.25).astype(np.float32))
+    assert set(np.unique(seen[-1])) == {0.25, 1.0}
+    for bad, message in [(lambda F: np.ones(3), "one per transfer row"),
+                         (lambda F: -np.ones(len(F)), "non-negative"),
+                         (lambda F: np.full(len(F), np.nan), "finite"),
+                         (lambda F: np.zeros(len(F)), "nothing is left to learn from")]:
+        with pytest.raises(ValueError, match=message):
+            DistilledMLPClassifier(teacher=FrozenEstimator(teacher), **FAST).fit(X, y, transfer_weight=bad)
