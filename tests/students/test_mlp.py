@@ -125,8 +125,10 @@ def test_predict_encodes_large_inputs_in_chunks_with_the_same_result(fitted, mix
     X, _ = mixed
     big = pd.concat([X] * 10, ignore_index=True)
     whole = fitted.decision_function(big)
+    labels = fitted.predict(big)
     monkeypatch.setattr(mlp, "_CHUNK", 700)  # 3,000 rows: five chunks, the last one short
     np.testing.assert_array_equal(fitted.decision_function(big), whole)
+    np.testing.assert_array_equal(fitted.predict(big), labels)
 
 
 # -- parameters ---------------------------------------------------------------------------------

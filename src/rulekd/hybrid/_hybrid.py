@@ -91,6 +91,8 @@ _VALIDATION_SHARE = 0.25
 # With focus_student: weight of the rows the chosen rules answer in the focused
 # student's training (the rows left to it weigh 1). Measured (5 folds; docs/hybrid.md).
 _FOCUS_WEIGHT = 0.1
+# Fitted attributes that only a focused fit sets (dropped before every fit and refocus).
+_FOCUS_ATTRS = ("base_student_", "focus_rules_")
 # Random Domain inputs searched for a violation of a guard Z3 could not prove.
 _SEARCH_ROWS = 20_000
 
@@ -244,7 +246,7 @@ class HybridClassifier(DistilledClassifierMixin):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HybridClassifier":
         """Fit the teacher, both students, and choose the rules; see the module docstring."""
         self._validate_params()
-        for stale in ("base_student_", "focus_rules_"):  # set only by a fit that focuses
+        for stale in _FOCUS_ATTRS:
             self.__dict__.pop(stale, None)
         frame, y_idx, sw, seed = self._start_fit(X, y, sample_weight)
         k = len(self.classes_)
@@ -329,7 +331,7 @@ class HybridClassifier(DistilledClassifierMixin):
         to the student.
         """
         base = getattr(self, "base_student_", self.student_)
-        for stale in ("base_student_", "focus_rules_"):
+        for stale in _FOCUS_ATTRS:
             self.__dict__.pop(stale, None)
         self.student_ = base
         if not isinstance(base, DistilledMLPClassifier) or not len(self.rules_):
@@ -713,20 +715,18 @@ class HybridClassifier(DistilledClassifierMixin):
     def _student_proba_raw(self, frame: pd.DataFrame) -> np.ndarray:
         """The student's probabilities: ``student_``'s, or ``base_student_``'s inside ``focus_rules_``."""
         focus = getattr(self, "focus_rules_", None)
-        inside = np.zeros(len(frame), dtype=bool) if focus is None else focus.decide(frame) >= 0
-        out = None
-        for model, rows in ((self.student_, ~inside), (getattr(self, "base_student_", None), inside)):
-            if not rows.any():
-                continue
-            part = frame if rows.all() else frame.iloc[np.flatnonzero(rows)]
-            X = part if self._frame_input_ else part.to_numpy(dtype=np.float64, na_value=np.nan)
-            p = model.predict_proba(X)
-            if rows.all():
-                return p
-            if out is None:
-                out = np.empty((len(frame), p.shape[1]))
-            out[rows] = p
-        return out if out is not None else np.empty((0, len(self.classes_)))
+        inside = None if focus is None else focus.decide(frame) >= 0
+        if inside is None or not inside.any():
+            return self._proba_of(self.student_, frame)
+        out = np.empty((len(frame), len(self.classes_)))
+        for model, rows in ((self.base_student_, inside), (self.student_, ~inside)):
+            if rows.any():
+                out[rows] = self._proba_of(model, frame.iloc[np.flatnonzero(rows)])
+        return out
+
+    def _proba_of(self, model: Any, frame: pd.DataFrame) -> np.ndarray:
+        X = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
+        return model.predict_proba(X)
 
     def _student_answer(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         return self.guarding_.student_answer(self._student_proba_raw, frame)

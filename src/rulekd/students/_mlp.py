@@ -861,10 +861,10 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits: shape (n,) for two classes (the positive class's), else (n, n_classes)."""
         check_is_fitted(self)
-        z = self._through_network(X, self._forward, (self.coefs_[-1].shape[1],))
+        z = self._through_network(X, self._forward)
         return z[:, 0] if z.shape[1] == 1 else z
 
-    def _through_network(self, X: Any, step: Any, tail: tuple) -> np.ndarray:
+    def _through_network(self, X: Any, step: Any) -> np.ndarray:
         """``step`` (:meth:`_forward` or :meth:`_decide`) applied to the validated, encoded input."""
         frame, x = self._frame_for_predict(X)
         if self._encoding_plan()["numeric_only"]:
@@ -874,10 +874,13 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         # change nothing in the result.
         if len(frame) <= _CHUNK:  # one chunk: no row slice of the frame (a copy per column)
             return step(self._encode(frame, x))
-        out = np.empty((len(frame),) + tail, dtype=np.intp if not tail else np.float64)
+        out = None
         for start in range(0, len(frame), _CHUNK):
             rows = slice(start, start + _CHUNK)
-            out[rows] = step(self._encode(frame.iloc[rows], None if x is None else x[rows]))
+            part = step(self._encode(frame.iloc[rows], None if x is None else x[rows]))
+            if out is None:
+                out = np.empty((len(frame),) + part.shape[1:], dtype=part.dtype)
+            out[rows] = part
         return out
 
     def predict_proba(self, X: Any) -> np.ndarray:
@@ -898,7 +901,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         (:meth:`_decide`).
         """
         check_is_fitted(self)
-        return self.classes_[self._through_network(X, self._decide, ())]
+        return self.classes_[self._through_network(X, self._decide)]
 
     # -- plain weights and export -----------------------------------------------------------
     def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
