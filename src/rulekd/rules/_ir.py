@@ -229,6 +229,8 @@ class Condition:
 
     # -- text --------------------------------------------------------------
     def _value_text(self) -> str:
+        if self.value is None:  # "is missing" / "is not missing"
+            return ""
         if self.is_numeric:
             v = self.value
             if self.cast == "float32" and math.isfinite(v):

@@ -27,6 +27,22 @@ from ..rules._ir import Condition, merge_conjunction
 __all__ = ["Tree"]
 
 
+def choose_threshold(cuts: np.ndarray | None, a: float, b: float) -> float:
+    """A threshold in ``[a, b)``: ``x <= t`` splits values ``<= a`` from values ``>= b``.
+
+    Any value in that interval is as good on the rows seen. A teacher cut point
+    in it (``cuts``, sorted) is preferred, the one nearest the midpoint: the
+    teacher's answer changes there, so the rule's boundary falls where the
+    teacher's does. Otherwise the shortest decimal (:func:`nice_threshold`).
+    """
+    if cuts is not None and cuts.size:
+        lo, hi = np.searchsorted(cuts, a, "left"), np.searchsorted(cuts, b, "left")
+        if hi > lo:
+            inside = cuts[lo:hi]
+            return float(inside[np.argmin(np.abs(inside - (a + (b - a) / 2)))])
+    return nice_threshold(a, b)
+
+
 def nice_threshold(a: float, b: float) -> float:
     """A short decimal ``t`` with ``a <= t < b`` (``a < b``), for readable rules.
 
@@ -251,13 +267,7 @@ class Tree:
         the midpoint: the teacher's answer changes there, so the rule's
         boundary falls where the teacher's does. Otherwise the shortest decimal.
         """
-        c = self.cuts.get(f)
-        if c is not None and c.size:
-            lo, hi = np.searchsorted(c, a, "left"), np.searchsorted(c, b, "left")
-            if hi > lo:
-                inside = c[lo:hi]
-                return float(inside[np.argmin(np.abs(inside - (a + (b - a) / 2)))])
-        return nice_threshold(a, b)
+        return choose_threshold(self.cuts.get(f), a, b)
 
     def snap_thresholds(self, Xe: np.ndarray) -> None:
         """Move numeric thresholds to :meth:`choose_threshold` values (same split of the rows)."""
