@@ -107,7 +107,7 @@ class HybridClassifier(DistilledClassifierMixin):
         fitted once and shared by both students.
     rules : rule student, RuleSet or None, default=None
         Where candidate rules come from besides the built-in trees: an unfitted
-        rule student (default ``DistilledRuleClassifier(max_rules=16)``), or a
+        rule student (default ``DistilledRuleClassifier(max_rules=16, polish=False)``), or a
         :class:`RuleSet` of candidates to choose from.
     student : estimator or None, default=None
         The neural student (default ``DistilledMLPClassifier()``); its teacher is
