@@ -55,8 +55,8 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         rule and one feature at a time (numeric bounds at the teacher's cut
         points, level sets, the side of missing values); and learn rule sets
         for wider budgets (1.5 and 2 times ``max_rules``), then prune them back
-        to ``max_rules``, re-optimising after each rule removed. About three
-        times the fit time.
+        to ``max_rules``, re-optimising after each rule removed. Four to five
+        times the fit time (measured on COMPAS and Adult).
     n_synthetic : int or "auto", default="auto"
     strategy : {"perturb", "marginal", "mixed"}, default="perturb"
     validation_fraction : float, default=0.2
@@ -193,28 +193,22 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         the best rule sets of wider budgets (``_wider`` times ``max_rules``) pruned back to
         ``max_rules`` with re-optimisation after each removal."""
         bins = Bins(self, fit.X)
+        jobs = [(c, None) for c in sorted(candidates, key=lambda c: -c[0])[:2]]  # polished as they are
+        for factor in self._wider:
+            wide = self._search(Xe, fit, val, int(np.ceil(factor * self.max_rules)))
+            jobs.append((max(wide, key=lambda c: c[0]), self.max_rules))  # pruned back to the budget
         out = []
-
-        def add(rs, rules, crit, refined, tree):
+        for (_, crit, refined, tree, rs), budget in jobs:
             dnf = _DNF(rs, fit, self.classes_)
             if dnf.label is None:
-                return
+                continue
+            rules = [list(r.conditions) for r in rs.rules]
+            if budget is None:
+                rules = polish(rules, bins, dnf.target, fit.weights)
+            else:
+                rules = prune(rules, budget, bins, dnf.target, fit.weights)
             new = dnf.replaced(rules)
             out.append((self._fidelity(new, val), crit, refined, tree, new))
-
-        best = sorted(candidates, key=lambda c: -c[0])
-        for _, crit, refined, tree, rs in best[:2]:
-            dnf = _DNF(rs, fit, self.classes_)
-            if dnf.label is not None:
-                add(rs, polish([list(r.conditions) for r in rs.rules], bins, dnf.target, fit.weights),
-                    crit, refined, tree)
-        for factor in self._wider:
-            wide = int(np.ceil(factor * self.max_rules))
-            _, crit, refined, tree, rs = max(self._search(Xe, fit, val, wide), key=lambda c: c[0])
-            dnf = _DNF(rs, fit, self.classes_)
-            if dnf.label is not None:
-                add(rs, prune([list(r.conditions) for r in rs.rules], self.max_rules, bins, dnf.target, fit.weights),
-                    crit, refined, tree)
         return out
 
     def _propose(self, Xe: np.ndarray, ts: Any, rows: np.ndarray, dnf: "_DNF") -> list[tuple]:
