@@ -65,6 +65,7 @@ class Bins:
         self.cuts: list[np.ndarray | None] = []
         self.lo_val: list[np.ndarray | None] = []  # numeric: smallest, largest value per bin
         self.hi_val: list[np.ndarray | None] = []
+        self.has_missing: list[bool] = []
         teacher_cuts = student._cuts_
         for j, spec in enumerate(student.domain_.features):
             col = X[spec.name]
@@ -96,6 +97,7 @@ class Bins:
             self._add(codes, B, None, teacher_cuts.get(j), lo, hi)
 
     def _add(self, codes, n, levels, cuts, lo, hi) -> None:
+        self.has_missing.append(codes is not None and bool((codes == n).any()))
         self.codes.append(codes)
         self.n_bins.append(n)
         self.levels.append(levels)
@@ -128,24 +130,21 @@ class Bins:
         """The bins of feature ``j`` that ``conds`` let through: every level (categorical), and
         the missing value (numeric; the run is found anew, so only that bin is needed)."""
         B = self.n_bins[j]
-        if self.levels[j] is not None:
-            probe = pd.Series(pd.Categorical(self.levels[j] + [np.nan], categories=self.levels[j]))
-            m = np.ones(B + 1, dtype=bool)
-        else:
-            probe = pd.Series([np.nan])
-            m = np.zeros(B + 1, dtype=bool)
+        levels = self.levels[j] if self.levels[j] is not None else []
+        probe = pd.Series(pd.Categorical(levels + [np.nan], categories=levels)) if levels else pd.Series([np.nan])
         got = np.ones(len(probe), dtype=bool)
         for c in conds:
             got &= np.asarray(c.evaluate(probe), dtype=bool)
-        if self.levels[j] is not None:
-            return m & got
-        m[B] = bool(got[0])
+        if levels:
+            return got
+        m = np.zeros(B + 1, dtype=bool)
+        m[B] = got[0]
         return m
 
     def conditions(self, j: int, allowed: np.ndarray) -> list[Condition]:
         """Conditions on feature ``j`` that let through exactly the rows of the ``allowed`` bins."""
         name, B = self.names[j], self.n_bins[j]
-        never_missing = not (self.codes[j] == B).any()  # then the missing side is not written
+        never_missing = not self.has_missing[j]  # then the missing side is not written
         missing = bool(allowed[B]) and not never_missing
         inside = allowed[:B]
         if self.levels[j] is not None:
@@ -159,16 +158,12 @@ class Bins:
         if not len(idx):
             return [Condition(name, "is missing")]
         lo, hi = int(idx[0]), int(idx[-1])
-        below = self.hi_val[j][:lo]
-        above = self.lo_val[j][hi + 1:]
+        lo_val, hi_val = self.lo_val[j], self.hi_val[j]  # empty bins hold +inf / -inf
         lower = upper = None
-        if np.isfinite(below).any():  # some row lies below the run: bound it
-            lower = choose_threshold(self.cuts[j], float(below[np.isfinite(below)].max()),
-                                     float(self.lo_val[j][lo:][np.isfinite(self.lo_val[j][lo:])].min()))
-        if np.isfinite(above).any():
-            upper = choose_threshold(self.cuts[j],
-                                     float(self.hi_val[j][:hi + 1][np.isfinite(self.hi_val[j][:hi + 1])].max()),
-                                     float(above[np.isfinite(above)].min()))
+        if lo > 0 and np.isfinite(hi_val[:lo].max()):  # some row lies below the run: bound it
+            lower = choose_threshold(self.cuts[j], float(hi_val[:lo].max()), float(lo_val[lo:].min()))
+        if hi + 1 < B and np.isfinite(lo_val[hi + 1:].min()):  # some row lies above it
+            upper = choose_threshold(self.cuts[j], float(hi_val[:hi + 1].max()), float(lo_val[hi + 1:].min()))
         out = []
         if lower is not None:
             out.append(Condition(name, ">", lower, missing))
