@@ -100,7 +100,8 @@ def _build_model(args: argparse.Namespace, teacher: Any) -> Any:
         return DistilledTreeClassifier(teacher=teacher, max_leaf_nodes=args.max_rules or 16, random_state=seed)
     if args.model == "mlp":
         return DistilledMLPClassifier(teacher=teacher, random_state=seed)
-    rules = DistilledRuleClassifier(max_rules=args.max_rules or 16)
+    # The hybrid's own candidate rule student unless a budget is given (as it was benchmarked: no polish).
+    rules = None if args.max_rules is None else DistilledRuleClassifier(max_rules=args.max_rules, polish=False)
     transparency = 0.5 if args.transparency is None else args.transparency
     return HybridClassifier(teacher=teacher, rules=rules, transparency=transparency, guards=tuple(args.guards),
                             random_state=seed)

@@ -187,3 +187,27 @@ def test_missing_value_where_training_had_none_is_refused_by_name():
     ok = X.copy()
     ok.loc[3, "income"] = np.nan  # 'income' had missing values: answered
     assert len(m.predict(ok)) == len(ok)
+
+
+@pytest.mark.parametrize("cls, n_rows, expected", [
+    (DistilledTreeClassifier, 300, 10_000),  # ten per real row, at least 10,000 ...
+    (DistilledRuleClassifier, 300, 40_000),  # ... 40,000 for the rule search
+    (DistilledRuleClassifier, 4_500, 45_000),
+    (DistilledRuleClassifier, 7_000, 60_000),  # at most 60,000
+])
+def test_auto_transfer_set_size(monkeypatch, cls, n_rows, expected):
+    """``n_synthetic="auto"`` asks the transfer set for the documented number of rows (the spy
+    then builds a small one, so that the fit stays quick)."""
+    from rulekd.students import _base
+
+    asked = []
+    real = _base.make_transfer_set
+
+    def spy(frame, teacher, *, n_synthetic, **kw):
+        asked.append(n_synthetic)
+        return real(frame, teacher, n_synthetic=50, **kw)
+
+    monkeypatch.setattr(_base, "make_transfer_set", spy)
+    X, y = make_classification(n_samples=n_rows, n_features=4, random_state=0)
+    cls(teacher=DecisionTreeClassifier(max_depth=2, random_state=0), random_state=0).fit(X, y)
+    assert asked == [expected]

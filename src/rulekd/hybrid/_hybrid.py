@@ -107,8 +107,9 @@ class HybridClassifier(DistilledClassifierMixin):
         fitted once and shared by both students.
     rules : rule student, RuleSet or None, default=None
         Where candidate rules come from besides the built-in trees: an unfitted
-        rule student (default ``DistilledRuleClassifier(max_rules=16, polish=False)``), or a
-        :class:`RuleSet` of candidates to choose from.
+        rule student (default ``DistilledRuleClassifier(max_rules=16, polish=False)``
+        with the hybrid's ``n_synthetic``), or a :class:`RuleSet` of candidates to
+        choose from.
     student : estimator or None, default=None
         The neural student (default ``DistilledMLPClassifier()``); its teacher is
         replaced by the hybrid's.
@@ -382,7 +383,11 @@ class HybridClassifier(DistilledClassifierMixin):
         else:
             # polish=False: the choice below re-cuts the candidates anyway, and polishing would
             # multiply this student's fit time by about four (measured for the rule student alone).
-            base = DistilledRuleClassifier(max_rules=16, polish=False) if self.rules is None else clone(self.rules)
+            # The hybrid's own transfer-set size, not the rule student's larger "auto" (which
+            # is what the hybrid benchmark measured; docs/hybrid.md).
+            base = (DistilledRuleClassifier(max_rules=16, polish=False,
+                                            n_synthetic=_n_synthetic(self.n_synthetic, len(fit_X)))
+                    if self.rules is None else clone(self.rules))
             base.set_params(teacher=self.teacher_, random_state=seed)
             base.fit(fit_X, labels, **kw)
             out += [(r.conditions, "rule student") for r in base.rules_.rules]

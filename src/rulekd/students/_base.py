@@ -29,9 +29,10 @@ from ..transfer import STRATEGIES, make_transfer_set
 __all__ = ["DistilledClassifierMixin"]
 
 
-def _n_synthetic(value: Any, n_rows: int) -> int:
+def _n_synthetic(value: Any, n_rows: int, minimum: int = 10_000) -> int:
+    """``n_synthetic`` resolved: "auto" is ten rows per real row, between ``minimum`` and 60,000."""
     if value == "auto":
-        return int(min(max(10 * n_rows, 10_000), 60_000))
+        return int(min(max(10 * n_rows, minimum), max(minimum, 60_000)))
     return int(value)
 
 
@@ -48,6 +49,9 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
     }
+
+    # Fewest synthetic rows that n_synthetic="auto" gives.
+    _min_synthetic = 10_000
 
     # -- input -------------------------------------------------------------
     def _validate_X(self, X: Any, *, reset: bool) -> pd.DataFrame:
@@ -197,7 +201,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         teacher_input = frame if self._frame_input_ else frame.to_numpy(dtype=np.float64, na_value=np.nan)
         self.teacher_ = fit_teacher(self.teacher, teacher_input, self.classes_[y_idx], random_state=seed, sample_weight=sw)
         self._check_teacher_classes()
-        n_syn = _n_synthetic(self.n_synthetic, len(frame))
+        n_syn = _n_synthetic(self.n_synthetic, len(frame), self._min_synthetic)
         ts = make_transfer_set(
             frame, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
             strategy=self.strategy, domain=self.domain_, random_state=seed,

@@ -58,6 +58,11 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         to ``max_rules``, re-optimising after each rule removed. Four to five
         times the fit time (measured on COMPAS and Adult).
     n_synthetic : int or "auto", default="auto"
+        Synthetic rows added to the transfer set ("auto": ten per real row,
+        between 40,000 and 60,000; more than the tree student's 10,000 at
+        least, since on small data sets the rule search gains from them:
+        German credit's median fidelity at 16 rules went from 0.825 to 0.860
+        with 40,000 rows instead of 10,000, heart's from 0.933 to 0.950).
     strategy : {"perturb", "marginal", "mixed"}, default="perturb"
     validation_fraction : float, default=0.2
     random_state : int, RandomState or None, default=None
@@ -115,6 +120,8 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         self.validation_fraction = validation_fraction
         self.random_state = random_state
 
+    # Fewest synthetic rows that n_synthetic="auto" gives (see the parameter).
+    _min_synthetic = 40_000
     # How many of the best grown trees (by validation fidelity) get refined.
     _n_refined = 3
     # Tree sizes tried: this many, spread geometrically over [budget + 1, 3 budget + 1].
