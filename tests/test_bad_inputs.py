@@ -455,7 +455,10 @@ def fast_distill(monkeypatch):
         if args.model == "mlp":
             model.set_params(hidden_layer_sizes=(4,), max_epochs=3)
         if args.model == "hybrid":
-            model.set_params(student=_student(), rules__n_synthetic=0)
+            # The default candidate rule student (rules=None) takes the hybrid's n_synthetic (0 here).
+            model.set_params(student=_student())
+            if model.rules is not None:
+                model.set_params(rules__n_synthetic=0)
         return model
 
     monkeypatch.setattr(commands, "_build_model", build)

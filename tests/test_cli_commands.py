@@ -218,3 +218,19 @@ def test_parquet_input_gives_the_same_predictions_as_csv(files, rules_dir, tmp_p
     assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", str(a), "--quiet"]) == 0
     assert main(["predict", str(rules_dir), "--data", str(tmp_path / "rows.parquet"), "--out", str(b), "--quiet"]) == 0
     assert a.read_text(encoding="utf-8") == b.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("max_rules", [None, 5])
+def test_distilled_hybrid_candidates_are_not_polished(max_rules):
+    """``distill --model hybrid`` builds the hybrid as benchmarked: the default candidate rule
+    student (no polish, the hybrid's transfer-set size), or with --max-rules one without polish."""
+    import argparse
+
+    from rulekd._commands import _build_model
+
+    args = argparse.Namespace(seed=0, max_rules=max_rules, transparency=None, model="hybrid", guards=[])
+    model = _build_model(args, None)
+    if max_rules is None:
+        assert model.rules is None
+    else:
+        assert model.rules.get_params()["polish"] is False and model.rules.max_rules == 5
