@@ -32,7 +32,7 @@ __all__ = ["DistilledClassifierMixin"]
 def _n_synthetic(value: Any, n_rows: int, minimum: int = 10_000) -> int:
     """``n_synthetic`` resolved: "auto" is ten rows per real row, between ``minimum`` and 60,000."""
     if value == "auto":
-        return int(min(max(10 * n_rows, minimum), max(minimum, 60_000)))
+        return int(min(max(10 * n_rows, minimum), 60_000))
     return int(value)
 
 

@@ -62,7 +62,9 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         between 40,000 and 60,000; more than the tree student's 10,000 at
         least, since on small data sets the rule search gains from them:
         German credit's median fidelity at 16 rules went from 0.825 to 0.860
-        with 40,000 rows instead of 10,000, heart's from 0.933 to 0.950).
+        with 40,000 rows instead of 10,000, heart's from 0.933 to 0.950, for
+        two to four and a half times the fit time: 20 to 39 s on German
+        credit, 20 to 91 s on breast cancer's 30 features).
     strategy : {"perturb", "marginal", "mixed"}, default="perturb"
     validation_fraction : float, default=0.2
     random_state : int, RandomState or None, default=None
