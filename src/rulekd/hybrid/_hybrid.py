@@ -377,21 +377,20 @@ class HybridClassifier(DistilledClassifierMixin):
     def _candidates(self, fit_X: Any, labels: np.ndarray, sw: Any, seed: int) -> list[tuple]:
         """``(conditions, source)`` of every candidate rule (duplicates removed)."""
         kw = {} if sw is None else {"sample_weight": sw}
+        # The hybrid's own transfer-set size for its built-in candidate students, resolved here:
+        # the rule student's "auto" would take its own, larger floor (docs/hybrid.md, step 2).
+        n_syn = _n_synthetic(self.n_synthetic, len(fit_X))
         out: list[tuple] = []
         if isinstance(self.rules, RuleSet):
             out += [(r.conditions, "given") for r in self.rules.rules]
         else:
             # polish=False: the choice below re-cuts the candidates anyway, and polishing would
             # multiply this student's fit time by about four (measured for the rule student alone).
-            # The hybrid's own transfer-set size, not the rule student's larger "auto" (which
-            # is what the hybrid benchmark measured; docs/hybrid.md).
-            base = (DistilledRuleClassifier(max_rules=16, polish=False,
-                                            n_synthetic=_n_synthetic(self.n_synthetic, len(fit_X)))
+            base = (DistilledRuleClassifier(max_rules=16, polish=False, n_synthetic=n_syn)
                     if self.rules is None else clone(self.rules))
             base.set_params(teacher=self.teacher_, random_state=seed)
             base.fit(fit_X, labels, **kw)
             out += [(r.conditions, "rule student") for r in base.rules_.rules]
-        n_syn = self.n_synthetic
         for size in _TREE_SIZES:
             tree = DistilledTreeClassifier(teacher=self.teacher_, max_leaf_nodes=size, n_synthetic=n_syn,
                                            strategy=self.strategy, random_state=seed)

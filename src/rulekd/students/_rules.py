@@ -301,10 +301,15 @@ class _DNF:
     def _score(self, covered: np.ndarray) -> float:
         return float(np.sum(self.w[covered == self.target]))
 
+    def _matrix(self, rules: list[list]) -> np.ndarray:
+        """Row-by-rule coverage of these rules (lists of conditions)."""
+        if not rules:
+            return np.zeros((len(self.target), 0), dtype=bool)
+        return np.column_stack([self._rule_mask(c) for c in rules])
+
     def _state(self) -> tuple[list, np.ndarray, np.ndarray]:
         rules = [list(r.conditions) for r in self.rs.rules]
-        n = len(self.target)
-        M = np.column_stack([self._rule_mask(c) for c in rules]) if rules else np.zeros((n, 0), bool)
+        M = self._matrix(rules)
         return rules, M, M.sum(axis=1)
 
     def improve(self, budget: int, propose: Any, passes: int = 2) -> RuleSet:
@@ -383,9 +388,7 @@ class _DNF:
 
     def replaced(self, rules: list[list]) -> RuleSet:
         """The rule set with these rules (lists of conditions) for the same class."""
-        n = len(self.target)
-        M = np.column_stack([self._rule_mask(c) for c in rules]) if rules else np.zeros((n, 0), dtype=bool)
-        return self._restat(rules, M)
+        return self._restat(rules, self._matrix(rules))
 
     def _restat(self, rules: list, M: np.ndarray) -> RuleSet:
         """Probabilities and confidence of each generalised rule over the rows it covers."""
