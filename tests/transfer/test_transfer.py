@@ -13,6 +13,7 @@ from rulekd.domain import Domain, FeatureSpec
 from rulekd.exceptions import DomainError
 from rulekd.teachers import fit_teacher
 from rulekd.transfer import STRATEGIES, make_transfer_set, sample_synthetic
+from rulekd.transfer._transfer import correlated_groups
 
 
 @st.composite
@@ -124,6 +125,50 @@ def test_perturb_stays_near_the_data():
     J = sample_synthetic(X, 2000, strategy="perturb", random_state=1, p_swap=0.0, noise=0.1)
     assert not np.array_equal(J["income"].to_numpy(), S["income"].to_numpy(), equal_nan=True)
     assert (J["age"] == np.round(J["age"])).all()  # integer feature stays integer
+
+
+def _correlated_frame(n: int = 400) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    radius = rng.uniform(5, 30, n)
+    return pd.DataFrame({
+        "radius": radius,
+        "area": np.pi * radius ** 2,  # monotone in radius: Spearman 1
+        "perimeter": 2 * np.pi * radius + rng.normal(0, 0.5, n),
+        "texture": rng.uniform(10, 40, n),  # independent of the others
+        "grade": pd.Categorical(rng.choice(["low", "high"], n)),
+        "const": np.ones(n),
+    })
+
+
+def test_correlated_groups_join_strongly_correlated_numeric_features():
+    X = _correlated_frame()
+    domain = Domain.from_data(X)
+    assert correlated_groups(X, domain) == [["radius", "area", "perimeter"]]
+    assert correlated_groups(X, domain, threshold=1.01) == []
+    # joined transitively: a~b and b~c make one group even when a and c are further apart
+    t = np.linspace(0, 1, 200)
+    Y = pd.DataFrame({"a": t, "b": t + 0.2 * np.sin(40 * t), "c": t + 0.4 * np.sin(40 * t)})
+    C = Y.corr(method="spearman").abs()
+    assert C.loc["a", "c"] < 0.9 <= min(C.loc["a", "b"], C.loc["b", "c"])
+    assert correlated_groups(Y, Domain.from_data(Y), threshold=0.9) == [["a", "b", "c"]]
+    # missing values are left out pair by pair
+    Z = X.copy()
+    Z.loc[:50, "area"] = np.nan
+    assert correlated_groups(Z, Domain.from_data(Z)) == [["radius", "area", "perimeter"]]
+
+
+def test_perturb_swaps_correlated_features_together():
+    X = _correlated_frame()
+    S = sample_synthetic(X, 3000, strategy="perturb", random_state=0, noise=0.0)
+    # each synthetic row takes radius and area from one real row: area is still pi r^2 ...
+    np.testing.assert_allclose(S["area"], np.pi * S["radius"] ** 2)
+    # ... while texture, not correlated, is swapped on its own: many rows pair one real row's
+    # radius with another's texture
+    pairs = set(zip(X["radius"], X["texture"]))
+    assert sum((r, t) not in pairs for r, t in zip(S["radius"], S["texture"])) > 300
+    # "marginal" still draws every feature on its own
+    M = sample_synthetic(X, 3000, strategy="marginal", random_state=0)
+    assert not np.allclose(M["area"], np.pi * M["radius"] ** 2)
 
 
 def test_mixed_is_half_marginal_half_perturb():

@@ -9,6 +9,10 @@ FAST-DAD do the same). Three strategies:
 * ``"perturb"``: a real row, with each feature, with probability ``p_swap``,
   replaced by a value from its marginal, and numeric features jittered by
   Gaussian noise (``noise`` times the feature's spread). Stays near the data.
+  Strongly correlated numeric features (|Spearman| >= 0.8 on the real rows,
+  joined transitively) are swapped together, from one donor row, as the
+  columns of a one-hot group are: swapped one by one they would give rows no
+  real row resembles (a tumour's radius from one row, its area from another).
 * ``"mixed"``: half of each.
 
 Every synthetic value is clipped, rounded and levelled into the Domain, so the
@@ -100,10 +104,13 @@ def sample_synthetic(
         return pd.concat([a, b], ignore_index=True)
     # Rows that still break a one-hot group or a linear constraint of the Domain
     # (the data itself may) are drawn again; what is left comes from Domain.sample.
+    groups = list(domain.onehot_groups)
+    if strategy == "perturb":
+        groups += correlated_groups(X, domain)
     parts = []
     need = n_samples
     for _ in range(20):
-        block = _draw(X, domain, need, strategy, rng, p_swap, noise)
+        block = _draw(X, domain, need, strategy, rng, p_swap, noise, groups)
         block = block[domain.contains(block)] if len(block) else block
         parts.append(block)
         need -= len(block)
@@ -114,9 +121,51 @@ def sample_synthetic(
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
 
 
+# Numeric features this correlated (absolute Spearman on the real rows) are swapped together.
+# Of the bundled data sets only breast cancer has such features (groups of 15, 3 and 2 of its
+# 30); its rule student's median fidelity at 16 rules went from 0.974 to 0.982 (0.974 with
+# 0.9, groups of 6, 6, 3 and 2), the other data sets' transfer sets are unchanged.
+_CORRELATED = 0.8
+
+
+def correlated_groups(X: pd.DataFrame, domain: Domain, threshold: float = _CORRELATED) -> list[list[str]]:
+    """Groups of real or integer features joined by |Spearman correlation| >= ``threshold``.
+
+    Groups are the connected components of that relation with two members or
+    more, each in the Domain's feature order. Correlations are computed over
+    the rows where both values are present; a constant column joins nothing.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"a": [1.0, 2, 3, 4], "b": [2.0, 4, 6, 9], "c": [4.0, 1, 3, 2]})
+    >>> correlated_groups(X, Domain.from_data(X))
+    [['a', 'b']]
+    """
+    names = [s.name for s in domain.features if s.kind in ("real", "integer") and s.name in X.columns]
+    if len(names) < 2:
+        return []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        C = X[names].apply(pd.to_numeric, errors="coerce").corr(method="spearman").abs().to_numpy()
+    linked = np.nan_to_num(C, nan=0.0) >= threshold
+    group = list(range(len(names)))  # union-find over the linked pairs
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            group[i] = group[group[i]]
+            i = group[i]
+        return i
+
+    for i, j in zip(*np.nonzero(np.triu(linked, k=1))):
+        group[root(int(i))] = root(int(j))
+    members: dict[int, list[str]] = {}
+    for i, name in enumerate(names):
+        members.setdefault(root(i), []).append(name)
+    return [m for m in members.values() if len(m) > 1]
+
+
 def _draw(
     X: pd.DataFrame, domain: Domain, n_samples: int, strategy: str, rng: np.random.Generator,
-    p_swap: float, noise: float,
+    p_swap: float, noise: float, groups: list[list[str]],
 ) -> pd.DataFrame:
     n = len(X)
     names = domain.names
@@ -127,8 +176,8 @@ def _draw(
         base_idx = rng.integers(0, n, size=n_samples)
         swap = rng.random((n_samples, len(names))) < p_swap
     donors = rng.integers(0, n, size=(n_samples, len(names)))
-    # The members of a one-hot group are swapped together, from one donor row.
-    for g in domain.onehot_groups:
+    # The members of a group (one-hot, or correlated) are swapped together, from one donor row.
+    for g in groups:
         first = names.index(g[0])
         for m in g[1:]:
             j = names.index(m)
