@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="2 folds, adult subsampled (the make bench profile)")
     ap.add_argument("--datasets", default=",".join(C.DATASETS))
+    ap.add_argument("--update", action="store_true",
+                    help="rerun only --datasets; keep the other data sets' rows from the last results of this profile")
     args = ap.parse_args(argv)
     prof = PROFILES["quick" if args.quick else "full"]
     t_start = time.perf_counter()
@@ -96,7 +98,13 @@ def main(argv: list[str] | None = None) -> int:
                 r["fold"] = k
                 raw.append(r)
             print(f"  {name} fold {k} done ({time.perf_counter() - t_start:.0f} s)", flush=True)
-    md = _markdown(raw, args.datasets.split(","))
+    datasets = args.datasets.split(",")
+    kept_line = ""
+    if args.update:
+        kept, kept_line = C.kept_rows("hybrid" if args.quick else "hybrid_full", datasets)
+        raw = kept + raw
+        datasets = [d for d in C.DATASETS if d in {r["dataset"] for r in raw}]
+    md = kept_line + _markdown(raw, datasets)
     cmd = "python -m benchmarks.hybrid " + " ".join(sys.argv[1:] if argv is None else argv)
     C.write_results("hybrid" if args.quick else "hybrid_full", {"command": cmd.strip(),
                                                                  "profile": "quick" if args.quick else "full",
