@@ -106,14 +106,14 @@ def write_results(name: str, payload: dict, markdown: str, argv: list[str] | Non
     (RESULTS / f"{name}.md").write_text(header(payload) + markdown, encoding="utf-8")
 
 
-def kept_rows(name: str, rerun: list[str]) -> tuple[list[dict], str]:
-    """For ``--update``: the rows of ``results/<name>.json`` whose data set is not in ``rerun``,
-    and a line for the markdown saying which run they come from."""
+def kept_rows(name: str, rerun: list[str], key: str = "rows") -> tuple[list[dict], str]:
+    """For ``--update``: the rows (``payload[key]``) of ``results/<name>.json`` whose data set is
+    not in ``rerun``, and a line for the markdown saying which run they come from."""
     path = RESULTS / f"{name}.json"
     if not path.exists():
         raise SystemExit(f"--update needs an earlier {path}; run without --update first.")
     old = json.loads(path.read_text(encoding="utf-8"))
-    rows = [r for r in old["rows"] if r["dataset"] not in rerun]
+    rows = [r for r in old[key] if r["dataset"] not in rerun]
     kept = sorted({r["dataset"] for r in rows})
     line = (f"Rerun here: {', '.join(rerun)}. Kept from the run of {old['environment']['date']} "
             f"(`{old['command']}`): {', '.join(kept) or 'none'}.\n\n")

@@ -233,18 +233,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", choices=sorted(PROFILES), default=None)
     parser.add_argument("--datasets", default=",".join(C.DATASETS))
     parser.add_argument("--no-write", action="store_true", help="print only; leave benchmarks/results alone")
+    parser.add_argument("--update", action="store_true",
+                        help="rerun only --datasets; keep the other data sets' rows from the last results of this profile")
     args = parser.parse_args(argv)
     profile = args.profile or ("quick" if args.quick else "full")
     datasets = tuple(d for d in args.datasets.split(",") if d)
     t0 = time.perf_counter()
     result = run(datasets, profile)
     result["wall_s"] = time.perf_counter() - t0
-    md = markdown(result) + f"\nWall time of the run: {result['wall_s']:.0f} s.\n"
+    name = "neural" if profile == "quick" else f"neural_{profile}"
+    kept_line = ""
+    if args.update:
+        kept, kept_line = C.kept_rows(name, list(datasets), key="records")
+        records = kept + result["records"]
+        order = {d: i for i, d in enumerate(C.DATASETS)}
+        records.sort(key=lambda r: order.get(r["dataset"], len(order)))  # stable: folds stay in order
+        result["records"], result["summary"] = records, summarise(records)
+    md = kept_line + markdown(result) + f"\nWall time of the run: {result['wall_s']:.0f} s.\n"
     print(md)
     if not args.no_write:
         # The quick profile is the one CI-sized machines run: it owns neural.{md,json};
         # the full profile writes neural_full.{md,json} beside it.
-        name = "neural" if profile == "quick" else f"neural_{profile}"
         C.write_results(name, result, md)
         if name != "neural":
             path = C.RESULTS / f"{name}.md"
