@@ -207,7 +207,26 @@ def test_option_misuse_is_reported(files, tmp_path, capsys):
     assert "(0, 1]" in _err(capsys)
     assert main(base + ["--teacher", str(tmp_path / "nope.json")]) == 2
     assert "XGBoost model JSON" in _err(capsys)
+    assert main(base + ["--model", "tree", "--max-conditions", "3"]) == 2
+    assert "--model rules only" in _err(capsys)
+    assert main(base + ["--max-conditions", "0"]) == 2
+    assert "--max-conditions must be at least 1" in _err(capsys)
     assert not (tmp_path / "m").exists()
+
+
+def test_distill_max_conditions_bounds_every_rule(files, tmp_path):
+    import argparse
+
+    from rulekd._commands import _build_model
+
+    args = argparse.Namespace(seed=0, max_rules=6, max_conditions=2, transparency=None, model="rules", guards=[])
+    assert _build_model(args, None).max_conditions == 2
+    out = tmp_path / "short"
+    assert main(["distill", "--data", str(files / "train.csv"), "--target", "target", "--max-rules", "6",
+                 "--max-conditions", "3", "--out", str(out), "--quiet"]) == 0
+    model = load(out)
+    assert 0 < len(model.rules_) <= 6
+    assert max(len(r.conditions) for r in model.rules_.rules) <= 3
 
 
 def test_parquet_input_gives_the_same_predictions_as_csv(files, rules_dir, tmp_path):
@@ -228,7 +247,8 @@ def test_distilled_hybrid_candidates_are_not_polished(max_rules):
 
     from rulekd._commands import _build_model
 
-    args = argparse.Namespace(seed=0, max_rules=max_rules, transparency=None, model="hybrid", guards=[])
+    args = argparse.Namespace(seed=0, max_rules=max_rules, max_conditions=None, transparency=None, model="hybrid",
+                              guards=[])
     model = _build_model(args, None)
     if max_rules is None:
         assert model.rules is None

@@ -88,6 +88,10 @@ def _build_model(args: argparse.Namespace, teacher: Any) -> Any:
     seed = args.seed
     if args.max_rules is not None and args.max_rules < 1:
         raise _cli_error(f"--max-rules must be at least 1, got {args.max_rules}.")
+    if args.max_conditions is not None and args.max_conditions < 1:
+        raise _cli_error(f"--max-conditions must be at least 1, got {args.max_conditions}.")
+    if args.max_conditions is not None and args.model != "rules":
+        raise _cli_error("--max-conditions applies to --model rules only; for a tree, --max-rules bounds its leaves.")
     if args.transparency is not None and not 0 < args.transparency <= 1:
         raise _cli_error(f"--transparency must be in (0, 1], got {args.transparency}.")
     if args.transparency is not None and args.model != "hybrid":
@@ -95,7 +99,8 @@ def _build_model(args: argparse.Namespace, teacher: Any) -> Any:
     if args.guards and args.model != "hybrid":
         raise _cli_error("--guard applies to --model hybrid only; check properties of other models with `rulekd verify`.")
     if args.model == "rules":
-        return DistilledRuleClassifier(teacher=teacher, max_rules=args.max_rules or 16, kind="list", random_state=seed)
+        return DistilledRuleClassifier(teacher=teacher, max_rules=args.max_rules or 16,
+                                       max_conditions=args.max_conditions, kind="list", random_state=seed)
     if args.model == "tree":
         return DistilledTreeClassifier(teacher=teacher, max_leaf_nodes=args.max_rules or 16, random_state=seed)
     if args.model == "mlp":
@@ -295,6 +300,8 @@ def add_parsers(sub: Any) -> None:
                    help="'xgboost' (fitted here, the default) or a fitted XGBoost model's JSON file (used as is)")
     d.add_argument("--max-rules", type=int, default=None, metavar="N",
                    help="rule budget (rules, hybrid) or leaves (tree); default 16")
+    d.add_argument("--max-conditions", type=int, default=None, metavar="K",
+                   help="rules: at most K conditions in any one rule (default: no limit)")
     d.add_argument("--transparency", type=float, default=None, metavar="F",
                    help="hybrid: share of inputs answered by rules (default 0.5)")
     d.add_argument("--guard", dest="guards", action="append", default=[], metavar="PROPERTY",

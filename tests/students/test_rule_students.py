@@ -211,3 +211,26 @@ def test_auto_transfer_set_size(monkeypatch, cls, n_rows, expected):
     X, y = make_classification(n_samples=n_rows, n_features=4, random_state=0)
     cls(teacher=DecisionTreeClassifier(max_depth=2, random_state=0), random_state=0).fit(X, y)
     assert asked == [expected]
+
+
+@pytest.mark.parametrize("kind, polish, n_classes", [("set", True, 2), ("list", True, 2), ("set", False, 3)])
+def test_max_conditions_bounds_every_rule(kind, polish, n_classes):
+    """No rule is longer than max_conditions, where the unlimited student writes longer ones."""
+    X, y = make_classification(n_samples=600, n_features=8, n_informative=6, n_classes=n_classes,
+                               random_state=1)
+    kw = dict(teacher=RandomForestClassifier(50, random_state=0), max_rules=8, kind=kind, polish=polish,
+              n_synthetic=3000, random_state=0)
+    free = DistilledRuleClassifier(**kw).fit(X, y)
+    assert max(len(r.conditions) for r in free.rules_.rules) > 2  # the limit below bites
+    short = DistilledRuleClassifier(max_conditions=2, **kw).fit(X, y)
+    assert 0 < len(short.rules_) <= 8
+    assert max(len(r.conditions) for r in short.rules_.rules) <= 2
+    assert np.array_equal(short.predict(X), short.rules_.predict(X))
+    # shorter rules agree less with the teacher, but still far above chance
+    assert 1 / n_classes + 0.2 < short.fidelity_ <= free.fidelity_ + 0.02
+
+
+def test_max_conditions_is_validated():
+    X, y = make_classification(n_samples=100, random_state=0)
+    with pytest.raises(ValueError, match="max_conditions"):
+        DistilledRuleClassifier(max_conditions=0, **FAST).fit(X, y)

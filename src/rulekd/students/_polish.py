@@ -227,6 +227,10 @@ class _State:
         self.count += new.astype(self.count.dtype) - self.M[:, i]
         self.M[:, i] = new
 
+    def length(self, i: int) -> int:
+        """Conditions in rule ``i``."""
+        return sum(len(conds) for conds, _ in self.rules[i].values())
+
     def remove(self, i: int) -> None:
         self.count -= self.M[:, i]
         self.M = np.delete(self.M, i, axis=1)
@@ -236,33 +240,35 @@ class _State:
         return [[c for j in sorted(fm) for c in fm[j][0]] for fm in self.rules]
 
 
-def polish(rules: list[list[Condition]], bins: Bins, target: np.ndarray, w: np.ndarray) -> list[list[Condition]]:
+def polish(rules: list[list[Condition]], bins: Bins, target: np.ndarray, w: np.ndarray,
+           max_conditions: int | None = None) -> list[list[Condition]]:
     """Coordinate ascent on the rules' constraints, one (rule, feature) at a time (module docstring).
 
-    Rules left covering no row are dropped. ``target``: the rows the teacher gives the rules' class; ``w``: row weights.
+    Rules left covering no row are dropped. ``target``: the rows the teacher gives the rules' class; ``w``: row
+    weights; ``max_conditions``: no change makes a rule longer than this (``None``: no limit).
     """
     st = _State(rules, bins)
-    _ascend(st, target, w)
+    _ascend(st, target, w, max_conditions)
     return st.conditions()
 
 
 def prune(rules: list[list[Condition]], budget: int, bins: Bins, target: np.ndarray,
-          w: np.ndarray) -> list[list[Condition]]:
+          w: np.ndarray, max_conditions: int | None = None) -> list[list[Condition]]:
     """Polish, then drop the cheapest rule and polish again, until at most ``budget`` rules remain."""
     st = _State(rules, bins)
-    _ascend(st, target, w)
+    _ascend(st, target, w, max_conditions)
     while len(st.rules) > budget:
         base = float(w[(st.count > 0) == target].sum())
         losses = [base - float(w[((st.count - st.M[:, i]) > 0) == target].sum()) for i in range(len(st.rules))]
         st.remove(int(np.argmin(losses)))
-        _ascend(st, target, w)
+        _ascend(st, target, w, max_conditions)
     return st.conditions()
 
 
-def _ascend(st: _State, target: np.ndarray, w: np.ndarray) -> None:
+def _ascend(st: _State, target: np.ndarray, w: np.ndarray, max_conditions: int | None = None) -> None:
     """Best constraint per (rule, feature) in turn, kept when it gains more than half the median
-    row weight (plus ``_CONDITION_ROWS`` per condition it adds); passes repeat until none changes
-    anything."""
+    row weight (plus ``_CONDITION_ROWS`` per condition it adds) and leaves the rule at most
+    ``max_conditions`` long; passes repeat until none changes anything."""
     bins = st.bins
     s = w * np.where(target, 1.0, -1.0)
     unit = float(np.median(w)) if len(w) else 0.0
@@ -277,7 +283,10 @@ def _ascend(st: _State, target: np.ndarray, w: np.ndarray) -> None:
                 conds, m = st.rules[i].get(j, ([], None))
                 now = float(s[rows if m is None else rows & m].sum())
                 value, allowed = bins.best(j, s, rows, bins.allowed_by(j, conds))
-                extra = max(0, len(bins.conditions(j, allowed)) - len(conds)) * _CONDITION_ROWS * unit
+                added = len(bins.conditions(j, allowed)) - len(conds)
+                if max_conditions is not None and added > 0 and st.length(i) + added > max_conditions:
+                    continue
+                extra = max(0, added) * _CONDITION_ROWS * unit
                 if value > now + tol + extra:
                     st.set(i, j, allowed)
                     changed = True

@@ -40,6 +40,11 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         As in :class:`DistilledTreeClassifier`.
     max_rules : int, default=16
         Most rules in ``rules_`` (the default is not counted).
+    max_conditions : int or None, default=None
+        Most conditions in any one rule (``None``: no limit). Every tree the
+        search grows is at most this deep, and polish never lengthens a rule
+        past it. Shorter rules read more easily and agree less with the
+        teacher: see ``docs/architecture.md`` for the measured trade.
     kind : {"set", "list"}, default="set"
         ``"set"``: disjoint rules, order does not matter. ``"list"``: an
         ordered decision list (first match answers), shortened greedily.
@@ -88,6 +93,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
     _parameter_constraints: dict = {
         **DistilledClassifierMixin._common_constraints,
         "max_rules": [Interval(numbers.Integral, 1, None, closed="left")],
+        "max_conditions": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "kind": [StrOptions({"set", "list"})],
         "criterion": [StrOptions({"auto", "hard", "soft"})],
         "refine": ["boolean"],
@@ -100,6 +106,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         *,
         teacher: Any = None,
         max_rules: int = 16,
+        max_conditions: int | None = None,
         kind: str = "set",
         criterion: str = "auto",
         refine: bool = True,
@@ -112,6 +119,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
     ):
         self.teacher = teacher
         self.max_rules = max_rules
+        self.max_conditions = max_conditions
         self.kind = kind
         self.criterion = criterion
         self.refine = refine
@@ -167,7 +175,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         def consider(tree, crit, refined):
             rs = self._readout(tree, Xe, fit, drop_default=True)
             if binary:
-                rs = _DNF(rs, fit, self.classes_).optimise(budget)
+                rs = _DNF(rs, fit, self.classes_, self.max_conditions).optimise(budget)
             elif len(rs) > budget:
                 return
             candidates.append((self._fidelity(rs, val), crit, refined, tree, rs))
@@ -192,7 +200,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         if binary and self.improve:
             candidates.sort(key=lambda c: -c[0])
             for _, crit, refined, tree, rs in list(candidates[:2]):
-                dnf = _DNF(rs, fit, self.classes_)
+                dnf = _DNF(rs, fit, self.classes_, self.max_conditions)
                 better = dnf.improve(budget, lambda rows, dnf=dnf: self._propose(Xe, fit, rows, dnf))
                 candidates.append((self._fidelity(better, val), crit, refined, tree, better))
         return candidates
@@ -208,14 +216,14 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
             jobs.append((max(wide, key=lambda c: c[0]), self.max_rules))  # pruned back to the budget
         out = []
         for (_, crit, refined, tree, rs), budget in jobs:
-            dnf = _DNF(rs, fit, self.classes_)
+            dnf = _DNF(rs, fit, self.classes_, self.max_conditions)
             if dnf.label is None:
                 continue
             rules = [list(r.conditions) for r in rs.rules]
             if budget is None:
-                rules = polish(rules, bins, dnf.target, fit.weights)
+                rules = polish(rules, bins, dnf.target, fit.weights, self.max_conditions)
             else:
-                rules = prune(rules, budget, bins, dnf.target, fit.weights)
+                rules = prune(rules, budget, bins, dnf.target, fit.weights, self.max_conditions)
             new = dnf.replaced(rules)
             out.append((self._fidelity(new, val), crit, refined, tree, new))
         return out
@@ -228,7 +236,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         if target.all() or not target.any():
             return [()] if target.all() else []
         sk = DecisionTreeClassifier(max_leaf_nodes=8, min_samples_leaf=max(5, int(rows.sum()) // 500),
-                                    random_state=self._seed_)
+                                    max_depth=self.max_conditions, random_state=self._seed_)
         sk.fit(Xe[rows], target, sample_weight=ts.weights[rows])
         tree = Tree.from_sklearn(sk, 2, self._categorical_index, self._cuts_)
         tree.snap_thresholds(Xe[rows])
@@ -271,13 +279,15 @@ class _DNF:
     Rules of one class may overlap freely, so each can be generalised (a
     condition dropped) and redundant ones removed whenever agreement with the
     teacher on the transfer rows does not drop; then, while over budget, the
-    rule whose removal costs least goes. Works on cached condition masks, so
-    each trial costs one pass over the rows.
+    rule whose removal costs least goes. With ``max_conditions``, a longer
+    rule first loses, one at a time, the condition whose removal costs least.
+    Works on cached condition masks, so each trial costs one pass over the rows.
     """
 
-    def __init__(self, rs: RuleSet, ts: Any, classes: np.ndarray):
+    def __init__(self, rs: RuleSet, ts: Any, classes: np.ndarray, max_conditions: int | None = None):
         self.rs = rs
         self.ts = ts
+        self.max_conditions = max_conditions
         positive = {r.prediction for r in rs.rules}
         self.label = positive.pop() if positive else None
         ci = list(classes.tolist())
@@ -351,6 +361,14 @@ class _DNF:
         if self.label is None:
             return self.rs
         rules, M, count = self._state()
+        for i in range(len(rules)):  # too long: drop the condition that costs least, until short enough
+            while self.max_conditions is not None and len(rules[i]) > self.max_conditions:
+                others = (count - M[:, i]) > 0
+                trials = [rules[i][:j] + rules[i][j + 1:] for j in range(len(rules[i]))]
+                masks = [self._rule_mask(t) for t in trials]
+                j = int(np.argmax([self._score(others | m) for m in masks]))
+                count += masks[j].astype(count.dtype) - M[:, i]
+                M[:, i], rules[i] = masks[j], trials[j]
         best = self._score(count > 0)
         changed = True
         while changed:

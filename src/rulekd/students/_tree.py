@@ -67,13 +67,21 @@ class _TreeFitting:
         return np.column_stack(cols)
 
     @property
+    def _max_depth(self) -> int | None:
+        """Deepest tree to grow (``None``: any). A root-to-leaf path of depth d reads as a rule of at
+        most d conditions, so with more than two classes ``max_conditions`` bounds the depth; with two,
+        the rule student cuts each rule to ``max_conditions`` itself (``_DNF``) and grows trees freely."""
+        limit = getattr(self, "max_conditions", None)
+        return limit if limit is not None and len(self.classes_) > 2 else None
+
+    @property
     def _categorical_index(self) -> dict[int, int]:
         return {j: len(s.levels) for j, s in enumerate(self.domain_.features) if s.kind == "categorical"}
 
     def _grow(self, Xe: np.ndarray, ts: Any, n_leaves: int, criterion: str) -> Tree:
         """CART with ``n_leaves`` leaves, copied into a refinable :class:`Tree`."""
         kw = dict(max_leaf_nodes=max(int(n_leaves), 2), min_samples_leaf=max(1, len(Xe) // 2000),
-                  random_state=self._seed_)
+                  max_depth=self._max_depth, random_state=self._seed_)
         if criterion == "soft":
             target = ts.proba[:, 1] if ts.proba.shape[1] == 2 else ts.proba
             sk = DecisionTreeRegressor(**kw).fit(Xe, target, sample_weight=ts.weights)
