@@ -41,10 +41,13 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
     max_rules : int, default=16
         Most rules in ``rules_`` (the default is not counted).
     max_conditions : int or None, default=None
-        Most conditions in any one rule (``None``: no limit). Every tree the
-        search grows is at most this deep, and polish never lengthens a rule
-        past it. Shorter rules read more easily and agree less with the
-        teacher: see ``docs/architecture.md`` for the measured trade.
+        Most conditions in any one rule (``None``: no limit). Two classes: a
+        longer rule loses, one at a time, the condition that costs least
+        agreement with the teacher, and polish never lengthens a rule past it;
+        more classes: the trees are grown at most this deep. Shorter rules read
+        more easily and agree a little less with the teacher (German credit at
+        16 rules: 0.860 with 110 conditions in all, 0.855 with 52–79 at 5,
+        0.815 with 21–43 at 3; ``docs/architecture.md``).
     kind : {"set", "list"}, default="set"
         ``"set"``: disjoint rules, order does not matter. ``"list"``: an
         ordered decision list (first match answers), shortened greedily.
