@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.sparse.csgraph import connected_components
 
 from ..domain import Domain
 
@@ -151,19 +152,10 @@ def correlated_groups(X: pd.DataFrame, domain: Domain, threshold: float = _CORRE
     with np.errstate(invalid="ignore", divide="ignore"):
         C = rows.apply(pd.to_numeric, errors="coerce").corr(method="spearman").abs().to_numpy()
     linked = np.nan_to_num(C, nan=0.0) >= threshold
-    group = list(range(len(names)))  # union-find over the linked pairs
-
-    def root(i: int) -> int:
-        while group[i] != i:
-            group[i] = group[group[i]]
-            i = group[i]
-        return i
-
-    for i, j in zip(*np.nonzero(np.triu(linked, k=1))):
-        group[root(int(i))] = root(int(j))
+    _, label = connected_components(linked, directed=False)
     members: dict[int, list[str]] = {}
-    for i, name in enumerate(names):
-        members.setdefault(root(i), []).append(name)
+    for name, k in zip(names, label.tolist()):
+        members.setdefault(k, []).append(name)
     return [m for m in members.values() if len(m) > 1]
 
 
