@@ -13,6 +13,7 @@ the same run; a status per method (folds ok, failed, over time cap).
     python -m benchmarks.fidelity --quick --peers --te2rules-stages 1 --te2rules-cap 30   # make bench: results/fidelity.*
     python -m benchmarks.fidelity --peers [--budgets 8,16,32]    # results/fidelity_full.{md,json}
     python -m benchmarks.fidelity --quick --datasets german_credit,heart
+    python -m benchmarks.fidelity --budgets 16 --max-conditions 3 --out fidelity16_k3   # short rules
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ BUDGETS = (8, 16, 32)
 QUICK = {"folds_run": 2, "adult_rows": 8000}
 
 
-def rulekd_adapters(budget: int, frozen: Any) -> list[Adapter]:
+def rulekd_adapters(budget: int, frozen: Any, max_conditions: int | None = None) -> list[Adapter]:
     from rulekd import DistilledRuleClassifier, DistilledTreeClassifier
+
+    short = "" if max_conditions is None else f", ≤ {max_conditions} conditions each"
 
     def tree_complexity(m: Any) -> dict:
         # a binary tree of L leaves has L - 1 splits (the unit CART's conditions count)
@@ -47,18 +50,21 @@ def rulekd_adapters(budget: int, frozen: Any) -> list[Adapter]:
         Adapter(f"rulekd tree ({budget} leaves)", "rulekd-tree", budget,
                 lambda: DistilledTreeClassifier(teacher=frozen, max_leaf_nodes=budget, random_state=0),
                 tree_complexity, uses_teacher=True),
-        Adapter(f"rulekd rule set ({budget} rules)", "rulekd-set", budget,
-                lambda: DistilledRuleClassifier(teacher=frozen, max_rules=budget, kind="set", random_state=0),
+        Adapter(f"rulekd rule set ({budget} rules{short})", "rulekd-set", budget,
+                lambda: DistilledRuleClassifier(teacher=frozen, max_rules=budget, max_conditions=max_conditions,
+                                                kind="set", random_state=0),
                 rule_complexity, uses_teacher=True),
-        Adapter(f"rulekd rule list ({budget} rules)", "rulekd-list", budget,
-                lambda: DistilledRuleClassifier(teacher=frozen, max_rules=budget, kind="list", random_state=0),
+        Adapter(f"rulekd rule list ({budget} rules{short})", "rulekd-list", budget,
+                lambda: DistilledRuleClassifier(teacher=frozen, max_rules=budget, max_conditions=max_conditions,
+                                                kind="list", random_state=0),
                 rule_complexity, uses_teacher=True),
     ]
 
 
 def run(datasets: tuple[str, ...], budgets: tuple[int, ...], *, quick: bool, with_peers: bool,
         n_folds: int = 5, n_folds_run: int | None = None, adult_rows: int | None = None,
-        te2rules_stages: tuple[int, ...] = (1, 2), te2rules_cap_s: float = 90.0) -> dict:
+        te2rules_stages: tuple[int, ...] = (1, 2), te2rules_cap_s: float = 90.0,
+        max_conditions: int | None = None) -> dict:
     records: list[dict] = []
     for name in datasets:
         X, y = C.load(name, max_rows=adult_rows if name == "adult" else None)
@@ -74,7 +80,7 @@ def run(datasets: tuple[str, ...], budgets: tuple[int, ...], *, quick: bool, wit
             y_teacher_tr = frozen.predict(Xtr)
             for budget in budgets:
                 adapters = [cart_adapter(budget, on="labels"), cart_adapter(budget, on="teacher")]
-                adapters += rulekd_adapters(budget, frozen)
+                adapters += rulekd_adapters(budget, frozen, max_conditions)
                 if with_peers:
                     adapters += peer_adapters(budget, frozen, name, te2rules_stages=te2rules_stages,
                                               te2rules_cap_s=te2rules_cap_s)
@@ -189,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="te2rules num_stages to run with --peers, comma-separated ('' for none)")
     ap.add_argument("--te2rules-cap", type=float, default=90.0,
                     help="seconds per te2rules extraction before it is stopped (status 'over time cap')")
+    ap.add_argument("--max-conditions", type=int, default=None, metavar="K",
+                    help="rulekd's rule set and list with max_conditions=K (default: no limit)")
     ap.add_argument("--folds", type=int, default=5, help="number of cross-validation folds (the split)")
     ap.add_argument("--folds-run", type=int, default=None,
                     help="run only the first N folds of the split (default: all; --quick: 2)")
@@ -204,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     adult_rows = args.adult_rows if args.adult_rows is not None else (QUICK["adult_rows"] if args.quick else None)
     out = run(datasets, budgets, quick=args.quick, with_peers=args.peers, n_folds=args.folds,
               n_folds_run=folds_run, adult_rows=adult_rows, te2rules_stages=stages,
-              te2rules_cap_s=args.te2rules_cap)
+              te2rules_cap_s=args.te2rules_cap, max_conditions=args.max_conditions)
     scope = (f"Stratified {args.folds}-fold CV, seed 0; folds run: "
              f"{folds_run if folds_run is not None else args.folds} of {args.folds}"
              + (f"; adult subsampled to {adult_rows:,} rows" if adult_rows else "")
@@ -217,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
                            "protocol": {"datasets": datasets, "budgets": budgets, "folds": args.folds,
                                         "folds_run": folds_run, "adult_rows": adult_rows,
                                         "peers": args.peers, "te2rules_stages": stages,
-                                        "te2rules_cap_s": args.te2rules_cap,
+                                        "te2rules_cap_s": args.te2rules_cap, "max_conditions": args.max_conditions,
                                         "teacher": "XGBClassifier(n_estimators=200, max_depth=4)"},
                            **out}, md, argv)
     print(md)
