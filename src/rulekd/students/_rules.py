@@ -46,8 +46,8 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         agreement with the teacher, and polish never lengthens a rule past it;
         more classes: the trees are grown at most this deep. Shorter rules read
         more easily and agree a little less with the teacher (German credit at
-        16 rules: 0.860 with 110 conditions in all, 0.855 with 52–79 at 5,
-        0.815 with 21–43 at 3; ``docs/architecture.md``).
+        16 rules: 0.860 with 110 conditions in all, 0.855 with 77 at 5, 0.815
+        with 25 at 3; ``docs/architecture.md``).
     kind : {"set", "list"}, default="set"
         ``"set"``: disjoint rules, order does not matter. ``"list"``: an
         ordered decision list (first match answers), shortened greedily.
