@@ -292,6 +292,21 @@ def test_save_and_load_give_the_same_answers_and_proofs(guarded, german, tmp_pat
         back.retarget(0.5)  # the validation state of fit is not saved
 
 
+def test_frame_with_integer_column_names_gets_rules_in_its_own_names(german):
+    # pd.DataFrame(array) names its columns 0, 1, ...: the candidate students then see an array and
+    # name the features x0, x1, ...; the hybrid's rules must use its own names ("0", "1", ...).
+    Xtr, Xte, ytr, yte = german
+    Xtr, Xte = (pd.DataFrame(X.select_dtypes("number").to_numpy()) for X in (Xtr, Xte))
+    hyb = _fast(transparency=0.5).fit(Xtr, ytr)
+    assert hyb.domain_.names == tuple(str(j) for j in range(Xtr.shape[1]))
+    assert len(hyb.rules_) and {c.feature for r in hyb.rules_.rules for c in r.conditions} <= set(hyb.domain_.names)
+    by = hyb.decided_by(Xte)
+    assert (by != "student").any()
+    ids = {hyb.rules_.rule_id(i): r.prediction for i, r in enumerate(hyb.rules_.rules)}
+    pred = hyb.predict(Xte)
+    assert all(pred[i] == ids[by[i]] for i in np.flatnonzero(by != "student"))
+
+
 def test_refit_fits_teacher_and_student_again_on_every_row_and_keeps_the_choice(german):
     from sklearn.tree import DecisionTreeClassifier
 

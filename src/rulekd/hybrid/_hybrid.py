@@ -42,6 +42,7 @@ rule of ``rules_`` that fires, else the guarded student (``_guards.py``).
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 import warnings
 from typing import Any, Sequence
@@ -343,7 +344,11 @@ class HybridClassifier(DistilledClassifierMixin):
             return
         focus = self.rules_
 
+        names = list(self.domain_.names)
+
         def leave_to_student(F: pd.DataFrame) -> np.ndarray:
+            # The student names an array's features x0, x1, ...: read its rows in the hybrid's names.
+            F = F.set_axis(names, axis=1) if list(F.columns) != names else F
             return np.where((focus.decide(F) < 0) & ~self._guard_mask(F), 1.0, _FOCUS_WEIGHT)
 
         self.student_ = self._fit_student(X, labels, sw, seed, transfer_weight=leave_to_student)
@@ -394,12 +399,12 @@ class HybridClassifier(DistilledClassifierMixin):
                     if self.rules is None else clone(self.rules))
             base.set_params(teacher=self.teacher_, random_state=seed)
             base.fit(fit_X, labels, **kw)
-            out += [(r.conditions, "rule student") for r in base.rules_.rules]
+            out += [(conds, "rule student") for conds in self._renamed(base)]
         for size in _TREE_SIZES:
             tree = DistilledTreeClassifier(teacher=self.teacher_, max_leaf_nodes=size, n_synthetic=n_syn,
                                            strategy=self.strategy, random_state=seed)
             tree.fit(fit_X, labels, **kw)
-            out += [(r.conditions, f"tree {size}") for r in tree.rules_.rules]
+            out += [(conds, f"tree {size}") for conds in self._renamed(tree)]
         out += self._teacher_tree_rules()
         seen, uniq = set(), []
         for conds, src in out:
@@ -409,6 +414,17 @@ class HybridClassifier(DistilledClassifierMixin):
             seen.add(key)
             uniq.append((key, src))
         return uniq
+
+    def _renamed(self, model: Any) -> list[tuple]:
+        """The conditions of each of ``model``'s rules, in the hybrid's feature names.
+
+        A frame whose column names are not all strings (``pd.DataFrame(array)``) reaches
+        the candidate students as an array, so they name its features x0, x1, ...; the
+        hybrid names them after the columns ("0", "1", ...), in the same order.
+        """
+        rename = dict(zip(model.domain_.names, self.domain_.names))
+        return [tuple(dataclasses.replace(c, feature=rename.get(c.feature, c.feature)) for c in r.conditions)
+                for r in model.rules_.rules]
 
     def _teacher_tree_rules(self) -> list[tuple]:
         """Leaves of the teacher's first trees, when it is XGBoost (else none)."""
