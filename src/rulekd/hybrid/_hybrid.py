@@ -133,8 +133,8 @@ class HybridClassifier(DistilledClassifierMixin):
         Share of the real rows held out to choose the rules (the teacher and
         the students learn from the rest). Measured against 0.25 on folds
         other than the benchmark's (``docs/hybrid.md``): more rows for the
-        models helped German credit, heart and COMPAS more than fewer
-        validation rows cost; breast cancer lost up to 7 test rows of 569.
+        models helped German credit and heart more than fewer validation rows
+        cost, COMPAS was mixed, breast cancer lost up to 7 test rows of 569.
     refit : bool, default=False
         Once the rules are chosen, fit the teacher (unless frozen) and the
         student again on all the rows, training and validation, as a
