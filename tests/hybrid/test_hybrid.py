@@ -295,7 +295,7 @@ def test_save_and_load_give_the_same_answers_and_proofs(guarded, german, tmp_pat
 def test_frame_with_integer_column_names_gets_rules_in_its_own_names(german):
     # pd.DataFrame(array) names its columns 0, 1, ...: the candidate students then see an array and
     # name the features x0, x1, ...; the hybrid's rules must use its own names ("0", "1", ...).
-    Xtr, Xte, ytr, yte = german
+    Xtr, Xte, ytr, _ = german
     Xtr, Xte = (pd.DataFrame(X.select_dtypes("number").to_numpy()) for X in (Xtr, Xte))
     hyb = _fast(transparency=0.5).fit(Xtr, ytr)
     assert hyb.domain_.names == tuple(str(j) for j in range(Xtr.shape[1]))
