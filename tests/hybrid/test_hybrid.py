@@ -1,5 +1,6 @@
 """HybridClassifier: routing, transparency, guards proved on the whole composition."""
 
+import dataclasses
 import warnings
 
 import numpy as np
@@ -104,6 +105,57 @@ def test_automatic_transparency_does_not_lose_validation_accuracy(german):
     h = _fast(transparency=None).fit(Xtr, ytr)
     s = h.validation_scores_
     assert s["hybrid_accuracy"] >= s["student_accuracy"] - 1e-9
+
+
+def test_rows_an_implies_guard_answers_do_not_count_toward_transparency(german):
+    """The target is a share of all rows answered by rules, as transparency_ and decided_by count it."""
+    Xtr, _, ytr, _ = german
+    guard = Implies("duration > 24", then=1)  # about a quarter of the rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GuardConflictWarning)
+        h = _fast(transparency=0.5, guards=[guard]).fit(Xtr, ytr)
+    by = h.decided_by(Xtr)
+    by_guard = np.char.startswith(by.astype(str), "guard:")
+    assert 0.15 < by_guard.mean() < 0.35
+    by_rule = (by != "student") & ~by_guard
+    # Counting the guard's rows too, rules answering a quarter would have met the target.
+    assert by_rule.mean() >= 0.5 - 0.05, by_rule.mean()
+    assert abs(h.transparency_ - 0.5) <= 0.12
+
+
+def test_rule_precision_and_rule_accuracy_weigh_the_validation_rows(german):
+    Xtr, _, ytr, _ = german
+    w = np.random.default_rng(0).uniform(0.1, 3.0, len(ytr))
+    h = _fast(transparency=0.6).fit(Xtr, ytr, sample_weight=w)
+    d = h._choice_
+    Xva, y_va, w_va = d["Xva"], d["y_va"], d["w_va"]
+    assert not np.all(w_va == 1.0)
+    pred = h.predict(Xva)
+    right = pred == h.classes_[y_va]
+    by = h.decided_by(Xva)
+    for rid, prec in h.rule_precision_.items():
+        sel = by == rid
+        if sel.any():
+            assert prec == pytest.approx(np.average(right[sel], weights=w_va[sel]))
+    rule_rows = by != "student"
+    assert h.validation_scores_["rule_accuracy"] == pytest.approx(
+        np.average(right[rule_rows], weights=w_va[rule_rows]))
+
+
+def test_default_rule_student_draws_synthetic_rows_with_the_hybrids_strategy(german, monkeypatch):
+    from rulekd.students import _rules
+
+    seen = []
+    fit = _rules.DistilledRuleClassifier.fit
+
+    def spy(self, *args, **kw):
+        seen.append(self.strategy)
+        return fit(self, *args, **kw)
+
+    monkeypatch.setattr(_rules.DistilledRuleClassifier, "fit", spy)
+    Xtr, _, ytr, _ = german
+    _fast(rules=None, strategy="marginal", transparency=0.5).fit(Xtr, ytr)
+    assert seen == ["marginal"]
 
 
 def test_guards_hold_on_random_domain_inputs(guarded):
@@ -331,3 +383,50 @@ def test_refit_fits_teacher_and_student_again_on_every_row_and_keeps_the_choice(
     rules = by != "student"
     assert (again.predict(Xte)[rules] == once.predict(Xte)[rules]).all()
     assert not np.allclose(again.student_.predict_proba(Xte), once.student_.predict_proba(Xte))
+
+
+def test_invariant_values_of_a_numeric_feature_are_weighted_by_the_rows_near_them():
+    """8 grid points over 50 distinct values; a value held by 70 % of the rows weighs about that much."""
+    from rulekd.domain import Domain
+    from rulekd.hybrid._guards import INVARIANT_GRID, _invariant_combinations
+
+    rng = np.random.default_rng(0)
+    x = np.where(rng.random(1000) < 0.7, 0.0, rng.choice(np.linspace(0.1, 6.2, 49), 1000))
+    frame = pd.DataFrame({"oldpeak": x, "other": rng.random(1000)})
+    combos = _invariant_combinations(["oldpeak"], Domain.from_data(frame), frame)
+    values = np.array([c["oldpeak"] for c, _ in combos])
+    weights = np.array([w for _, w in combos])
+    assert len(combos) == INVARIANT_GRID and weights.sum() == pytest.approx(1.0)
+    grid_mid = (values[1:] + values[:-1]) / 2
+    counts = np.bincount(np.searchsorted(grid_mid, x), minlength=len(values)) + 1.0
+    np.testing.assert_allclose(weights, counts / counts.sum())
+    assert weights[values == 0.0][0] > 0.6
+
+
+@pytest.mark.parametrize("transparency, expected", [(None, [1, 2]), (0.3, [0])])
+def test_ties_between_rule_orders_go_to_more_transparency_or_to_fewer_rules(transparency, expected):
+    """Automatic choice: equal gain, more rows answered by rules; a target: equal gain, fewer rules."""
+    paths = [([0], [(0.0, 0.0), (0.3, 0.1)]),
+             ([1, 2], [(0.0, 0.0), (0.2, 0.0), (0.35, 0.1)])]  # the same gain, a rule more
+    order, cut = HybridClassifier(transparency=transparency)._pick(paths)
+    assert order == expected
+    assert cut == (2 if transparency is None else 1)
+
+
+def test_a_numpy_array_gets_the_same_hybrid_as_its_dataframe():
+    """Same candidates (the teacher's trees included: XGBoost names an array's features f0, f1, ...),
+    same rules up to the column names, same answers."""
+    from rulekd.datasets import load_breast_cancer
+
+    d = load_breast_cancer()
+    X, y = d.data.iloc[::2], d.target[::2]
+    frame_fit = _fast(teacher=XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1), transparency=0.6).fit(X, y)
+    array_fit = _fast(teacher=XGBClassifier(n_estimators=30, max_depth=3, n_jobs=1), transparency=0.6).fit(
+        X.to_numpy(), y)
+    assert len(array_fit._choice_["rules"]) == len(frame_fit._choice_["rules"])
+    rename = dict(zip(frame_fit.domain_.names, array_fit.domain_.names))
+    for a, b in zip(array_fit.rules_.rules, frame_fit.rules_.rules):
+        assert a.prediction == b.prediction
+        assert sorted(str(c) for c in a.conditions) == sorted(
+            str(dataclasses.replace(c, feature=rename[c.feature])) for c in b.conditions)
+    np.testing.assert_array_equal(array_fit.predict(X.to_numpy()), frame_fit.predict(X))

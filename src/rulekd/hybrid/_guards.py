@@ -8,12 +8,15 @@ computes, with constructions simple enough for Z3 to prove the composition
 while treating the network as an arbitrary function (``_verify.py``):
 
 * ``Invariant(f)``: the student's probabilities are averaged over a fixed set
-  of values of ``f`` (every level, the missing value where it is allowed, or a
-  quantile grid of a numeric feature), weighted by their frequency in the
-  training data. The answer then depends on ``f`` not at all. Cost: one
-  student evaluation per value (per combination, with several such guards).
+  of values of ``f`` (every level, the missing value where it is allowed, or
+  the grid below for a numeric feature), weighted by their frequency in the
+  training data (a grid point counts the training values nearer to it than to
+  its neighbours; every value one more). The answer then depends on ``f`` not
+  at all. Cost: one student evaluation per value (per combination, with
+  several such guards).
 * ``Monotone(f, increasing, toward=c)``: on a fixed grid ``G`` of values of
-  ``f`` (every training value, or 32 quantiles), the answer is ``c`` exactly
+  ``f`` (every distinct training value, or 32 quantiles of the distinct
+  values: ``_grid``), the answer is ``c`` exactly
   when the student answers ``c`` at some grid point ``g <= x_f`` (all other
   features as in ``x``); otherwise the student's best class other than ``c``.
   Raising ``x_f`` only adds grid points, so an answer ``c`` is never left.
@@ -46,6 +49,8 @@ MAX_COMBINATIONS = 256
 
 
 def _grid(values: np.ndarray, size: int) -> np.ndarray:
+    """Every distinct value, or ``size`` quantiles of the distinct values (spread over their range
+    in rank, not weighted by how often each occurs)."""
     v = np.unique(values[~np.isnan(values)])
     if len(v) <= size:
         return v
@@ -189,9 +194,10 @@ def _invariant_combinations(names: Sequence[str], domain: Domain, frame: pd.Data
             x = col.to_numpy(dtype=np.float64, na_value=np.nan)
             grid = _grid(x, 2 if spec.kind == "binary" else INVARIANT_GRID)
             values = [float(v) for v in grid]
-            counts = [1.0] * len(values)
-            if spec.kind in ("binary", "integer") or len(np.unique(x[~np.isnan(x)])) <= INVARIANT_GRID:
-                counts = [float((x == v).sum()) for v in values]
+            # A grid point counts the training values nearer to it than to its neighbours (its own
+            # value only, where the grid holds every distinct value).
+            nearest = np.searchsorted((grid[1:] + grid[:-1]) / 2.0, x[~np.isnan(x)])
+            counts = np.bincount(nearest, minlength=len(grid)).astype(float).tolist()
         if spec.allow_missing:
             values.append(None)
             counts.append(float(col.isna().sum()))

@@ -115,8 +115,9 @@ class HybridClassifier(DistilledClassifierMixin):
         The neural student (default ``DistilledMLPClassifier()``); its teacher is
         replaced by the hybrid's.
     transparency : float in (0, 1] or None, default=0.5
-        Target share of inputs answered by rules; ``None`` chooses it on
-        validation accuracy.
+        Target share of inputs answered by rules (rows an ``Implies`` guard
+        answers do not count, as in ``transparency_`` and :meth:`decided_by`);
+        ``None`` chooses it on validation accuracy.
     min_rule_precision : float in [0, 1] or None, default=None
         Lowest held-out precision (smoothed toward the rule's agreement with the
         teacher) of a rule allowed to answer.
@@ -181,7 +182,8 @@ class HybridClassifier(DistilledClassifierMixin):
     transparency_ : float
         Share of validation rows answered by rules.
     rule_precision_ : dict
-        Rule id -> precision on the validation rows it answers (nan if none).
+        Rule id -> precision on the validation rows it answers, weighted by their
+        ``sample_weight`` (nan if none).
     guard_conflicts_ : list of dict
         Candidate rules set aside for contradicting a guard: ``rule``, ``guard``, ``reason``.
     validation_scores_ : dict
@@ -395,7 +397,7 @@ class HybridClassifier(DistilledClassifierMixin):
         else:
             # polish=False: the choice below re-cuts the candidates anyway, and polishing would
             # multiply this student's fit time by about four (measured for the rule student alone).
-            base = (DistilledRuleClassifier(max_rules=16, polish=False, n_synthetic=n_syn)
+            base = (DistilledRuleClassifier(max_rules=16, polish=False, n_synthetic=n_syn, strategy=self.strategy)
                     if self.rules is None else clone(self.rules))
             base.set_params(teacher=self.teacher_, random_state=seed)
             base.fit(fit_X, labels, **kw)
@@ -427,11 +429,16 @@ class HybridClassifier(DistilledClassifierMixin):
                 for r in model.rules_.rules]
 
     def _teacher_tree_rules(self) -> list[tuple]:
-        """Leaves of the teacher's first trees, when it is XGBoost (else none)."""
+        """Leaves of the teacher's first trees, when it is XGBoost (else none).
+
+        The booster's split indices are the columns of the hybrid's frame, in order, so
+        its leaves read in the hybrid's feature names whatever the booster calls them
+        (``f0, f1, ...`` for a numpy array).
+        """
         from ..rules import from_xgboost_tree
         from ..teachers import XGBoostTeacher
 
-        if not isinstance(self.teacher_, XGBoostTeacher) or not self._frame_input_:
+        if not isinstance(self.teacher_, XGBoostTeacher):
             return []
         cats = {s.name: list(s.levels) for s in self.domain_.features if s.kind == "categorical"}
         out = []
@@ -606,10 +613,12 @@ class HybridClassifier(DistilledClassifierMixin):
         for price in _PRICES:
             cov_va = guard_va.copy()
             cov_t = guard_t.copy()
-            cov_all = guard_all.copy()
+            # Transparency counts the rows rules answer, as transparency_ and decided_by do: the
+            # rows an Implies guard answers are neither covered nor coverable (Mall leaves them out).
+            cov_all = np.zeros_like(guard_all)
             order: list[int] = []
             total = 0.0  # gain over the student so far (see gain())
-            steps = [(float(cov_all.mean()), 0.0)]  # (coverage of the real rows, gain) per prefix
+            steps = [(0.0, 0.0)]  # (share of the real rows answered by rules, gain) per prefix
             left = list(ok)
             while left and len(order) < max(self.max_rules, 1):
                 best, best_val = None, (-np.inf, -np.inf)
@@ -655,11 +664,11 @@ class HybridClassifier(DistilledClassifierMixin):
         for i in range(len(self.rules_)):
             rid = self.rules_.rule_id(i)
             sel = by_va == rid
-            self.rule_precision_[rid] = float(np.mean(pred_va[sel] == y_va[sel])) if sel.any() else float("nan")
+            self.rule_precision_[rid] = _weighted_share(pred_va[sel] == y_va[sel], w_va[sel])
         self.validation_scores_ = {
             "hybrid_accuracy": float(np.average(pred_va == y_va, weights=w_va)),
             "student_accuracy": base_acc,
-            "rule_accuracy": float(np.mean(pred_va[rule_rows] == y_va[rule_rows])) if rule_rows.any() else float("nan"),
+            "rule_accuracy": _weighted_share(pred_va[rule_rows] == y_va[rule_rows], w_va[rule_rows]),
             "n_validation": int(len(y_va)),
         }
 
@@ -675,7 +684,9 @@ class HybridClassifier(DistilledClassifierMixin):
             else:  # the shortest prefix that reaches the target
                 reach = [i for i, (cov, _) in enumerate(steps) if cov >= self.transparency - 1e-12]
                 cut = reach[0] if reach else len(steps) - 1
-            key = (steps[cut][0] >= (self.transparency or 0) - 1e-12, round(steps[cut][1], 12), -cut)
+            # Ties between orders: with a target, the fewer rules; without, the more transparency.
+            tie = steps[cut][0] if self.transparency is None else -cut
+            key = (steps[cut][0] >= (self.transparency or 0) - 1e-12, round(steps[cut][1], 12), tie)
             if best is None or key > best[0]:
                 best = (key, order, cut)
         return best[1], best[2]
@@ -858,6 +869,12 @@ class HybridClassifier(DistilledClassifierMixin):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _weighted_share(right: np.ndarray, w: np.ndarray) -> float:
+    """Weighted share of ``right`` (the validation rows' sample weights); nan without weight."""
+    total = float(w.sum())
+    return float((w * right).sum() / total) if total > 0 else float("nan")
 
 
 def _monotone_bad_ops(increasing: bool, toward_class: bool) -> tuple[str, ...]:
