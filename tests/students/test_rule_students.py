@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.datasets import make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.frozen import FrozenEstimator
 from sklearn.tree import DecisionTreeClassifier
+from xgboost import XGBClassifier
 
 from rulekd import DistilledRuleClassifier, DistilledTreeClassifier, RuleSet
 
@@ -66,6 +67,71 @@ def test_rule_budget_is_respected_and_multiclass_works():
         assert set(m.predict(X)) <= set(m.classes_)
     assert m.fidelity_ > 0.6
     assert m.predict_proba(X).shape == (600, 3)
+
+
+def _small_xgb():
+    return XGBClassifier(n_estimators=20, max_depth=3, enable_categorical=True, n_jobs=1)
+
+
+class _SkewedTeacher(ClassifierMixin, BaseEstimator):
+    """Says class 1 with probability 0.55 on a striped region, 0.02 elsewhere: hard and soft majorities differ."""
+
+    def fit(self, X, y):
+        self.classes_ = np.unique(y)
+        return self
+
+    def predict_proba(self, X):
+        X = np.asarray(X, dtype=float)
+        p1 = np.where((X[:, 0] > 0.5) & (np.mod(X[:, 1] * 37, 1) < 0.6), 0.55, 0.02)
+        return np.column_stack([1 - p1, p1])
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+@pytest.mark.parametrize("make", [
+    lambda: DistilledTreeClassifier(teacher=_SkewedTeacher(), max_leaf_nodes=2, n_synthetic=300, random_state=0),
+    lambda: DistilledRuleClassifier(teacher=_SkewedTeacher(), max_rules=1, max_conditions=1, n_synthetic=300,
+                                    random_state=0),
+])
+def test_predict_proba_puts_the_predicted_class_first(make):
+    """A rule whose class wins on the teacher's labels but not on its mean probability still ranks its class first."""
+    rng = np.random.RandomState(0)
+    X = rng.rand(300, 2)
+    y = _SkewedTeacher().fit(X, [0, 1]).predict(X)
+    m = make().fit(X, y)
+    Xt = np.random.RandomState(1).rand(500, 2)
+    pred = m.predict(Xt)
+    assert (pred == 1).any()  # the skewed region got a rule of its own
+    np.testing.assert_array_equal(m.classes_[m.predict_proba(Xt).argmax(axis=1)], pred)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: DistilledTreeClassifier(teacher=_small_xgb(), max_leaf_nodes=6, n_synthetic=2000, random_state=0),
+    lambda: DistilledRuleClassifier(teacher=_small_xgb(), max_rules=3, n_synthetic=2000, random_state=0),
+    lambda: DistilledRuleClassifier(teacher=_small_xgb(), max_rules=3, kind="list", n_synthetic=2000,
+                                    random_state=0),
+])
+def test_rule_probabilities_are_the_teachers_mean_over_the_rows_each_rule_answers(make):
+    """``proba`` of every rule and of the default is measured on the final rules, after shortening and polish."""
+    X, y = _mixed_frame()
+    m = make().fit(X, y)
+    _, _, _, ts, fit_idx, _ = make()._build_transfer(X, y)
+    rows = ts.X.iloc[fit_idx].reset_index(drop=True)
+    answer = m.rules_.decide(rows)
+    table = m.rules_.proba_table()
+    checked = 0
+    for j in range(-1, len(m.rules_)):
+        sel = answer == j
+        if not sel.any():
+            continue
+        mean = ts.proba[fit_idx][sel].mean(axis=0)
+        code = list(m.classes_).index(m.rules_.rules[j].prediction if j >= 0 else m.rules_.default)
+        if np.argmax(mean) != code:  # mixed with the rule's class instead (the test above)
+            mean = 0.4 * mean + 0.6 * np.eye(len(m.classes_))[code]
+        np.testing.assert_allclose(table[j], mean, rtol=0, atol=1e-12)
+        checked += 1
+    assert checked >= 3
 
 
 def test_distilled_rules_beat_cart_on_true_labels_in_fidelity():

@@ -79,8 +79,29 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
 
     Attributes
     ----------
-    teacher_, rules_, domain_, fidelity_, complexity_, classes_,
-    n_features_in_, feature_names_in_ : see :class:`DistilledTreeClassifier`.
+    teacher_ : Teacher
+        The fitted teacher behind its adapter (``teacher_.estimator``).
+    rules_ : RuleSet
+        At most ``max_rules`` rules and a default class. ``kind="set"``:
+        unordered; with two classes every rule predicts the class other than
+        the default and rules may overlap (a row matched by any rule gets that
+        class), with more classes the rules are disjoint. ``kind="list"``:
+        ordered, the first matching rule answers. Each rule's ``proba`` is the
+        teacher's mean over the transfer rows it answers (see
+        ``docs/architecture.md``).
+    domain_ : Domain
+        The inputs the model was fitted for (read by the verifier).
+    fidelity_ : float
+        Agreement with the teacher on the held-out transfer rows.
+    complexity_ : dict
+        ``{"rules": ..., "conditions": ..., "leaves": ...}``; ``leaves`` is
+        the size of the tree the rules were read from (the default class's
+        leaves included).
+    criterion_ : {"hard", "soft"}
+        The criterion of the tree the chosen rules came from.
+    refined_ : bool
+        Whether that tree was refined by TAO.
+    classes_, n_features_in_, feature_names_in_
 
     Examples
     --------

@@ -168,7 +168,7 @@ class _TreeFitting:
         return c
 
     def _finalise(self, rs: RuleSet, frame: pd.DataFrame, ts_fit: Any, **metadata: Any) -> RuleSet:
-        """Tidy conditions, recompute support (real rows) and confidence (transfer rows)."""
+        """Tidy conditions; recompute support (real rows), confidence and probabilities (transfer rows)."""
         rs = rs.replace(rules=tuple(
             Rule(tuple(self._tidy_condition(c) for c in r.conditions), r.prediction, r.proba,
                  r.support, r.confidence, r.id, r.score)
@@ -186,7 +186,39 @@ class _TreeFitting:
             rules.append(Rule(r.conditions, r.prediction, r.proba, int(m_real[:, j].sum()), conf, r.id, r.score))
         meta = dict(rs.metadata)
         meta.update(metadata)
-        return rs.replace(rules=tuple(rules), metadata=meta)
+        return self._answer_proba(rs.replace(rules=tuple(rules), metadata=meta), ts_fit)
+
+    def _answer_proba(self, rs: RuleSet, ts: Any) -> RuleSet:
+        """Each rule's and the default's ``proba``: the teacher's over the transfer rows it answers.
+
+        The weighted mean of the teacher's probabilities over the rows that
+        ``decide`` gives the rule (the default: the rows no rule answers), so
+        ``predict_proba`` on those rows is the teacher's mean there. Computed
+        after every edit to the rules, so no figure is left from a rule's
+        earlier form. Where that mean puts another class first (a teacher
+        whose probabilities are skewed inside the rule, or a rule that answers
+        no transfer row), it is mixed ``0.4 * mean + 0.6 * one-hot`` with the
+        rule's class, as :class:`~rulekd.HybridClassifier` does, so that
+        ``predict_proba``'s most probable class is always ``predict``'s.
+        """
+        k = len(self.classes_)
+        ci = {c: i for i, c in enumerate(self.classes_.tolist())}
+        answer = rs.decide(ts.X)
+        stored = rs.proba_table()
+
+        def proba(j: int, code: int) -> tuple[float, ...]:
+            sel = answer == j
+            w = ts.weights[sel]
+            p = np.average(ts.proba[sel], axis=0, weights=w) if w.sum() > 0 else stored[j]
+            if int(np.argmax(p)) != code:
+                p = 0.4 * p + 0.6 * np.eye(k)[code]
+            return tuple(float(v) for v in p)
+
+        rules = tuple(
+            Rule(r.conditions, r.prediction, proba(j, ci[r.prediction]), r.support, r.confidence, r.id, r.score)
+            for j, r in enumerate(rs.rules)
+        )
+        return rs.replace(rules=rules, default_proba=proba(-1, ci[rs.default]))
 
     def _fidelity(self, rs: RuleSet, ts: Any) -> float:
         ci = {c: i for i, c in enumerate(self.classes_.tolist())}
@@ -225,13 +257,19 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
     teacher_ : Teacher
         The fitted teacher behind its adapter (``teacher_.estimator``).
     rules_ : RuleSet
-        One disjoint rule per leaf (unordered); ``predict`` evaluates it.
+        One disjoint rule per leaf (unordered); ``predict`` evaluates it. Each
+        rule's ``proba`` is the teacher's mean over the transfer rows it
+        answers (see ``docs/architecture.md``).
     domain_ : Domain
         The inputs the model was fitted for (read by the verifier).
     fidelity_ : float
         Agreement with the teacher on the held-out transfer rows.
     complexity_ : dict
         ``{"rules": ..., "leaves": ..., "conditions": ...}``.
+    criterion_ : {"hard", "soft"}
+        The criterion of the chosen tree.
+    refined_ : bool
+        Whether the chosen tree is the TAO-refined one.
     classes_, n_features_in_, feature_names_in_
 
     Examples
