@@ -37,6 +37,7 @@ SUITES = {
     "neural": (["--quick"], []),
     "verify": (["--quick"], []),
     "hybrid": (["--quick", "--datasets", HYBRID_QUICK_DATASETS], []),
+    "guards": (["--quick"], []),
     "verify_neural": (["--quick"], ["--full"]),
     "predict": (["--quick"], []),
     "plots": ([], []),

@@ -441,6 +441,52 @@ def test_a_failed_write_leaves_no_temporary_file(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["target"]
 
 
+def test_an_atomic_write_touches_no_other_file(tmp_path):
+    """The temporary file has a name of its own: a user's ``<name>.tmp`` is neither replaced nor removed."""
+    from rulekd._io import atomic_write_text
+
+    (tmp_path / "rules.sql.tmp").write_text("precious", encoding="utf-8")
+    atomic_write_text(tmp_path / "rules.sql", "new")
+    assert (tmp_path / "rules.sql.tmp").read_text(encoding="utf-8") == "precious"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.sql", "rules.sql.tmp"]
+    (tmp_path / "out.tmp").write_text("mine", encoding="utf-8")
+    (tmp_path / "out").mkdir()
+    with pytest.raises(IsADirectoryError, match="is a directory"):
+        atomic_write_text(tmp_path / "out", "text")
+    assert (tmp_path / "out.tmp").read_text(encoding="utf-8") == "mine"
+
+
+def test_writing_through_a_symbolic_link_replaces_its_target(tmp_path):
+    from rulekd._io import atomic_write_text
+
+    (tmp_path / "real.txt").write_text("old", encoding="utf-8")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "real.txt")
+    atomic_write_text(tmp_path / "link.txt", "new")
+    assert (tmp_path / "link.txt").is_symlink()
+    assert (tmp_path / "real.txt").read_text(encoding="utf-8") == "new"
+
+
+def test_rule_and_domain_files_are_kept_unless_overwrite(tmp_path):
+    """RuleSet.to_json, Domain.to_json and export(path=) refuse an existing file by default, like save."""
+    from rulekd.rules import export
+
+    model = MAKE["DistilledRuleClassifier"]().fit(*_frame())
+    writers = {
+        "rules.json": lambda p, **kw: model.rules_.to_json(p, **kw),
+        "domain.json": lambda p, **kw: model.domain_.to_json(p, **kw),
+        "rules.sql": lambda p, **kw: export(model, "sql", path=p, **kw),
+    }
+    for name, write in writers.items():
+        path = tmp_path / name
+        path.write_text("the user's file", encoding="utf-8")
+        with pytest.raises(FileExistsError, match=rf"{re.escape(name)}' already exists; pass overwrite=True"):
+            write(path)
+        assert path.read_text(encoding="utf-8") == "the user's file"
+        text = write(path, overwrite=True)
+        assert path.read_text(encoding="utf-8") == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(writers)  # no temporary file left
+
+
 # -- the command line -----------------------------------------------------------------------------------
 @pytest.fixture
 def fast_distill(monkeypatch):

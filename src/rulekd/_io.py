@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import math
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -45,32 +47,85 @@ def json_value(v: Any) -> Any:
     return str(v)
 
 
+def _target(path: Any) -> Path:
+    """The file to write for ``path``: a symbolic link's target (the link keeps pointing at the new
+    content); a directory is refused."""
+    path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    if path.is_dir():
+        raise IsADirectoryError(f"{os.fspath(path)!r} is a directory; give the path of a file (e.g. inside it).")
+    return path
+
+
 def atomic_write_text(path: Any, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename.
 
     A reader never sees a half-written file, and an existing file is only
-    replaced once the new content is complete.
+    replaced once the new content is complete. The temporary file has a name
+    of its own (``.<name>.<random>.tmp``, created exclusively), so no other
+    file is touched; a symbolic link is followed (its target is replaced).
     """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
+    path = _target(path)
+    tmp = None
     try:
-        tmp.write_text(text, encoding="utf-8")
+        for _ in range(100):
+            candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            try:
+                fh = open(candidate, "x", encoding="utf-8")  # "x": never an existing file
+            except FileExistsError:
+                continue
+            tmp = candidate
+            with fh:
+                fh.write(text)
+            break
+        else:  # pragma: no cover - 100 random names all taken
+            raise FileExistsError(errno.EEXIST, "no free temporary name beside it", str(path))
         os.replace(tmp, path)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()  # no half-written temporary file is left behind
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()  # no half-written temporary file is left behind
         raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
 
 
-def dump_json(data: Any, path: Any = None, *, indent: int | None = 2) -> str:
-    """Strict JSON text of ``data`` (no NaN / inf, UTF-8 kept); written atomically to ``path`` if given."""
+def write_text(path: Any, text: Any, *, overwrite: bool = False) -> Path:
+    """Write ``text`` (or ``text()``, rendered only once the path is known to be free) to ``path``.
+
+    An existing file is kept (``FileExistsError``) unless ``overwrite=True``,
+    which replaces it atomically (:func:`atomic_write_text`). Returns ``Path(path)``.
+    """
+    given = Path(path)
+    shown = os.fspath(path)
+    path = _target(path)
+
+    def refuse() -> FileExistsError:
+        return FileExistsError(f"{shown!r} already exists; pass overwrite=True to replace it, or choose another path.")
+
+    if not overwrite and path.exists():
+        raise refuse()  # before rendering anything
+    content = text() if callable(text) else text
+    if overwrite:
+        atomic_write_text(path, content)
+        return given
+    try:
+        with open(path, "x", encoding="utf-8") as fh:  # "x": fails if the file appeared meanwhile
+            fh.write(content)
+    except FileExistsError:
+        raise refuse() from None
+    return given
+
+
+def dump_json(data: Any, path: Any = None, *, indent: int | None = 2, overwrite: bool = False) -> str:
+    """Strict JSON text of ``data`` (no NaN / inf, UTF-8 kept); also written to ``path`` if given
+    (an existing file only with ``overwrite=True``, then atomically)."""
     text = json.dumps(data, indent=indent, ensure_ascii=False, allow_nan=False)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate (e.g. '\ud800'): only a \u escape carries it exactly
         text = json.dumps(data, indent=indent, ensure_ascii=True, allow_nan=False)
     if path is not None:
-        atomic_write_text(path, text)
+        write_text(path, text, overwrite=overwrite)
     return text
 
 

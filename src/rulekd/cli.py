@@ -154,11 +154,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     # 4. Exports and model directories.
     say("\n[4/5] Exports and model directories:")
-    model.rules_.to_json(out / "rules.json")
+    model.rules_.to_json(out / "rules.json", overwrite=True)  # the demo's own files (checked above)
     (out / "rules.txt").write_text(model.rules_.to_text() + "\n", encoding="utf-8")
     (out / "rules.sql").write_text(to_sql(model, table="applicants") + "\n", encoding="utf-8")
     (out / "rules.py").write_text(to_python(model), encoding="utf-8")
-    model.domain_.to_json(out / "domain.json")
+    model.domain_.to_json(out / "domain.json", overwrite=True)
     reloaded = RuleSet.from_json(out / "rules.json")
     same = bool(np.array_equal(reloaded.predict(X_test), model.rules_.predict(X_test))
                 and np.array_equal(reloaded.predict_proba(X_test), model.rules_.predict_proba(X_test)))

@@ -415,9 +415,10 @@ class Domain:
             ],
         }
 
-    def to_json(self, path: Any = None, *, indent: int | None = 2) -> str:
-        """Serialise; also write atomically to ``path`` when given."""
-        return dump_json(self.to_dict(), path, indent=indent)
+    def to_json(self, path: Any = None, *, indent: int | None = 2, overwrite: bool = False) -> str:
+        """Serialise; also write to ``path`` when given (an existing file only with ``overwrite=True``,
+        then atomically)."""
+        return dump_json(self.to_dict(), path, indent=indent, overwrite=overwrite)
 
     @classmethod
     def from_dict(cls, data: Any) -> "Domain":

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.datasets import make_classification
 from sklearn.exceptions import NotFittedError
 from sklearn.tree import DecisionTreeClassifier, export_text
 
@@ -202,10 +203,10 @@ def test_sql_and_python_follow_each_conditions_missing_flag():
     assert rs.predict(df).tolist() == ["r0", "r2", "r1", "r3", "r1", "none", "r4", "r3"]
     check_all(rs, df, {"a", "b"})
     sql = to_sql(rs)
-    assert '("a" IS NULL OR "a" <= 0.0E0)' in sql
-    assert '("c" IS NULL OR "c" NOT IN (\'u\'))' in sql
-    assert '"c" IS NULL\n' in sql and "1 = 0" not in sql  # "in {}" or missing -> just the missing test
-    assert '"c" IS NOT NULL' in sql  # "not in {}" -> any present value
+    assert '("t"."a" IS NULL OR "t"."a" <= 0.0E0)' in sql
+    assert '("t"."c" IS NULL OR "t"."c" NOT IN (\'u\'))' in sql
+    assert '"t"."c" IS NULL\n' in sql and "1 = 0" not in sql  # "in {}" or missing -> just the missing test
+    assert '"t"."c" IS NOT NULL' in sql  # "not in {}" -> any present value
 
 
 def test_python_treats_none_nan_and_pandas_na_as_missing():
@@ -340,10 +341,59 @@ def test_sql_rows_come_in_order_by_order_and_keep_carries_a_key():
     rs = _overlapping(True)
     df = pd.DataFrame({"id": [3, 1, 2, 0], "x": [2.5, -1.0, 0.5, np.nan]})
     sql = to_sql(rs, order_by="id", keep=["id", "x"])
-    assert sql.endswith('ORDER BY "id"')
+    assert sql.endswith('ORDER BY "t"."id"')
     expected = [(0, None, "d"), (1, -1.0, "d"), (2, 0.5, "a"), (3, 2.5, "a")]
     for run in (run_sqlite, run_duckdb):
         assert run(df, sql, numeric={"x"}) == expected
+
+
+@pytest.mark.parametrize("key, options", [("rule", {"rule_column": "rule"}), ("prediction", {})])
+def test_sql_order_by_means_the_input_column_even_where_an_output_column_has_its_name(key, options):
+    """SQL resolves ORDER BY to an output alias first; the export orders by the input table's column."""
+    rs = _overlapping(True)
+    df = pd.DataFrame({key: [2, 0, 3, 1], "x": [0.5, 2.5, np.nan, -1.0]})
+    sql = to_sql(rs, order_by=key, **options)
+    expected = rs.predict(df.sort_values(key)).tolist()
+    assert expected == ["a", "d", "a", "d"]  # not the order of the output column
+    for run in (run_sqlite, run_duckdb):
+        assert [r[0] for r in run(df, sql, numeric={"x"})] == expected, run.__name__
+
+
+def test_sql_names_a_missing_column_in_sqlite_instead_of_reading_it_as_text():
+    """SQLite reads an unresolvable "name" as the string 'name'; through the table alias it is an error."""
+    rs = RuleSet(rules=(Rule((Condition("age", ">", 30.0),), "old"),), classes=("old", "young"), default="young")
+    df = pd.DataFrame({"agee": [10.0, 50.0]})
+    with pytest.raises(sqlite3.OperationalError, match="no such column"):
+        run_sqlite(df, to_sql(rs), numeric={"agee"})
+    with pytest.raises(sqlite3.OperationalError, match="no such column"):
+        run_sqlite(df, to_sql(RuleSet(rules=(), classes=("a",), default="a"), keep=["id"]), numeric={"agee"})
+
+
+@pytest.mark.parametrize("float_literals", ["decimal", "binary"])
+def test_sql_float_results_are_doubles_even_when_whole(float_literals):
+    """Float labels and probabilities like 2.0 or 1.0 come back as doubles, not integers."""
+    rs = RuleSet(rules=(Rule((Condition("x", ">", 0.0),), 2.0, proba=(0.0, 1.0)),), classes=(0.5, 2.0),
+                 default=0.5, default_proba=(1.0, 0.0))
+    df = pd.DataFrame({"x": [1.0, -1.0]})
+    sql = to_sql(rs, proba=True, float_literals=float_literals)
+    rows = run_duckdb(df, sql, numeric={"x"})
+    assert rows == [(2.0, 0.0, 1.0), (0.5, 1.0, 0.0)]
+    assert all(type(v) is float for row in rows for v in row)
+
+
+def test_a_hybrid_is_refused_by_every_export():
+    """Its rules answer part of the inputs; an export would answer the rest with the default, not the student."""
+    from rulekd import DistilledMLPClassifier, DistilledRuleClassifier, HybridClassifier
+
+    X, y = make_classification(n_samples=200, n_features=4, random_state=0)
+    hyb = HybridClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0),
+                           rules=DistilledRuleClassifier(max_rules=3, n_synthetic=200, improve=False, polish=False),
+                           student=DistilledMLPClassifier(hidden_layer_sizes=(4,), max_epochs=3, n_synthetic=0),
+                           transparency=0.5, n_synthetic=0, random_state=0).fit(X, y)
+    for fn in (to_python, to_sql, to_text):
+        with pytest.raises(TypeError, match="neural student answers the rest.*rules_"):
+            fn(hyb)
+    assert "else" in to_text(hyb.rules_)  # the rules alone, on purpose
 
 
 def test_sql_without_order_by_follows_the_scan_order_of_sqlite_and_duckdb():
@@ -433,8 +483,14 @@ def test_sql_refuses_what_it_cannot_write_portably():
     rs = RuleSet(rules=(Rule((Condition("x", ">", 0.0),), 1),), classes=(0, 1), default=0)
     with pytest.raises(ValueError, match="several columns named"):
         to_sql(rs, keep=["prediction"])
-    with pytest.raises(ValueError, match="several columns named"):
-        to_sql(RuleSet(rules=(), classes=(1, "1"), default=1), proba=True)
+    with pytest.raises(ValueError, match="several columns named.*differ only in case"):
+        to_sql(RuleSet(rules=(), classes=("A", "a"), default="a"), proba=True)  # SQL folds the case
+    with pytest.raises(ValueError, match="mix numeric and str values.*one type"):
+        to_sql(RuleSet(rules=(), classes=(0, "yes"), default=0))  # a CASE has one result type
+    with pytest.raises(TypeError, match="keep must be a str or a list or tuple of str"):
+        to_sql(rs, keep=None)
+    with pytest.raises(TypeError, match="table must be a str"):
+        to_sql(rs, table=5)
     with pytest.raises(ValueError, match="float_literals"):
         to_sql(rs, float_literals="hex")
     with pytest.raises(ValueError, match="non-empty string"):
@@ -445,7 +501,7 @@ def test_sql_qualified_table_name_and_no_rules():
     rs = RuleSet(rules=(), classes=("a", "b"), default="b")
     sql = to_sql(rs, ("main", "my table"), proba=True)
     assert sql.splitlines() == ["SELECT", "  'b' AS \"prediction\",", '  0.0E0 AS "proba_a",', '  1.0E0 AS "proba_b"',
-                                'FROM "main"."my table"']
+                                'FROM "main"."my table" "t"']
     con = sqlite3.connect(":memory:")
     con.execute('CREATE TABLE "my table" (x REAL)')
     con.executemany('INSERT INTO "my table" VALUES (?)', [(1.0,), (None,)])
@@ -584,6 +640,8 @@ def test_export_dispatches_and_writes_files(tmp_path):
     assert set(EXPORT_FORMATS) == {"text", "tree", "sql", "python", "json"}
     with pytest.raises(ValueError, match="format must be one of"):
         export(rs, "yaml")
+    with pytest.raises(TypeError, match="format='tree' for the tree view"):
+        export(rs, "text", style="tree")
 
 
 def test_exports_accept_a_fitted_rule_student_only():

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._io import atomic_write_text
+from .._io import write_text
 
 __all__ = ["AuditReport", "FORMAT", "SCHEMA_VERSION", "SECTIONS", "SECTION_TITLES"]
 
@@ -37,25 +37,7 @@ SECTION_TITLES = {
 
 
 def _write(path: Any, make_text: Any, overwrite: bool) -> Path:
-    path = Path(path)
-
-    def refuse() -> FileExistsError:
-        return FileExistsError(
-            f"{os.fspath(path)!r} already exists; pass overwrite=True to replace it, or choose another path."
-        )
-
-    if not overwrite and path.exists():
-        raise refuse()  # before rendering anything
-    text = make_text()
-    if overwrite:
-        atomic_write_text(path, text)
-        return path
-    try:
-        with open(path, "x", encoding="utf-8") as fh:  # "x": fails if the file exists, no race
-            fh.write(text)
-    except FileExistsError:
-        raise refuse() from None
-    return path
+    return write_text(path, make_text, overwrite=overwrite)
 
 
 @dataclass(frozen=True, eq=False)

@@ -34,6 +34,13 @@ def _resolve(model_or_rules: Any) -> tuple[RuleSet, dict[str, tuple] | None]:
     if isinstance(model_or_rules, RuleSet):
         return model_or_rules, None
     rs = getattr(model_or_rules, "rules_", None)
+    if isinstance(rs, RuleSet) and hasattr(model_or_rules, "student_"):
+        raise TypeError(
+            f"A {type(model_or_rules).__name__}'s rules answer only part of the inputs (its neural student "
+            "answers the rest), so an export of them would answer the other rows with the rules' default, "
+            "not the student. Export a rule student instead; to read the hybrid's rules alone, pass its "
+            "rules_ (a RuleSet) knowing its default stands in for the student."
+        )
     if isinstance(rs, RuleSet):
         levels = None
         domain = getattr(model_or_rules, "domain_", None)
@@ -560,17 +567,22 @@ def to_sql(
     >>> print(to_sql(rs, table="people"))
     SELECT
       CASE
-        WHEN ("age" IS NULL OR "age" <= 30.5E0)
-         AND "job" IN ('it', 'law')
+        WHEN ("t"."age" IS NULL OR "t"."age" <= 30.5E0)
+         AND "t"."job" IN ('it', 'law')
         THEN 'yes'
         ELSE 'no'
       END AS "prediction"
-    FROM "people"
+    FROM "people" "t"
     """
     rs, _ = _resolve(model_or_rules)
     if float_literals not in ("decimal", "binary"):
         raise ValueError(f"float_literals must be 'decimal' or 'binary', got {float_literals!r}.")
     flt = _sql_decimal if float_literals == "decimal" else _sql_binary
+
+    def flt_value(x: float) -> str:
+        """A float result value: typed as a double even where it is a whole number."""
+        text = flt(x)
+        return f"CAST({text} AS DOUBLE PRECISION)" if text.lstrip("-").isdigit() else text
 
     def literal(v: Any) -> str:
         if isinstance(v, bool):
@@ -580,22 +592,32 @@ def to_sql(
         if isinstance(v, float):
             if not math.isfinite(v):
                 raise ValueError(f"SQL has no portable literal for {v!r}; use finite class labels.")
-            return flt(v)
+            return flt_value(v)
         if isinstance(v, str):
             return _sql_string(v)
         raise ValueError(f"Cannot export the value {v!r} ({type(v).__name__}) to SQL; use str, int, float or bool.")
 
-    tables = [table] if isinstance(table, str) else list(table)
+    tables = _names(table, "table")
     if not tables:
         raise ValueError("table must name a table, got an empty sequence.")
-    source = ".".join(_sql_ident(t) for t in tables)
-    order = [] if order_by is None else [order_by] if isinstance(order_by, str) else list(order_by)
-    keep = [keep] if isinstance(keep, str) else list(keep)
+    # Every input column is read through this alias: an ORDER BY then means the input column even
+    # where an output column has the same name, and SQLite reports a missing column instead of
+    # reading a double-quoted name it cannot resolve as a string.
+    alias = _sql_ident("t")
+    source = ".".join(_sql_ident(t) for t in tables) + " " + alias
+    order = [] if order_by is None else _names(order_by, "order_by")
+    keep = _names(keep, "keep")
     for label in (*rs.classes, rs.default):
         _check_label(label, "class labels")
+    kinds = {_label_kind(c) for c in (*rs.classes, rs.default)}
+    if len(kinds) > 1:
+        raise ValueError(
+            f"The class labels {list(rs.classes)} mix {' and '.join(sorted(kinds))} values, but a SQL CASE has "
+            "one result type; give the labels one type (e.g. all str) before exporting to SQL."
+        )
 
     order_idx = _priority(rs)
-    whens = [_sql_rule(rs.rules[i], flt, literal) for i in order_idx]
+    whens = [_sql_rule(rs.rules[i], flt, literal, alias) for i in order_idx]
 
     def case(values: list[str], default: str) -> str:
         if not whens:
@@ -608,36 +630,51 @@ def to_sql(
         lines.append("END")
         return "\n  ".join(lines)
 
-    columns: list[tuple[str, str]] = [(_sql_ident(k), k) for k in keep]
+    columns: list[tuple[str, str]] = [(f"{alias}.{_sql_ident(k)} AS {_sql_ident(k)}", k) for k in keep]
     columns.append((case([literal(rs.rules[i].prediction) for i in order_idx], literal(rs.default))
                     + f" AS {_sql_ident(prediction_column)}", prediction_column))
     if proba:
         table_p = rs.proba_table()
         for k, cls in enumerate(rs.classes):
             name = f"{proba_prefix}{cls}"
-            values = [flt(float(table_p[i, k])) for i in order_idx]
-            columns.append((case(values, flt(float(table_p[-1, k]))) + f" AS {_sql_ident(name)}", name))
+            values = [flt_value(float(table_p[i, k])) for i in order_idx]
+            columns.append((case(values, flt_value(float(table_p[-1, k]))) + f" AS {_sql_ident(name)}", name))
     if rule_column is not None:
         values = [_sql_string(rs.rule_id(i)) for i in order_idx]
         columns.append((case(values, _sql_string("default")) + f" AS {_sql_ident(rule_column)}", rule_column))
-    names = [n for _, n in columns]
-    dup = sorted({n for n in names if names.count(n) > 1})
+    # SQLite and DuckDB compare quoted names without regard to case: "proba_A" and "proba_a" clash.
+    folded = [n.casefold() for _, n in columns]
+    dup = sorted({n for _, n in columns if folded.count(n.casefold()) > 1})
     if dup:
-        raise ValueError(f"The result would have several columns named {dup}; rename keep or the output columns.")
+        raise ValueError(f"The result would have several columns named {dup} (names that differ only in case "
+                         "count as the same); rename keep or the output columns.")
     out = ["SELECT", ",\n".join("  " + c for c, _ in columns), f"FROM {source}"]
     if order:
-        out.append("ORDER BY " + ", ".join(_sql_ident(c) for c in order))
+        out.append("ORDER BY " + ", ".join(f"{alias}.{_sql_ident(c)}" for c in order))
     return "\n".join(out)
 
 
-def _sql_rule(rule: Any, flt: Any, literal: Any) -> str:
+def _names(value: Any, what: str) -> list[str]:
+    """A column or table name, or a sequence of them, as a list of str."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise TypeError(f"{what} must be a str or a list or tuple of str, got {value!r} ({type(value).__name__}).")
+
+
+def _label_kind(v: Any) -> str:
+    return "str" if isinstance(v, str) else "bool" if isinstance(v, bool) else "numeric"
+
+
+def _sql_rule(rule: Any, flt: Any, literal: Any, alias: str) -> str:
     if not rule.conditions:
         return "1 = 1"
-    return "\n     AND ".join(_sql_condition(c, flt, literal) for c in rule.conditions)
+    return "\n     AND ".join(_sql_condition(c, flt, literal, alias) for c in rule.conditions)
 
 
-def _sql_condition(c: Condition, flt: Any, literal: Any) -> str:
-    col = _sql_ident(c.feature)
+def _sql_condition(c: Condition, flt: Any, literal: Any, alias: str) -> str:
+    col = f"{alias}.{_sql_ident(c.feature)}"
     if c.op == "is missing":
         return f"{col} IS NULL"
     if c.op == "is not missing":
@@ -814,7 +851,8 @@ def to_python(model_or_rules: Any) -> str:
 
 
 # -- one entry point ---------------------------------------------------------------
-def export(model_or_rules: Any, format: str = "text", *, path: Any = None, **options: Any) -> str:
+def export(model_or_rules: Any, format: str = "text", *, path: Any = None, overwrite: bool = False,
+           **options: Any) -> str:
     """Export a rule set or a fitted rule student in one of :data:`EXPORT_FORMATS`.
 
     Parameters
@@ -825,7 +863,12 @@ def export(model_or_rules: Any, format: str = "text", *, path: Any = None, **opt
         :func:`to_text` with ``style="tree"``; ``"sql"``: :func:`to_sql`;
         ``"python"``: :func:`to_python`; ``"json"``: ``RuleSet.to_json``.
     path : str or path-like, optional
-        Also write the text to this file (atomically, UTF-8).
+        Also write the text to this file (UTF-8). An existing file is kept
+        (``FileExistsError``) unless ``overwrite=True``; a directory is
+        refused; a symbolic link's target is written.
+    overwrite : bool, default=False
+        Replace an existing file at ``path`` (atomically: the old content
+        stays until the new is complete).
     **options
         Passed to the exporter (e.g. ``table=`` for SQL, ``ids=`` for text).
 
@@ -842,6 +885,9 @@ def export(model_or_rules: Any, format: str = "text", *, path: Any = None, **opt
     else 0
     """
     rs, _ = _resolve(model_or_rules)
+    if "style" in options:
+        raise TypeError("export takes the text style from format: format='text' for the listing, "
+                        "format='tree' for the tree view (not style=).")
     if format == "text":
         text = to_text(model_or_rules, "list", **options)
     elif format == "tree":
@@ -855,7 +901,7 @@ def export(model_or_rules: Any, format: str = "text", *, path: Any = None, **opt
     else:
         raise ValueError(f"format must be one of {', '.join(EXPORT_FORMATS)}; got {format!r}.")
     if path is not None:
-        from .._io import atomic_write_text
+        from .._io import write_text
 
-        atomic_write_text(path, text)
+        write_text(path, text, overwrite=overwrite)
     return text

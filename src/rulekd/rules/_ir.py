@@ -606,11 +606,15 @@ class RuleSet:
 
         return ruleset_to_dict(self)
 
-    def to_json(self, path: Any = None, *, indent: int | None = 2) -> str:
-        """Serialise to the versioned JSON format; write to ``path`` when given."""
+    def to_json(self, path: Any = None, *, indent: int | None = 2, overwrite: bool = False) -> str:
+        """Serialise to the versioned JSON format; also write to ``path`` when given.
+
+        An existing file at ``path`` is kept (``FileExistsError``) unless
+        ``overwrite=True``, which replaces it atomically.
+        """
         from ._json import dumps
 
-        return dumps(self, path, indent=indent)
+        return dumps(self, path, indent=indent, overwrite=overwrite)
 
     # -- exports (implemented in _export.py) -----------------------------------
     def to_sql(self, table: Any = "data", **options: Any) -> str:

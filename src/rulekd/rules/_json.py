@@ -99,9 +99,9 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def dumps(rs: RuleSet, path: Any = None, *, indent: int | None = 2) -> str:
-    """Serialise ``rs``; also write it to ``path`` (atomically) when given."""
-    return dump_json(ruleset_to_dict(rs), path, indent=indent)
+def dumps(rs: RuleSet, path: Any = None, *, indent: int | None = 2, overwrite: bool = False) -> str:
+    """Serialise ``rs``; also write it to ``path`` when given (an existing file only with ``overwrite=True``)."""
+    return dump_json(ruleset_to_dict(rs), path, indent=indent, overwrite=overwrite)
 
 
 def _validate(data: Any) -> None:

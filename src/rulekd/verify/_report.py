@@ -209,9 +209,10 @@ class VerificationReport:
             "findings": [f.to_dict() for f in self.findings],
         }
 
-    def to_json(self, path: Any = None, *, indent: int | None = 2) -> str:
-        """Serialise to JSON; also write atomically to ``path`` when given."""
-        return dump_json(self.to_dict(), path, indent=indent)
+    def to_json(self, path: Any = None, *, indent: int | None = 2, overwrite: bool = False) -> str:
+        """Serialise to JSON; also write to ``path`` when given (an existing file only with
+        ``overwrite=True``, then atomically)."""
+        return dump_json(self.to_dict(), path, indent=indent, overwrite=overwrite)
 
     @classmethod
     def from_dict(cls, d: dict) -> "VerificationReport":
