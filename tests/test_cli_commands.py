@@ -254,3 +254,133 @@ def test_distilled_hybrid_candidates_are_not_polished(max_rules):
         assert model.rules is None
     else:
         assert model.rules.get_params()["polish"] is False and model.rules.max_rules == 5
+
+
+# -- reading CSV files as written, and never writing into a model directory ----------------------
+def _small_model(tmp_path, frame, y, name="m"):
+    """A rule student on ``frame`` (small XGBoost teacher), saved as a model directory."""
+    from xgboost import XGBClassifier
+
+    from rulekd import DistilledRuleClassifier, save
+
+    model = DistilledRuleClassifier(teacher=XGBClassifier(n_estimators=5, max_depth=2, enable_categorical=True),
+                                    max_rules=2, n_synthetic=200, polish=False, random_state=0).fit(frame, y)
+    return model, save(model, tmp_path / name)
+
+
+def test_a_delimiter_at_the_end_of_every_line_is_read_as_written(files, rules_dir, tmp_path):
+    rows = (files / "rows.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "trailing.csv").write_text("\n".join(r + "," for r in rows[1:]).join([rows[0] + "\n", "\n"]),
+                                           encoding="utf-8")
+    for name in ("rows.csv", "trailing.csv"):
+        src = files / name if name == "rows.csv" else tmp_path / name
+        assert main(["predict", str(rules_dir), "--data", str(src), "--out", str(tmp_path / f"p-{name}"),
+                     "--proba", "--quiet"]) == 0
+    assert (tmp_path / "p-rows.csv").read_bytes() == (tmp_path / "p-trailing.csv").read_bytes()
+
+
+def test_a_first_row_longer_than_the_header_is_refused_not_shifted(files, rules_dir, tmp_path, capsys):
+    """pandas would take the first column as an index and shift every column by one."""
+    lines = (files / "rows.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "long.csv").write_text("\n".join([lines[0], lines[1] + ",extra", *lines[2:]]) + "\n", encoding="utf-8")
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "long.csv"), "--out", str(tmp_path / "p.csv")]) == 2
+    assert "more fields than its header" in _err(capsys)
+    assert not (tmp_path / "p.csv").exists()
+
+
+def test_text_levels_that_look_like_numbers_are_read_as_the_models_levels(tmp_path):
+    rng = np.random.default_rng(0)
+    g = rng.choice(["A", "1", "2"], 300)
+    frame = pd.DataFrame({"g": pd.Categorical(g), "u": rng.normal(size=300)})
+    y = ((g == "1") | (frame.u > 1)).astype(int)
+    model, folder = _small_model(tmp_path, frame, y)
+    new = pd.DataFrame({"g": ["1", "2", "1"], "u": [0.0, 0.0, 2.0]})
+    new.to_csv(tmp_path / "new.csv", index=False)  # only number-like levels: read as 1, 2 without the model's hint
+    assert main(["predict", str(folder), "--data", str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.csv"),
+                 "--quiet"]) == 0
+    expected = model.predict(new.astype({"g": pd.CategoricalDtype(["1", "2", "A"])}))
+    assert pd.read_csv(tmp_path / "p.csv")["prediction"].tolist() == expected.tolist()
+
+
+def test_an_empty_line_in_a_one_column_file_is_a_missing_value(tmp_path):
+    rng = np.random.default_rng(0)
+    v = rng.normal(size=300)
+    v[::10] = np.nan
+    frame = pd.DataFrame({"v": v})
+    _, folder = _small_model(tmp_path, frame, (np.nan_to_num(v) > 0).astype(int))
+    (tmp_path / "one.csv").write_text("v\n1.0\n\n-3.0\n", encoding="utf-8")
+    assert main(["predict", str(folder), "--data", str(tmp_path / "one.csv"), "--out", str(tmp_path / "p.csv"),
+                 "--quiet"]) == 0
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 3  # three rows in, three answers out
+
+
+def test_true_false_columns_with_empty_cells_stay_numeric(tmp_path):
+    from rulekd._tables import read_table
+
+    (tmp_path / "b.csv").write_text("flag,u\nTrue,1\n,2\nFalse,3\n", encoding="utf-8")
+    frame = read_table(tmp_path / "b.csv")
+    assert frame["flag"].dtype == np.float64
+    assert frame["flag"].tolist()[0] == 1.0 and np.isnan(frame["flag"][1]) and frame["flag"][2] == 0.0
+
+
+def test_nothing_is_written_inside_a_model_directory(files, rules_dir, tmp_path, capsys):
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(rules_dir, copy)
+    shutil.copytree(rules_dir, tmp_path / "outer")
+    commands = [
+        ["predict", str(copy), "--data", str(files / "rows.csv"), "--out", str(copy / "pred.csv")],
+        ["export", str(copy), "--format", "text", "--out", str(copy / "rules.txt")],
+        ["distill", "--data", str(files / "train.csv"), "--target", "target", "--out", str(copy / "sub"), "--force"],
+    ]
+    for cmd in commands:
+        assert main(cmd) == 2, cmd
+        assert "inside the rulekd model directory" in _err(capsys)
+    assert sorted(p.name for p in copy.iterdir()) == sorted(p.name for p in rules_dir.iterdir())
+    load(copy)  # still loads
+    from rulekd import save
+    from rulekd._persist import ModelDirectoryError
+
+    with pytest.raises(ModelDirectoryError, match="inside the rulekd model directory"):
+        save(load(copy), tmp_path / "outer" / "nested")
+
+
+def test_distill_force_refuses_a_folder_that_is_not_a_model_before_fitting(files, tmp_path, capsys):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("keep me", encoding="utf-8")
+    assert main(["distill", "--data", str(files / "train.csv"), "--target", "target", "--out", str(out),
+                 "--force", "--quiet"]) == 2
+    err = _err(capsys)
+    assert "not a rulekd model directory" in err and "Choose another folder" in err
+    assert (out / "thesis.tex").read_text(encoding="utf-8") == "keep me"
+
+
+def test_audit_refuses_one_file_for_both_reports(files, rules_dir, tmp_path, capsys):
+    out = tmp_path / "report.html"
+    assert main(["audit", str(rules_dir), "--data", str(files / "test.csv"), "--target", "target",
+                 "--out", str(out), "--json", str(out)]) == 2
+    assert "same file as --out" in _err(capsys)
+    assert not out.exists()
+
+
+def test_a_semicolon_separated_file_is_named_as_such(files, rules_dir, tmp_path, capsys):
+    pd.read_csv(files / "rows.csv").to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "semi.csv"), "--out", str(tmp_path / "p.csv")]) == 2
+    err = _err(capsys)
+    assert "read as one column" in err and "separated by ';'" in err
+
+
+def test_a_loaded_teacher_gets_its_own_column_order(tmp_path):
+    from xgboost import XGBClassifier
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"p": rng.normal(size=300), "q": rng.normal(size=300), "r": rng.normal(size=300)})
+    y = (frame.p + frame.q > 0).astype(int)
+    XGBClassifier(n_estimators=5, max_depth=2).fit(frame, y).save_model(str(tmp_path / "teacher.json"))
+    frame.assign(target=y)[["r", "q", "p", "target"]].to_csv(tmp_path / "train.csv", index=False)
+    assert main(["distill", "--data", str(tmp_path / "train.csv"), "--target", "target", "--model", "tree",
+                 "--teacher", str(tmp_path / "teacher.json"), "--max-rules", "4", "--out", str(tmp_path / "m"),
+                 "--quiet"]) == 0
+    assert load(tmp_path / "m").fidelity_ > 0.8

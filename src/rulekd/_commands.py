@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from ._tables import check_new_file, check_writable, read_table, split_target, write_csv
+from ._tables import check_new_file, check_writable, read_table, refuse_inside_model_directory, split_target, write_csv
 
 MODELS = ("rules", "tree", "mlp", "hybrid")
 EXPORT_FORMATS = ("text", "tree", "json", "sql", "python")
@@ -82,6 +83,25 @@ def _teacher(spec: str) -> Any:
     return FrozenEstimator(model)
 
 
+def _in_teacher_order(X: pd.DataFrame, teacher: Any) -> pd.DataFrame:
+    """``X`` with its columns in the order a loaded teacher was fitted on (XGBoost checks the order);
+    the student reads columns by name, so this changes no answer."""
+    names = getattr(getattr(teacher, "estimator", None), "feature_names_in_", None)
+    if names is None:
+        return X
+    names = [str(n) for n in names]
+    if list(X.columns) == names:
+        return X
+    if set(X.columns) != set(names):
+        missing, extra = sorted(set(names) - set(X.columns)), sorted(set(X.columns) - set(names))
+        raise _cli_error(
+            f"The teacher was fitted on the columns {names[:10]}{' ...' if len(names) > 10 else ''}; the data "
+            f"{'lacks ' + str(missing[:10]) if missing else ''}{' and ' if missing and extra else ''}"
+            f"{'has also ' + str(extra[:10]) if extra else ''}. Give the data the teacher's feature columns."
+        )
+    return X[names]
+
+
 def _build_model(args: argparse.Namespace, teacher: Any) -> Any:
     from . import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier, HybridClassifier
 
@@ -120,14 +140,23 @@ def cmd_distill(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise _cli_error(f"--out {str(out)!r} exists and is not a directory.")
-    if out.is_dir() and any(out.iterdir()) and not args.force:
-        raise _cli_error(f"--out {str(out)!r} is not empty; pass --force to replace a model saved there, or choose another folder.")
+    if out.is_dir() and any(out.iterdir()):
+        from ._persist import _is_model_directory
+
+        if not args.force:
+            raise _cli_error(f"--out {str(out)!r} is not empty; pass --force to replace a model saved there, "
+                             f"or choose another folder.")
+        if not _is_model_directory(out):
+            raise _cli_error(f"--out {str(out)!r} is a folder with other files, not a rulekd model directory; "
+                             f"--force replaces only a model directory (rulekd never deletes another folder). "
+                             f"Choose another folder.")
     _check_model_folder(out)
     with _progress(["reading data", "fitting", "saving"], args.quiet) as step:
         step("reading data")
         frame = read_table(args.data, encoding=args.encoding)
         X, y = split_target(frame, args.target, args.data)
         teacher = _teacher(args.teacher)
+        X = _in_teacher_order(X, teacher)
         model = _build_model(args, teacher)
         step(f"fitting {type(model).__name__} on {len(X)} rows")
         with warnings.catch_warnings(record=True) as caught:
@@ -159,6 +188,7 @@ def _check_model_folder(out: Path) -> None:
         probe = probe.parent
     if not probe.is_dir():
         raise _cli_error(f"--out {str(out)!r} cannot be created: {str(probe)!r} is a file, not a folder.")
+    refuse_inside_model_directory(out)
     check_writable(probe)
 
 
@@ -174,6 +204,15 @@ def _load_model(path: str) -> Any:
     return load(p)
 
 
+def _text_features(model: Any) -> list[str]:
+    """The model's categorical features whose levels are all text: read as text from a CSV."""
+    domain = getattr(model, "domain_", None)
+    if domain is None:
+        return []
+    return [s.name for s in domain.features
+            if s.kind == "categorical" and s.levels and all(isinstance(v, str) for v in s.levels)]
+
+
 def _features(model: Any, frame: pd.DataFrame, source: str) -> pd.DataFrame:
     names = getattr(model, "feature_names_in_", None)
     if names is None:
@@ -183,9 +222,16 @@ def _features(model: Any, frame: pd.DataFrame, source: str) -> pd.DataFrame:
         return frame
     missing = [c for c in names if c not in frame.columns]
     if missing:
+        have = [str(c) for c in frame.columns]
+        hint = ""
+        if len(have) == 1 and any(sep in have[0] for sep in (";", "\t", "|")):
+            sep = next(s for s in (";", "\t", "|") if s in have[0])
+            hint = (f" It was read as one column: its fields look separated by {sep!r}, not commas; re-save it "
+                    f"with commas ({'or as a .tsv file' if sep == chr(9) else 'e.g. from a spreadsheet as CSV'}).")
         raise _cli_error(
             f"{source!r} lacks the model's feature column(s) {missing[:10]}; the model was fitted on "
-            f"{len(names)} columns: {list(names)[:10]}{' ...' if len(names) > 10 else ''}."
+            f"{len(names)} columns: {list(names)[:10]}{' ...' if len(names) > 10 else ''}. The file's columns: "
+            f"{have[:10]}{' ...' if len(have) > 10 else ''}.{hint}"
         )
     return frame[list(names)]
 
@@ -194,7 +240,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Predictions of a saved model for every row of a data file, as CSV in input order."""
     model = _load_model(args.model)
     out = check_new_file(args.out, args.force)
-    frame = read_table(args.data, encoding=args.encoding)
+    frame = read_table(args.data, encoding=args.encoding, text_columns=_text_features(model))
     X = _features(model, frame, args.data)
     result = pd.DataFrame({"prediction": model.predict(X)})
     if hasattr(model, "decided_by"):
@@ -218,7 +264,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".html", ".htm"):
         raise _cli_error(f"--out {args.out!r}: the report is HTML; use a name ending in .html (and --json for JSON).")
     json_out = check_new_file(args.json, args.force) if args.json else None
-    frame = read_table(args.data, encoding=args.encoding)
+    if json_out is not None and os.path.realpath(json_out) == os.path.realpath(out):
+        raise _cli_error(f"--json {args.json!r} is the same file as --out; give the JSON report a name of its own "
+                         f"(e.g. ending in .json).")
+    frame = read_table(args.data, encoding=args.encoding, text_columns=_text_features(model))
     X, y = split_target(frame, args.target, args.data)
     for c in args.protected:
         if c not in X.columns:

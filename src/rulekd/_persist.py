@@ -1404,9 +1404,28 @@ def _fresh_dir(parent: Path, prefix: str) -> Path:
     raise ModelDirectoryError(f"Cannot create a temporary folder in {parent}.")  # pragma: no cover
 
 
+def enclosing_model_directory(path: str | os.PathLike) -> Path | None:
+    """The rulekd model directory that ``path`` lies inside (not ``path`` itself), if any.
+
+    A model directory's manifest lists every file in it, so anything written
+    inside one (a prediction file, a nested model) breaks its loading.
+    """
+    here = Path(os.path.abspath(os.fspath(path)))
+    for folder in here.parents:
+        if (folder / _MANIFEST).is_file() and _is_model_directory(folder):
+            return folder
+    return None
+
+
 def _target_state(target: Path, overwrite: bool) -> str:
     if target.is_symlink():
         raise ModelDirectoryError(f"{target} is a symbolic link; save to a real folder path.")
+    inside = enclosing_model_directory(target)
+    if inside is not None:
+        raise ModelDirectoryError(
+            f"{target} lies inside the rulekd model directory {inside}, whose manifest lists every file in it: "
+            f"a folder written there would stop it from loading. Choose a path outside it."
+        )
     if not target.exists():
         return "absent"
     if not target.is_dir():

@@ -9,14 +9,17 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+import warnings
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from .exceptions import RulekdError
 
-__all__ = ["TableError", "read_table", "split_target", "check_new_file", "check_writable", "write_csv"]
+__all__ = ["TableError", "read_table", "split_target", "check_new_file", "check_writable", "write_csv",
+           "refuse_inside_model_directory"]
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -26,8 +29,17 @@ class TableError(RulekdError, ValueError):
     """A data file that cannot be used as given."""
 
 
-def read_table(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
-    """A DataFrame from a CSV (``,``; ``.tsv``: tab) or Parquet file; text columns become categories."""
+def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Sequence[str] = ()) -> pd.DataFrame:
+    """A DataFrame from a CSV (``,``; ``.tsv``: tab) or Parquet file; text columns become categories.
+
+    ``text_columns``: CSV columns read as text whatever their values look like
+    (a model's categorical features with text levels: a file whose rows hold
+    only the levels ``"1"`` and ``"2"`` would otherwise be read as numbers).
+    A file whose first row has more fields than its header is refused (pandas
+    would otherwise take the first column as an index and shift every
+    column); a delimiter at the end of every line is tolerated. In a
+    one-column file an empty line is a missing value, not skipped.
+    """
     p = Path(path)
     if not p.exists():
         raise TableError(f"Data file {str(p)!r} does not exist.")
@@ -66,13 +78,24 @@ def read_table(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
         if dup:
             raise TableError(f"{str(p)!r} has duplicate column names {dup}; rename them so each feature has one name.")
         try:
-            frame = pd.read_csv(p, sep=sep, encoding=encoding, low_memory=False)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                frame = pd.read_csv(p, sep=sep, encoding=encoding, low_memory=False, index_col=False,
+                                    skip_blank_lines=len(header) > 1,
+                                    dtype={c: str for c in text_columns if c in header} or None)
         except UnicodeDecodeError as exc:
             raise TableError(
                 f"{str(p)!r} is not {encoding} text (byte {exc.start}); re-save it as UTF-8 or pass --encoding."
             ) from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise TableError(f"{str(p)!r} is not a well-formed CSV file: {str(exc).strip()}") from None
+        if any(issubclass(w.category, pd.errors.ParserWarning) and "does not match length" in str(w.message)
+               for w in caught):
+            raise TableError(
+                f"{str(p)!r} has rows with more fields than its header ({len(header)} columns: "
+                f"{', '.join(map(repr, header[:10]))}{' ...' if len(header) > 10 else ''}); name every column "
+                f"in the header or remove the extra fields."
+            )
     else:
         raise TableError(
             f"{str(p)!r}: unknown file type {suffix or '(none)'!r}; use .csv, .tsv or .parquet."
@@ -84,6 +107,9 @@ def read_table(path: str | Path, *, encoding: str = "utf-8") -> pd.DataFrame:
         col = frame[c]
         if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
             kinds = {type(v).__name__ for v in col.dropna()}
+            if kinds == {"bool"}:  # True / False with empty cells: the same binary feature as without them
+                frame[c] = col.astype("float64")
+                continue
             if len(kinds) > 1:
                 frame[c] = col.map(lambda v: v if pd.isna(v) else str(v))
             frame[c] = frame[c].astype("category")
@@ -119,8 +145,21 @@ def check_new_file(path: str | Path, force: bool) -> Path:
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise TableError(f"The folder {str(parent)!r} of {str(p)!r} does not exist.")
+    refuse_inside_model_directory(p)
     check_writable(parent)
     return p
+
+
+def refuse_inside_model_directory(path: str | Path) -> None:
+    """A file or folder written inside a model directory breaks it (its manifest lists every file)."""
+    from ._persist import enclosing_model_directory
+
+    inside = enclosing_model_directory(path)
+    if inside is not None:
+        raise TableError(
+            f"{str(path)!r} lies inside the rulekd model directory {str(inside)!r}, whose manifest lists every "
+            f"file in it: writing there would stop the model from loading. Choose a path outside it."
+        )
 
 
 def check_writable(folder: str | Path) -> None:
