@@ -30,6 +30,8 @@ from typing import Sequence
 from .exceptions import RulekdError
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
+# A bug in rulekd, not in the input: never 1, which `verify` uses for "violated".
+EXIT_INTERNAL = 4
 _DEMO_MARKER = ".rulekd-demo"
 
 
@@ -242,6 +244,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         msg = " ".join(str(exc).split())
         print(f"rulekd: error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Exception as exc:  # a bug: the traceback for a report, and an exit code of its own
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        print(f"rulekd: internal error ({type(exc).__name__}); this is a bug in rulekd, please report it with "
+              f"the traceback above.", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ class Region:
             return bool(self.levels.any())
         if self.lo < self.hi:
             if self.spec.kind == "real" and not self.loc and not self.hic and math.isfinite(self.lo):
-                return float(np.nextafter(self.lo, math.inf)) < self.hi
+                return math.nextafter(self.lo, math.inf) < self.hi  # inf past the largest double
             return True
         return self.lo == self.hi and self.loc and self.hic
 

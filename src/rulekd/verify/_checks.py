@@ -910,6 +910,17 @@ def check_gap(ctx: Context, *, max_regions: int, data: pd.DataFrame | None) -> l
                                     seconds=time.perf_counter() - t0, details={"limit_reached": True}))
             break
         region = _generalise_gap(ctx, row)
+        if region is None:  # the example's own cell was not proved a gap (time budget): no region claimed
+            findings.append(Finding("gap", "violated",
+                                    f"The default ({ctx.rs.default!r}) answers this input: no rule matches it. The "
+                                    f"region around it was not proved within the time budget.",
+                                    counterexample=row, seconds=time.perf_counter() - t0,
+                                    details={"region": None, "default": ctx.rs.default}))
+            findings.append(Finding("gap", "unknown",
+                                    "Whether other inputs fall to the default is undecided: the solver did not "
+                                    "finish within the time budget.", seconds=time.perf_counter() - t0,
+                                    details={"reason": "region not proved"}))
+            break
         region_text = " and ".join(str(c) for c in region) if region else "anywhere"
         details: dict[str, Any] = {"region": region_text, "default": ctx.rs.default}
         if data_frame is not None and len(data_frame):
@@ -959,8 +970,12 @@ def _bound_conds(f: str, lo: tuple | None, hi: tuple | None, miss: bool, values:
     return out
 
 
-def _generalise_gap(ctx: Context, row: dict) -> list[Condition]:
-    """Grow the cell of ``row`` feature by feature while no rule matches inside (each step proved by Z3)."""
+def _generalise_gap(ctx: Context, row: dict) -> list[Condition] | None:
+    """Grow the cell of ``row`` feature by feature while no rule matches inside (each step proved by Z3).
+
+    ``None`` when the cell of ``row`` itself is not proved a gap (the solver ran out of time): then no
+    region may be claimed, and ``[]`` would mean the whole Domain.
+    """
     ts = _thresholds(ctx)
     parts: dict[str, list[Condition]] = {}
     state: dict[str, Any] = {}
@@ -1001,8 +1016,8 @@ def _generalise_gap(ctx: Context, row: dict) -> list[Condition]:
         return res.status == "unsat"
 
     if not all_gap(region()):
-        # The cell is not uniformly a gap (cannot happen for axis-aligned rules); give the point itself.
-        return []
+        # Not proved: the solver ran out of time (or the cell is not a gap throughout).
+        return None
     for f in ctx.features:
         spec = ctx.domain[f]
         st = state[f]

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..domain import Domain, FeatureSpec
 from ..exceptions import DomainError, RuleFormatError
-from ..rules._ir import Condition, RuleSet
+from ..rules._ir import Condition, RuleSet, condition_key
 
 __all__ = ["Encoding", "infer_domain", "frame_from_rows", "OTHER_LEVEL", "level_truth"]
 
@@ -59,6 +59,11 @@ def infer_domain(rules: RuleSet) -> Domain:
     for f in sorted(rules.features):
         if f not in names:
             names.append(f)
+    if not names:
+        raise DomainError(
+            "The rule set tests no feature and names none (feature_names is empty), so there are no inputs to "
+            "verify it over; pass domain= (or give the rule set feature_names)."
+        )
     levels: dict[str, set] = defaultdict(set)
     numeric: set[str] = set()
     for r in rules.rules:
@@ -85,7 +90,9 @@ def level_truth(c: Condition, spec: FeatureSpec) -> np.ndarray:
     if c.op in ("is missing", "is not missing"):
         return np.full(len(levels), c.op == "is not missing")
     if c.is_categorical:
-        return np.asarray(c.evaluate(pd.Series(levels, dtype=object)), dtype=bool)
+        # As predict reads the feature (frame_from_rows): a Categorical, where the level 1 is not True.
+        column = pd.Series(pd.Categorical(levels, categories=levels))
+        return np.asarray(c.evaluate(column), dtype=bool)
     try:
         vals = np.asarray([float(v) for v in levels], dtype=np.float64)
     except (TypeError, ValueError):
@@ -143,7 +150,7 @@ class Encoding:
         self.tag = tag
         self.value: dict[str, Any] = {}
         self.missing: dict[str, Any] = {}
-        self._cache: dict[Condition, Any] = {}
+        self._cache: dict[Any, Any] = {}  # by condition_key
         self._conj_cache: dict[tuple, Any] = {}
         self._sorted: dict[str, tuple[int, list[float]]] = {}
         self._truth: dict[tuple[Condition, str], np.ndarray] = {}
@@ -231,7 +238,7 @@ class Encoding:
 
     def cond(self, c: Condition) -> Any:
         """Z3 formula that holds exactly where condition ``c`` holds (missing included)."""
-        hit = self._cache.get(c)
+        hit = self._cache.get(condition_key(c))
         if hit is not None:
             return hit
         z3 = _z3()
@@ -260,8 +267,9 @@ class Encoding:
                     self.thresholds[c.feature].add(t)
                 atom = _compare(z3, x, op, t, spec.kind != "real")
             else:  # a level set on a numeric feature: equality with numeric levels
-                vals = sorted({float(v) for v in c.value if isinstance(v, (int, float)) and not isinstance(v, bool)}
-                              | {float(v) for v in c.value if isinstance(v, bool)})
+                # An integer float64 cannot hold (2**53 + 1) equals no input value: skipped, not rounded.
+                vals = sorted({float(v) for v in c.value
+                               if isinstance(v, (int, float)) and (isinstance(v, bool) or float(v) == v)})
                 eqs = []
                 for v in vals:
                     if math.isfinite(v):
@@ -279,13 +287,13 @@ class Encoding:
                 out = z3.Or(m, atom)
             else:
                 out = z3.And(z3.Not(m), atom)
-        self._cache[c] = out
+        self._cache[condition_key(c)] = out
         return out
 
     def conj(self, conditions: Sequence[Condition]) -> Any:
         """Z3 conjunction of ``conditions`` (cached per tuple)."""
         key = tuple(conditions)
-        hit = self._conj_cache.get(key)
+        hit = self._conj_cache.get(tuple(condition_key(c) for c in key))
         if hit is not None:
             return hit
         z3 = _z3()
@@ -295,7 +303,7 @@ class Encoding:
             out = self.cond(key[0])
         else:
             out = z3.And([self.cond(c) for c in key])
-        self._conj_cache[key] = out
+        self._conj_cache[tuple(condition_key(c) for c in key)] = out
         return out
 
     # -- models back to inputs ------------------------------------------------
@@ -330,9 +338,11 @@ class Encoding:
                 q = v.as_fraction() if hasattr(v, "as_fraction") else Fraction(str(v))
                 f, gap = _round_in_cell(q, self._sorted_thresholds(n))
                 if f is None:
-                    lo, hi = gap
+                    lo, hi = gap  # no float64 lies strictly between them: leave the open cell (lo, hi)
                     x = self.value[n]
-                    refine.append(z3.Or(x <= z3.RealVal(_frac(lo)), x >= z3.RealVal(_frac(hi))))
+                    sides = [x <= z3.RealVal(_frac(lo))] if math.isfinite(lo) else []
+                    sides += [x >= z3.RealVal(_frac(hi))] if math.isfinite(hi) else []
+                    refine.append(z3.Or(sides) if sides else z3.BoolVal(False))
                     continue
                 row[n] = f
         if refine:
@@ -352,9 +362,9 @@ def _round_in_cell(q: Fraction, ts: Sequence[float]) -> tuple[float | None, tupl
     except OverflowError:
         f = math.inf if q > 0 else -math.inf
     if not f > lower:
-        f = float(np.nextafter(lower, math.inf))
+        f = math.nextafter(lower, math.inf)  # no overflow warning past the largest double
     if not f < upper:
-        f = float(np.nextafter(upper, -math.inf))
+        f = math.nextafter(upper, -math.inf)
     if lower < f < upper and math.isfinite(f):
         return f, None
     return None, (lower, upper)

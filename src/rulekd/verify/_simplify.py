@@ -89,8 +89,11 @@ def simplify(
     original, domain, _, _, _ = resolve_target(rules, domain)
     deadline = None if time_budget_s is None else time.time() + float(time_budget_s)
     steps: dict[str, int] = {}
+    # Every rule keeps the id it has now (an id-less rule's is its position, "r<i>"), so dropping a rule
+    # neither renumbers the others nor lets one take another's id.
     current = original.replace(rules=tuple(
-        _with(r, conditions=merge_conjunction(r.conditions)) for r in original.rules))
+        _with(r, conditions=merge_conjunction(r.conditions), id=original.rule_id(i))
+        for i, r in enumerate(original.rules)))
     steps["conditions_merged"] = original.n_conditions - current.n_conditions
 
     def spec(rs: RuleSet) -> C.Spec:
@@ -340,6 +343,16 @@ def _sympy_minimise(rules: list[Rule], max_atoms: int) -> tuple[list[Rule], int]
     out: list[Rule] = []
     groups: dict[Any, list[Rule]] = {}
     order: list[Any] = []
+    used = {r.id for r in rules if r.id is not None}
+
+    def fresh(base_id: str, k: int) -> str:
+        """``<id>_<k>``, or with more underscores where another rule has that id."""
+        rid = f"{base_id}_{k}"
+        while rid in used:
+            rid += "_"
+        used.add(rid)
+        return rid
+
     for r in rules:
         if r.prediction not in groups:
             order.append(r.prediction)
@@ -389,5 +402,5 @@ def _sympy_minimise(rules: list[Rule], max_atoms: int) -> tuple[list[Rule], int]
         for k, conds in enumerate(new_conds):
             out.append(_with(base, conditions=conds, support=sum(r.support for r in group) if k == 0 else 0,
                              confidence=max(r.confidence for r in group),
-                             id=base.id if k == 0 or base.id is None else f"{base.id}_{k}"))
+                             id=base.id if k == 0 or base.id is None else fresh(base.id, k)))
     return out, n_done

@@ -1,0 +1,121 @@
+"""Edge cases of the verifier that once gave a wrong verdict or a crash (each test failed before its fix)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from rulekd import Condition as C
+from rulekd import Domain, FeatureSpec, Rule, RuleSet
+from rulekd.exceptions import DomainError, SolverTimeoutWarning
+from rulekd.verify import simplify, verify
+from rulekd.verify._encode import frame_from_rows
+
+
+def _status(report, check):
+    return [f.status for f in report.findings if f.check == check]
+
+
+def test_a_bool_level_is_not_the_level_1_of_a_numeric_categorical():
+    """predict reads a Categorical of 0, 1, 2, which does not hold True: the rule below never fires."""
+    dom = Domain((FeatureSpec("k", "categorical", levels=(0, 1, 2)),))
+    rs = RuleSet((Rule((C("k", "in", frozenset([True])),), "yes"),), classes=("no", "yes"), default="no")
+    at_1 = frame_from_rows([{"k": 1}], dom)
+    assert rs.predict(at_1)[0] == "no"
+    assert _status(verify(rs, dom, properties=["if k in {1} then yes"], checks="none"), "property") == ["violated"]
+    # B is not shadowed by A (A matches nothing): simplify keeps the answer at k = 1
+    A = Rule((C("k", "in", frozenset([True])),), "yes", id="A")
+    B = Rule((C("k", "not in", frozenset([0, 2])),), "yes", id="B")
+    both = RuleSet((A, B), classes=("no", "yes"), default="no", ordered=True)
+    assert simplify(both, dom).predict(at_1)[0] == both.predict(at_1)[0] == "yes"
+
+
+def test_an_integer_level_float64_cannot_hold_matches_no_input():
+    dom = Domain((FeatureSpec("n", "integer", 0, 2**60),))
+    rs = RuleSet((Rule((C("n", "in", frozenset([2**53 + 1])),), 1),), classes=(0, 1), default=0)
+    at = frame_from_rows([{"n": 2**53}], dom)
+    assert rs.predict(at)[0] == 0
+    report = verify(rs, dom, properties=[f"if n >= {float(2**53)} and n <= {float(2**53)} then 1"], checks="none")
+    assert _status(report, "property") == ["violated"]
+
+
+def test_an_undecided_gap_region_is_not_claimed_to_be_the_whole_domain(monkeypatch):
+    """The gap search found an input; proving its region ran out of time: no region is claimed."""
+    from rulekd.verify import _checks
+    from rulekd.verify._checks import Outcome
+
+    real = _checks.Solver.check
+
+    def region_proofs_time_out(self, formulas, encodings=()):
+        if not encodings:  # the region proofs ask for no example
+            return Outcome("unknown", reason="solver timeout (1 ms)")
+        return real(self, formulas, encodings)
+
+    monkeypatch.setattr(_checks.Solver, "check", region_proofs_time_out)
+    dom = Domain((FeatureSpec("x", "real", 0, 10), FeatureSpec("k", "categorical", levels=("a", "b", "c"))))
+    rs = RuleSet((Rule((C("x", ">", 1.0), C("x", "<=", 2.0)), 0), Rule((C("k", "in", {"a"}),), 1)),
+                 classes=(0, 1, 2), default=2)
+    with pytest.warns(SolverTimeoutWarning):
+        findings = [f for f in verify(rs, dom, checks=["gap"]).findings if f.check == "gap"]
+    assert [f.status for f in findings] == ["violated", "unknown"]
+    assert findings[0].details["region"] is None and "anywhere" not in findings[0].message
+    example = frame_from_rows([findings[0].counterexample], dom)
+    assert rs.decide(example)[0] == -1  # the example itself is a real gap
+
+
+def test_a_threshold_at_the_largest_double_is_decided():
+    big = sys.float_info.max
+    dom = Domain((FeatureSpec("x", "real"),))
+    rs = RuleSet((Rule((C("x", ">", big),), 1),), classes=(0, 1), default=0)
+    report = verify(rs, dom, checks=["dead"], properties=["if x > 0.0 then 0"])
+    assert _status(report, "dead") == ["violated"]  # no finite input exceeds it
+    assert _status(report, "property") == ["proved"]
+    assert len(simplify(rs, dom).rules) == 0
+
+
+def test_simplify_keeps_rule_ids_unique():
+    dom = Domain((FeatureSpec("x", "real", 0, 10),))
+    rs = RuleSet((
+        Rule((C("x", ">", 20.0),), 1, id="x"),  # dead: dropped
+        Rule((C("x", "<=", 1.0),), 1),          # no id: "r1", which it keeps
+        Rule((C("x", ">", 5.0),), 1, id="r0"),
+    ), classes=(0, 1), default=0, ordered=True)
+    out = simplify(rs, dom)
+    assert [out.rule_id(i) for i in range(len(out))] == ["r1", "r0"]
+    dom2 = Domain((FeatureSpec("x", "real", 0, 10), FeatureSpec("k", "categorical", levels=("a", "b", "c"))))
+    rs2 = RuleSet((
+        Rule((C("x", "<=", 1.0), C("k", "in", {"a"})), 1, id="q0", support=10),
+        Rule((C("x", "<=", 1.0), C("k", "not in", {"a"}, True)), 1, id="q1", support=1),
+        Rule((C("x", ">", 5.0),), 1, id="q2", support=1),
+        Rule((C("x", ">", 1.0), C("x", "<=", 5.0)), 0, id="q0_1"),  # the name the sympy step would give
+    ), classes=(0, 1), default=0)
+    out2 = simplify(rs2, dom2)
+    ids = [out2.rule_id(i) for i in range(len(out2))]
+    assert len(set(ids)) == len(ids)
+    assert _info(out2)["status"] == "proved"  # the result is proved to answer as before
+
+
+def _info(rs):
+    return rs.metadata["simplification"]
+
+
+def test_a_rule_set_that_tests_no_feature_needs_a_domain():
+    rs = RuleSet((Rule((), 1),), classes=(0, 1), default=0)
+    with pytest.raises(DomainError, match="pass domain="):
+        verify(rs)
+    dom = Domain((FeatureSpec("x", "real", 0, 1),))
+    assert verify(rs, dom, checks=["gap"]).status == "proved"
+
+
+def test_an_internal_error_has_an_exit_code_of_its_own(monkeypatch, capsys):
+    """Not 1, which `rulekd verify` uses for "violated"."""
+    import rulekd._commands as commands
+    from rulekd.cli import EXIT_INTERNAL, main
+
+    def broken(args):
+        raise OverflowError("cannot convert Infinity to integer ratio")
+
+    monkeypatch.setattr(commands, "cmd_export", broken)
+    assert main(["export", "anything", "--format", "text"]) == EXIT_INTERNAL == 4
+    assert "internal error (OverflowError)" in capsys.readouterr().err
