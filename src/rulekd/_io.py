@@ -22,8 +22,10 @@ def json_value(v: Any) -> Any:
     sets and arrays become lists; anything else its ``str``. Used by the
     verification and audit reports.
     """
-    if v is None or isinstance(v, (bool, str)):
+    if v is None or isinstance(v, bool):
         return v
+    if isinstance(v, str):
+        return str(v)  # a subclass such as numpy.str_ as a plain str (its repr is "np.str_('yes')")
     if isinstance(v, float):
         if math.isnan(v):
             return None

@@ -240,7 +240,7 @@ def test_a_neural_student_is_audited_and_its_network_verified_only_with_properti
                                  random_state=0).fit(b.data.iloc[:300], b.target.iloc[:300])
     rep = audit(net, german["X"], german["y"])
     assert rep["summary"]["model_kind"] == "neural"
-    assert rep["verification"]["status"] == "not_run"
+    assert rep["verification"]["status"] == "not_supported"  # as docs/audit.md's table says
     assert "verify_network" in rep["verification"]["reason"]
     # With a property, the network itself is verified.
     with_prop = audit(net, german["X"], german["y"], properties=["invariant status_sex"], time_budget_s=30)
@@ -377,3 +377,93 @@ def test_a_rulekd_hybrid_is_verified_as_a_whole(german):
     curve = rep["transparency"]["curve"]
     assert curve and {"transparency", "accuracy", "rule_accuracy", "student_accuracy"} <= set(curve[0])
     assert 'id="transparency"' in rep.to_html()
+
+
+# -- figures a reviewer reads: each case once gave another number than scikit-learn ----------------
+def test_balanced_accuracy_compares_labels_as_values_not_as_text():
+    """y read from a CSV as floats (0.0, 1.0) against a model whose classes are ints (0, 1)."""
+    X, y, teacher, _, rs, _ = _tiny()
+    rep = audit(rs, X, y.astype(float), verify=False)
+    pred = rs.predict(X)
+    assert rep["performance"]["model"]["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, pred))
+    assert rep["performance"]["model"]["balanced_accuracy"] > 0.5
+
+
+def test_the_teachers_roc_auc_is_computed_on_its_own_probabilities():
+    """Probabilities of exactly 0 stay 0 (they once went through clipped logits, which broke ties)."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n_samples=600, n_features=5, n_informative=3, n_classes=3, random_state=2)
+    X = pd.DataFrame(X, columns=list("abcde"))
+    from rulekd import DistilledRuleClassifier
+
+    model = DistilledRuleClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), max_rules=3,
+                                    n_synthetic=200, polish=False, random_state=0).fit(X.iloc[:300], y[:300])
+    X, y = X.iloc[300:].reset_index(drop=True), y[300:]
+    rep = audit(model, X, y, verify=False)  # the student's teacher_, behind rulekd's adapter
+    P = model.teacher_.estimator.predict_proba(X)
+    assert (P == 0).any()
+    got = rep["performance"]["teacher"]
+    assert got["roc_auc"] == pytest.approx(roc_auc_score(y, P, multi_class="ovr"), abs=1e-12)
+    assert [c["roc_auc"] for c in got["roc_auc_per_class"]] == pytest.approx(
+        [roc_auc_score(y == k, P[:, k]) for k in range(3)], abs=1e-12)
+
+
+def test_reliability_bins_put_a_probability_on_an_edge_where_calibration_curve_does():
+    X = pd.DataFrame({"x0": np.arange(40, dtype=float)})
+    rs = RuleSet(rules=(Rule((Condition("x0", "<", 10.0),), 0, proba=(0.7, 0.3)),
+                        Rule((Condition("x0", "<", 30.0),), 1, proba=(0.5, 0.5)),),
+                 classes=(0, 1), default=1, default_proba=(0.3, 0.7), ordered=True, feature_names=("x0",))
+    y = np.array([0] * 7 + [1] * 3 + [0, 1] * 10 + [0] * 3 + [1] * 7)
+    rep = audit(rs, X, y, verify=False)
+    p = rs.predict_proba(X)[:, 1]
+    prob_true, prob_pred = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    bins = rep["performance"]["model"]["reliability"]["bins"]
+    assert [b["mean_predicted"] for b in bins] == pytest.approx(prob_pred)
+    assert [b["observed"] for b in bins] == pytest.approx(prob_true)
+    assert [b["upper"] for b in bins] == pytest.approx([0.3, 0.5, 0.7])  # 0.5 lies in (0.4, 0.5]
+    counts = np.array([b["count"] for b in bins])
+    ece = np.sum(counts / len(y) * np.abs(prob_pred - prob_true))
+    assert rep["performance"]["model"]["reliability"]["ece"] == pytest.approx(ece)
+
+
+def test_string_labels_read_plainly_and_teacher_columns_follow_the_models_class_order():
+    X, y, _, _, _, _ = _tiny()
+    words = np.array(["no", "yes"])[y]
+    teacher = DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, words)  # classes_ ['no', 'yes']
+    rs = RuleSet(rules=(Rule((Condition("x0", ">", 0.4),), np.str_("yes"), proba=(0.8, 0.2)),),
+                 classes=(np.str_("yes"), np.str_("no")), default=np.str_("no"), default_proba=(0.3, 0.7),
+                 feature_names=("x0",))
+    rep = audit(rs, X, words, teacher=teacher, verify=False)
+    model_rel = rep["performance"]["model"]["reliability"]
+    teacher_rel = rep["performance"]["teacher"]["reliability"]
+    assert model_rel["what"] == teacher_rel["what"] == "probability of 'no'"
+    assert "np.str_" not in rep.to_json()
+    p_no = teacher.predict_proba(X)[:, list(teacher.classes_).index("no")]
+    assert sum(b["mean_predicted"] * b["count"] for b in teacher_rel["bins"]) / len(X) == pytest.approx(p_no.mean())
+
+
+def test_a_level_called_missing_is_a_group_of_its_own():
+    X, y, _, _, rs, _ = _tiny()
+    group = pd.Series(["a", "missing", None, "a", "missing", None] * 2, dtype=object)
+    rep = audit(rs, X, y, protected={"g": group}, verify=False)
+    rows = {r["group"]: r["n"] for r in rep["disaggregated"]["attributes"][0]["metrics"][0]["groups"]}
+    assert rows == {"a": 4, "missing": 4, "(missing)": 4}
+    assert rep["disaggregated"]["attributes"][0]["grouping"]["missing_group"] == "(missing)"
+
+
+def test_audit_arguments_are_checked_with_messages_that_name_them():
+    X, y, _, _, rs, group = _tiny()
+    kw = dict(protected={"group": group}, verify=False)
+    with pytest.raises(ValueError, match="protected_bins must be a dict"):
+        audit(rs, X, y, protected_bins=[30, 50], **kw)
+    with pytest.raises(ValueError, match="protected_bins names 'Group', which is not a protected attribute"):
+        audit(rs, X, y, protected_bins={"Group": [1]}, **kw)
+    with pytest.raises(ValueError, match=r"protected_bins\['group'\] must be finite numeric cut points"):
+        audit(rs, X, y, protected_bins={"group": ["thirty"]}, **kw)
+    for bad in ("10", -5, 0, True):
+        with pytest.raises(ValueError, match="max_levels must be a positive integer"):
+            audit(rs, X, y, max_levels=bad, **kw)
+    # one property given as a string is that property, not a list of its characters
+    rep = audit(rs, X, y, properties="if x0 > 0.8 then 1", time_budget_s=10)
+    assert rep["verification"]["properties"] == ["if x0 > 0.8 then 1"]

@@ -460,6 +460,7 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
         base["reason"] = "verification was switched off (verify=False)"
         return base
     if subject.kind == "neural" and not props:
+        base["status"] = "not_supported"
         base["reason"] = ("a neural student has no rules to check; pass properties= to prove them on the network "
                           "itself (rulekd.verify.verify_network)")
         return base
@@ -556,6 +557,35 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
         "target": plain(report.target),
     })
     return base
+
+
+def _check_bins(bins: Any, protected: Mapping) -> None:
+    """``protected_bins``: a mapping from protected attributes to numeric cut points."""
+    if bins is None:
+        return
+    if not isinstance(bins, Mapping):
+        raise ValueError(f"protected_bins must be a dict from protected attribute to cut points, e.g. "
+                         f"{{'age': [30, 50]}}; got {type(bins).__name__}.")
+    for name, cuts in bins.items():
+        if name not in protected:
+            raise ValueError(f"protected_bins names {name!r}, which is not a protected attribute "
+                             f"({sorted(map(str, protected))}); pass it in protected= or fix the name.")
+        values = [cuts] if isinstance(cuts, (str, bytes)) or not hasattr(cuts, "__iter__") else list(cuts)
+        if not values or any(isinstance(v, (bool, str, bytes)) or not isinstance(v, (int, float, np.number))
+                             or not np.isfinite(v) for v in values):
+            raise ValueError(f"protected_bins[{name!r}] must be finite numeric cut points, e.g. [30, 50]; "
+                             f"got {cuts!r}.")
+
+
+def _in_class_order(proba: np.ndarray | None, own: list, classes: list) -> tuple[np.ndarray | None, list]:
+    """The teacher's probability columns in the model's class order (where they hold the same classes),
+    so that both reliability diagrams describe the same class."""
+    if proba is None or len(own) != len(classes) or own == classes:
+        return proba, own
+    where = [next((j for j, c in enumerate(own) if c == k), None) for k in classes]
+    if None in where or len(set(where)) != len(where):
+        return proba, own
+    return proba[:, where], list(classes)
 
 
 def _disaggregated_section(protected: dict[str, pd.Series], y: np.ndarray, pred: np.ndarray, classes: list,
@@ -815,11 +845,15 @@ def audit(
         )
     if pos_label is not None and label(pos_label) not in classes:
         raise ValueError(f"pos_label {pos_label!r} is not one of the model's classes {classes}.")
+    if isinstance(max_levels, bool) or not isinstance(max_levels, (int, np.integer)) or max_levels < 1:
+        raise ValueError(f"max_levels must be a positive integer (numeric groups with at most that many values "
+                         f"are not cut), got {max_levels!r}.")
     Xin = X if subject.kind == "ruleset" or isinstance(X, pd.DataFrame) else np.asarray(X)
     pred = subject.predict(Xin, frame)
     proba = subject.predict_proba(Xin, frame)
     decided = subject.decided_by(Xin, frame)
     protected_cols = _protected_columns(protected, X, frame)
+    _check_bins(protected_bins, protected_cols)
 
     tview = _resolve_teacher(subject, teacher)
     perf: dict[str, Any] = {"model": performance(y_arr, pred, proba, classes), "teacher": None}
@@ -833,6 +867,7 @@ def audit(
         except Exception as exc:  # report, do not crash
             fid["reason"] = f"{type(exc).__name__}: {exc}"
         else:
+            t_proba, t_classes = _in_class_order(t_proba, t_classes, classes)
             perf["teacher"] = performance(y_arr, teacher_pred, t_proba, t_classes)
             fid.update(fidelity(pred, teacher_pred, classes))
             fid["available"] = True
@@ -841,7 +876,7 @@ def audit(
     fid["fitted_fidelity"] = plain(getattr(subject.model, "fidelity_", None)) if subject.kind != "ruleset" else None
     fid["fitted_fidelity_note"] = "agreement with the teacher on the held-out transfer rows at fit time"
 
-    ver = _verification_section(subject, frame, list(properties), domain, checks, timeout_ms, time_budget_s,
+    ver = _verification_section(subject, frame, as_list(properties), domain, checks, timeout_ms, time_budget_s,
                                 n_jobs, verify)
     data = _data_section(frame, y_arr, classes, description)
     trans = _transparency_section(subject, decided, y_arr, pred, teacher_pred, Xin)

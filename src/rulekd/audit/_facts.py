@@ -66,6 +66,18 @@ def _equal(a: np.ndarray, b: Any) -> np.ndarray:
     return np.asarray([x == b for x in a], dtype=bool) if a.dtype == object else (a == b)
 
 
+def _codes(values: np.ndarray, classes: Sequence) -> np.ndarray:
+    """Index of each value's class in ``classes`` (by ``==``); a value of no class gets a code of its own."""
+    values = np.asarray(values, dtype=object)
+    out = np.full(len(values), -1, dtype=np.int64)
+    for k, c in enumerate(classes):
+        out[(out < 0) & _equal(values, c)] = k
+    others: dict[str, int] = {}
+    for i in np.flatnonzero(out < 0):
+        out[i] = len(classes) + others.setdefault(repr(values[i]), len(others))
+    return out
+
+
 def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.fromiter((x == z for x, z in zip(a, b)), dtype=bool, count=len(a))
 
@@ -105,8 +117,8 @@ def performance(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, class
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true"
-            out["balanced_accuracy"] = float(balanced_accuracy_score(
-                [str(v) for v in y], [str(v) for v in pred]))
+            # On class codes: labels compare as values (0 == 0.0), as accuracy does, not as their text.
+            out["balanced_accuracy"] = float(balanced_accuracy_score(_codes(y, classes), _codes(pred, classes)))
     if proba is None:
         out["notes"].append("The predictor gives no probabilities: no ROC AUC, Brier score or reliability.")
         out["reliability"] = None
@@ -158,8 +170,8 @@ def reliability(y: np.ndarray, proba: np.ndarray, classes: Sequence, *, n_bins: 
         kind = "top-label"
         what = "confidence of the top class"
     edges = np.linspace(0.0, 1.0, n_bins + 1)
-    # As calibration_curve: bin k holds edges[k] <= p < edges[k+1]; p == 1 goes to the last bin.
-    idx = np.clip(np.searchsorted(edges[1:-1], score, side="right"), 0, n_bins - 1)
+    # As calibration_curve(strategy="uniform"): bin k holds edges[k] < p <= edges[k+1] (bin 0 also p == 0).
+    idx = np.searchsorted(edges[1:-1], score, side="left")
     bins = []
     ece = 0.0
     for k in range(n_bins):
@@ -216,7 +228,8 @@ def group_values(values: pd.Series, name: str, *, bins: Sequence[float] | None, 
     ``k / n_bins`` quantiles of the data (``numpy.quantile(method="lower")``,
     so each cut point is an observed value; repeated cut points are merged).
     Group ``"< a"`` holds ``x < a``, ``"[a, b)"`` holds ``a <= x < b``, ``">= b"``
-    holds ``x >= b``. Missing values form the group ``"missing"``.
+    holds ``x >= b``. Missing values form the group ``"missing"`` (``"(missing)"``
+    if a value is itself called ``"missing"``, and so on).
     """
     s = values.reset_index(drop=True)
     missing = s.isna().to_numpy()
@@ -230,13 +243,18 @@ def group_values(values: pd.Series, name: str, *, bins: Sequence[float] | None, 
         info["method"] = "each value is a group"
         groups = np.empty(len(s), dtype=object)
         groups[:] = [None if m else label(v) for v, m in zip(s.tolist(), missing)]
-        groups[missing] = "missing"
+        present = [g for g, m in zip(groups, missing) if not m]
+        absent = _missing_name(present)
+        groups[missing] = absent
         if isinstance(s.dtype, pd.CategoricalDtype):
             order = [label(c) for c in s.cat.categories]
         else:
-            order = sorted({g for g, m in zip(groups, missing) if not m}, key=lambda g: (type(g).__name__, g))
-        info["order"] = [g for g in order if any(gg == g for gg in groups[~missing])] + (
-            ["missing"] if missing.any() else [])
+            order = sorted(set((type(g), g) for g in present), key=lambda tg: (tg[0].__name__, tg[1]))
+            order = [g for _, g in order]
+        info["order"] = [g for g in order if any(same_group(gg, g) for gg in present)] + (
+            [absent] if missing.any() else [])
+        if missing.any():
+            info["missing_group"] = absent
         return groups, info
     x = s.to_numpy(dtype=np.float64, na_value=np.nan)
     if bins is not None:
@@ -261,10 +279,26 @@ def group_values(values: pd.Series, name: str, *, bins: Sequence[float] | None, 
     k = np.searchsorted(np.asarray(cuts, dtype=np.float64), np.where(missing, 0.0, x), side="right")
     groups = np.empty(len(s), dtype=object)
     groups[:] = [names[i] for i in k]
-    groups[missing] = "missing"
+    absent = _missing_name(names)
+    groups[missing] = absent
     present = set(groups.tolist())
-    info["order"] = [g for g in names if g in present] + (["missing"] if missing.any() else [])
+    info["order"] = [g for g in names if g in present] + ([absent] if missing.any() else [])
+    if missing.any():
+        info["missing_group"] = absent
     return groups, info
+
+
+def _missing_name(taken: Sequence) -> str:
+    """``"missing"``, in parentheses as often as needed to differ from every group in ``taken``."""
+    name = "missing"
+    while any(same_group(name, g) for g in taken):
+        name = f"({name})"
+    return name
+
+
+def same_group(a: Any, b: Any) -> bool:
+    """Group labels are the same value of the same type (1, 1.0 and True are three groups)."""
+    return type(a) is type(b) and a == b
 
 
 def group_metrics(groups: np.ndarray, order: Sequence, y: np.ndarray, pred: np.ndarray, positive: Any,
@@ -284,7 +318,7 @@ def group_metrics(groups: np.ndarray, order: Sequence, y: np.ndarray, pred: np.n
     rows = []
     n_all = len(y)
     for g in order:
-        m = np.asarray([gg == g for gg in groups], dtype=bool)
+        m = np.asarray([same_group(gg, g) for gg in groups], dtype=bool)
         n = int(m.sum())
         rows.append({
             "group": label(g),

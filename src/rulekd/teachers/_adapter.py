@@ -136,15 +136,25 @@ class SklearnTeacher(_InputMixin, Teacher):
             raise TeacherError("The teacher must be a classifier with at least two classes_.")
         self.uses_frame = getattr(inner, "feature_names_in_", None) is not None
 
+    def _predict_proba(self, Xi: Any) -> np.ndarray | None:
+        if not hasattr(self.estimator, "predict_proba"):
+            return None
+        try:
+            return np.asarray(self.estimator.predict_proba(Xi), dtype=np.float64)
+        except (AttributeError, NotImplementedError):
+            return None
+
+    def proba(self, X: Any) -> np.ndarray:
+        """The estimator's own ``predict_proba`` where it has one (exact: not through clipped logits, which
+        would turn probabilities of 0 into tiny, row-dependent values); else softmax of the decision function."""
+        p = self._predict_proba(self._input(X))
+        return p if p is not None else super().proba(X)
+
     def logits(self, X: Any) -> np.ndarray:
         Xi = self._input(X)
-        if hasattr(self.estimator, "predict_proba"):
-            try:
-                p = np.asarray(self.estimator.predict_proba(Xi), dtype=np.float64)
-            except (AttributeError, NotImplementedError):
-                p = None
-            if p is not None:
-                return np.log(np.clip(p, 1e-12, 1.0))
+        p = self._predict_proba(Xi)
+        if p is not None:
+            return np.log(np.clip(p, 1e-12, 1.0))
         d = np.asarray(self.estimator.decision_function(Xi), dtype=np.float64)
         if d.ndim == 1:
             return np.column_stack([np.zeros_like(d), d])
