@@ -283,3 +283,106 @@ def test_meta_estimators_are_not_mistaken_for_frozen_ones():
     t = fit_teacher(CalibratedClassifierCV(pipe, cv=2), df, y)
     assert t.uses_frame
     np.testing.assert_allclose(t.proba(df), t.estimator.predict_proba(df), atol=1e-9)
+
+
+# -- cases a review found (each test failed before its fix) -------------------------------------------
+def test_one_vs_one_decision_scores_are_refused_not_read_as_logits():
+    from sklearn.svm import SVC
+
+    X, y = _data(n=150, n_classes=3)
+    svc = SVC(decision_function_shape="ovo").fit(X, y)  # three pairwise scores: three columns, not logits
+    with pytest.raises(TeacherError, match="one-vs-one scores.*decision_function_shape='ovr'"):
+        as_teacher(FrozenEstimator(svc)).proba(X)
+
+
+def test_a_frozen_teacher_with_a_class_y_lacks_is_renormalised_with_a_warning():
+    from rulekd import DistilledTreeClassifier
+
+    X, y = _data(n=300, n_classes=3)
+    teacher = LogisticRegression().fit(X, y)
+    keep = y < 2
+    with pytest.warns(UserWarning, match=r"also knows the classes \[2\]"):
+        m = DistilledTreeClassifier(teacher=FrozenEstimator(teacher), max_leaf_nodes=4, n_synthetic=200,
+                                    random_state=0).fit(X[keep], y[keep])
+    np.testing.assert_allclose(m.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_date_and_time_columns_are_refused_by_name():
+    from rulekd import Domain, DistilledTreeClassifier
+    from rulekd.exceptions import DomainError
+
+    X = pd.DataFrame({"a": np.arange(20.0), "when": pd.date_range("2020-01-01", periods=20)})
+    X.loc[3, "when"] = pd.NaT
+    with pytest.raises(DomainError, match="Column 'when' holds datetime64.*convert it to a number"):
+        Domain.from_data(X)
+    with pytest.raises(ValueError, match="'when'"):
+        DistilledTreeClassifier(n_synthetic=20).fit(X, np.arange(20) % 2)
+
+
+def test_the_students_seed_makes_an_unseeded_teacher_reproducible():
+    from sklearn.ensemble import RandomForestClassifier
+
+    from rulekd import DistilledTreeClassifier
+
+    X, y = _data(n=200)
+    fits = [DistilledTreeClassifier(teacher=RandomForestClassifier(n_estimators=5), max_leaf_nodes=6,
+                                    n_synthetic=300, random_state=0).fit(X, y) for _ in range(2)]
+    assert fits[0].rules_ == fits[1].rules_
+    assert fits[0].teacher_.estimator.random_state is not None
+    unseeded = RandomForestClassifier(n_estimators=5)
+    fit_teacher(unseeded, X, y, random_state=0)
+    assert unseeded.random_state is None  # the user's object is untouched
+
+
+def test_integer_column_names_with_a_category_column():
+    from rulekd import DistilledTreeClassifier
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=200)
+    X = pd.DataFrame({0: a, 1: pd.Categorical(rng.choice(["u", "v"], 200))})
+    m = DistilledTreeClassifier(max_leaf_nodes=4, n_synthetic=200, random_state=0).fit(X, (a > 0).astype(int))
+    assert m.fidelity_ > 0.8 and len(m.predict(X)) == 200
+
+
+def test_teachers_that_cannot_be_used_as_given_say_what_to_do():
+    X, y = _data()
+    booster = xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(X, label=y), num_boost_round=2)
+    with pytest.raises(TeacherError, match="FrozenEstimator"):
+        fit_teacher(booster, X, y)
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    w = np.linspace(0.5, 1.5, len(y))
+    with pytest.raises(TeacherError, match="KNeighborsClassifier cannot take sample_weight"):
+        fit_teacher(KNeighborsClassifier(), X, y, sample_weight=w)
+    pipe = fit_teacher(make_pipeline(StandardScaler(), LogisticRegression()), X, y, sample_weight=w)
+    plain = fit_teacher(make_pipeline(StandardScaler(), LogisticRegression()), X, y)
+    assert not np.allclose(pipe.proba(X), plain.proba(X))  # the weights reached the last step
+
+
+def test_a_float64_torch_module_is_fed_its_own_dtype():
+    torch = pytest.importorskip("torch")
+    X, y = _data()
+    module = torch.nn.Linear(3, 2).double()
+    with pytest.raises(TeacherError, match="TorchTeacher"):
+        as_teacher(FrozenEstimator(module))
+    t = TorchTeacher(module, classes=(0, 1))
+    expected = module(torch.tensor(X, dtype=torch.float64)).detach().numpy()
+    np.testing.assert_allclose(t.logits(X), expected, rtol=1e-6)
+
+
+def test_an_integer_column_the_domain_makes_real_is_not_truncated():
+    from rulekd import Domain
+    from rulekd.transfer import make_transfer_set
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"k": rng.integers(1, 10, 300), "a": rng.normal(size=300)})
+    d = Domain.from_data(X).update("k", kind="real", lower=0.5, upper=9.5)
+
+    class T:
+        def logits(self, F):
+            return np.column_stack([np.zeros(len(F)), F["k"].to_numpy(float)])
+
+    ts = make_transfer_set(X, T(), n_synthetic=1000, domain=d, random_state=0)
+    assert d.contains(ts.X[ts.is_synthetic]).all()

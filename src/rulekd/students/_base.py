@@ -10,6 +10,7 @@ the fitted levels. Rules, the teacher and the neural student all read it.
 from __future__ import annotations
 
 import numbers
+import warnings
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, colu
 
 from ..domain import Domain
 from ..teachers import fit_teacher
+from ..teachers._adapter import _softmax
 from ..transfer import STRATEGIES, make_transfer_set
 
 __all__ = ["DistilledClassifierMixin"]
@@ -208,8 +210,16 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         )
         # Map the teacher's class columns onto ours (they can be a permutation).
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
-        ts.proba = ts.proba[:, order]
         ts.logits = ts.logits[:, order]
+        if len(order) < len(self.teacher_.classes_):  # a (frozen) teacher that knows classes y does not hold
+            extra = [c for c in self.teacher_.classes_.tolist() if c not in set(self.classes_.tolist())]
+            warnings.warn(
+                f"The teacher also knows the classes {extra[:10]}, which y does not hold; the student learns the "
+                f"teacher's answers among the classes of y (its probabilities renormalised over them).",
+                UserWarning, stacklevel=3)
+            ts.proba = _softmax(ts.logits)
+        else:
+            ts.proba = ts.proba[:, order]
         weights = np.ones(len(ts))
         if sw is not None:
             weights[: len(frame)] = sw
@@ -225,7 +235,12 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
 
     @property
     def _frame_input_(self) -> bool:
-        return hasattr(self, "feature_names_in_")
+        """Whether the teacher reads the canonical frame: the model was fitted on a DataFrame with text
+        column names, or has categorical features (which no float array can hold, whatever the names)."""
+        if hasattr(self, "feature_names_in_"):
+            return True
+        domain = getattr(self, "domain_", None)
+        return domain is not None and any(s.kind == "categorical" for s in domain.features)
 
     def _check_teacher_classes(self) -> None:
         t = set(self.teacher_.classes_.tolist())
@@ -310,6 +325,13 @@ class _TeacherView:
 def _numeric_column(col: pd.Series, name: str) -> np.ndarray:
     if isinstance(col.dtype, pd.CategoricalDtype):
         raise ValueError(f"Column {name!r} is categorical here but was numeric during fit.")
+    dtype = col.dtype
+    if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or isinstance(dtype, pd.PeriodDtype) or pd.api.types.is_complex_dtype(dtype)):
+        raise ValueError(
+            f"Column {name!r} holds {dtype} values, which rules and networks cannot compare as numbers (a missing "
+            f"date would become -9.2e18); convert it to a number first, e.g. days since a reference date."
+        )
     try:
         x = col.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):

@@ -158,6 +158,13 @@ class SklearnTeacher(_InputMixin, Teacher):
         d = np.asarray(self.estimator.decision_function(Xi), dtype=np.float64)
         if d.ndim == 1:
             return np.column_stack([np.zeros_like(d), d])
+        ovo = getattr(_unfrozen(self.estimator), "decision_function_shape", None) == "ovo"
+        if d.shape[1] != len(self.classes_) or ovo:  # with 3 classes, 3 pairwise scores look like 3 logits
+            raise TeacherError(
+                f"{type(_unfrozen(self.estimator)).__name__}.decision_function gives {d.shape[1]} columns for "
+                f"{len(self.classes_)} classes (one-vs-one scores, e.g. SVC(decision_function_shape='ovo')), not "
+                f"one score per class; use decision_function_shape='ovr' or probability=True."
+            )
         return d
 
     def split_thresholds(self) -> dict[str, np.ndarray]:
@@ -274,13 +281,19 @@ class TorchTeacher(Teacher):
     def logits(self, X: Any) -> np.ndarray:
         import torch
 
-        arr = X.to_numpy(dtype=np.float32, na_value=np.nan) if isinstance(X, pd.DataFrame) else np.asarray(X, np.float32)
+        # The module's own dtype and device (a float64 module, or one on a GPU), float32 on the CPU otherwise.
+        first = next(iter(self.estimator.parameters()), None)
+        dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
+        device = first.device if first is not None else "cpu"
+        np_dtype = np.float64 if dtype == torch.float64 else np.float32
+        arr = X.to_numpy(dtype=np_dtype, na_value=np.nan) if isinstance(X, pd.DataFrame) else np.asarray(X, np_dtype)
         was_training = self.estimator.training
         self.estimator.eval()
         try:
             with torch.no_grad():
                 # torch.tensor copies: pandas may hand out a read-only array.
-                out = self.estimator(torch.tensor(arr)).detach().cpu().numpy().astype(np.float64)
+                x = torch.tensor(arr, dtype=dtype, device=device)
+                out = self.estimator(x).detach().cpu().numpy().astype(np.float64)
         finally:
             self.estimator.train(was_training)
         if out.ndim == 1 or out.shape[1] == 1:
@@ -341,11 +354,26 @@ def as_teacher(estimator: Any) -> Teacher:
     """Wrap an already fitted model (or return a :class:`Teacher` as is)."""
     if isinstance(estimator, Teacher):
         return estimator
-    if _is_torch_module(estimator):
+    if _is_torch_module(estimator) or _is_torch_module(_unfrozen(estimator)):
         raise TeacherError("Wrap a torch module as TorchTeacher(module, classes=...) to name its classes.")
     if _is_xgboost(estimator):
         return XGBoostTeacher(estimator)
     return SklearnTeacher(estimator)
+
+
+def _seeded(est: Any, random_state: Any) -> Any:
+    """``est`` with every ``random_state`` parameter left at ``None`` set from the student's seed, so that
+    the student's ``random_state`` makes the whole fit reproducible (as the default teacher's is)."""
+    if random_state is None:
+        return est
+    from sklearn.utils import check_random_state
+
+    rng = check_random_state(random_state)
+    unset = sorted(k for k, v in est.get_params(deep=True).items()
+                   if (k == "random_state" or k.endswith("__random_state")) and v is None)
+    if unset:
+        est.set_params(**{k: int(rng.randint(np.iinfo(np.int32).max)) for k in unset})
+    return est
 
 
 def fit_teacher(
@@ -374,7 +402,13 @@ def fit_teacher(
         )
     if isinstance(teacher, FrozenEstimator):
         return as_teacher(teacher)
-    est = default_teacher(random_state) if teacher is None else clone(teacher)
+    if teacher is not None and not hasattr(teacher, "get_params"):
+        raise TeacherError(
+            f"The teacher {type(teacher).__name__} is not a scikit-learn estimator, so rulekd cannot clone and fit "
+            f"it; pass a fitted model wrapped in sklearn.frozen.FrozenEstimator (an xgboost.Booster too), or an "
+            f"estimator such as XGBClassifier()."
+        )
+    est = default_teacher(random_state) if teacher is None else _seeded(clone(teacher), random_state)
     fit_kw = {} if sample_weight is None else {"sample_weight": sample_weight}
     if _is_xgboost(est):
         enc = LabelEncoder().fit(y)
@@ -386,5 +420,23 @@ def fit_teacher(
         return XGBoostTeacher(est, label_encoder=enc)
     if not hasattr(est, "fit"):
         raise TeacherError(f"The teacher {type(est).__name__} has no fit method.")
+    if sample_weight is not None:
+        fit_kw = _weight_keywords(est, sample_weight)
     est.fit(X, y, **fit_kw)
     return SklearnTeacher(est)
+
+
+def _weight_keywords(est: Any, sample_weight: Any) -> dict:
+    """``fit`` keywords that pass ``sample_weight`` to ``est`` (a Pipeline: to its last step)."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.utils.validation import has_fit_parameter
+
+    name, target = ("sample_weight", est)
+    if isinstance(est, Pipeline):
+        name, target = f"{est.steps[-1][0]}__sample_weight", est.steps[-1][1]
+    if not has_fit_parameter(target, "sample_weight"):
+        raise TeacherError(
+            f"The teacher {type(target).__name__} cannot take sample_weight (its fit has no such parameter); "
+            f"fit without sample_weight, or choose a teacher that takes it (e.g. XGBClassifier)."
+        )
+    return {name: sample_weight}

@@ -270,6 +270,10 @@ def _like(S: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
             continue
         if isinstance(target, np.dtype) and target.kind in "biu" and S[name].isna().any():
             continue  # numpy bool / int columns cannot hold NaN
+        if isinstance(target, np.dtype) and target.kind in "iu" and S[name].dtype.kind == "f":
+            v = S[name].to_numpy()
+            if not np.array_equal(v, np.round(v)):
+                continue  # a Domain that makes the feature real: casting would truncate its values
         try:
             S[name] = S[name].astype(target)
         except (TypeError, ValueError):
