@@ -386,3 +386,20 @@ def test_an_integer_column_the_domain_makes_real_is_not_truncated():
 
     ts = make_transfer_set(X, T(), n_synthetic=1000, domain=d, random_state=0)
     assert d.contains(ts.X[ts.is_synthetic]).all()
+
+
+def test_the_default_teacher_takes_bool_and_float_category_levels(tmp_path):
+    """XGBoost refuses such levels; rulekd gives them to it as text, at fit, at predict and after a reload."""
+    import rulekd
+    from rulekd import DistilledTreeClassifier
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=200)
+    X = pd.DataFrame({"a": a, "flag": pd.Categorical(rng.random(200) < 0.5),
+                      "dose": pd.Categorical(rng.choice([0.5, 1.5], 200))})
+    y = ((a > 0) ^ (X["flag"] == True)).astype(int)  # noqa: E712 - a categorical of bools
+    m = DistilledTreeClassifier(max_leaf_nodes=6, n_synthetic=300, random_state=0).fit(X, y)
+    assert m.domain_["flag"].levels == (False, True) and m.fidelity_ > 0.8
+    again = rulekd.load(rulekd.save(m, tmp_path / "m"))
+    np.testing.assert_array_equal(again.predict_proba(X), m.predict_proba(X))
+    np.testing.assert_allclose(again.teacher_.proba(X), m.teacher_.proba(X))

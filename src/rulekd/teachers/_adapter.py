@@ -224,7 +224,7 @@ class XGBoostTeacher(_InputMixin, Teacher):
         return max(n, 2)
 
     def _input(self, X: Any) -> Any:
-        X = super()._input(X)
+        X = _xgboost_categories(super()._input(X))
         names = self._booster.feature_names
         if isinstance(X, pd.DataFrame) and names is not None and list(X.columns) != list(names):
             if [xgboost_name(c) for c in X.columns] == list(names):
@@ -361,6 +361,24 @@ def as_teacher(estimator: Any) -> Teacher:
     return SklearnTeacher(estimator)
 
 
+def _xgboost_categories(X: Any) -> Any:
+    """Category columns with bool or float levels, with the levels as text (same order, so the same codes):
+    XGBoost refuses such levels. Text and integer levels are left as they are, so a user's own XGBoost
+    model (which XGBoost could only fit on those) is fed its categories unchanged."""
+    if not isinstance(X, pd.DataFrame):
+        return X
+    out = None
+    for c in X.columns:
+        dtype = X[c].dtype
+        if isinstance(dtype, pd.CategoricalDtype) and any(
+                isinstance(v, (bool, np.bool_, float, np.floating)) for v in dtype.categories):
+            if len({str(v) for v in dtype.categories}) != len(dtype.categories):
+                continue  # levels whose text coincides (1 and "1"): left to XGBoost as they are
+            out = X.copy() if out is None else out
+            out[c] = X[c].cat.rename_categories([str(v) for v in dtype.categories])
+    return X if out is None else out
+
+
 def _seeded(est: Any, random_state: Any) -> Any:
     """``est`` with every ``random_state`` parameter left at ``None`` set from the student's seed, so that
     the student's ``random_state`` makes the whole fit reproducible (as the default teacher's is)."""
@@ -415,7 +433,7 @@ def fit_teacher(
         if len(enc.classes_) < 2:
             raise TeacherError("The target has a single class; a classifier needs at least two.")
         if isinstance(X, pd.DataFrame):
-            X = X.set_axis([xgboost_name(c) for c in X.columns], axis=1)
+            X = _xgboost_categories(X.set_axis([xgboost_name(c) for c in X.columns], axis=1))
         est.fit(X, enc.transform(y), **fit_kw)
         return XGBoostTeacher(est, label_encoder=enc)
     if not hasattr(est, "fit"):
