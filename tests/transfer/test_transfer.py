@@ -260,3 +260,18 @@ def test_transfer_set_keeps_the_real_dtypes():
     assert ts.X.dtypes.to_dict() == X.dtypes.to_dict()
     assert Domain.from_data(X).contains(ts.X).all()
     np.testing.assert_allclose(ts.proba, teacher.proba(ts.X))
+
+
+@pytest.mark.parametrize("strategy", ["marginal", "perturb", "mixed"])
+def test_an_equality_constraint_the_data_meets_is_met_by_every_synthetic_row(strategy):
+    """Shares that sum to 1: their features come together from one real row, unjittered."""
+    from rulekd import Domain
+    from rulekd.transfer import sample_synthetic
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 1, 400)
+    X = pd.DataFrame({"p": p, "q": 1 - p, "z": rng.normal(size=400)})
+    d = Domain.from_data(X).with_constraint({"p": 1, "q": 1}, "==", 1)
+    S = sample_synthetic(X, 500, strategy=strategy, domain=d, random_state=0)
+    assert d.contains(S).all()
+    assert S["z"].nunique() > 200  # the other features still vary

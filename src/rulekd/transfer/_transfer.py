@@ -106,12 +106,16 @@ def sample_synthetic(
     # Rows that still break a one-hot group or a linear constraint of the Domain
     # (the data itself may) are drawn again; what is left comes from Domain.sample.
     groups = list(domain.onehot_groups)
+    # The features of an equality constraint (shares that sum to 1) come together from one real row,
+    # unjittered: a row that satisfies it keeps satisfying it (rejection alone would almost never).
+    tied = [[n for n, _ in c.coefficients] for c in domain.constraints if c.op == "=="]
+    groups += [g for g in tied if len(g) > 1]
     if strategy == "perturb":
         groups += correlated_groups(X, domain)
     parts = []
     need = n_samples
     for _ in range(20):
-        block = _draw(X, domain, need, strategy, rng, p_swap, noise, groups)
+        block = _draw(X, domain, need, strategy, rng, p_swap, noise, groups, {n for g in tied for n in g})
         block = block[domain.contains(block)] if len(block) else block
         parts.append(block)
         need -= len(block)
@@ -161,7 +165,7 @@ def correlated_groups(X: pd.DataFrame, domain: Domain, threshold: float = _CORRE
 
 def _draw(
     X: pd.DataFrame, domain: Domain, n_samples: int, strategy: str, rng: np.random.Generator,
-    p_swap: float, noise: float, groups: list[list[str]],
+    p_swap: float, noise: float, groups: list[list[str]], unjittered: set[str] = frozenset(),
 ) -> pd.DataFrame:
     n = len(X)
     names = domain.names
@@ -201,7 +205,7 @@ def _draw(
             out = x[donor]
         else:
             out = np.where(swap[:, j], x[donor], x[base_idx])
-            if spec.kind != "binary":
+            if spec.kind != "binary" and spec.name not in unjittered:
                 finite = x[~np.isnan(x)]
                 spread = float(np.std(finite)) if finite.size else 0.0
                 jitter = rng.normal(0.0, noise * spread, size=n_samples)
