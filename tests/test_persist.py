@@ -571,3 +571,48 @@ def test_random_edits_with_a_matching_manifest_give_a_model_or_a_clean_error(sav
             load(folder)
         except ModelDirectoryError:
             pass
+
+
+# -- guards and format versions (each case once failed) ---------------------------------------------
+def _guarded_hybrid(X, y, guard):
+    from rulekd import HybridClassifier
+
+    return HybridClassifier(teacher=_teacher(), n_synthetic=200, max_rules=3, random_state=0, guards=[guard],
+                            student=DistilledMLPClassifier(hidden_layer_sizes=(4,), max_epochs=3,
+                                                           n_synthetic=200)).fit(X, y)
+
+
+@pytest.mark.parametrize("labels", ["bool", "bigint"])
+def test_a_hybrid_guarding_a_bool_or_huge_integer_label_loads_back(tmp_path, labels):
+    """The guard's text names the label (`then True`, `then 1152921504606846977`): it must parse back."""
+    from sklearn.base import clone
+
+    from rulekd.verify import Implies
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    positive = (X.a + X.b > 0).to_numpy()
+    y = positive if labels == "bool" else np.where(positive, 2**60 + 1, 7)
+    then = True if labels == "bool" else 2**60 + 1
+    model = _guarded_hybrid(X, y, Implies("a > 1.5", then=then))
+    back = load(save(model, tmp_path / "h"))
+    _same_bits(back.predict(X), model.predict(X))
+    _same_bits(back.predict_proba(X), model.predict_proba(X))
+    assert back.guards_[0].then == then and type(back.guards_[0].then) is type(then)
+    # the guards parameter comes back too, so a clone refitted keeps enforcing the guard
+    assert back.get_params()["guards"] == model.get_params()["guards"]
+    refit = clone(back).fit(X, y)
+    assert [g.text() for g in refit.guards_] == [g.text() for g in model.guards_]
+
+
+def test_a_newer_format_version_is_named_before_its_new_keys(saved, tmp_path):
+    import shutil
+
+    for name in ("metadata.json", "manifest.json"):
+        folder = tmp_path / name.split(".")[0]
+        shutil.copytree(saved["rules"], folder)
+        _edit_json(folder / name, lambda d: d.update(version=2, signature="abc"))
+        if name == "metadata.json":
+            _rehash(folder)
+        kind, msg = _message(load, folder)
+        assert kind is ModelDirectoryError and "format version 2 is not supported" in msg, msg

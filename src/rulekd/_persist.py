@@ -126,7 +126,26 @@ def _encode(v: Any) -> Any:
         if all(isinstance(k, str) and not k.startswith("$") for k in v):
             return {k: _encode(x) for k, x in v.items()}
         return {"$items": [[_encode(k), _encode(x)] for k, x in v.items()]}
+    text = _property_text(v)
+    if text is not None:
+        return {"$property": text}
     raise _Unencodable(type(v).__name__)
+
+
+def _property_text(v: Any) -> str | None:
+    """The text of a verifier property (a hybrid's guard) that parses back to an equal property, else None."""
+    try:
+        from .verify import Implies, Invariant, Monotone, parse_property
+    except ImportError:  # pragma: no cover - the verifier's dependencies are missing
+        return None
+    if not isinstance(v, (Implies, Invariant, Monotone)):
+        return None
+    text = v.text()
+    try:
+        same = parse_property(text) == v
+    except ValueError:
+        return None
+    return text if same else None
 
 
 def _decode(d: Any, where: str) -> Any:
@@ -161,7 +180,17 @@ def _decode(d: Any, where: str) -> Any:
             except TypeError:
                 raise ModelDirectoryError(f"{where}: a dictionary key cannot be a {type(key).__name__}.") from None
         return out
-    raise ModelDirectoryError(f"{where}: unknown tag {tag!r}; this rulekd reads $float, $tuple and $items.")
+    if tag == "$property":
+        from .verify import parse_property
+
+        if not isinstance(body, str):
+            raise ModelDirectoryError(f'{where}: "$property" must hold the property\'s text.')
+        try:
+            return parse_property(body)
+        except ValueError as exc:
+            raise ModelDirectoryError(f"{where}: the property {body!r} cannot be read: {exc}") from None
+    raise ModelDirectoryError(f"{where}: unknown tag {tag!r}; this rulekd reads $float, $tuple, $items and "
+                              f"$property.")
 
 
 def _conforms(v: Any, tp: Any) -> bool:
@@ -1492,7 +1521,19 @@ def _looks_like_pickle(full: Path, rel: str) -> bool:
     return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5  # pickle's PROTO opcode
 
 
+def _newer_version(doc: Any, rel: str) -> None:
+    """A folder of another format version is named as such before its keys are checked (a newer version
+    may add keys)."""
+    v = doc.get("version") if isinstance(doc, dict) else None
+    if isinstance(v, int) and not isinstance(v, bool) and v != FORMAT_VERSION:
+        raise ModelDirectoryError(
+            f"{rel}: format version {v} is not supported; this rulekd reads version {FORMAT_VERSION}. Load it "
+            f"with the rulekd version that wrote it (see created_by in metadata.json)."
+        )
+
+
 def _manifest_entries(doc: Any, rel: str) -> dict[str, dict]:
+    _newer_version(doc, rel)
     _fields(doc, rel, {"format": str, "version": int, "algorithm": str, "files": dict})
     if doc["format"] != _MANIFEST_FORMAT:
         raise ModelDirectoryError(f"{rel} is not a rulekd manifest (format {doc['format']!r}).")
@@ -1643,6 +1684,7 @@ def _read_model(files: dict[str, bytes], prefix: str, used: set[str]) -> Any:
     r = _Reader(files, prefix, used)
     meta_rel = r.rel(_METADATA)
     meta = _parse_json(r.file(_METADATA), meta_rel)
+    _newer_version(meta, meta_rel)
     _fields(meta, meta_rel, {"format": str, "version": int, "estimator": str, "created_by": dict,
                              "params": dict, "attributes": dict})
     if meta["format"] != _MODEL_FORMAT:

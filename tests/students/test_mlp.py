@@ -451,3 +451,21 @@ def test_transfer_weight_multiplies_row_weights_and_bad_factors_are_refused(prob
                          (lambda F: np.zeros(len(F)), "nothing is left to learn from")]:
         with pytest.raises(ValueError, match=message):
             DistilledMLPClassifier(teacher=FrozenEstimator(teacher), **FAST).fit(X, y, transfer_weight=bad)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_predict_proba_ranks_the_predicted_class_first_even_at_a_hair_of_a_logit(n_classes):
+    """Logits ~1e-16 apart round to equal probabilities; the predicted class is still the most probable."""
+    X, y = make_classification(n_samples=200, n_features=4, n_informative=3, n_redundant=0,
+                               n_classes=n_classes, random_state=0)
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), **FAST).fit(X, y)
+    if n_classes == 2:
+        z = np.array([2.220446049250313e-16, 1e-300, 0.0, -1e-300, 3.0])
+        expected = (z > 0).astype(int)
+    else:
+        z = np.array([[0.0, 1e-17, 0.0], [1e-17, 0.0, 1e-17], [0.0, 0.0, 0.0], [1.0, 2.0, 3.0]])
+        expected = np.argmax(z, axis=1)
+    m.decision_function = lambda X: z  # the network's logits at such rows, as found by bisection
+    P = m.predict_proba(X[: len(z)])
+    np.testing.assert_array_equal(np.argmax(P, axis=1), expected)
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-15)

@@ -300,3 +300,13 @@ def test_max_conditions_is_validated():
     X, y = make_classification(n_samples=100, random_state=0)
     with pytest.raises(ValueError, match="max_conditions"):
         DistilledRuleClassifier(max_conditions=0, **FAST).fit(X, y)
+
+
+def test_a_level_set_on_a_numeric_feature_is_kept_as_given():
+    """Tidying rewrites level sets against a categorical feature's levels; a numeric feature has none."""
+    from rulekd.rules import Condition
+
+    X, y = _mixed_frame()
+    m = DistilledTreeClassifier(max_leaf_nodes=4, n_synthetic=300, random_state=0).fit(X, y)
+    c = Condition("age", "in", frozenset([20.0, 21.0]))
+    assert m._tidy_condition(c) == c  # was rewritten to "age not in {}": every present value

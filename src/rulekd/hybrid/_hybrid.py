@@ -520,6 +520,9 @@ class HybridClassifier(DistilledClassifierMixin):
                     if any(cd.feature == name and cd.op in bad_ops for cd in r.conditions):
                         reason, guard = f"it bounds {name!r} from the side the guard forbids for its class", g
                         break
+                    if any(cd.feature == name and cd.is_categorical for cd in r.conditions):
+                        reason, guard = f"it tests {name!r} with a set of values, which a monotone answer forbids", g
+                        break
             if reason is None:
                 for _, g in self.guarding_.implies:
                     if r.prediction != g.then:

@@ -888,10 +888,17 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         z = self.decision_function(X)
         if z.ndim == 1:
             p = 0.5 * (1.0 + np.tanh(0.5 * z))  # a sigmoid that never overflows
-            return np.column_stack([1.0 - p, p])
-        z = z - z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+            P, won = np.column_stack([1.0 - p, p]), (z > 0).astype(np.intp)
+        else:
+            e = np.exp(z - z.max(axis=1, keepdims=True))
+            P, won = e / e.sum(axis=1, keepdims=True), np.argmax(z, axis=1)
+        # Logits a hair apart (|z| ~ 1e-16) round to equal probabilities: the class predict gives (the larger
+        # logit) is made the most probable by one ulp, so that argmax(predict_proba) == predict on every row.
+        tie = np.argmax(P, axis=1) != won
+        if tie.any():
+            rows = np.flatnonzero(tie)
+            P[rows, won[rows]] = np.nextafter(P[rows].max(axis=1), 1.0)
+        return P
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels: the argmax of the logits (ties to the first class).

@@ -156,7 +156,7 @@ class _TreeFitting:
         """
         spec = self.domain_[c.feature]
         missing = c.missing and spec.allow_missing
-        if c.is_categorical:
+        if c.is_categorical and spec.kind == "categorical":  # a level set on a numeric feature stays as given
             levels = frozenset(spec.levels)
             inside = c.value if c.op == "in" else levels - c.value
             outside = levels - inside

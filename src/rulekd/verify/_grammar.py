@@ -484,6 +484,16 @@ class _Parser:
     # property grammar
     def label(self) -> Any:
         t = self.tok
+        if t.kind == "name" and t.value.lower() in ("true", "false"):  # a bool class label (format_label: True)
+            self.next()
+            return t.value.lower() == "true"
+        sign = -1 if t.kind == "op" and t.value == "-" else 1
+        digits = self.toks[self.i + 1] if sign < 0 else t
+        if digits.kind == "num" and re.fullmatch(r"\d+", digits.value):  # an integer label, exact however large
+            if sign < 0:
+                self.next()
+            self.next()
+            return sign * int(digits.value)
         if t.kind == "name" and t.value.lower() not in _KEYWORDS:
             self.next()
             return t.value
