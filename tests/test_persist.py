@@ -582,6 +582,7 @@ def _guarded_hybrid(X, y, guard):
                                                            n_synthetic=200)).fit(X, y)
 
 
+@pytest.mark.filterwarnings("ignore:.*candidate rule\\(s\\) contradict a guard")  # expected: rules set aside
 @pytest.mark.parametrize("labels", ["bool", "bigint"])
 def test_a_hybrid_guarding_a_bool_or_huge_integer_label_loads_back(tmp_path, labels):
     """The guard's text names the label (`then True`, `then 1152921504606846977`): it must parse back."""
