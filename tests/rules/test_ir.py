@@ -362,3 +362,20 @@ def test_merge_conjunction_keeps_the_tighter_bound():
     assert merge_conjunction([c, a]) == (Condition("x", "<=", 1.0, missing=False),)
     assert merge_conjunction([Condition("x", ">", 1.0), Condition("x", "<=", 2.0)]) == (
         Condition("x", ">", 1.0), Condition("x", "<=", 2.0))
+
+
+def test_float32_cast_comparisons_with_minus_infinity():
+    """float32(x) < -inf never holds and float32(x) >= -inf always does, -inf itself included."""
+    x = np.array([-np.inf, -3.5e38, 0.0, np.inf, np.nan])
+    below = Condition("x", "<", -np.inf, cast="float32")
+    at_least = Condition("x", ">=", -np.inf, cast="float32")
+    with np.errstate(over="ignore"):
+        f32 = x.astype(np.float32)  # -3.5e38 rounds to -inf in float32
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(below.evaluate(x)[:4], (f32 < -np.inf)[:4])
+        np.testing.assert_array_equal(at_least.evaluate(x)[:4], (f32 >= -np.inf)[:4])
+    assert not below.evaluate(x).any() and at_least.evaluate(x)[:4].all()
+    rs = RuleSet(rules=(Rule((below,), 1),), classes=(0, 1), default=0)
+    namespace: dict = {}
+    exec(compile(rs.to_python(), "<export>", "exec"), namespace)
+    assert [namespace["predict"]({"x": v}) for v in x[:4]] == [0, 0, 0, 0]

@@ -177,7 +177,9 @@ class Condition:
         Returns ``(op, t)`` with ``op`` in ``NUMERIC_OPS``: for every float64
         ``x`` that is not missing, this condition holds iff ``x op t``. With
         ``cast=None`` it is the condition itself; with ``cast="float32"`` the
-        operator becomes ``<=`` or ``>`` and ``t`` the exact float64 boundary.
+        operator becomes ``<=`` or ``>`` and ``t`` the exact float64 boundary
+        (except ``< -inf`` and ``>= -inf``, kept as they are: nothing, or every
+        value, is on that side, ``-inf`` included).
         """
         if not self.is_numeric:
             raise TypeError(f"exact_bound() applies to numeric conditions, not {self.op!r}.")
@@ -187,6 +189,8 @@ class Condition:
             return "<=", float32_le_bound(self.value)
         if self.op == ">":
             return ">", float32_le_bound(self.value)
+        if self.value == -math.inf:  # float32(x) < -inf never holds, float32(x) >= -inf always does
+            return self.op, self.value
         if self.op == "<":
             return "<=", float32_lt_bound(self.value)
         return ">", float32_lt_bound(self.value)  # ">=": not (float32(x) < t)
