@@ -27,6 +27,16 @@ KINDS = ("real", "integer", "binary", "categorical")
 _MAX_BYTES = 64 * 1024 * 1024
 
 
+def refuse_non_numbers(dtype: Any, name: str) -> None:
+    """Date, time, period and complex columns convert to float64 silently and wrongly: refuse them by name."""
+    if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
+            or isinstance(dtype, pd.PeriodDtype) or pd.api.types.is_complex_dtype(dtype)):
+        raise DomainError(
+            f"Column {name!r} holds {dtype} values, which rules and networks cannot compare as numbers (a missing "
+            f"date would become -9.2e18); convert it to a number first, e.g. days since a reference date or the year."
+        )
+
+
 def _scalar(v: Any) -> Any:
     return v.item() if isinstance(v, np.generic) else v
 
@@ -267,13 +277,7 @@ class Domain:
             if pd.api.types.is_bool_dtype(dtype):
                 specs.append(FeatureSpec(name, "binary", 0.0, 1.0, allow_missing=allow_missing))
                 continue
-            if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
-                    or isinstance(dtype, pd.PeriodDtype) or pd.api.types.is_complex_dtype(dtype)):
-                raise DomainError(
-                    f"Column {name!r} holds {dtype} values, which rules and networks cannot compare as numbers "
-                    f"(a missing date would become -9.2e18); convert it to a number first, e.g. days since a "
-                    f"reference date or the year."
-                )
+            refuse_non_numbers(dtype, name)
             try:
                 x = col.to_numpy(dtype=np.float64, na_value=np.nan)
             except (TypeError, ValueError):

@@ -56,7 +56,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..rules import Condition, Rule, RuleSet
 from ..students import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
-from ..students._base import DistilledClassifierMixin, _n_synthetic, _TeacherView
+from ..students._base import DistilledClassifierMixin, _n_synthetic, _TeacherView, rank_first
 from ..students._tree import _TreeFitting
 from ..teachers import fit_teacher
 from ..transfer import make_transfer_set
@@ -808,9 +808,7 @@ class HybridClassifier(DistilledClassifierMixin):
         if not with_proba:
             return codes, by
         # Where a guard or a rule chose the class, make it the most probable one.
-        changed = np.argmax(proba, axis=1) != codes
-        proba[changed] = 0.4 * proba[changed] + 0.6 * np.eye(k)[codes[changed]]
-        return codes, by, proba
+        return codes, by, rank_first(proba, codes)
 
     def _input(self, X: Any) -> pd.DataFrame:
         check_is_fitted(self)

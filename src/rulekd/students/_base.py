@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from ..domain import Domain
+from ..domain import Domain, refuse_non_numbers
 from ..teachers import fit_teacher
 from ..teachers._adapter import _softmax
 from ..transfer import STRATEGIES, make_transfer_set
@@ -322,16 +322,20 @@ class _TeacherView:
         return self.teacher.logits(frame.to_numpy(dtype=np.float64, na_value=np.nan))
 
 
+def rank_first(proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """``proba`` (rows) with each row's class ``codes`` the most probable: where another class is first, the
+    row is mixed ``0.4 * proba + 0.6 * one-hot``. The rule students and the hybrid share this convention."""
+    proba = np.array(proba, dtype=np.float64, ndmin=2)
+    codes = np.asarray(codes, dtype=np.intp).reshape(-1)
+    changed = np.argmax(proba, axis=1) != codes
+    proba[changed] = 0.4 * proba[changed] + 0.6 * np.eye(proba.shape[1])[codes[changed]]
+    return proba
+
+
 def _numeric_column(col: pd.Series, name: str) -> np.ndarray:
     if isinstance(col.dtype, pd.CategoricalDtype):
         raise ValueError(f"Column {name!r} is categorical here but was numeric during fit.")
-    dtype = col.dtype
-    if (pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype)
-            or isinstance(dtype, pd.PeriodDtype) or pd.api.types.is_complex_dtype(dtype)):
-        raise ValueError(
-            f"Column {name!r} holds {dtype} values, which rules and networks cannot compare as numbers (a missing "
-            f"date would become -9.2e18); convert it to a number first, e.g. days since a reference date."
-        )
+    refuse_non_numbers(col.dtype, name)  # a DomainError, a ValueError
     try:
         x = col.to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError):

@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..rules import RuleSet
 from ..rules._ir import Condition, Rule
-from ._base import DistilledClassifierMixin
+from ._base import DistilledClassifierMixin, rank_first
 from ._tao import Tree
 
 __all__ = ["DistilledTreeClassifier"]
@@ -199,9 +199,9 @@ class _TreeFitting:
         whose probabilities are skewed inside the rule, or a rule that answers
         no transfer row), it is mixed ``0.4 * mean + 0.6 * one-hot`` with the
         rule's class, as :class:`~rulekd.HybridClassifier` does, so that
-        ``predict_proba``'s most probable class is always ``predict``'s.
+        ``predict_proba``'s most probable class is always ``predict``'s
+        (:func:`._base.rank_first`).
         """
-        k = len(self.classes_)
         ci = {c: i for i, c in enumerate(self.classes_.tolist())}
         answer = rs.decide(ts.X)
         stored = rs.proba_table()
@@ -210,9 +210,7 @@ class _TreeFitting:
             sel = answer == j
             w = ts.weights[sel]
             p = np.average(ts.proba[sel], axis=0, weights=w) if w.sum() > 0 else stored[j]
-            if int(np.argmax(p)) != code:
-                p = 0.4 * p + 0.6 * np.eye(k)[code]
-            return tuple(float(v) for v in p)
+            return tuple(float(v) for v in rank_first(p, [code])[0])
 
         rules = tuple(
             Rule(r.conditions, r.prediction, proba(j, ci[r.prediction]), r.support, r.confidence, r.id, r.score)
