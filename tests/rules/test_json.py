@@ -345,3 +345,19 @@ def test_from_json_rejects_other_types():
 
 def test_shipped_schema_is_a_valid_draft_2020_12_schema():
     jsonschema.Draft202012Validator.check_schema(schema())
+
+
+def test_a_document_nested_too_deeply_for_the_schema_is_a_clean_error(monkeypatch):
+    """The loader fuzz test found a document ("classes" nested 1,978 deep) that json.loads reads but that
+    jsonschema, a few frames per level, walks past Python's recursion limit. How deep that is depends on the
+    stack left at the call, so the schema walk is made to hit the limit here."""
+    import jsonschema
+
+    def too_deep(self, instance, _schema=None):
+        raise RecursionError("maximum recursion depth exceeded")
+        yield  # a generator, like the real iter_errors
+
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "iter_errors", too_deep)
+    rs = RuleSet(rules=(Rule((Condition("x", ">", 0.5),), 1),), classes=(0, 1), default=0)
+    with pytest.raises(RuleFormatError, match="nested too deeply"):
+        RuleSet.from_json(rs.to_json())

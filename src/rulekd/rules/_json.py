@@ -118,10 +118,13 @@ def _validate(data: Any) -> None:
             f"Unsupported rule-set format version {data.get('version')!r}; this rulekd reads version {FORMAT_VERSION}."
         )
     validator = jsonschema.Draft202012Validator(schema())
-    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise RuleFormatError(f"Invalid rule-set JSON at {where}: {error.message}")
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+            raise RuleFormatError(f"Invalid rule-set JSON at {where}: {error.message}")
+    except RecursionError:  # json.loads reads deeper documents than jsonschema can walk or print
+        raise RuleFormatError("Rule-set JSON is nested too deeply to be a rule set.") from None
 
 
 def _condition_from_dict(d: dict) -> Condition:
