@@ -262,6 +262,15 @@ def test_predict_label_dtypes():
         assert [type(v) for v in out.tolist()] == [type(classes[1]), type(classes[0])]
 
 
+def test_predict_keeps_trailing_nul_of_string_labels():
+    """Regression: numpy's fixed-width strings turned the label "a\\x00" into "a" (to_python kept it)."""
+    rs = RuleSet((Rule((Condition("a", ">", 0.0),), "a\x00"),), ("a\x00", "b"), "b", feature_names=("a",))
+    assert rs.predict(np.array([[1.0], [-1.0]])).tolist() == ["a\x00", "b"]
+    namespace: dict = {}
+    exec(compile(rs.to_python(), "<export>", "exec"), namespace)
+    assert namespace["predict"]({"a": 1.0}) == "a\x00"
+
+
 def test_array_with_wrong_column_count_raises():
     rs = _overlapping(True)
     with pytest.raises(ValueError, match="2 columns"):

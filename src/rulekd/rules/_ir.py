@@ -572,9 +572,12 @@ class RuleSet:
         out = table[idx]
         # A typed array only where every label has the same type (numpy would
         # turn the labels (0, "x") into the strings "0" and "x").
+        # numpy's fixed-width strings drop trailing NUL characters ("a\x00" -> "a"):
+        # such labels stay objects.
         if len({type(c) for c in self.classes}) == 1:
             cls = np.asarray(self.classes)
-            if cls.dtype != object:
+            nul = cls.dtype.kind == "U" and any(str(c).endswith("\x00") for c in self.classes)
+            if cls.dtype != object and not nul:
                 out = out.astype(cls.dtype)
         return out
 
