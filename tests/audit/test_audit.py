@@ -128,6 +128,36 @@ def test_schema_rejects_a_broken_document(german_report):
         AuditReport.from_dict(doc)
 
 
+def test_damaged_report_json_is_a_clean_value_error(german_report, monkeypatch):
+    """Regression: from_json raised JSONDecodeError, RecursionError or 'File name too long' on damaged text,
+    and read NaN; each is now a one-line ValueError naming the problem."""
+    text = german_report.to_json()
+    cases = {
+        text[:-5]: "malformed",
+        "  " + text.replace('"n_rows"', '"n_rows": NaN, "x"', 1): "non-standard constant NaN",
+        "  [" + "1," * 3000 + "1]": "Not a rulekd audit report",  # JSON text, not a file name
+        b"\xff" + text.encode(): "not valid UTF-8",
+        text[:-1] + ', "deep": ' + "[" * 100_000 + "]" * 100_000 + "}": "nested too deeply",
+        # json.loads reads this one; copying the free-form 'parameters' object goes past the recursion limit
+        text.replace('"parameters": {', '"parameters": {"p": ' + "[" * 990 + "]" * 990 + ",", 1): "nested too deeply",
+    }
+    for bad, message in cases.items():
+        assert bad != text
+        with pytest.raises(ValueError, match=message) as info:
+            AuditReport.from_json(bad)
+        assert len(str(info.value)) < 300
+
+    def too_deep(self, instance, _schema=None):  # the schema walk hitting the limit, as in test_json
+        raise RecursionError("maximum recursion depth exceeded")
+        yield
+
+    import jsonschema
+
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "iter_errors", too_deep)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        AuditReport.from_json(text)
+
+
 def test_german_report_sections(german, german_report):
     s = german_report.sections
     model = german["model"]

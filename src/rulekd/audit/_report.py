@@ -40,6 +40,13 @@ def _write(path: Any, make_text: Any, overwrite: bool) -> Path:
     return write_text(path, make_text, overwrite=overwrite)
 
 
+_MAX_BYTES = 512 * 1024 * 1024  # the report of a large model; a bigger file is not one of ours
+
+
+def _reject(name: str) -> float:
+    raise ValueError(f"Audit report JSON contains the non-standard constant {name}; reports write null there.")
+
+
 @dataclass(frozen=True, eq=False)
 class AuditReport:
     """What :func:`rulekd.audit.audit` found, in model-card order.
@@ -122,16 +129,18 @@ class AuditReport:
         from ._schema import validate
 
         validate(data)
-        return cls(copy.deepcopy(data))
+        try:
+            return cls(copy.deepcopy(data))
+        except RecursionError:  # a free-form part (parameters, details) nested past what Python can copy
+            raise ValueError("Audit report JSON is nested too deeply to be an audit report.") from None
 
     @classmethod
     def from_json(cls, text_or_path: Any) -> "AuditReport":
-        """Load from JSON text or a file path."""
-        if isinstance(text_or_path, (str, os.PathLike)) and not str(text_or_path).lstrip().startswith("{"):
-            text = Path(text_or_path).read_text(encoding="utf-8")
-        else:
-            text = str(text_or_path)
-        return cls.from_dict(json.loads(text))
+        """Load from JSON text (str or bytes) or a file path; damaged input raises ``ValueError``."""
+        from ..rules._json import parse_json, read_source
+
+        text = read_source(text_or_path, what="Audit report", max_bytes=_MAX_BYTES, error=ValueError)
+        return cls.from_dict(parse_json(text, what="Audit report", error=ValueError, reject_constant=_reject))
 
     def __str__(self) -> str:
         s = self.sections["summary"]

@@ -141,7 +141,10 @@ def validate(document: Any) -> None:
         raise ValueError(f"Unsupported audit schema_version {document.get('schema_version')!r}; this rulekd "
                          f"reads version 1.")
     validator = jsonschema.Draft202012Validator(SCHEMA)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(document))
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise ValueError(f"Invalid audit report JSON at {where}: {error.message}")
+    try:
+        error = jsonschema.exceptions.best_match(validator.iter_errors(document))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
+            raise ValueError(f"Invalid audit report JSON at {where}: {error.message}")
+    except RecursionError:  # json.loads reads deeper documents than jsonschema can walk or print
+        raise ValueError("Audit report JSON is nested too deeply to be an audit report.") from None
