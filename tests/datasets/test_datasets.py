@@ -246,6 +246,9 @@ def test_breast_cancer_as_arrays():
     assert bunch.frame is None
     assert bunch.protected.shape == (569, 0)
     np.testing.assert_array_equal(bunch.data, load_breast_cancer().data.to_numpy())
+    # Writeable, as scikit-learn's are (pandas 3 gave read-only views): users shuffle and centre in place.
+    assert bunch.data.flags.writeable and bunch.target.flags.writeable
+    bunch.data -= bunch.data.mean(axis=0)
 
 
 # -- Errors and copies ----------------------------------------------------

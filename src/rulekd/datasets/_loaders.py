@@ -729,8 +729,9 @@ def load_breast_cancer(*, as_frame: bool = True) -> Bunch:
         descr=_BREAST_CANCER_DESCR,
     )
     if not as_frame:
-        bunch.data = bunch.data.to_numpy(dtype=np.float64)
-        bunch.target = bunch.target.to_numpy(dtype=np.int64)
+        # copy=True: pandas 3 returns a read-only view where the dtype already matches.
+        bunch.data = bunch.data.to_numpy(dtype=np.float64, copy=True)
+        bunch.target = bunch.target.to_numpy(dtype=np.int64, copy=True)
         bunch.protected = np.empty((len(data), 0), dtype=np.float64)
         bunch.frame = None
     return bunch
