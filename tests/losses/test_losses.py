@@ -231,6 +231,42 @@ def test_combined_relation_terms_equal_the_separate_functions():
     assert float(raw["similarity"]) == pytest.approx(float(similarity_preserving_loss(s, t)), rel=1e-12)
 
 
+def test_fused_angle_term_equals_the_function_for_nearly_coincident_rows():
+    """Regression: rows 5e-7 apart counted as distinct but were divided by the clamped length 1e-6, so the
+    fused term (0.1222) differed from rkd_angle_loss (0.1447)."""
+    g = torch.Generator().manual_seed(0)
+    s = torch.randn(6, 3, generator=g, dtype=torch.float64)
+    s[1] = s[0] + 5e-7
+    s.requires_grad_(True)
+    t = torch.randn(6, 4, generator=g, dtype=torch.float64)
+    loss = DistillationLoss(label_weight=0.0, response_weight=0.0, relation_weight=1.0,
+                            relation_terms=("angle",))
+    fused = loss.raw_terms(torch.zeros(6), s, teacher_features=t)["angle"]
+    assert float(fused) == pytest.approx(float(rkd_angle_loss(s, t)), rel=1e-9)
+    fused.backward()
+    assert torch.isfinite(s.grad).all()
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(temperature=math.inf), "temperature must be a finite number"),
+    (dict(temperature=0.0), "temperature must be a finite number"),
+    (dict(label_weight=-1.0), "label_weight must be a finite number >= 0"),
+    (dict(relation_weight=math.nan), "relation_weight must be a finite number >= 0"),
+    (dict(hint_kind="l1"), "hint_kind must be 'mse' or 'cosine'"),
+    (dict(relation_batch_size=0), "relation_batch_size must be an int >= 3"),
+])
+def test_distillation_loss_checks_its_parameters(kwargs, message):
+    """Regression: these were accepted (inf temperature gave NaN; relation_batch_size=0 turned the relation
+    term off without a word)."""
+    with pytest.raises(ValueError, match=message):
+        DistillationLoss(**kwargs)
+
+
+def test_response_loss_refuses_an_infinite_temperature():
+    with pytest.raises(ValueError, match="finite number > 0"):
+        response_loss(torch.zeros(2, 2), torch.zeros(2, 2), temperature=math.inf)
+
+
 def test_rows_without_a_hard_label_are_left_out_of_the_label_term():
     logits = torch.tensor([0.0, 2.0, -1.0])
     loss = DistillationLoss(response_weight=0.0)

@@ -219,6 +219,68 @@ def test_multiclass_string_labels_and_a_torch_teacher():
     assert set(m.predict(X)) <= set(labels) and m.weights()[-1][0].shape[1] == 3
 
 
+def test_a_float64_torch_teacher_gives_its_hidden_activations():
+    """Regression: the hidden-activation hook fed a float64 module float32 input (RuntimeError: mat1 and
+    mat2 must have the same dtype), so the default fit failed; the logits already used the module's dtype."""
+    X, y = make_classification(n_samples=120, n_features=4, n_informative=3, n_redundant=0, random_state=0)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2)).double()
+    teacher = TorchTeacher(net, classes=(0, 1))
+    m = DistilledMLPClassifier(teacher=teacher, **FAST).fit(X, y)
+    assert m.feature_kind_ == "hidden" and np.isfinite(m.history_[-1]["train_loss"])
+    assert np.mean(m.predict(X) == teacher.predict(X)) > 0.7
+
+
+class _NoLinear(torch.nn.Module):
+    """A torch teacher built from bare parameters: no nn.Linear to read hidden activations from."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.W = torch.nn.Parameter(torch.randn(4, 2, generator=g))
+
+    def forward(self, x):
+        return torch.relu(x) @ self.W
+
+
+def test_auto_feature_kind_falls_back_to_logits_where_hidden_cannot_be_read():
+    """Regression: feature_kind='auto' chose 'hidden' for every torch teacher and the fit failed with
+    advice (layer=) the student has no parameter for."""
+    X, y = make_classification(n_samples=120, n_features=4, n_informative=3, n_redundant=0, random_state=0)
+    teacher = TorchTeacher(_NoLinear(), classes=(0, 1))
+    with pytest.warns(UserWarning, match="uses its logits"):
+        m = DistilledMLPClassifier(teacher=teacher, **FAST).fit(X, y)
+    assert m.feature_kind_ == "logits"
+    with pytest.raises(Exception, match="no nn.Linear"):  # asked for explicitly: still an error
+        DistilledMLPClassifier(teacher=teacher, feature_kind="hidden", **FAST).fit(X, y)
+
+
+def test_a_feature_kind_error_offers_only_kinds_the_student_reads():
+    """Regression: the message offered 'leaves', which the student's parameter check then refused."""
+    X, y = make_classification(n_samples=80, n_features=4, random_state=0)
+    with pytest.raises(ValueError, match="not available") as info:
+        DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=2), feature_kind="hidden",
+                               **FAST).fit(X, y)
+    assert "'leaves'" not in str(info.value) and "'leaf_embedding'" in str(info.value)
+
+
+def test_a_training_loss_that_is_not_finite_is_an_error():
+    """Regression: at temperature 1e39 the response loss is NaN in float32; nan < inf never holds, so the
+    untrained weights were returned without a word."""
+    X, y = make_classification(n_samples=80, n_features=4, random_state=0)
+    with pytest.raises(ValueError, match="training loss .* is nan .*temperature"):
+        DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=2), temperature=1e39, **FAST).fit(X, y)
+
+
+def test_relation_knowledge_needs_batches_of_three_rows():
+    """Regression: batch_size=2 silently dropped the relation term (or blamed the weights)."""
+    X, y = make_classification(n_samples=80, n_features=4, random_state=0)
+    with pytest.raises(InvalidParameterError, match="batch_size must be >= 3"):
+        DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=2), knowledge=("relation",),
+                               batch_size=2, **FAST).fit(X, y)
+
+
 # -- persistence and export -------------------------------------------------------------------------
 def test_pickle_stores_a_cpu_state_dict_and_round_trips(fitted, mixed):
     X, _ = mixed

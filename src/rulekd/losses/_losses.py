@@ -21,6 +21,7 @@ so it starts at 1, the scale of a cross-entropy at initialisation. A weight of
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import torch
@@ -38,6 +39,12 @@ __all__ = [
 ]
 
 _EPS = 1e-12
+
+
+def _check_temperature(temperature: Any) -> None:
+    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
+            or not (0 < temperature < math.inf):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}.")
 
 
 def _as_two_column(logits: torch.Tensor) -> torch.Tensor:
@@ -90,8 +97,7 @@ def response_loss(
     >>> round(float(response_loss(s, t, temperature=1.0)), 6)  # KL([.25,.75] || [.5,.5])
     0.130812
     """
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature!r}.")
+    _check_temperature(temperature)
     s = _as_two_column(student_logits)
     t = _as_two_column(teacher_logits).detach().to(s.dtype)
     if s.shape != t.shape:
@@ -289,8 +295,11 @@ def _geometry(x: torch.Tensor, terms: tuple[str, ...]) -> dict[str, torch.Tensor
             mean = d[pos].mean() if bool(pos.any()) else d.new_tensor(1.0)
             out["distance"] = d / mean.clamp_min(_EPS)
         if "angle" in terms:
-            far = (sq > 1e-16).unsqueeze(2)
-            unit = torch.where(far, diff / norm.unsqueeze(2), torch.zeros_like(diff))
+            # The true length where the pair counts (as _angles: length > 1e-8); 1 elsewhere, so that
+            # no gradient goes through a square root at 0. (norm is clamped at sqrt(_EPS) = 1e-6.)
+            far = sq > 1e-16
+            length = torch.where(far, sq, torch.ones_like(sq)).sqrt()
+            unit = torch.where(far.unsqueeze(2), diff / length.unsqueeze(2), torch.zeros_like(diff))
             out["angle"] = torch.bmm(unit, unit.transpose(1, 2))
     if "similarity" in terms:
         out["similarity"] = F.normalize(x @ x.T, p=2, dim=1)
@@ -352,8 +361,17 @@ class DistillationLoss(nn.Module):
         relation_batch_size: int = 32,
     ):
         super().__init__()
-        if not temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {temperature!r}.")
+        _check_temperature(temperature)
+        for name, w in (("label_weight", label_weight), ("response_weight", response_weight),
+                        ("feature_weight", feature_weight), ("relation_weight", relation_weight)):
+            if isinstance(w, bool) or not isinstance(w, numbers.Real) or not (0 <= w < math.inf):
+                raise ValueError(f"{name} must be a finite number >= 0, got {w!r}.")
+        if hint_kind not in ("mse", "cosine"):
+            raise ValueError(f"hint_kind must be 'mse' or 'cosine', got {hint_kind!r}.")
+        if isinstance(relation_batch_size, bool) or not isinstance(relation_batch_size, numbers.Integral) \
+                or relation_batch_size < 3:
+            raise ValueError(f"relation_batch_size must be an int >= 3 (the angle term needs three rows), "
+                             f"got {relation_batch_size!r}.")
         unknown = sorted(set(relation_terms) - set(RELATION_TERMS))
         if unknown:
             raise ValueError(f"Unknown relation terms {unknown}; choose from {RELATION_TERMS}.")
@@ -439,7 +457,8 @@ class DistillationLoss(nn.Module):
         if rel:
             parts["relation"] = self.relation_weight * torch.stack(rel).mean()
         if not parts:
-            raise ValueError("No loss term is active: give a positive weight and the inputs it needs.")
+            raise ValueError("No loss term is active: every weight is 0, or a term lacks its inputs (hard labels, "
+                             "teacher logits or features; the relation terms need a batch of at least 3 rows).")
         total = torch.stack(list(parts.values())).sum()
         return total, {k: float(v.detach()) for k, v in parts.items()}
 

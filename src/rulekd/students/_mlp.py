@@ -31,6 +31,7 @@ import json
 import math
 import numbers
 import time
+import warnings
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ import pandas as pd
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import require
+from ..exceptions import TeacherError, require
 from ._base import DistilledClassifierMixin
 
 __all__ = ["DistilledMLPClassifier"]
@@ -144,10 +145,13 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     label_weight : float, default=1.0
         Weight of the cross-entropy with the hard labels.
     response_weight, feature_weight, relation_weight : float, default=1.0
-        Weights of the knowledge terms, normalised so that 1.0 means "as much
-        as the hard labels" on any data set: the response carries ``T**2``,
-        the feature and relation terms are divided by their value on the
-        untrained student (``loss_scales_``).
+        Weights of the knowledge terms. The feature and relation terms are
+        divided by their value on the untrained student (``loss_scales_``),
+        so 1.0 means "as much as the hard labels" on any data set. The
+        response term is left on Hinton's scale (``T**2`` times the KL
+        divergence): against a teacher whose logits are large (a single
+        tree's clipped log-probabilities) it starts several times larger
+        than the label term (``initial_losses_`` shows both).
     hard_labels : {"data", "teacher"}, default="data"
         Hard labels of the real rows: the true ``y`` ("data") or the
         teacher's prediction ("teacher"). Synthetic rows always carry the
@@ -350,6 +354,12 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 f"{name} has nothing to learn from: label_weight is 0 and no knowledge kind with a "
                 f"positive weight is chosen. Got knowledge={self.knowledge!r}."
             )
+        if "relation" in knowledge and self.relation_weight > 0 and self.batch_size != "auto" \
+                and self.batch_size < 3:
+            raise InvalidParameterError(
+                f"The relation knowledge of {name} compares rows of a batch (angles need three): batch_size "
+                f"must be >= 3 with knowledge including 'relation'. Got batch_size={self.batch_size!r}."
+            )
         return tuple(int(h) for h in hidden), knowledge
 
     # -- fit ---------------------------------------------------------------------
@@ -451,7 +461,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         """Teacher features on the transfer set, centred and scaled by one global RMS."""
         from ..teachers._features import available_feature_kinds, teacher_features
 
-        available = available_feature_kinds(self.teacher_)
+        # Only the kinds this student reads ("leaves" are indices, not a representation).
+        available = tuple(k for k in available_feature_kinds(self.teacher_) if k in _STUDENT_FEATURE_KINDS)
         kind = available[0] if self.feature_kind == "auto" else self.feature_kind
         if kind not in available:
             raise ValueError(
@@ -459,7 +470,17 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 f"available: {available}. Use feature_kind='auto'."
             )
         Xt = ts.X if self._frame_input_ else ts.X.to_numpy(dtype=np.float64, na_value=np.nan)
-        F = teacher_features(self.teacher_, Xt, kind, approximate=True, random_state=self._seed_)
+        try:
+            F = teacher_features(self.teacher_, Xt, kind, approximate=True, random_state=self._seed_)
+        except TeacherError as exc:
+            if self.feature_kind != "auto" or kind != "hidden":
+                raise
+            # A torch module without a usable nn.Linear (or whose last one forward never calls):
+            # "auto" reads its logits instead, and says so.
+            warnings.warn(f"The teacher's hidden activations cannot be read ({exc}); the feature knowledge "
+                          f"uses its logits (feature_kind='logits').", UserWarning, stacklevel=4)
+            kind = "logits"
+            F = teacher_features(self.teacher_, Xt, kind, approximate=True, random_state=self._seed_)
         F = np.asarray(F, dtype=np.float64).reshape(len(ts), -1)
         if kind == "logits" and F.shape[1] == 2:
             F = F[:, 1:] - F[:, :1]  # a binary teacher's logits carry one number
@@ -712,6 +733,14 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 for i in range(0, n_fit, bs):
                     idx = perm[i:i + bs]
                     total, parts = loss_fn.combine(batch_terms(idx))
+                    if not torch.isfinite(total):
+                        # nan < best never holds: the untrained weights would be kept without a word.
+                        terms = ", ".join(f"{key} {v:.4g}" for key, v in parts.items())
+                        raise ValueError(
+                            f"The training loss of {type(self).__name__} is {float(total)} at epoch {epoch} "
+                            f"({terms}). Check the temperature ({self.temperature!r}: values near 1-20 are "
+                            f"usual) and lower learning_rate ({self.learning_rate!r})."
+                        )
                     opt.zero_grad(set_to_none=True)
                     total.backward()
                     opt.step()

@@ -278,22 +278,27 @@ class TorchTeacher(Teacher):
         self.estimator = module
         self.classes_ = np.asarray(classes)
 
-    def logits(self, X: Any) -> np.ndarray:
+    def input_tensor(self, X: Any) -> Any:
+        """``X`` as a tensor of the module's own dtype and device (a float64 module, or one on a GPU),
+        float32 on the CPU for a module without floating parameters."""
         import torch
 
-        # The module's own dtype and device (a float64 module, or one on a GPU), float32 on the CPU otherwise.
         first = next(iter(self.estimator.parameters()), None)
         dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
         device = first.device if first is not None else "cpu"
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
         arr = X.to_numpy(dtype=np_dtype, na_value=np.nan) if isinstance(X, pd.DataFrame) else np.asarray(X, np_dtype)
+        # torch.tensor copies: pandas may hand out a read-only array.
+        return torch.tensor(arr, dtype=dtype, device=device)
+
+    def logits(self, X: Any) -> np.ndarray:
+        import torch
+
         was_training = self.estimator.training
         self.estimator.eval()
         try:
             with torch.no_grad():
-                # torch.tensor copies: pandas may hand out a read-only array.
-                x = torch.tensor(arr, dtype=dtype, device=device)
-                out = self.estimator(x).detach().cpu().numpy().astype(np.float64)
+                out = self.estimator(self.input_tensor(X)).detach().cpu().numpy().astype(np.float64)
         finally:
             self.estimator.train(was_training)
         if out.ndim == 1 or out.shape[1] == 1:

@@ -245,12 +245,11 @@ def _torch_hidden(teacher: TorchTeacher, X: Any, layer: Any) -> np.ndarray:
         for n in names:
             handles.append(named[n].register_forward_hook(
                 lambda m, inp, out, n=n: captured.__setitem__(n, out)))
-    arr = X.to_numpy(dtype=np.float32, na_value=np.nan) if isinstance(X, pd.DataFrame) else np.asarray(X, np.float32)
     was_training = module.training
     module.eval()
     try:
         with torch.no_grad():
-            module(torch.as_tensor(arr))
+            module(teacher.input_tensor(X))
     finally:
         module.train(was_training)
         for h in handles:
