@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import train_test_split
 from xgboost import XGBClassifier
 
@@ -86,6 +88,37 @@ def test_predict_proba_agrees_with_predict(fitted, german):
     assert P.shape == (len(Xte), 2)
     assert np.allclose(P.sum(axis=1), 1.0)
     assert np.array_equal(fitted.classes_[P.argmax(axis=1)], fitted.predict(Xte))
+
+
+class _StepTeacher(ClassifierMixin, BaseEstimator):
+    """P(class 1) is 0.9 where x0 > 0.5, else 0.2: a teacher whose probabilities are not its labels' shares."""
+
+    def fit(self, X, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X):
+        p1 = np.where(np.asarray(X, dtype=float)[:, 0] > 0.5, 0.9, 0.2)
+        return np.column_stack([1 - p1, p1])
+
+    def predict(self, X):
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
+
+
+def test_rule_probabilities_are_the_teachers_over_the_rows_each_rule_answers():
+    """Regression: a chosen rule's proba was the share of the teacher's labels over the rows its candidate
+    covered (1.0 here); it is the teacher's mean probability over the rows it answers in the list."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x0": rng.uniform(0, 1, 400), "x1": rng.uniform(0, 1, 400)})
+    y = (X["x0"] > 0.5).astype(int).to_numpy()
+    teacher = FrozenEstimator(_StepTeacher().fit(X, y))
+    h = _fast(teacher=teacher, transparency=1.0).fit(X, y)
+    assert h.transparency_ == 1.0 and len(h.rules_) >= 2
+    expected = {0: (0.8, 0.2), 1: (0.1, 0.9)}
+    for r in h.rules_.rules:
+        np.testing.assert_allclose(r.proba, expected[r.prediction], atol=1e-12)
+    P = h.predict_proba(X)
+    np.testing.assert_allclose(P[:, 1], np.where(h.predict(X) == 1, 0.9, 0.2), atol=1e-12)
 
 
 def test_transparency_curve_traces_the_rule_order(fitted, german):

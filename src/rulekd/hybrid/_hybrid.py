@@ -304,7 +304,7 @@ class HybridClassifier(DistilledClassifierMixin):
         stu_ts, _ = self._student_answer(ts.X)
         y_va = y_idx[va]
         w_va = np.ones(len(va)) if sw is None else np.asarray(sw, dtype=float)[va]
-        self._prepare_choice(candidates, frame, Xva, y_va, w_va, stu_va, ts.X, t_lab, stu_ts)
+        self._prepare_choice(candidates, frame, Xva, y_va, w_va, stu_va, ts.X, t_lab, stu_ts, ts.proba[:, order])
         self._select()
         if self.refit and len(va) < len(frame):
             # The rules stay; the models behind the student learn from every row.
@@ -538,7 +538,8 @@ class HybridClassifier(DistilledClassifierMixin):
 
     # -- choice ----------------------------------------------------------------------------
     def _prepare_choice(self, rules: list[Rule], frame: pd.DataFrame, Xva: pd.DataFrame, y_va: np.ndarray,
-                w_va: np.ndarray, stu_va: np.ndarray, Xt: pd.DataFrame, t_lab: np.ndarray, stu_t: np.ndarray) -> None:
+                w_va: np.ndarray, stu_va: np.ndarray, Xt: pd.DataFrame, t_lab: np.ndarray, stu_t: np.ndarray,
+                t_proba: np.ndarray) -> None:
         """Everything the choice of rules reads, kept (not pickled) so that :meth:`retarget` is cheap."""
         ci = {c: i for i, c in enumerate(self.classes_.tolist())}
         Mva = Mt = Mall = right_va = right_t = np.zeros((0, 0), dtype=bool)
@@ -566,7 +567,7 @@ class HybridClassifier(DistilledClassifierMixin):
         self._choice_ = dict(rules=rules, Mva=Mva, Mt=Mt, Mall=Mall, right_va=right_va, right_t=right_t,
                              guard_va=guard_va, guard_t=guard_t, guard_all=guard_all, w_va=w_va, y_va=y_va,
                              Xva=Xva, stu_va=stu_va, stu_right_va=stu_right_va, stu_right_t=stu_right_t,
-                             prec=np.asarray(prec),
+                             prec=np.asarray(prec), t_proba=t_proba,
                              n_t=n_t, n_all=n_all, n_va=n_va)
 
     def retarget(self, transparency: float | None) -> "HybridClassifier":
@@ -652,8 +653,9 @@ class HybridClassifier(DistilledClassifierMixin):
         chosen, cut = self._pick(paths)
         base_acc = float(np.average(stu_right_va, weights=w_va))
         path = [rules[j] for j in chosen]
-        path = [Rule(r.conditions, r.prediction, r.proba, r.support, r.confidence, f"R{i + 1}", r.score)
-                for i, r in enumerate(path)]
+        probas = self._answer_proba(chosen, Mt, d["t_proba"])
+        path = [Rule(r.conditions, r.prediction, p, r.support, r.confidence, f"R{i + 1}", r.score)
+                for i, (r, p) in enumerate(zip(path, probas))]
         default = self.classes_.tolist()[0]
         meta = {"source": "rulekd.HybridClassifier", "default": "student"}
         names = tuple(self.domain_.names)
@@ -674,6 +676,23 @@ class HybridClassifier(DistilledClassifierMixin):
             "rule_accuracy": _weighted_share(pred_va[rule_rows] == y_va[rule_rows], w_va[rule_rows]),
             "n_validation": int(len(y_va)),
         }
+
+    def _answer_proba(self, chosen: list[int], Mt: np.ndarray, t_proba: np.ndarray) -> list[tuple[float, ...]]:
+        """Each chosen rule's ``proba``: the teacher's mean over the training and synthetic rows it
+        answers in its place in the list (the rows no earlier rule and no guard answers), mixed toward
+        the rule's class where that mean puts another first (:func:`rank_first`); a rule that answers
+        none of those rows keeps its candidate's label shares."""
+        d = self._choice_
+        rules = d["rules"]
+        ci = {c: i for i, c in enumerate(self.classes_.tolist())}
+        taken = np.zeros(Mt.shape[0], dtype=bool)
+        out = []
+        for j in chosen:
+            sel = Mt[:, j] & ~taken
+            taken |= sel
+            p = t_proba[sel].mean(axis=0) if sel.any() else np.asarray(rules[j].proba, dtype=np.float64)
+            out.append(tuple(float(v) for v in rank_first(p, [ci[rules[j].prediction]])[0]))
+        return out
 
     def _pick(self, paths: list) -> tuple[list[int], int]:
         """The path and prefix length for the transparency target (or best accuracy)."""
