@@ -289,6 +289,57 @@ def test_xgboost_importer_errors():
         from_xgboost_tree(DecisionTreeClassifier(), 0)
 
 
+def test_integers_beyond_float64_are_compared_as_the_models_compare_them():
+    """Regression: int64 input went through float64 before the float32 bound (float32(float64(x)) rounds
+    twice); sklearn and XGBoost round int64 to float32 directly. 2**60 + 2**36 + 1 lies just above the
+    float32 midpoint that both trees split at."""
+    X = np.array([[2**60]] * 20 + [[2**60 + 2**37]] * 20, dtype=np.int64)
+    y = np.array([0] * 20 + [1] * 20)
+    probe = np.array([[2**60 + 2**36 + 1], [2**60 + 2**36], [2**60 + 2**36 - 1], [2**62], [-(2**62)]],
+                     dtype=np.int64)
+    tree = DecisionTreeClassifier(random_state=0).fit(X, y)
+    rs = from_sklearn_tree(tree)
+    assert rs.predict(probe).tolist() == tree.predict(probe).tolist() == [1, 0, 0, 1, 0]
+    nullable = pd.DataFrame({"x0": pd.array([2**60 + 2**36 + 1, None], dtype="Int64")})
+    assert rs.predict(nullable)[0] == 1
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 1, "tree_method": "exact", "nthread": 1},
+                        xgb.DMatrix(X, label=y), num_boost_round=1)
+    leaf = booster.predict(xgb.DMatrix(probe), pred_leaf=True).reshape(-1).astype(int)
+    assert from_xgboost_tree(booster, 0).decided_by(probe).tolist() == [f"t0_leaf{k}" for k in leaf]
+
+
+def test_xgboost_numeric_category_codes_it_does_not_list_go_left():
+    """Regression: a code outside the listed levels (negative, too large) matched no rule and fell to the
+    default; XGBoost sends it down the left branch."""
+    rng = np.random.default_rng(1)
+    codes = rng.integers(0, 4, 400).astype(float)
+    y = np.isin(codes, [1, 3]).astype(int)
+    dm = xgb.DMatrix(codes[:, None], label=y, feature_types=["c"], enable_categorical=True)
+    booster = xgb.train({"objective": "binary:logistic", "max_depth": 1, "nthread": 1, "tree_method": "hist",
+                         "max_cat_to_onehot": 1}, dm, num_boost_round=1)
+    rs = from_xgboost_tree(booster, 0, categories={"f0": [0, 1, 2, 3]})
+    probe = np.array([[0.0], [1.0], [2.0], [3.0], [-1.0], [7.0], [np.nan]])
+    leaf = booster.predict(xgb.DMatrix(probe, feature_types=["c"], enable_categorical=True),
+                           pred_leaf=True).reshape(-1).astype(int)
+    assert rs.decided_by(probe).tolist() == [f"t0_leaf{k}" for k in leaf]
+
+
+def test_xgboost_models_the_rules_cannot_express_are_refused():
+    """Regression: missing=-999 (read as a number by the rules) and multi-output trees (leaf values in
+    leaf_weights) were imported silently; a wrong number of feature names gave IndexError or nothing."""
+    X, y, _ = _data(0, 2, False)
+    with pytest.raises(RuleFormatError, match="missing=-999"):
+        from_xgboost_tree(xgb.XGBClassifier(n_jobs=1, n_estimators=1, max_depth=2, missing=-999.0).fit(X, y), 0)
+    y3 = np.arange(len(y)) % 3
+    multi = xgb.XGBClassifier(n_jobs=1, n_estimators=1, max_depth=2, tree_method="hist",
+                              multi_strategy="multi_output_tree").fit(X, y3)
+    with pytest.raises(RuleFormatError, match="multi-output trees"):
+        from_xgboost_tree(multi, 0)
+    model = xgb.XGBClassifier(n_jobs=1, n_estimators=1, max_depth=2).fit(X, y)
+    with pytest.raises(ValueError, match="feature_names has 2 names; the model has"):
+        from_xgboost_tree(model, 0, feature_names=["a", "b"])
+
+
 @pytest.mark.parametrize("booster", ["dart", "gblinear"])
 def test_xgboost_non_tree_boosters_are_refused(booster):
     X, y, _ = _data(0, 2, False)

@@ -13,6 +13,7 @@ disjoint: exactly one matches any input, and it predicts what the tree predicts.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -199,13 +200,27 @@ def from_xgboost_tree(
         leaf as ``Booster.predict(..., pred_leaf=True)[:, tree_index]``.
     """
     booster = _booster(model)
+    missing = getattr(model, "missing", np.nan)
+    if missing is not None and not (isinstance(missing, float) and math.isnan(missing)):
+        raise RuleFormatError(
+            f"The model treats {missing!r} as missing (missing={missing!r}); the rules read only NaN as "
+            f"missing. Replace {missing!r} by NaN in the data and refit with the default missing=nan."
+        )
     trees = xgboost_trees(booster)
     if not 0 <= tree_index < len(trees):
         raise IndexError(f"tree_index {tree_index} is out of range: the model has {len(trees)} trees.")
     tree = trees[tree_index]
+    if int(tree.get("tree_param", {}).get("size_leaf_vector", 1) or 1) > 1:
+        raise RuleFormatError(
+            "This XGBoost model grows multi-output trees (multi_strategy='multi_output_tree'), whose leaves "
+            "hold one value per class; import a model fitted with the default multi_strategy='one_output_per_tree'."
+        )
     if feature_names is None:
         feature_names = booster.feature_names or [f"f{i}" for i in range(booster.num_features())]
     feature_names = tuple(str(n) for n in feature_names)
+    if len(feature_names) != booster.num_features():
+        raise ValueError(f"feature_names has {len(feature_names)} names; the model has "
+                         f"{booster.num_features()} features.")
     categories = dict(categories or {})
     classes = tuple(classes)
     if len(classes) != 2:
@@ -251,9 +266,10 @@ def from_xgboost_tree(
             levels = list(categories[name])
             right_codes = set(cat_sets.get(node, []))
             right_set = frozenset(lv for k, lv in enumerate(levels) if k in right_codes)
-            left_set = frozenset(levels) - right_set
-            # Codes outside the known levels cannot occur: unseen levels are missing.
-            cl = Condition(name, "in", left_set, dl)
+            # The listed codes go right and every other value left, as XGBoost sends a code it does
+            # not list (out of range, negative) left. (It truncates a fractional code first: 1.5
+            # is code 1; such input, possible only with numeric codes, is not modelled.)
+            cl = Condition(name, "not in", right_set, dl)
             cr = Condition(name, "in", right_set, not dl)
         else:
             thr = float(np.float32(cond[node]))

@@ -209,18 +209,16 @@ class Condition:
             miss = np.asarray(pd.isna(values), dtype=bool)
             return miss if self.op == "is missing" else ~miss
         if self.is_numeric:
-            x = _as_float(values)
-            miss = np.isnan(x)
             op, t = self.exact_bound()
-            with np.errstate(invalid="ignore"):
-                if op == "<=":
-                    hit = x <= t
-                elif op == "<":
-                    hit = x < t
-                elif op == ">":
-                    hit = x > t
-                else:
-                    hit = x >= t
+            exact = _exact_integers(values)
+            if exact is not None:  # integers float64 cannot hold: compared with the bound exactly
+                x, miss = exact
+                hit = _compare_integers(x, op, t)
+            else:
+                x = _as_float(values)
+                miss = np.isnan(x)
+                with np.errstate(invalid="ignore"):
+                    hit = _compare(x, op, t)
         else:
             s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
             miss = np.asarray(s.isna(), dtype=bool)
@@ -321,6 +319,56 @@ class Rule:
 
     def __str__(self) -> str:
         return f"if {self.condition_text()} then {_format_level(self.prediction)}"
+
+
+def _compare(x: np.ndarray, op: str, t: Any) -> np.ndarray:
+    if op == "<=":
+        return x <= t
+    if op == "<":
+        return x < t
+    if op == ">":
+        return x > t
+    return x >= t
+
+
+_EXACT_IN_FLOAT64 = 2**53
+
+
+def _exact_integers(values: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(integers, missing)`` where ``values`` are machine integers beyond 2**53 in size (float64 would
+    round them, and a float32-cast condition would then round twice: float32(float64(x)) is not always
+    float32(x)); ``None`` for every other input, which ``_as_float`` reads exactly."""
+    if isinstance(values, (pd.Series, pd.Index)):
+        values = values.array
+    if isinstance(values, pd.arrays.IntegerArray):
+        miss = np.asarray(values.isna(), dtype=bool)
+        arr = values.to_numpy(dtype=values.dtype.numpy_dtype, na_value=0)
+    elif isinstance(values, pd.api.extensions.ExtensionArray):
+        arr = np.asarray(values)
+        if arr.dtype.kind not in "iu":
+            return None
+        miss = np.zeros(arr.shape, dtype=bool)
+    else:
+        arr = np.asarray(values)
+        if arr.dtype.kind not in "iu":
+            return None
+        miss = np.zeros(arr.shape, dtype=bool)
+    big = (arr > _EXACT_IN_FLOAT64) | (arr < -_EXACT_IN_FLOAT64) if arr.dtype.kind == "i" else arr > _EXACT_IN_FLOAT64
+    return (arr, miss) if big.any() else None
+
+
+def _compare_integers(x: np.ndarray, op: str, t: float) -> np.ndarray:
+    """``x op t`` for machine integers ``x`` and a float64 bound ``t``, exactly."""
+    if not math.isfinite(t):
+        return np.full(x.shape, (op in ("<=", "<")) == (t > 0))
+    # For an integer x: x <= t iff x <= floor(t); x < t iff x < ceil(t); likewise > and >=.
+    b = math.floor(t) if op in ("<=", ">") else math.ceil(t)
+    info = np.iinfo(x.dtype)
+    if b > info.max:
+        return np.full(x.shape, op in ("<=", "<"))
+    if b < info.min:
+        return np.full(x.shape, op in (">", ">="))
+    return _compare(x, op, x.dtype.type(b))
 
 
 def _as_float(values: Any) -> np.ndarray:
