@@ -271,6 +271,16 @@ def test_predict_keeps_trailing_nul_of_string_labels():
     assert namespace["predict"]({"a": 1.0}) == "a\x00"
 
 
+@pytest.mark.parametrize("name", ["and", "in", "missing", "True", "then", "inf", "nan"])
+def test_features_named_like_grammar_words_are_quoted_and_parse_back(name):
+    """Regression: 'and <= 1.0' was printed unquoted, and the condition grammar refused it."""
+    from rulekd.verify._grammar import parse_condition
+
+    c = Condition(name, "<=", 1.0)
+    assert str(c).startswith("`")
+    assert parse_condition(str(c)).condition == c
+
+
 def test_array_with_wrong_column_count_raises():
     rs = _overlapping(True)
     with pytest.raises(ValueError, match="2 columns"):

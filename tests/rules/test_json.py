@@ -338,6 +338,33 @@ def test_a_string_that_is_neither_json_nor_a_file_is_not_an_oserror(text):
     assert len(str(info.value)) < 400
 
 
+def test_labels_and_levels_json_cannot_hold_are_refused_when_written():
+    """Regression: None and tuple labels were written, then refused by from_json; a date label raised
+    json's bare TypeError."""
+    import datetime
+
+    for label in (None, ("a", 1), datetime.date(2026, 1, 1), b"x"):
+        rs = RuleSet(rules=(Rule((Condition("x", ">", 0.5),), label),), classes=(label, "b"), default="b")
+        with pytest.raises(RuleFormatError, match="cannot be written to rule-set JSON"):
+            rs.to_json()
+
+
+def test_a_whole_number_too_large_for_a_double_is_a_format_error():
+    """Regression: a 401-digit threshold or score raised OverflowError from float()."""
+    doc = json.loads(RuleSet(rules=(Rule((Condition("x", ">", 0.5),), 1, score=0.25),), classes=(0, 1),
+                             default=0).to_json())
+    for where in ("value", "score"):
+        bad = json.loads(json.dumps(doc))
+        if where == "value":
+            bad["rules"][0]["conditions"][0]["value"] = 10**400
+        else:
+            bad["rules"][0]["score"] = 10**400
+        with pytest.raises(RuleFormatError, match="too large for a float"):
+            RuleSet.from_json(json.dumps(bad))
+    with pytest.raises(RuleFormatError, match="too large for a float"):
+        Condition("x", "<=", 10**400)
+
+
 def test_from_json_rejects_other_types():
     with pytest.raises(TypeError):
         RuleSet.from_json(42)

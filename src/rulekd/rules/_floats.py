@@ -101,7 +101,11 @@ def parse_float(v: object) -> float:
     if isinstance(v, bool):
         raise ValueError(f"Expected a number, got the boolean {v!r}.")
     if isinstance(v, (int, float)):
-        x = float(v)
+        try:
+            x = float(v)
+        except OverflowError:  # a whole number too large for a double
+            raise ValueError(f"The number {str(v)[:20]}... ({len(str(v))} digits) is too large for a "
+                             f"float; write 'inf' or '-inf'.") from None
         if math.isnan(x):
             raise ValueError("NaN is not a valid threshold or probability.")
         return x

@@ -62,8 +62,16 @@ _NEGATE = {"<=": ">", ">": "<=", "<": ">=", ">=": "<", "in": "not in", "not in":
            "is missing": "is not missing", "is not missing": "is missing"}
 
 
+# Words of the rule text and of the property grammar (verify/_grammar.py): a feature with such a name
+# is quoted, so that the text parses back ("`and` <= 1.0", not "and <= 1.0").
+RESERVED_WORDS = frozenset({"and", "or", "not", "in", "is", "missing", "true", "false", "if", "then", "elif",
+                            "else", "monotone", "invariant", "toward", "inf", "nan"})
+
+
 def _quote_name(name: str) -> str:
-    return name if _IDENT.match(name) else "`" + name.replace("`", "``") + "`"
+    if _IDENT.match(name) and name.lower() not in RESERVED_WORDS:
+        return name
+    return "`" + name.replace("`", "``") + "`"
 
 
 def _format_level(v: Any) -> str:
@@ -135,7 +143,11 @@ class Condition:
                 raise RuleFormatError(
                     f"Condition {self.feature} {self.op} needs a numeric threshold, got {self.value!r}."
                 )
-            v = float(self.value)
+            try:
+                v = float(self.value)
+            except OverflowError:  # a Python int beyond the doubles
+                raise RuleFormatError(f"Condition on {self.feature!r}: the threshold {self.value} is too large "
+                                      f"for a float; use math.inf.") from None
             if math.isnan(v):
                 raise RuleFormatError(f"Condition on {self.feature!r} has a NaN threshold.")
             object.__setattr__(self, "value", v)

@@ -37,9 +37,15 @@ def schema() -> dict:
     return json.loads(text)
 
 
-def _label(v: Any) -> Any:
+def _label(v: Any, what: str = "A class label") -> Any:
+    """A label as JSON holds it: text, a whole number, a finite number or a boolean."""
+    if isinstance(v, np.generic):
+        v = v.item()
     if isinstance(v, float) and not math.isfinite(v):
-        raise RuleFormatError(f"A class label cannot be {v!r} in JSON.")
+        raise RuleFormatError(f"{what} cannot be {v!r} in JSON.")
+    if not isinstance(v, (str, int, float, bool)):  # bool is an int
+        raise RuleFormatError(f"{what} {v!r} ({type(v).__name__}) cannot be written to rule-set JSON: labels "
+                              f"are text, numbers or booleans. Convert it (e.g. to str) first.")
     return v
 
 

@@ -657,10 +657,7 @@ def parse_property_parts(text: str) -> tuple[str, dict]:
 
 def quote_name(name: str) -> str:
     """A feature name as the grammar reads it (backticks when needed)."""
-    q = _quote_name(name)
-    if q == name and name.lower() in _KEYWORDS | {"if", "then", "monotone", "invariant", "toward", "inf"}:
-        return "`" + name + "`"
-    return q
+    return _quote_name(name)  # reserved words included
 
 
 def format_label(v: Any) -> str:
