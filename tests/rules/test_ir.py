@@ -271,6 +271,28 @@ def test_predict_keeps_trailing_nul_of_string_labels():
     assert namespace["predict"]({"a": 1.0}) == "a\x00"
 
 
+def test_rule_sets_that_predict_differently_print_differently():
+    """Regression: a float32-cast condition printed like an uncast one (they differ just above the
+    threshold), and an unordered set's text left out the confidences that decide between its rules."""
+    from rulekd.verify._grammar import parse_condition
+
+    cast, plain = Condition("x", "<=", 0.1, cast="float32"), Condition("x", "<=", 0.1)
+    assert cast.evaluate(np.array([0.1])).tolist() != plain.evaluate(np.array([0.1])).tolist()
+    assert str(cast) == "float32(x) <= 0.1" and str(plain) == "x <= 0.1"
+    assert parse_condition(str(cast)).condition == cast
+    assert parse_condition(str(Condition("x", ">=", 2.5, missing=True, cast="float32"))).text() == (
+        "float32(x) >= 2.5 or x is missing")
+
+    def unordered(conf):
+        return RuleSet((Rule((Condition("x", ">", 1.0),), 1, confidence=conf),
+                        Rule((Condition("x", ">", 0.0),), 0, confidence=0.9)), (0, 1), 0, ordered=False)
+
+    low, high = unordered(0.6), unordered(0.95)
+    X = pd.DataFrame({"x": [2.0]})
+    assert low.predict(X).tolist() != high.predict(X).tolist()
+    assert low.to_text() != high.to_text() and "(confidence 0.95)" in high.to_text()
+
+
 @pytest.mark.parametrize("name", ["and", "in", "missing", "True", "then", "inf", "nan"])
 def test_features_named_like_grammar_words_are_quoted_and_parse_back(name):
     """Regression: 'and <= 1.0' was printed unquoted, and the condition grammar refused it."""
@@ -330,7 +352,7 @@ def test_to_text_and_frame():
     assert text.splitlines()[0] == 'if x > 0.0 then "pos"'
     assert text.splitlines()[-1] == 'else "none"'
     un = _overlapping(False).to_text()
-    assert un.splitlines()[1] == 'rule narrow: if x > 5.0 then "big"'
+    assert un.splitlines()[1] == 'rule narrow: if x > 5.0 then "big" (confidence 0.9)'
     frame = rs.to_frame()
     assert frame["id"].tolist() == ["wide", "narrow", "neg1", "neg2"]
 

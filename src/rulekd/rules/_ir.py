@@ -256,7 +256,9 @@ class Condition:
         name = _quote_name(self.feature)
         if self.op in MISSING_OPS:
             return f"{name} {self.op}"
-        text = f"{name} {self.op} {self._value_text()}"
+        # A float32-cast condition says so: "float32(x) <= 0.5" and "x <= 0.5" differ just above 0.5.
+        shown = f"float32({name})" if self.cast == "float32" else name
+        text = f"{shown} {self.op} {self._value_text()}"
         return f"({text} or {name} is missing)" if self.missing else text
 
     def sort_key(self) -> tuple:
@@ -649,7 +651,9 @@ class RuleSet:
     def to_text(self) -> str:
         """The canonical text form: an ``if / elif / else`` listing.
 
-        Unordered sets are listed one rule per line, prefixed ``rule <id>:``.
+        Unordered sets are listed one rule per line, prefixed ``rule <id>:`` and
+        followed by the confidence that decides between overlapping rules. A
+        float32-cast condition reads ``float32(x) <= t``.
         """
         lines = []
         if self.ordered:
@@ -658,8 +662,9 @@ class RuleSet:
                 lines.append(f"{kw} {r.condition_text()} then {_format_level(r.prediction)}")
             lines.append(f"else {_format_level(self.default)}")
         else:
+            # The confidence decides between overlapping rules, so the text shows it.
             for i, r in enumerate(self.rules):
-                lines.append(f"rule {self.rule_id(i)}: {r}")
+                lines.append(f"rule {self.rule_id(i)}: {r} (confidence {r.confidence!r})")
             lines.append(f"default: {_format_level(self.default)}")
         return "\n".join(lines)
 

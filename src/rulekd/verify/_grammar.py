@@ -130,7 +130,8 @@ class Test(Expr):
         if c.op in ("is missing", "is not missing"):
             return f"{name} {c.op}"
         if c.is_numeric:
-            return f"{name} {c.op} {c.value!r}"
+            shown = f"float32({name})" if c.cast == "float32" else name
+            return f"{shown} {c.op} {c.value!r}"
         levels = sorted(c.value, key=lambda v: (0, float(v), "") if isinstance(v, (int, float)) else (1, 0.0, str(v)))
         return f"{name} {c.op} {{" + ", ".join(format_label(v) for v in levels) + "}"
 
@@ -421,6 +422,21 @@ class _Parser:
             raise self.error("Use '==' to compare, not '='")
         return None
 
+    def float32_test(self) -> Expr:
+        """``float32(name) op number``: the condition compares the value rounded to float32."""
+        self.next()
+        self.next()
+        name = self.name()
+        self.expect_op(")", "to close float32(")
+        op_tok = self.tok
+        op = self.cmp_op()
+        if op not in ("<", "<=", ">", ">="):
+            raise self.error("float32(...) takes <, <=, > or >= and a number", op_tok)
+        value = self.value()
+        if isinstance(value, str):
+            raise self.error(f"Cannot compare float32({name}) with the string {value!r}", op_tok)
+        return Test(Condition(name, op, float(value), cast="float32"))
+
     def test(self) -> Expr:
         if self.is_kw("true") or self.is_kw("false"):
             return Constant(self.next().value.lower() == "true")
@@ -441,6 +457,8 @@ class _Parser:
                 raise self.error("A chained comparison must go one way: a < x <= b or a > x >= b", op_tok)
             right = self.value()
             return AllOf((first, _compare(name, op2, right, self, op_tok)))
+        if self.is_kw("float32") and self.toks[self.i + 1].kind == "op" and self.toks[self.i + 1].value == "(":
+            return self.float32_test()  # a float32-cast condition, as imported trees print them
         name = self.name()
         if self.is_kw("is"):
             self.next()
