@@ -368,3 +368,46 @@ def test_region_and_domain_are_validated(hand):
         verify_network(hand, ["if a > 1 then 1"], timeout_ms=0)
     with pytest.raises(TypeError, match="region"):
         verify_network(hand, ["if a > 1 then 1"], region=3.5)
+
+
+def test_a_timestamp_like_feature_is_decided_as_the_verifier_models_the_network():
+    """Regression: a numeric-only student computed its float64 logits with the standardisation folded into
+    the first layer, which cancels large numbers where mean / scale is large (t ~ 1.6e9): there
+    decision_function and predict differed from the network on encode(X) that the verifier reasons about,
+    and a one-point region was 'proved' (float64_sound=True) for the class predict did not give."""
+    rng = np.random.default_rng(0)
+    t = 1.6e9 + rng.normal(0, 1.0, 300)
+    u = rng.normal(0, 1, 300)
+    X = pd.DataFrame({"t": t, "u": u})
+    y = (t - 1.6e9 + u > 0).astype(int)
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), hidden_layer_sizes=(4,),
+                               n_synthetic=200, max_epochs=3, random_state=0).fit(X, y)
+
+    def network(frame):  # the network of weights() on encode(X), in float64
+        return m._forward(m.encode(frame))[:, 0]
+
+    # Points a hair from the decision boundary, found by bisection on u along several t.
+    rows = []
+    for t0 in map(float, 1.6e9 + np.arange(-1.0, 1.01, 0.1)):
+        def z(u0, t0=t0):
+            return network(pd.DataFrame({"t": [t0], "u": [u0]}))[0]
+        lo, hi = -3.0, 2.0
+        if (z(lo) > 0) == (z(hi) > 0):
+            continue
+        up = z(hi) > 0
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            lo, hi = (lo, mid) if (z(mid) > 0) == up else (mid, hi)
+        rows += [(t0, lo), (t0, hi)]
+    assert len(rows) >= 4
+    near = pd.DataFrame(rows, columns=["t", "u"])
+    frame = pd.concat([X, near], ignore_index=True)
+    np.testing.assert_array_equal(m.decision_function(frame), network(frame))
+    np.testing.assert_array_equal(m.predict(frame), (network(frame) > 0).astype(int))
+    for t0, u0 in rows[:4]:
+        cls = int(m.predict(pd.DataFrame({"t": [t0], "u": [u0]}))[0])
+        region = f"t >= {t0!r} and t <= {t0!r} and u >= {u0!r} and u <= {u0!r}"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wrong = verify_network(m, [f"if {region} then {1 - cls}"]).findings[0]
+        assert wrong.status != "proved"

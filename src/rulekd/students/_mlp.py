@@ -815,15 +815,23 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         """Logits of the encoded rows, in padded blocks of fixed size (row-order and batch invariant).
 
         ``raw``: ``Xe`` is the numeric block of a numeric-only student, not yet
-        encoded; missing values are imputed block by block and the
-        standardisation is folded into the first layer (:meth:`_raw_layers`).
+        encoded; it is encoded here with :meth:`_encode`'s arithmetic. (Only the
+        float32 pass of :meth:`_decide` folds the standardisation into the first
+        layer; folded float64 logits would differ from the network's by
+        cancellation where ``mean / scale`` is large, and the verifier reasons
+        about the network.)
         """
-        coefs, intercepts, impute = self._raw_layers() if raw else (self.coefs_, self.intercepts_, None)
+        if raw:
+            plan = self._encoding_plan()
+            Xe = np.where(np.isnan(Xe), plan["impute"], Xe)
+            Xe -= plan["mean"]
+            Xe /= plan["scale"]
+        coefs, intercepts = self.coefs_, self.intercepts_
         out = np.empty((Xe.shape[0], coefs[-1].shape[1]))
         # One BLAS thread: the blocks are small, and threads that spin on shared cores
         # cost 10-100x more than the product itself.
         with _blas_controller().limit(limits=1, user_api="blas"):
-            _forward_blocks(Xe, out, coefs, intercepts, impute)
+            _forward_blocks(Xe, out, coefs, intercepts, None)
         return out
 
     def _decide(self, Xe: np.ndarray, raw: bool = False) -> np.ndarray:
@@ -855,22 +863,30 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             idx[unsure] = (z64[:, 0] > 0) if z64.shape[1] == 1 else np.argmax(z64, axis=1)
         return idx
 
-    def _raw_layers(self) -> tuple[list, list, np.ndarray]:
-        """Numeric-only students: layers that take raw values (cached), and the imputation values.
+    def _raw_layers(self) -> tuple[list, list, np.ndarray, tuple[float, float]]:
+        """Numeric-only students: layers that take raw values, the imputation values, and how far
+        the folded first layer may be from the network's (for :meth:`_decide`'s float32 pass).
 
         ``((x - mean) / scale) @ W1 + b1 == x @ (W1 / scale[:, None]) + (b1 - (mean / scale) @ W1)``
-        up to rounding: prediction skips two passes over the input.
+        in exact arithmetic; in float64 the folded weights and bias are rounded, and so is the
+        network's own input ``fl((x - mean) / scale)``, so a first-layer value of the folded layer is
+        within ``3 * 2**-53 * r + e_b`` of the network's, with ``r = |x| @ max_k |W1 / scale|`` (as in
+        :func:`_float32_error_bound`) and ``e_b`` a constant.
         """
-        cache = self.__dict__.get("_raw_cache")
-        if cache is not None and cache[0] is self.coefs_:
-            return cache[1]
         plan = self._encoding_plan()
         W1, b1 = self.coefs_[0], self.intercepts_[0]
         first = W1 / plan["scale"][:, None]
-        first_b = b1 - (plan["mean"] / plan["scale"]) @ W1
-        layers = ([first] + list(self.coefs_[1:]), [first_b] + list(self.intercepts_[1:]), plan["impute"])
-        self.__dict__["_raw_cache"] = (self.coefs_, layers)
-        return layers
+        ratio = plan["mean"] / plan["scale"]
+        first_b = b1 - ratio @ W1
+        u64 = 2.0 ** -53
+        d = W1.shape[0]
+        mag = float((np.abs(b1) + np.abs(ratio) @ np.abs(W1)).max(initial=0.0))
+        # Folded bias: each ratio rounded once, a d-term dot product, the subtraction (gamma_{d+2}).
+        # The network's own input is fl((x - mean) / scale): two roundings of each term, 2 u |x - mean| / scale,
+        # at most 2 u (r + mag) on a first-layer value. Folded weights: one rounding each, u r.
+        e_b = ((d + 2) * u64 / (1.0 - (d + 2) * u64) + 2.0 * u64) * mag
+        return ([first] + list(self.coefs_[1:]), [first_b] + list(self.intercepts_[1:]), plan["impute"],
+                (3.0 * u64, e_b))
 
     def _float32_layers(self, raw: bool) -> tuple:
         """float32 copies of the layers :meth:`_forward` uses, with their error bound (cached)."""
@@ -879,8 +895,9 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             cache = (self.coefs_, {})
             self.__dict__["_f32_cache"] = cache
         if raw not in cache[1]:
-            coefs, intercepts, impute = self._raw_layers() if raw else (self.coefs_, self.intercepts_, None)
-            v1, alpha, beta = _float32_error_bound(coefs, intercepts)
+            coefs, intercepts, impute, fold = self._raw_layers() if raw else (
+                self.coefs_, self.intercepts_, None, (0.0, 0.0))
+            v1, alpha, beta = _float32_error_bound(coefs, intercepts, fold)
             cache[1][raw] = (
                 [W.astype(np.float32) for W in coefs], [b.astype(np.float32) for b in intercepts],
                 None if impute is None else impute.astype(np.float32), v1.astype(np.float32), alpha, beta,
@@ -1091,7 +1108,8 @@ def _forward_blocks(Xe: np.ndarray, out: np.ndarray, coefs: list, intercepts: li
         out[start:start + m] = h[:m]
 
 
-def _float32_error_bound(coefs: list, intercepts: list) -> tuple[np.ndarray, float, float]:
+def _float32_error_bound(coefs: list, intercepts: list,
+                         fold: tuple[float, float] = (0.0, 0.0)) -> tuple[np.ndarray, float, float]:
     """A bound on how far a float32 forward pass's logits are from the exact ones, per row.
 
     Returns ``(v1, alpha, beta)``: for a row ``x``, every logit of the float32
@@ -1105,6 +1123,9 @@ def _float32_error_bound(coefs: list, intercepts: list) -> tuple[np.ndarray, flo
     ``E' = S (1 + u) E + u S A + gamma_n S (1 + u) (A + E) + u B``, plus ``u``
     times the result for the bias addition; ``S`` is the layer's largest
     column sum of ``|W|``, ``B`` its largest ``|b|``; ReLU adds nothing.
+    ``fold``: ``(coefficient of r, constant)`` by which the first layer given
+    may differ from the network's own (a folded standardisation), carried
+    through the later layers like the rest of the first layer's error.
     """
     u = 2.0 ** -24
 
@@ -1118,7 +1139,7 @@ def _float32_error_bound(coefs: list, intercepts: list) -> tuple[np.ndarray, flo
     A = np.array([1.0, B])
     c1 = gamma(W1.shape[0]) * (1.0 + u) ** 2 + 2.0 * u + u * u  # input and weight casts, dot product
     E = np.array([c1, u * B])
-    E = E + u * (A + E)
+    E = E + u * (A + E) + np.asarray(fold, dtype=np.float64)
     for W, b in zip(coefs[1:], intercepts[1:]):
         S = float(np.abs(W).sum(axis=0).max(initial=0.0))
         B = float(np.abs(b).max(initial=0.0))
