@@ -411,3 +411,68 @@ def test_a_timestamp_like_feature_is_decided_as_the_verifier_models_the_network(
             warnings.simplefilter("ignore")
             wrong = verify_network(m, [f"if {region} then {1 - cls}"]).findings[0]
         assert wrong.status != "proved"
+
+
+def test_a_domain_listing_the_features_in_another_order_gives_the_same_verdicts():
+    """Regression: for a student fitted on an array, the verifier fed predict the columns in the Domain's
+    order, so an Implies check with a real counterexample ended 'unknown' and an Invariant counterexample
+    reported predictions predict does not give."""
+    from rulekd import Domain
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(0, 10, (300, 2))
+    X[:, 1] *= 100
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=2, random_state=0), hidden_layer_sizes=(4,),
+                               n_synthetic=200, max_epochs=5, random_state=0).fit(X, (X[:, 0] > 5).astype(int))
+    d = m.domain_.to_dict()
+    d["features"] = d["features"][::-1]
+    reordered = Domain.from_dict(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for domain in (None, reordered):
+            rep = verify_network(m, ["if x0 <= 2 and x1 >= 500 then 1", "invariant x1"], domain=domain,
+                                 timeout_ms=3000)
+            assert [f.status for f in rep.findings] == ["violated", "violated"]
+            for f in rep.findings:
+                c = f.counterexample
+                rows = [c] if "x" not in c else [c["x"], c["x_prime"]]
+                got = m.predict(np.array([[r["x0"], r["x1"]] for r in rows]))
+                assert got.tolist() == list(f.details.get("predictions", got.tolist()))
+                assert (got[0] != 1) if "x" not in c else (got[0] != got[1])
+
+
+def test_a_tight_lp_point_outside_the_domain_does_not_cost_the_float64_sound_proof():
+    """Regression: an LP optimum that was a point of the network but not an input (the LP leaves out one-hot
+    groups) skipped the float-margin Z3 query, so the check was proved only over exact arithmetic."""
+    rng = np.random.default_rng(0)
+    n = 400
+    g = rng.integers(0, 3, n)
+    X = pd.DataFrame({"a": rng.normal(0, 1, n), "g0": (g == 0) * 1.0, "g1": (g == 1) * 1.0, "g2": (g == 2) * 1.0,
+                      "b": rng.uniform(0, 10, n)})
+    y = ((X.a + X.g1 * 1.5 - X.g2 + 0.1 * X.b) > 0.5).astype(int)
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), hidden_layer_sizes=(6,),
+                               n_synthetic=400, max_epochs=10, random_state=0).fit(X, y)
+    domain = m.domain_.with_onehot_group(["g0", "g1", "g2"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for lp in (True, False):
+            f = _verify_network(m, ["if g0 == 1 and g1 == 1 then 0"], domain=domain, lp=lp).findings[0]
+            assert f.status == "proved" and f.details["float64_sound"] is True
+
+
+def test_exact_ties_between_logits_go_to_the_first_class_in_exact_mode():
+    """Regression: the exact-arithmetic query admitted z_mid - z_hi > -1e-300, an exact tie that predict
+    (argmax, ties to the first class) never answers 'mid', so a true property ended 'unknown'."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    y = np.array(["hi", "lo", "mid"])[rng.integers(0, 3, 300)]
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), hidden_layer_sizes=(4,),
+                               n_synthetic=200, max_epochs=2, random_state=0).fit(X, y)
+    W2 = np.zeros((4, 3))
+    W2[:, 1] = 1.0  # logits: hi = 0, lo = sum(h) - 100 (always below), mid = 0: an exact tie everywhere
+    m.coefs_, m.intercepts_ = [m.coefs_[0], W2], [m.intercepts_[0], np.array([0.0, -100.0, 0.0])]
+    assert set(m.predict(m.domain_.sample(2000, random_state=0))) == {"hi"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f = verify_network(m, ['if a >= -100 then "hi"']).findings[0]
+    assert f.status == "proved"

@@ -81,6 +81,12 @@ def _up(v: np.ndarray) -> np.ndarray:
     return np.nextafter(v + np.abs(v) * (8 * _U) + _TINY, np.inf)
 
 
+def _pair_margin(a: float, b: float) -> float:
+    """A sure upper bound on ``a + b`` (two classes' rounding margins); exactly 0 in exact mode, where
+    _up's tiny slack would admit exact ties between logits that ``predict`` breaks toward the first class."""
+    return 0.0 if a == 0 and b == 0 else float(_up(a + b))
+
+
 # -- the network ------------------------------------------------------------------------------------
 
 
@@ -198,7 +204,9 @@ class _Net:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         """``student.predict`` on canonical rows (an array where the student was fitted on one)."""
         s = self.student
-        X: Any = frame[self.names]
+        # The student's own column order: a Domain may list the features in another.
+        fitted = getattr(s, "domain_", None)
+        X: Any = frame[list(fitted.names) if fitted is not None else self.names]
         if not hasattr(s, "feature_names_in_"):
             X = X.to_numpy(dtype=np.float64, na_value=np.nan)
         return np.asarray(s.predict(X), dtype=object)
@@ -867,7 +875,7 @@ def _scenarios(net: _Net, task: _Task, mx: np.ndarray, mxp: np.ndarray | None) -
         m = mx if side == 0 else mxp
         if net.binary:
             return [(side, {0: 1.0 if k == 1 else -1.0}, float(m[0]))]
-        return [(side, {k: 1.0, j: -1.0}, float(_up(m[k] + m[j]))) for j in range(K) if j != k]
+        return [(side, {k: 1.0, j: -1.0}, _pair_margin(m[k], m[j])) for j in range(K) if j != k]
 
     if task.kind == "implies":
         return [may(0, k) for k in range(K) if k != task.target]
@@ -1553,7 +1561,7 @@ def _possible(net: _Net, z: list[Any], margin: np.ndarray, k: int) -> Any:
     for j in range(len(z)):
         if j == k:
             continue
-        d = _q(float(_up(margin[k] + margin[j])))
+        d = _q(_pair_margin(margin[k], margin[j]))
         parts.append(z[k] - z[j] > -d if j < k else z[k] - z[j] >= -d)
     return z3.And(parts)
 
@@ -1710,7 +1718,6 @@ def _run(net: _Net, task: _Task, rng: np.random.Generator, *, n_samples: int, ti
             details["float64_sound"] = False
             how = (f"over exact arithmetic: float64 rounding of predict may decide inputs within "
                    f"{margin:.1e} of a decision boundary" if finite else how)
-        tight = False
         if refine:
             s0 = time.perf_counter()
             status, found, nodes = _bab(net, task, bx, bxp, Bm, Bmp, near, timeout_ms / 1000.0, deadline)
@@ -1722,9 +1729,9 @@ def _run(net: _Net, task: _Task, rng: np.random.Generator, *, n_samples: int, ti
                                "branch_and_bound")
             if status == "violated":
                 return violated(found, "branch_and_bound")
-            tight = found == "tight"
-        if tight and mode == "float":
-            continue  # the LP already sits on a boundary point that does not reproduce
+            # "tight" (an LP point of the network that does not reproduce) still goes to Z3: the LP leaves
+            # out one-hot groups, linear constraints, integrality and the region's disjunctions, so that
+            # point may not be an input at all, and Z3 in this mode may yet prove the float64-sound result.
         s0 = time.perf_counter()
         out = _solve(net, task, Bm, Bmp, timeout_ms, deadline)
         stages["z3"] = stages.get("z3", 0.0) + time.perf_counter() - s0
