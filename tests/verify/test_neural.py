@@ -476,3 +476,19 @@ def test_exact_ties_between_logits_go_to_the_first_class_in_exact_mode():
         warnings.simplefilter("ignore")
         f = verify_network(m, ['if a >= -100 then "hi"']).findings[0]
     assert f.status == "proved"
+
+
+def test_entry_points_take_one_property_and_check_their_arguments(hand):
+    """Regression: a single property string was iterated character by character ("got 'i' at position
+    0"), checks= was ignored for a neural student, a string budget raised a bare TypeError, and a non-model
+    got scikit-learn's message instead of verify_network's."""
+    m = hand
+    one = verify_network(m, "if a >= 4 and a <= 6 then 1")
+    assert [f.status for f in one.findings] == ["proved"]
+    assert [f.status for f in verify(m, properties="if a >= 4 and a <= 6 then 1").findings] == ["proved"]
+    with pytest.raises(ValueError, match="checks='all' or 'none'"):
+        verify(m, checks="gap")
+    with pytest.raises(ValueError, match="time_budget_s must be a positive number"):
+        verify_network(m, ["if a >= 4 and a <= 6 then 1"], time_budget_s="5")
+    with pytest.raises(TypeError, match="takes a fitted DistilledMLPClassifier"):
+        verify_network(object(), [])

@@ -30,10 +30,10 @@ import pandas as pd
 
 from ..domain import Domain
 from ..rules import Condition, Rule
-from ..verify import Finding, VerificationReport, parse_property
+from ..verify import Finding, VerificationReport
 from ..verify._checks import Context, Solver, Spec
 from ..verify._encode import Encoding, frame_from_rows
-from ..verify._properties import PropertyContext
+from ..verify._properties import PropertyContext, check_time_budget, parse_properties
 
 __all__ = ["verify_hybrid", "implies_conflict", "ImpliesScreen"]
 
@@ -163,7 +163,8 @@ def verify_hybrid(
     domain = hybrid.domain_ if domain is None else domain
     if checks not in ("all", "none"):
         raise ValueError(f"checks must be 'all' or 'none' for a hybrid, got {checks!r}.")
-    props = [parse_property(p).validate(domain, hybrid.classes_) for p in properties]
+    check_time_budget(time_budget_s)
+    props = [p.validate(domain, hybrid.classes_) for p in parse_properties(properties)]
     deadline = None if time_budget_s is None else time.time() + float(time_budget_s)
     ctx = Context(Spec(hybrid.rules_, domain, int(timeout_ms), deadline))
     comp = _Composition(hybrid, domain, ctx.code)

@@ -55,7 +55,7 @@ from ._boxes import Region, region_of
 from ._encode import Encoding, frame_from_rows
 from ._grammar import AllOf, Expr, parse_condition
 from ._grammar import Test as _Test
-from ._properties import Implies, Invariant, Monotone, Property, parse_property
+from ._properties import Implies, Invariant, Monotone, Property, check_time_budget, parse_properties
 from ._report import Finding, VerificationReport
 
 __all__ = ["verify_network", "network_bounds"]
@@ -256,8 +256,10 @@ def _layout(student: Any, domain: Domain) -> list[_Feature]:
 def _net(student: Any, domain: Domain | None) -> tuple[_Net, Domain]:
     from sklearn.utils.validation import check_is_fitted
 
+    if not hasattr(student, "weights"):
+        raise TypeError(f"verify_network() takes a fitted DistilledMLPClassifier, got {type(student).__name__}.")
     check_is_fitted(student)
-    if not hasattr(student, "weights") or not hasattr(student, "encoding_"):
+    if not hasattr(student, "encoding_"):
         raise TypeError(f"verify_network() takes a fitted DistilledMLPClassifier, got {type(student).__name__}.")
     if domain is None:
         domain = student.domain_
@@ -777,8 +779,8 @@ def _tasks(net: _Net, domain: Domain, properties: Iterable[Any], rules: Any, reg
     from ._properties import resolve_label
 
     tasks = []
-    for p in properties:
-        prop = parse_property(p).validate(domain, net.classes)
+    for p in parse_properties(properties):
+        prop = p.validate(domain, net.classes)
         if isinstance(prop, Implies):
             tasks.append(_Task("implies", prop.text(), prop, _and(region, prop.condition), net.code(prop.then)))
         elif isinstance(prop, Monotone):
@@ -1859,8 +1861,7 @@ def _verify_network(student: Any, properties: Iterable[Property | str] = (), *, 
     net, domain = _net(student, domain)
     if not isinstance(timeout_ms, (int, np.integer)) or isinstance(timeout_ms, bool) or timeout_ms < 1:
         raise ValueError(f"timeout_ms must be a positive integer, got {timeout_ms!r}.")
-    if time_budget_s is not None and not (time_budget_s > 0):
-        raise ValueError(f"time_budget_s must be a positive number of seconds, got {time_budget_s!r}.")
+    check_time_budget(time_budget_s)
     if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool) or n_samples < 0:
         raise ValueError(f"n_samples must be an integer >= 0, got {n_samples!r}.")
     base = _as_region(region)

@@ -20,6 +20,7 @@ Semantics, for a predictor ``pred`` over the Domain:
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
@@ -355,6 +356,27 @@ def _check_conditions(expr: Expr, domain: Domain) -> None:
             bad = [v for v in c.value if isinstance(v, str)]
             if bad:
                 raise DomainError(f"{c.feature!r} is {spec.kind}; compare it with numbers, not {bad[:3]}.")
+
+
+def parse_properties(properties: Any) -> list[Property]:
+    """``properties`` as a list of :class:`Property`: an iterable of strings or objects, or one of them
+    (a single string used to be iterated character by character)."""
+    if isinstance(properties, (str, Property)):
+        properties = [properties]
+    try:
+        items = list(properties)
+    except TypeError:
+        raise TypeError(f"properties must be a property (string or Property) or a list of them, got "
+                        f"{type(properties).__name__}.") from None
+    return [parse_property(p) for p in items]
+
+
+def check_time_budget(time_budget_s: Any) -> None:
+    """``time_budget_s`` is None or a positive number of seconds (a ValueError naming it otherwise)."""
+    if time_budget_s is None:
+        return
+    if isinstance(time_budget_s, bool) or not isinstance(time_budget_s, numbers.Real) or not time_budget_s > 0:
+        raise ValueError(f"time_budget_s must be a positive number of seconds or None, got {time_budget_s!r}.")
 
 
 def parse_property(text: str) -> Property:

@@ -15,7 +15,7 @@ from ..exceptions import DomainError, RuleFormatError, SolverTimeoutWarning
 from ..rules._ir import RuleSet
 from . import _checks as C
 from ._encode import infer_domain, level_truth
-from ._properties import Property, PropertyContext, parse_property
+from ._properties import Property, PropertyContext, check_time_budget, parse_properties
 from ._report import Finding, VerificationReport
 
 __all__ = ["verify", "resolve_target", "check_properties"]
@@ -196,6 +196,9 @@ def verify(
     if isinstance(model_or_rules, DistilledMLPClassifier):  # the network itself: see verify_network
         from ._neural import _verify_network
 
+        if checks not in ("all", "none"):
+            raise ValueError(f"A neural student is verified with checks='all' or 'none' (its properties, and "
+                             f"agreement with reference= rules); got {checks!r}.")
         return _verify_network(model_or_rules, properties, rules=reference, domain=domain, timeout_ms=timeout_ms,
                                time_budget_s=time_budget_s, stacklevel=3)
     if type(model_or_rules).__name__ == "HybridClassifier" and hasattr(model_or_rules, "guarding_"):
@@ -211,10 +214,9 @@ def verify(
         reference = default_ref
     if not isinstance(timeout_ms, (int, np.integer)) or isinstance(timeout_ms, bool) or timeout_ms < 1:
         raise ValueError(f"timeout_ms must be a positive integer, got {timeout_ms!r}.")
-    if time_budget_s is not None and not (time_budget_s > 0):
-        raise ValueError(f"time_budget_s must be a positive number of seconds, got {time_budget_s!r}.")
+    check_time_budget(time_budget_s)
     names = _resolve_checks(checks, reference is not None)
-    props = [parse_property(p) for p in properties]
+    props = parse_properties(properties)
     props = [p.validate(domain, rules.classes) for p in props]
     deadline = None if time_budget_s is None else time.time() + float(time_budget_s)
     ref_kw: dict[str, Any] = {}
