@@ -406,3 +406,50 @@ def test_domain_from_json_missing_file(tmp_path):
         Domain.from_json(tmp_path / "nope.json")
     with pytest.raises((FileNotFoundError, DomainError)):
         Domain.from_json("y" * 1000)
+
+
+# -- review fixes (session 12) -------------------------------------------------------------------------
+def test_contains_marks_only_the_cells_of_text_outside():
+    """Regression: one text cell in a numeric feature marked every row outside; text that looks like a
+    number ("0.5") was read as one."""
+    d = Domain((FeatureSpec("a", "real", 0, 1), FeatureSpec("b", "real", 0, 1)))
+    X = pd.DataFrame({"a": pd.Series([0.5, 0.5, "oops", "0.5", None], dtype=object), "b": [0.5] * 5})
+    assert d.contains(X).tolist() == [True, True, False, False, False]
+    assert d.update("a", allow_missing=True).contains(X).tolist() == [True, True, False, False, True]
+
+
+def test_contains_decides_linear_constraints_exactly_as_the_verifier():
+    """Regression: float64 sums read a + b = 1 + 1e-17 as <= 1 (Z3 says no) and 2e308 - 1.8e308 as NaN,
+    'not applicable'."""
+    d = Domain((FeatureSpec("a", "real", 0, 2), FeatureSpec("b", "real", -1, 1))).with_constraint(
+        {"a": 1.0, "b": 1.0}, "<=", 1.0)
+    assert d.contains(pd.DataFrame({"a": [1.0, 1.0, 0.5], "b": [1e-17, 0.0, 0.5]})).tolist() == [False, True, True]
+    big = Domain((FeatureSpec("a", "real", 0, 1e308), FeatureSpec("b", "real", 0, 1e308))).with_constraint(
+        {"a": 2.0, "b": -2.0}, "<=", 0.0)
+    assert big.contains(pd.DataFrame({"a": [1e308, 0.9e308], "b": [0.9e308, 1e308]})).tolist() == [False, True]
+    eq = Domain((FeatureSpec("p", "real", 0, 1), FeatureSpec("q", "real", 0, 1))).with_constraint(
+        {"p": 1.0, "q": 1.0}, "==", 1.0)
+    # an equality holds up to the rounding of the sum (0.1 + 0.9 is not 1 in exact arithmetic)
+    assert eq.contains(pd.DataFrame({"p": [0.1, 0.1, 0.1], "q": [0.9, 0.9 + 2e-16, 0.9 + 1e-9]})).tolist() == [
+        True, True, False]
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: FeatureSpec("b", "binary", 0.2, 0.8), "hold no 0 or 1"),
+    (lambda: Domain((FeatureSpec("c", "real", 0.5, 0.7),)).update("c", kind="binary"), "hold no 0 or 1"),
+    (lambda: Domain((FeatureSpec("a", "binary"), FeatureSpec("b", "binary")), onehot_groups=(("a", "a"),)),
+     "more than once"),
+    (lambda: Domain((FeatureSpec("a", "real"),)).with_constraint({"a": 1.0}, "<=", 1.0).constraints[0].__class__(
+        (("a", 1.0), ("a", 2.0)), "<=", 1.0), "more than once"),
+    (lambda: Domain.from_data(pd.DataFrame({"v": pd.Series([1, True, 0], dtype=object)})), "mixes value types"),
+    (lambda: Domain((FeatureSpec("a", "real", 0, 1),)).sample(-5), "n must be an integer >= 0"),
+    (lambda: Domain((FeatureSpec("a", "real", 0, 1),)).sample(5, missing_rate=2), "missing_rate"),
+    (lambda: FeatureSpec("a", "real", allow_missing="no"), "allow_missing must be True or False"),
+    (lambda: Domain((FeatureSpec("a", "real"),)).update("a", name="z"), "keeps its name"),
+    (lambda: Domain((FeatureSpec("a", "real"),)).update("a", colour="red"), "colour"),
+])
+def test_domains_without_a_consistent_meaning_are_refused(make, message):
+    """Regression: each was accepted (an empty Domain proves anything; a merged level's type depended on the
+    row order; sample(-5) returned 11 rows) or raised a TypeError."""
+    with pytest.raises(DomainError, match=message):
+        make()

@@ -72,6 +72,9 @@ class FeatureSpec:
             raise DomainError(f"The feature name {self.name!r} is not valid Unicode (a lone surrogate); rename it.")
         if self.kind not in KINDS:
             raise DomainError(f"Feature {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}.")
+        if not isinstance(self.allow_missing, (bool, np.bool_)):
+            raise DomainError(f"Feature {self.name!r}: allow_missing must be True or False, got "
+                              f"{self.allow_missing!r}.")
         object.__setattr__(self, "allow_missing", bool(self.allow_missing))
         if self.kind == "categorical":
             levels = tuple(_scalar(v) for v in self.levels)
@@ -96,11 +99,14 @@ class FeatureSpec:
             raise DomainError(f"Feature {self.name!r}: bounds cannot be NaN.")
         if self.kind == "binary":
             lo, hi = max(lo, 0.0), min(hi, 1.0)
-        if self.kind == "integer":
+        if self.kind in ("integer", "binary"):  # bounds hold whole numbers: [0.2, 0.8] holds none
             lo = math.ceil(lo) if math.isfinite(lo) else lo
             hi = math.floor(hi) if math.isfinite(hi) else hi
             lo, hi = float(lo), float(hi)
         if lo > hi:
+            if self.kind in ("integer", "binary") and float(self.lower) <= float(self.upper):
+                raise DomainError(f"Feature {self.name!r} is {self.kind}, but its bounds [{self.lower}, "
+                                  f"{self.upper}] hold no {'0 or 1' if self.kind == 'binary' else 'whole number'}.")
             raise DomainError(f"Feature {self.name!r}: lower bound {lo} exceeds upper bound {hi}.")
         object.__setattr__(self, "lower", lo)
         object.__setattr__(self, "upper", hi)
@@ -130,7 +136,12 @@ class LinearConstraint:
     def __post_init__(self) -> None:
         if self.op not in ("<=", ">=", "=="):
             raise DomainError(f"A linear constraint's operator must be <=, >= or ==, got {self.op!r}.")
-        coefs = tuple((str(n), float(c)) for n, c in dict(self.coefficients).items())
+        names = [str(n) for n, _ in self.coefficients]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise DomainError(f"A linear constraint names {dup} more than once; give each feature one "
+                              f"coefficient (their sum).")
+        coefs = tuple((str(n), float(c)) for n, c in self.coefficients)
         if not coefs:
             raise DomainError("A linear constraint needs at least one coefficient.")
         if any(not math.isfinite(c) for _, c in coefs) or not math.isfinite(float(self.rhs)):
@@ -185,6 +196,9 @@ class Domain:
                     raise DomainError(f"One-hot group member {n!r} must be a binary feature.")
             if len(g) < 2:
                 raise DomainError("A one-hot group needs at least two features.")
+            if len(set(g)) != len(g):
+                raise DomainError(f"One-hot group {list(g)} names a feature more than once (no row could "
+                                  f"then have exactly one of them set).")
         object.__setattr__(self, "onehot_groups", groups)
         cons = tuple(self.constraints)
         for c in cons:
@@ -266,6 +280,9 @@ class Domain:
             if name in categorical or dtype == object or pd.api.types.is_string_dtype(dtype):
                 values = col.dropna().unique().tolist()
                 try:
+                    # bool and int (True == 1) merge into one level whose type depends on the row order
+                    if len({type(_scalar(v)) for v in col.dropna()} & {bool, int, float}) > 1:
+                        raise TypeError
                     levels = tuple(sorted(values))
                 except TypeError:
                     raise DomainError(
@@ -295,9 +312,13 @@ class Domain:
             specs.append(FeatureSpec(name, kind, lo, hi, allow_missing=allow_missing))
         return cls(tuple(specs))
 
-    def update(self, name: str, **changes: Any) -> "Domain":
+    def update(self, name: str, /, **changes: Any) -> "Domain":
         """A copy with feature ``name`` edited, e.g. ``update("age", lower=18, upper=100)``."""
         spec = self[name]
+        unknown = sorted(set(changes) - {"kind", "lower", "upper", "levels", "allow_missing"})
+        if unknown:
+            raise DomainError(f"Domain.update edits kind, lower, upper, levels and allow_missing; got {unknown}"
+                              f"{' (a feature keeps its name: it is the column it reads)' if 'name' in unknown else ''}.")
         if "levels" in changes and "kind" not in changes and spec.kind != "categorical":
             raise DomainError(f"Feature {name!r} is {spec.kind}; pass kind='categorical' with levels.")
         if changes.get("kind") not in (None, "categorical") and "levels" not in changes:
@@ -331,12 +352,17 @@ class Domain:
             if f.kind == "categorical":
                 inside = np.asarray(col.isin(list(f.levels)), dtype=bool)
             else:
-                try:
-                    x = col.to_numpy(dtype=np.float64, na_value=np.nan)
-                except (TypeError, ValueError):
-                    ok &= False  # text in a numeric feature: outside
-                    values[f.name] = np.full(len(frame), np.nan)
-                    continue
+                x = None
+                if col.dtype != object and not pd.api.types.is_string_dtype(col.dtype):
+                    try:
+                        x = col.to_numpy(dtype=np.float64, na_value=np.nan)
+                    except (TypeError, ValueError):
+                        x = None
+                if x is None:  # cell by cell: a cell of text (even "0.5") in a numeric feature is outside
+                    x = np.array([_number_or_nan(v) for v in col], dtype=np.float64)
+                    text = np.isnan(x) & ~miss
+                    ok &= ~text
+                    miss = miss | text  # already outside; the test below must not let them in
                 values[f.name] = x
                 with np.errstate(invalid="ignore"):
                     inside = np.isfinite(x) & (x >= f.lower) & (x <= f.upper)  # inputs are finite
@@ -347,16 +373,10 @@ class Domain:
             total = sum(np.nan_to_num(values[n], nan=0.0) for n in g)
             ok &= total == 1
         for c in self.constraints:
-            lhs = sum(w * values[n] for n, w in c.coefficients)
-            with np.errstate(invalid="ignore"):
-                if c.op == "<=":
-                    sat = lhs <= c.rhs
-                elif c.op == ">=":
-                    sat = lhs >= c.rhs
-                else:
-                    sat = lhs == c.rhs
             # A constraint over a missing value does not apply.
-            ok &= np.where(np.isnan(lhs), True, sat)
+            present = np.logical_and.reduce([~np.isnan(values[n]) for n, _ in c.coefficients])
+            finite = np.logical_and.reduce([np.isfinite(values[n]) for n, _ in c.coefficients])
+            ok &= ~present | _constraint_holds(c, values, finite)  # an infinite value is outside anyway
         return ok
 
     def sample(self, n: int, random_state: Any = None, *, missing_rate: float = 0.0) -> pd.DataFrame:
@@ -365,6 +385,11 @@ class Domain:
         Linear constraints are enforced by rejection (up to 50 rounds); a test
         aid and a fallback, not a model of the data (see :mod:`rulekd.transfer`).
         """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise DomainError(f"sample(n): n must be an integer >= 0, got {n!r}.")
+        if isinstance(missing_rate, bool) or not isinstance(missing_rate, (int, float, np.number)) \
+                or not 0.0 <= missing_rate <= 1.0:
+            raise DomainError(f"missing_rate must be a number in [0, 1], got {missing_rate!r}.")
         rng = np.random.default_rng(random_state)
         out = pd.DataFrame(index=pd.RangeIndex(0))
         rows: list[pd.DataFrame] = []
@@ -500,6 +525,53 @@ class Domain:
 
         text = read_source(text_or_path, what="Domain", max_bytes=_MAX_BYTES, error=DomainError)
         return cls.from_dict(parse_json(text, what="Domain", error=DomainError, reject_constant=_reject))
+
+
+def _number_or_nan(v: Any) -> float:
+    """A cell of an object column as a number; NaN for text and anything else that is not one."""
+    if isinstance(v, (bool, int, float, np.number)) and not isinstance(v, complex):
+        try:
+            return float(v)
+        except OverflowError:
+            return math.inf
+    return math.nan
+
+
+_U64 = 2.0 ** -53
+
+
+def _constraint_holds(c: LinearConstraint, values: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Whether ``c`` holds on each row, exactly as the verifier's rational arithmetic decides it.
+
+    float64 decides every row whose left side is farther from ``rhs`` than its rounding error can reach;
+    the rest (near the boundary, or overflowing) are summed exactly in fractions. An equality holds on
+    the rows within that rounding error instead (data meet it only up to rounding; the verifier's
+    counterexamples meet it exactly). ``rows``: the rows to decide (the others are left False).
+    """
+    from fractions import Fraction
+
+    m = len(c.coefficients)
+    with np.errstate(all="ignore"):
+        diff = sum(w * values[n] for n, w in c.coefficients) - c.rhs
+        mag = sum(abs(w) * np.abs(values[n]) for n, w in c.coefficients) + abs(c.rhs)
+    g = (2 * m + 2) * _U64 / (1.0 - (2 * m + 2) * _U64)  # m products, m additions, the subtraction
+    with np.errstate(invalid="ignore"):
+        near = rows & np.isfinite(diff) & (np.abs(diff) <= g * mag)
+        sure = rows & np.isfinite(diff) & ~near
+        out = np.zeros(len(rows), dtype=bool)
+        if c.op == "<=":
+            out[sure] = diff[sure] <= 0
+        elif c.op == ">=":
+            out[sure] = diff[sure] >= 0
+        else:
+            # Data meet an equality (shares summing to 1) only up to rounding: 0.1 + 0.9 is not 1 in
+            # exact arithmetic. A row within the rounding error of the sum holds it.
+            out[near] = True
+            return out
+    for i in np.flatnonzero(rows & ~sure):
+        lhs = sum(Fraction(w) * Fraction(float(values[n][i])) for n, w in c.coefficients) - Fraction(c.rhs)
+        out[i] = lhs <= 0 if c.op == "<=" else (lhs >= 0 if c.op == ">=" else lhs == 0)
+    return out
 
 
 def _sampling_range(lower: float, upper: float) -> tuple[float, float]:

@@ -310,3 +310,32 @@ def test_a_level_set_on_a_numeric_feature_is_kept_as_given():
     m = DistilledTreeClassifier(max_leaf_nodes=4, n_synthetic=300, random_state=0).fit(X, y)
     c = Condition("age", "in", frozenset([20.0, 21.0]))
     assert m._tidy_condition(c) == c  # was rewritten to "age not in {}": every present value
+
+
+def test_negative_sample_weights_are_refused():
+    """Regression: sample_weight=-1 everywhere gave fidelity_ -0.0 and a single rule."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = (X[:, 0] > 0).astype(int)
+    with pytest.raises(ValueError, match="[Nn]egative"):
+        DistilledTreeClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), n_synthetic=200,
+                                random_state=0).fit(X, y, sample_weight=-np.ones(200))
+
+
+def test_integer_column_names_are_realigned_by_name():
+    """Regression: a frame with integer column names (which scikit-learn does not record) was matched by
+    position at predict, so the columns in another order gave other answers (47 % agreement)."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({0: rng.normal(size=300), 1: rng.normal(size=300)})
+    y = (X[0] > 0).astype(int)
+    m = DistilledTreeClassifier(teacher=DecisionTreeClassifier(max_depth=3), n_synthetic=500, random_state=0).fit(X, y)
+    assert m.predict(X).tolist() == m.predict(X[[1, 0]]).tolist()
+    # An array-fitted model still matches a frame's columns by position, as scikit-learn does.
+    a = DistilledTreeClassifier(teacher=DecisionTreeClassifier(max_depth=3), n_synthetic=500,
+                                random_state=0).fit(X.to_numpy(), y)
+    swapped = pd.DataFrame(X.to_numpy()[:, ::-1], columns=["x1", "x0"])
+    assert a.predict(swapped).tolist() == a.predict(X.to_numpy()[:, ::-1]).tolist()

@@ -73,8 +73,14 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
             validate_data(self, X, reset=reset, skip_check_array=True)
             frame = X.rename(columns=str).reset_index(drop=True)
             if not reset and not hasattr(self, "feature_names_in_"):
-                # Fitted on an array: match columns by position, as scikit-learn does.
-                frame = frame.set_axis(list(self._feature_names_), axis=1)
+                fitted = list(self._feature_names_)
+                cols = list(frame.columns)
+                if cols != fitted and sorted(cols) == sorted(fitted) and fitted != _array_names(len(fitted)):
+                    # Fitted on a frame with non-text column names (0, 1, ...), which scikit-learn does
+                    # not record: the same names in another order are realigned by name, as text names are.
+                    frame = frame[fitted]
+                else:  # fitted on an array: columns match by position, as scikit-learn does
+                    frame = frame.set_axis(fitted, axis=1)
             if reset:
                 self._object_columns_ = [
                     c for c in frame.columns
@@ -89,11 +95,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                         )
         else:
             arr = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
-            names = (
-                list(self._feature_names_)
-                if not reset
-                else [f"x{i}" for i in range(arr.shape[1])]
-            )
+            names = list(self._feature_names_) if not reset else _array_names(arr.shape[1])
             frame = pd.DataFrame(arr, columns=names)
             if reset:
                 self._object_columns_ = []
@@ -184,7 +186,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"Found input variables with inconsistent numbers of samples: X has {len(frame)} rows, y has {len(y_idx)}."
             )
-        sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame)
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame, ensure_non_negative=True)
         self.domain_ = Domain.from_data(frame)
         rs = self.random_state
         rs = rs if isinstance(rs, np.random.RandomState) else np.random.RandomState(rs)
@@ -320,6 +322,11 @@ class _TeacherView:
         if self.frame_input:
             return self.teacher.logits(frame)
         return self.teacher.logits(frame.to_numpy(dtype=np.float64, na_value=np.nan))
+
+
+def _array_names(n: int) -> list[str]:
+    """The names the students give the columns of an array: x0, x1, ..."""
+    return [f"x{i}" for i in range(n)]
 
 
 def rank_first(proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
