@@ -453,3 +453,16 @@ def test_domains_without_a_consistent_meaning_are_refused(make, message):
     row order; sample(-5) returned 11 rows) or raised a TypeError."""
     with pytest.raises(DomainError, match=message):
         make()
+
+
+def test_domain_json_with_fields_of_another_kind_is_refused():
+    """Regression: 'levels' on a numeric feature and bounds on a categorical one were dropped silently."""
+    d = Domain((FeatureSpec("a", "real", 0, 1), FeatureSpec("c", "categorical", levels=("x", "y")))).to_dict()
+    numeric = json.loads(json.dumps(d))
+    numeric["features"][0]["levels"] = ["x"]
+    categorical = json.loads(json.dumps(d))
+    categorical["features"][1]["lower"] = 0
+    for doc, message in ((numeric, "only categorical"), (categorical, "only numeric")):
+        with pytest.raises(DomainError, match=message):
+            Domain.from_dict(doc)
+    assert Domain.from_dict(d) == Domain.from_dict(json.loads(json.dumps(d)))

@@ -479,6 +479,12 @@ class Domain:
             allow = f.get("allow_missing", False)
             if not isinstance(allow, bool):
                 raise DomainError(f"Domain feature {i}: allow_missing must be true or false.")
+            wrong = sorted({"lower", "upper"} & set(f)) if f.get("kind") == "categorical" else (
+                ["levels"] if "levels" in f else [])
+            if wrong:  # dropped silently before: a document that says more than the Domain it makes
+                raise DomainError(f"Domain feature {i} ({f.get('name')!r}, {f.get('kind')}) has {wrong}, which "
+                                  f"only {'numeric' if f.get('kind') == 'categorical' else 'categorical'} "
+                                  f"features have.")
             try:
                 if f.get("kind") == "categorical":
                     levels = f.get("levels")

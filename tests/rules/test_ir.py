@@ -420,3 +420,10 @@ def test_float32_cast_comparisons_with_minus_infinity():
     namespace: dict = {}
     exec(compile(rs.to_python(), "<export>", "exec"), namespace)
     assert [namespace["predict"]({"x": v}) for v in x[:4]] == [0, 0, 0, 0]
+
+
+def test_a_numeric_condition_on_a_text_column_names_the_column():
+    """Regression: numpy's "could not convert string to float: 'young'" did not say which column."""
+    rs = RuleSet((Rule((Condition("age", "<=", 30.0),), 1),), (0, 1), 0)
+    with pytest.raises(ValueError, match="column 'age' holds values that are not numbers"):
+        rs.predict(pd.DataFrame({"age": ["young", "old"]}))

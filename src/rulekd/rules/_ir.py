@@ -227,7 +227,13 @@ class Condition:
                 x, miss = exact
                 hit = _compare_integers(x, op, t)
             else:
-                x = _as_float(values)
+                try:
+                    x = _as_float(values)
+                except (TypeError, ValueError):
+                    raise ValueError(
+                        f"The condition '{self}' compares numbers, but column {self.feature!r} holds values that "
+                        f"are not numbers; convert it, or give the rules the column they were made for."
+                    ) from None
                 miss = np.isnan(x)
                 with np.errstate(invalid="ignore"):
                     hit = _compare(x, op, t)
