@@ -4,7 +4,7 @@ Each suite is a module with ``main(argv) -> int`` that writes
 ``benchmarks/results/<suite>.md`` and ``.json`` (the full profile of most
 suites writes ``<suite>_full.*`` beside them); ``plots`` runs last and draws
 the PNGs from whatever JSON is there. The quick profile is what ``make bench``
-runs (about 18 minutes on a 2-core machine; per-suite times in
+runs (about 34 minutes on a 2-core machine; per-suite times in
 ``benchmarks/README.md``); it prints wall and CPU seconds per suite at the end;
 ``full`` is ``make bench-full``. A suite whose module is not there (or cannot
 be imported) is skipped with a line saying why.
@@ -25,8 +25,8 @@ def _cpu_seconds() -> float:
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
 
 
-# The hybrid suite's quick profile takes ~500 s on an idle 2-core machine, ~230 s of it on adult;
-# without adult the quick profile of all suites takes about 17.5 min end to end (benchmarks/README.md).
+# The hybrid suite's quick profile takes ~680 s without adult on an idle 2-core machine, and adult would add
+# several minutes; the quick profile of all suites takes about 34 min end to end (benchmarks/README.md).
 HYBRID_QUICK_DATASETS = "german_credit,compas,heart,breast_cancer"
 
 # suite -> (arguments for the quick profile, arguments for the full profile)

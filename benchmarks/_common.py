@@ -84,7 +84,23 @@ def environment() -> dict:
         "cpu_count": os.cpu_count(),
         "packages": versions,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "commit": _commit(),
     }
+
+
+def _commit() -> str | None:
+    """The git commit of the code that ran (``+dirty`` with uncommitted changes), or None outside git."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "benchmarks"], cwd=root,
+                               capture_output=True, text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return head + ("+dirty" if dirty else "")
 
 
 def summarise(values: list[float]) -> dict:
@@ -96,14 +112,24 @@ def fmt(stat: dict, digits: int = 3) -> str:
     return f"{stat['median']:.{digits}f} [{stat['min']:.{digits}f}–{stat['max']:.{digits}f}]"
 
 
-def write_results(name: str, payload: dict, markdown: str, argv: list[str] | None = None) -> None:
-    """Write ``results/<name>.json`` and ``.md``, stamped with the environment and the command."""
+def write_results(name: str, payload: dict, markdown: str, argv: list[str] | None = None,
+                  rows_key: str | None = None) -> None:
+    """Write ``results/<name>.json`` and ``.md``, stamped with the environment and the command.
+
+    ``rows_key``: the payload's list of per-fold rows; each row this run made is stamped with its
+    ``source`` (date, command, commit), so that ``--update`` can say where kept rows come from.
+    """
     import sys
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     args = list(sys.argv[1:] if argv is None else argv)
     module = name.removesuffix("_full")  # <suite>_full.* is the full profile of benchmarks/<suite>.py
     payload = {"environment": environment(), "command": f"python -m benchmarks.{module} " + " ".join(args), **payload}
+    if rows_key is not None:
+        env = payload["environment"]
+        source = {"date": env["date"], "command": payload["command"].strip(), "commit": env.get("commit")}
+        for row in payload[rows_key]:
+            row.setdefault("source", source)
     (RESULTS / f"{name}.json").write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     (RESULTS / f"{name}.md").write_text(header(payload) + markdown, encoding="utf-8")
 
@@ -116,9 +142,18 @@ def kept_rows(name: str, rerun: list[str], key: str = "rows") -> tuple[list[dict
         raise SystemExit(f"--update needs an earlier {path}; run without --update first.")
     old = json.loads(path.read_text(encoding="utf-8"))
     rows = [r for r in old[key] if r["dataset"] not in rerun]
-    kept = sorted({r["dataset"] for r in rows})
-    line = (f"Rerun here: {', '.join(rerun)}. Kept from the run of {old['environment']['date']} "
-            f"(`{old['command']}`): {', '.join(kept) or 'none'}.\n\n")
+    # Rows written before sources were stamped come from the file's run.
+    file_source = {"date": old["environment"]["date"], "command": old["command"].strip(),
+                   "commit": old["environment"].get("commit")}
+    groups: dict[tuple, set] = {}
+    for r in rows:
+        r.setdefault("source", file_source)
+        src = r["source"]
+        groups.setdefault((src["date"], src["command"], src.get("commit")), set()).add(r["dataset"])
+    parts = [f"{', '.join(sorted(ds))} from the run of {date} (`{cmd}`, commit {commit or 'not recorded'})"
+             for (date, cmd, commit), ds in sorted(groups.items())]
+    line = (f"Rerun here: {', '.join(rerun)}. Kept: {'; '.join(parts) or 'none'}. Rows of different commits "
+            f"may differ in code as well as in data set.\n\n")
     return rows, line
 
 

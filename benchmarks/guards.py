@@ -128,19 +128,22 @@ def main(argv: list[str] | None = None) -> int:
                 r["fold"] = k
                 raw.append(r)
             print(f"  {name} fold {k} done ({time.perf_counter() - t_start:.0f} s)", flush=True)
-    md = _markdown(raw, datasets)
+    md = _markdown(raw, datasets, prof)
     C.write_results("guards" if args.quick else "guards_full",
-                    {"profile": "quick" if args.quick else "full", "rows": raw}, md, argv)
+                    {"profile": "quick" if args.quick else "full", "profile_settings": prof, "rows": raw}, md, argv,
+                    rows_key="rows")
     print(md)
     return 0
 
 
-def _markdown(raw: list[dict], datasets: list[str]) -> str:
+def _markdown(raw: list[dict], datasets: list[str], prof: dict | None = None) -> str:
     import pandas as pd
 
+    prof = prof or PROFILES["full"]
     df = pd.DataFrame(raw)
+    folds = "" if prof["n_folds_run"] == 5 else f" ({prof['n_folds_run']} of the 5 folds run: the quick profile)"
     lines = ["# Guards: accuracy and prediction time against the unguarded hybrid", "",
-             "Stratified 5-fold CV, seed 0 (the protocol's folds), transparency 0.5. Accuracy: median over folds "
+             f"Stratified 5-fold CV{folds}, seed 0 (the protocol's folds), transparency 0.5. Accuracy: median over folds "
              "[min–max]; *right*: test rows right, summed over the folds run; *student changed*: test rows the "
              "student answers where the guarded answer differs from the bare network's, summed; predict ×: "
              "median ratio of predict seconds to the unguarded hybrid's on the same fold.", ""]

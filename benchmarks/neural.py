@@ -158,20 +158,28 @@ def summarise(records: list[dict]) -> dict:
     for key in [m[1] for m in METHODS if m[1] not in ("labels",)]:
         wins = [ds for ds in datasets if key in per[ds] and
                 per[ds][key]["accuracy_mean"] > per[ds]["labels"]["accuracy_mean"]]
+        # The same comparison on medians over folds (the other suites' statistic), reported beside it.
+        wins_median = [ds for ds in datasets if key in per[ds] and
+                       per[ds][key]["accuracy"]["median"] > per[ds]["labels"]["accuracy"]["median"]]
+        gaps_median = [100 * (per[ds]["teacher"]["accuracy"]["median"] - per[ds][key]["accuracy"]["median"])
+                       for ds in datasets]
         gaps = [100 * (per[ds]["teacher"]["accuracy_mean"] - per[ds][key]["accuracy_mean"]) for ds in datasets]
         speed = [per[ds][key]["predict_speedup"]["median"] for ds in datasets]
         params = [per[ds][key]["parameters"] for ds in datasets]
         out["targets"][key] = {
             "beats_label_mlp_on": wins,
             "beats_label_mlp_count": len(wins),
+            "beats_label_mlp_count_on_medians": len(wins_median),
             "median_gap_to_teacher_points": float(np.median(gaps)),
+            "median_gap_to_teacher_points_on_medians": float(np.median(gaps_median)),
             "gap_to_teacher_points": dict(zip(datasets, gaps)),
             "predict_speedup": dict(zip(datasets, speed)),
             "min_predict_speedup": float(min(speed)),
             "median_predict_speedup": float(np.median(speed)),
             "max_parameters": int(max(params)),
-            "met": bool(len(wins) >= min(4, len(datasets) - 1 if len(datasets) < 5 else 4)
-                        and np.median(gaps) <= 0.5 and min(speed) >= 5 and max(params) <= MAX_PARAMETERS),
+            # Judged only on all five data sets (issue 4's targets are stated on five).
+            "met": (bool(len(wins) >= 4 and np.median(gaps) <= 0.5 and min(speed) >= 5
+                         and max(params) <= MAX_PARAMETERS) if len(datasets) == 5 else None),
         }
     return out
 
@@ -188,8 +196,8 @@ def markdown(result: dict) -> str:
           f"max_epochs={cfg['max_epochs']}, early stopping, random_state=0. Teacher XGBClassifier("
           "n_estimators=200, max_depth=4), fitted once per fold and shared (FrozenEstimator).",
         "",
-        "Accuracy, log-loss and fidelity (agreement with the teacher) on the held-out folds: mean over folds, "
-        "[min–max]. Teacher parameters: 2 per split node + 1 per leaf. Fit seconds of a student exclude the "
+        "Accuracy on the held-out folds: mean over folds [min–max] (the targets are judged on these means; the "
+        "other suites report medians, and the targets table gives the verdict on medians too). Teacher parameters: 2 per split node + 1 per leaf. Fit seconds of a student exclude the "
         "teacher's fit (it is shared) but include labelling the transfer set and reading the teacher's "
         "features. Predict: milliseconds per 10,000 rows through `predict` on a DataFrame (best of repeats, "
         "interleaved with the teacher's), and the teacher's time divided by the model's (speed-up, same run). "
@@ -214,16 +222,22 @@ def markdown(result: dict) -> str:
             )
         lines.append("")
     lines += ["## Targets", "",
-              "| student | beats label MLP on | median gap to teacher (points) | predict speed-up (min / median) | max params | met |",
-              "| --- | --- | ---: | ---: | ---: | --- |"]
+              "| student | beats label MLP on | on medians | median gap to teacher (points) | on medians | predict speed-up (min / median) | max params | met |",
+              "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     for key, t in result["summary"]["targets"].items():
         name = dict((m[1], m[0]) for m in METHODS)[key]
+        on_medians = t.get("beats_label_mlp_count_on_medians")
+        gap_medians = t.get("median_gap_to_teacher_points_on_medians")
+        met = {True: "yes", False: "no", None: "n/a (fewer than 5 data sets)"}[t["met"]]
         lines.append(f"| {name} | {t['beats_label_mlp_count']}/{len(per)} ({', '.join(t['beats_label_mlp_on']) or '—'}) "
+                     f"| {'' if on_medians is None else f'{on_medians}/{len(per)}'} "
                      f"| {t['median_gap_to_teacher_points']:+.2f} "
+                     f"| {'' if gap_medians is None else f'{gap_medians:+.2f}'} "
                      f"| {t['min_predict_speedup']:.1f}x / {t['median_predict_speedup']:.1f}x "
-                     f"| {t['max_parameters']:,} | {'yes' if t['met'] else 'no'} |")
+                     f"| {t['max_parameters']:,} | {met} |")
     lines += ["", "Gap to teacher: teacher accuracy minus student accuracy, in points (negative: the student is "
-              "more accurate). \"Beats\": higher mean accuracy over the folds run than the label-trained MLP.", ""]
+              "more accurate). \"Beats\": higher mean accuracy over the folds run than the label-trained MLP; "
+              "*on medians*: the same with the median over folds. *Met*: on the means.", ""]
     return "\n".join(lines)
 
 
@@ -254,12 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_write:
         # The quick profile is the one CI-sized machines run: it owns neural.{md,json};
         # the full profile writes neural_full.{md,json} beside it.
-        C.write_results(name, result, md)
-        if name != "neural":
-            path = C.RESULTS / f"{name}.md"
-            path.write_text(path.read_text(encoding="utf-8").replace(
-                f"`python -m benchmarks.{name}`", f"`python -m benchmarks.neural --profile {profile}`", 1),
-                encoding="utf-8")
+        C.write_results(name, result, md, argv, rows_key="records")
     return 0
 
 

@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     payload["total_seconds"] = time.perf_counter() - t0
     md = markdown(payload)
     if not args.no_write:
-        C.write_results(name, payload, md)
+        C.write_results(name, payload, md, argv)
     print(md)
     return 0
 
