@@ -158,7 +158,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         enc = LabelEncoder().fit(y)
         if len(enc.classes_) < 2:
             raise ValueError(
-                f"The target has only one class ({enc.classes_[0]!r}); a classifier needs at least two. "
+                f"The target has only one class ({enc.classes_[:1].tolist()[0]!r}); a classifier needs at least two. "
                 f"Check the target column."
             )
         self.classes_ = enc.classes_
