@@ -295,10 +295,12 @@ def _geometry(x: torch.Tensor, terms: tuple[str, ...]) -> dict[str, torch.Tensor
             mean = d[pos].mean() if bool(pos.any()) else d.new_tensor(1.0)
             out["distance"] = d / mean.clamp_min(_EPS)
         if "angle" in terms:
-            # The true length where the pair counts (as _angles: length > 1e-8); 1 elsewhere, so that
-            # no gradient goes through a square root at 0. (norm is clamped at sqrt(_EPS) = 1e-6.)
+            # The true length where the pair counts (as _angles: length > 1e-8). norm is that length
+            # above sqrt(_EPS) = 1e-6 (and is used there: the same arithmetic, bit for bit, as before this
+            # fix); below, sq's own root, with 1 where the pair does not count, so that no gradient goes
+            # through a square root at 0.
             far = sq > 1e-16
-            length = torch.where(far, sq, torch.ones_like(sq)).sqrt()
+            length = torch.where(sq > _EPS, norm, torch.where(far, sq, torch.ones_like(sq)).sqrt())
             unit = torch.where(far.unsqueeze(2), diff / length.unsqueeze(2), torch.zeros_like(diff))
             out["angle"] = torch.bmm(unit, unit.transpose(1, 2))
     if "similarity" in terms:
