@@ -319,9 +319,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     elif args.table != "data":
         raise _cli_error("--table applies to --format sql only.")
     rules = target.rules_ if type(target).__name__ == "HybridClassifier" else target
-    text = export(rules, args.format, **options)
-    if type(target).__name__ == "HybridClassifier":
-        text = text.rstrip("\n") + "\n# rows no rule covers: the neural student answers\n"
+    text = export(rules, args.format, **options)  # a hybrid's rules end "else: the neural student"
     if args.out in (None, "-"):
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0

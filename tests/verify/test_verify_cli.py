@@ -30,6 +30,21 @@ def test_everything_proved_exits_0(files, capsys):
     assert "Verification proved" in capsys.readouterr().out
 
 
+def test_with_a_property_the_exit_status_answers_for_the_properties(tmp_path, capsys):
+    """Regression: every rule list has gaps where its default answers, so `rulekd verify MODEL --property P`
+    exited 1 whatever P did; with --property the checks now default to none."""
+    rs = RuleSet((Rule((C("x", "<=", 5.0),), "a"),), classes=("a", "b"), default="b")
+    dom = Domain((FeatureSpec("x", "real", 0, 10), FeatureSpec("sex", "categorical", levels=("f", "m"))))
+    rs.to_json(tmp_path / "r.json")
+    dom.to_json(tmp_path / "d.json")
+    base = ["verify", str(tmp_path / "r.json"), "--domain", str(tmp_path / "d.json")]
+    assert main(base + ["--property", "invariant sex"]) == 0
+    assert "gap" not in capsys.readouterr().out
+    assert main(base + ["--property", "invariant sex", "--checks", "all"]) == 1  # the gap x > 5, asked for
+    assert main(base) == 1
+    assert "gap" in capsys.readouterr().out
+
+
 def test_violation_exits_1_and_json_output(files, capsys):
     rules, dom, _ = files
     code = main(["verify", rules, "--domain", dom, "--property", 'if x < 6 then "a"', "--json"])

@@ -112,7 +112,7 @@ def _list_text(rs: RuleSet, ids: bool) -> str:
         r = rs.rules[i]
         line = f"{'if' if k == 0 else 'elif'} {r.condition_text()} then {_format_level(r.prediction)}"
         lines.append(line + (f"  [{rs.rule_id(i)}]" if ids else ""))
-    lines.append(f"else {_format_level(rs.default)}")
+    lines.append("else: the neural student" if rs.default_is_student else f"else {_format_level(rs.default)}")
     return "\n".join(lines)
 
 
@@ -425,7 +425,8 @@ def _tree_text(rs: RuleSet, root: _Node, ids: bool) -> str:
     def leaf(node: _Node, pad: str) -> None:
         label = rs.default if node.rule is None else rs.rules[node.rule].prediction
         rid = "default" if node.rule is None else rs.rule_id(node.rule)
-        lines.append(f"{pad}|--- class: {_format_level(label)}" + (f"  [{rid}]" if ids else ""))
+        shown = "the neural student" if node.rule is None and rs.default_is_student else _format_level(label)
+        lines.append(f"{pad}|--- class: {shown}" + (f"  [{rid}]" if ids else ""))
 
     def walk(node: _Node, depth: int) -> None:
         pad = "|   " * depth
@@ -630,18 +631,23 @@ def to_sql(
         lines.append("END")
         return "\n  ".join(lines)
 
+    # A hybrid's rules: the rows no rule answers belong to its neural student, so they get NULL.
+    student = rs.default_is_student
     columns: list[tuple[str, str]] = [(f"{alias}.{_sql_ident(k)} AS {_sql_ident(k)}", k) for k in keep]
-    columns.append((case([literal(rs.rules[i].prediction) for i in order_idx], literal(rs.default))
+    columns.append((case([literal(rs.rules[i].prediction) for i in order_idx],
+                         "NULL" if student else literal(rs.default))
                     + f" AS {_sql_ident(prediction_column)}", prediction_column))
     if proba:
         table_p = rs.proba_table()
         for k, cls in enumerate(rs.classes):
             name = f"{proba_prefix}{cls}"
             values = [flt_value(float(table_p[i, k])) for i in order_idx]
-            columns.append((case(values, flt_value(float(table_p[-1, k]))) + f" AS {_sql_ident(name)}", name))
+            columns.append((case(values, "NULL" if student else flt_value(float(table_p[-1, k])))
+                            + f" AS {_sql_ident(name)}", name))
     if rule_column is not None:
         values = [_sql_string(rs.rule_id(i)) for i in order_idx]
-        columns.append((case(values, _sql_string("default")) + f" AS {_sql_ident(rule_column)}", rule_column))
+        columns.append((case(values, _sql_string("student" if student else "default"))
+                        + f" AS {_sql_ident(rule_column)}", rule_column))
     # SQLite and DuckDB compare quoted names without regard to case: "proba_A" and "proba_a" clash.
     folded = [n.casefold() for _, n in columns]
     dup = sorted({n for _, n in columns if folded.count(n.casefold()) > 1})
@@ -713,7 +719,7 @@ _PY_HEADER = '''"""A rule model exported by rulekd; plain Python, no imports.
 ``predict(row)`` answers one row: a mapping from feature name to value, where
 ``None`` or a float NaN is a missing value. ``predict_proba(row)`` gives the
 class probabilities in ``CLASSES`` order and ``decided_by(row)`` the id of the
-rule that answers (``"default"`` where none does). ``FEATURES`` lists the
+rule that answers (``DEFAULT_ID`` where none does). ``FEATURES`` lists the
 features the rules read.
 """
 '''
@@ -742,9 +748,9 @@ def predict_proba(row):
 
 
 def decided_by(row):
-    """The id of the rule that answers one row, or "default"."""
+    """The id of the rule that answers one row, or DEFAULT_ID."""
     i = _rule(row)
-    return RULE_IDS[i] if i >= 0 else "default"
+    return RULE_IDS[i] if i >= 0 else DEFAULT_ID
 '''
 
 
@@ -837,10 +843,17 @@ def to_python(model_or_rules: Any) -> str:
     head.append(f"CLASSES = {_py_tuple([_py_literal(c) for c in rs.classes])}")
     head.append(f"FEATURES = {_py_tuple([_py_literal(f) for f in feats])}")
     head.append(f"RULE_IDS = {_py_tuple([_py_literal(rs.rule_id(i)) for i in range(len(rs.rules))])}")
+    student = rs.default_is_student  # a hybrid's rules: rows no rule answers belong to its neural student
+    head.append(f"DEFAULT_ID = {_py_literal('student' if student else 'default')}")
+    if student:
+        head.append("# Rows no rule answers belong to the hybrid's neural student: predict and predict_proba "
+                    "give None there.")
     head.append("# One entry per rule, in rule order, then the default's.")
-    preds = [_py_literal(r.prediction) for r in rs.rules] + [_py_literal(rs.default)]
+    preds = [_py_literal(r.prediction) for r in rs.rules] + ["None" if student else _py_literal(rs.default)]
     head.append(f"_PREDICTIONS = {_py_tuple(preds)}")
     rows = [_py_tuple([_py_literal(float(p)) for p in row]) for row in table]
+    if student:
+        rows[-1] = "None"
     head.append("_PROBA = (\n" + "".join(f"    {r},\n" for r in rows) + ")")
     for values, name in level_sets.items():
         items = [_py_literal(v) for v in sorted(values, key=_level_key)]

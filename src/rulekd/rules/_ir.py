@@ -611,6 +611,13 @@ class RuleSet:
     def _class_index(self) -> dict[Any, int]:
         return {c: i for i, c in enumerate(self.classes)}
 
+    @property
+    def default_is_student(self) -> bool:
+        """A hybrid's rules (``metadata["default"] == "student"``): the rows no rule answers go to its
+        neural student, and ``default`` only stands in for it. Text shows ``else: the neural student``;
+        SQL and Python exports answer those rows with NULL / None; ``verify`` refuses the set alone."""
+        return self.metadata.get("default") == "student"
+
     def proba_table(self) -> np.ndarray:
         """``(n_rules + 1, n_classes)``: each rule's probabilities, the default last."""
         ci = self._class_index()
@@ -666,7 +673,8 @@ class RuleSet:
             for i, r in enumerate(self.rules):
                 kw = "if" if i == 0 else "elif"
                 lines.append(f"{kw} {r.condition_text()} then {_format_level(r.prediction)}")
-            lines.append(f"else {_format_level(self.default)}")
+            lines.append("else: the neural student" if self.default_is_student
+                         else f"else {_format_level(self.default)}")
         else:
             # The confidence decides between overlapping rules, so the text shows it.
             for i, r in enumerate(self.rules):

@@ -217,6 +217,18 @@ def verify(
     check_time_budget(time_budget_s)
     names = _resolve_checks(checks, reference is not None)
     props = parse_properties(properties)
+    if rules.default_is_student:
+        # A hybrid's rules alone: their default stands in for the neural student, so a property or
+        # a rule's redundancy (judged against that default) would speak of answers the hybrid never gives.
+        if props:
+            raise ValueError("These are a hybrid's rules (rows no rule answers go to its neural student): "
+                             "properties hold or fail on the whole hybrid. Verify the HybridClassifier or its "
+                             "model directory instead (`rulekd verify MODEL_DIR --property ...`).")
+        if "redundant_rule" in names:
+            if checks != "all":
+                raise ValueError("redundant_rule is not checked on a hybrid's rules: removing a rule sends its "
+                                 "rows to the student, not to the default.")
+            names = [n for n in names if n != "redundant_rule"]
     props = [p.validate(domain, rules.classes) for p in props]
     deadline = None if time_budget_s is None else time.time() + float(time_budget_s)
     ref_kw: dict[str, Any] = {}
