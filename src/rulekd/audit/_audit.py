@@ -646,7 +646,18 @@ def _protected_columns(protected: Any, X: Any, frame: pd.DataFrame) -> dict[str,
                     f"Pass its values as protected=pd.DataFrame({{{name!r}: values}}) aligned with X."
                 )
             items.append((name, src[name]))
+    x_index = X.index if isinstance(X, pd.DataFrame) else None
     for name, values in items:
+        if isinstance(values, pd.Series) and x_index is not None and not values.index.equals(x_index):
+            # pandas data are aligned by index: a protected frame in another row order is reordered
+            # to X's rows, one whose index is not X's is refused (it was read by position).
+            if values.index.has_duplicates or x_index.has_duplicates or len(values) != len(x_index) \
+                    or not values.index.isin(x_index).all():
+                raise ValueError(
+                    f"The protected attribute {name!r} has an index that is not X's (pandas aligns by index); "
+                    f"pass it with X's index (e.g. protected.loc[X.index]) or as a plain array in X's row order."
+                )
+            values = values.reindex(x_index)
         s = values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(values)
         if len(s) != n:
             raise ValueError(f"The protected attribute {name!r} has {len(s)} values but X has {n} rows.")
