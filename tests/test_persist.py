@@ -617,3 +617,18 @@ def test_a_newer_format_version_is_named_before_its_new_keys(saved, tmp_path):
             _rehash(folder)
         kind, msg = _message(load, folder)
         assert kind is ModelDirectoryError and "format version 2 is not supported" in msg, msg
+
+
+def test_a_loaded_xgboost_teacher_keeps_its_parameters(rules_dir):
+    """Regression: the booster's JSON keeps the trees, not XGBClassifier's parameters, so a loaded model's
+    teacher (and every `rulekd audit` report) said n_estimators None, max_depth None."""
+    model = load(rules_dir)
+    saved_params = json.loads((rules_dir / "metadata.json").read_text())["attributes"]["teacher_"]["params"]
+    params = model.teacher_.estimator.get_params()
+    assert params["n_estimators"] == saved_params["n_estimators"] is not None
+    assert params["max_depth"] == saved_params["max_depth"] is not None
+    _edit_json(rules_dir / "metadata.json",
+               lambda d: d["attributes"]["teacher_"]["params"].update(colour="red"))
+    _rehash(rules_dir)
+    with pytest.raises(ModelDirectoryError, match="not XGBClassifier parameters"):
+        load(rules_dir)

@@ -687,13 +687,18 @@ class _TeacherCodec(Codec):
             return {"kind": self.kind, "saved": False, "adapter": "XGBoostTeacher", "text": text,
                     "reason": f"{exc} Predict never needs the teacher."}
         w.add_file(name, data)
-        return {
+        desc = {
             "kind": self.kind, "saved": True, "adapter": "XGBoostTeacher",
             "model": "XGBClassifier" if type(inner) is xgb.XGBClassifier else "Booster",
             "frozen": isinstance(value.estimator, FrozenEstimator),
             "classes": _labels_to_json(value.classes_, f"{w.cls_name}.{attr}.classes_"),
             "file": name, "text": text,
         }
+        if type(inner) is xgb.XGBClassifier:
+            # The booster's JSON keeps the trees, not the scikit-learn parameters (n_estimators, max_depth,
+            # ...): kept here so that a loaded teacher reports them (an audit reads them) and refits alike.
+            desc["params"] = {k: v for k, v in inner.get_params(deep=False).items() if _plain_param(v)}
+        return desc
 
     def load(self, desc: dict, attr: str, r: _Reader) -> Any:
         where = f"{r.rel(_METADATA)}: attribute {attr!r}"
@@ -701,7 +706,7 @@ class _TeacherCodec(Codec):
             _fields(desc, where, {"kind": str, "saved": bool, "adapter": str, "text": str, "reason": str})
             return None
         _fields(desc, where, {"kind": str, "saved": bool, "adapter": str, "model": str, "frozen": bool,
-                              "classes": dict, "file": str, "text": str})
+                              "classes": dict, "file": str, "text": str}, {"params": dict})
         name = _expect_file(
             {"kind": desc["kind"], "file": desc["file"]}, self.files(attr)[0], attr, r
         )
@@ -715,9 +720,15 @@ class _TeacherCodec(Codec):
 
         from .teachers import XGBoostTeacher
 
+        params = desc.get("params", {})
+        known = set(xgb.XGBClassifier().get_params(deep=False))
+        bad = sorted(k for k, v in params.items() if k not in known or not _plain_param(v))
+        if bad or (params and desc["model"] != "XGBClassifier"):
+            raise ModelDirectoryError(f"{where}: teacher parameters {bad[:10] or sorted(params)[:10]} are not "
+                                      f"XGBClassifier parameters with plain values.")
         try:
             if desc["model"] == "XGBClassifier":
-                est = xgb.XGBClassifier()
+                est = xgb.XGBClassifier(**params)
                 est.load_model(bytearray(data))
             else:
                 est = xgb.Booster()
@@ -728,6 +739,13 @@ class _TeacherCodec(Codec):
         except Exception as exc:  # XGBoostError, TeacherError, TypeError...: the model file is not usable
             first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
             raise ModelDirectoryError(f"{r.rel(name)}: XGBoost cannot load the teacher: {first}") from None
+
+
+def _plain_param(v: Any) -> bool:
+    """A parameter value JSON holds exactly: None, a bool, an int, a finite float or text."""
+    if isinstance(v, float):
+        return math.isfinite(v)
+    return v is None or isinstance(v, (bool, int, str))
 
 
 # -- the XGBoost teacher's JSON ----------------------------------------------------------------------
