@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -170,6 +171,23 @@ def test_predict_refuses_to_overwrite_and_bad_model_paths(files, rules_dir, tmp_
     assert "does not exist" in _err(capsys)
     assert main(["predict", str(files / "rows.csv"), "--data", str(files / "rows.csv"), "--out", str(tmp_path / "p.csv")]) == 2
     assert "not a model directory" in _err(capsys)
+
+
+def test_an_output_is_never_the_input_data_even_with_force(files, rules_dir, tmp_path, capsys):
+    """Regression: `predict --data d.csv --out d.csv --force` replaced the data with the predictions, and
+    `audit --json` could be written over the data file."""
+    import shutil
+
+    data = Path(shutil.copy(files / "rows.csv", tmp_path / "rows.csv"))
+    before = data.read_bytes()
+    assert main(["predict", str(rules_dir), "--data", str(data), "--out", str(data), "--force"]) == 2
+    assert "is the input data" in _err(capsys)
+    labelled = Path(shutil.copy(files / "train.csv", tmp_path / "train.csv"))
+    kept = labelled.read_bytes()
+    assert main(["audit", str(rules_dir), "--data", str(labelled), "--target", "target", "--out",
+                 str(tmp_path / "r.html"), "--json", str(labelled), "--force"]) == 2
+    assert "is the input data" in _err(capsys)
+    assert data.read_bytes() == before and labelled.read_bytes() == kept
 
 
 def test_predict_names_the_missing_feature_columns(files, rules_dir, tmp_path, capsys):

@@ -239,7 +239,7 @@ def _features(model: Any, frame: pd.DataFrame, source: str) -> pd.DataFrame:
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predictions of a saved model for every row of a data file, as CSV in input order."""
     model = _load_model(args.model)
-    out = check_new_file(args.out, args.force)
+    out = check_new_file(args.out, args.force, inputs=(args.data,))
     frame = read_table(args.data, encoding=args.encoding, text_columns=_text_features(model))
     X = _features(model, frame, args.data)
     result = pd.DataFrame({"prediction": model.predict(X)})
@@ -260,10 +260,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
     from .audit import audit
 
     model = _load_model(args.model)
-    out = check_new_file(args.out, args.force)
+    out = check_new_file(args.out, args.force, inputs=(args.data,))
     if out.suffix.lower() not in (".html", ".htm"):
         raise _cli_error(f"--out {args.out!r}: the report is HTML; use a name ending in .html (and --json for JSON).")
-    json_out = check_new_file(args.json, args.force) if args.json else None
+    json_out = check_new_file(args.json, args.force, inputs=(args.data,)) if args.json else None
     if json_out is not None and os.path.realpath(json_out) == os.path.realpath(out):
         raise _cli_error(f"--json {args.json!r} is the same file as --out; give the JSON report a name of its own "
                          f"(e.g. ending in .json).")
@@ -325,7 +325,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     from ._io import atomic_write_text
 
-    out = check_new_file(args.out, args.force)
+    out = check_new_file(args.out, args.force, inputs=(args.model,))
     atomic_write_text(out, text if text.endswith("\n") else text + "\n")
     _say(args)(f"wrote {out}")
     return 0

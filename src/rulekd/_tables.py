@@ -135,11 +135,16 @@ def split_target(frame: pd.DataFrame, target: str, source: str) -> tuple[pd.Data
     return X, values
 
 
-def check_new_file(path: str | Path, force: bool) -> Path:
-    """``path`` as a Path, after checking it may be written (never overwrites without ``force``)."""
+def check_new_file(path: str | Path, force: bool, *, inputs: tuple = ()) -> Path:
+    """``path`` as a Path, after checking it may be written (never overwrites without ``force``, never
+    one of the command's ``inputs``, even with it: the data a command reads are not its output)."""
     p = Path(path)
     if p.exists() and p.is_dir():
         raise TableError(f"{str(p)!r} is a directory; give a file name.")
+    for src in inputs:
+        if src is not None and os.path.realpath(p) == os.path.realpath(src):
+            raise TableError(f"{str(p)!r} is the input data {str(src)!r}; writing there would replace the data. "
+                             f"Give the output a name of its own.")
     if p.exists() and not force:
         raise TableError(f"{str(p)!r} already exists; pass --force to overwrite it or choose another name.")
     parent = p.parent if str(p.parent) else Path(".")
