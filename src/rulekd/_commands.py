@@ -164,7 +164,9 @@ def cmd_distill(args: argparse.Namespace) -> int:
             model.fit(X, y)
         for w in caught:
             if not issubclass(w.category, (DeprecationWarning, FutureWarning)):
-                print(f"rulekd distill: warning: {str(w.message)[:300]}", file=sys.stderr)
+                msg = str(w.message)  # in full: a guard conflict names the rule and the guard
+                msg = msg if len(msg) <= 2000 else msg[:2000] + " ... (cut at 2,000 characters)"
+                print(f"rulekd distill: warning: {msg}", file=sys.stderr)
         step("saving")
         save(model, out, overwrite=args.force)
     pred = model.predict(X)
