@@ -615,7 +615,8 @@ class RuleSet:
     def default_is_student(self) -> bool:
         """A hybrid's rules (``metadata["default"] == "student"``): the rows no rule answers go to its
         neural student, and ``default`` only stands in for it. Text shows ``else: the neural student``;
-        SQL and Python exports answer those rows with NULL / None; ``verify`` refuses the set alone."""
+        SQL and Python exports answer those rows with NULL / None; ``verify`` refuses properties of the
+        set alone (they hold or fail on the whole hybrid) and leaves out ``redundant_rule``."""
         return self.metadata.get("default") == "student"
 
     def proba_table(self) -> np.ndarray:
