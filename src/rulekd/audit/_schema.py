@@ -133,18 +133,11 @@ SCHEMA: dict = {
 
 def validate(document: Any) -> None:
     """Raise ``ValueError`` naming the first place where ``document`` breaks :data:`SCHEMA`."""
-    import jsonschema
+    from ..rules._json import check_schema
 
     if not isinstance(document, dict) or document.get("format") != "rulekd.audit":
         raise ValueError('Not a rulekd audit report: expected a JSON object with "format": "rulekd.audit".')
     if document.get("schema_version") != 1:
         raise ValueError(f"Unsupported audit schema_version {document.get('schema_version')!r}; this rulekd "
                          f"reads version 1.")
-    validator = jsonschema.Draft202012Validator(SCHEMA)
-    try:
-        error = jsonschema.exceptions.best_match(validator.iter_errors(document))
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-            raise ValueError(f"Invalid audit report JSON at {where}: {error.message}")
-    except RecursionError:  # json.loads reads deeper documents than jsonschema can walk or print
-        raise ValueError("Audit report JSON is nested too deeply to be an audit report.") from None
+    check_schema(document, SCHEMA, what="Audit report", kind="an audit report", error=ValueError)

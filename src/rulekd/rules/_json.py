@@ -111,8 +111,6 @@ def dumps(rs: RuleSet, path: Any = None, *, indent: int | None = 2, overwrite: b
 
 
 def _validate(data: Any) -> None:
-    import jsonschema
-
     if not isinstance(data, dict):
         raise RuleFormatError(f"A rule-set JSON document must be an object, got {type(data).__name__}.")
     if data.get("format") != "rulekd.ruleset":
@@ -123,14 +121,23 @@ def _validate(data: Any) -> None:
         raise RuleFormatError(
             f"Unsupported rule-set format version {data.get('version')!r}; this rulekd reads version {FORMAT_VERSION}."
         )
-    validator = jsonschema.Draft202012Validator(schema())
+    check_schema(data, schema(), what="Rule-set", kind="a rule set", error=RuleFormatError)
+
+
+def check_schema(data: Any, document_schema: dict, *, what: str, kind: str, error: type[Exception]) -> None:
+    """Raise ``error`` naming the first place where ``data`` breaks ``document_schema`` (draft 2020-12),
+    or saying that it is nested too deeply for jsonschema to walk. ``what`` names the JSON ("Rule-set"),
+    ``kind`` the document ("a rule set")."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(document_schema)
     try:
-        error = jsonschema.exceptions.best_match(validator.iter_errors(data))
-        if error is not None:
-            where = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-            raise RuleFormatError(f"Invalid rule-set JSON at {where}: {error.message}")
+        found = jsonschema.exceptions.best_match(validator.iter_errors(data))
+        if found is not None:
+            where = "/".join(str(p) for p in found.absolute_path) or "(top level)"
+            raise error(f"Invalid {what[0].lower() + what[1:]} JSON at {where}: {found.message}")
     except RecursionError:  # json.loads reads deeper documents than jsonschema can walk or print
-        raise RuleFormatError("Rule-set JSON is nested too deeply to be a rule set.") from None
+        raise error(f"{what} JSON is nested too deeply to be {kind}.") from None
 
 
 def _condition_from_dict(d: dict) -> Condition:
