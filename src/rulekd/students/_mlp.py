@@ -1047,7 +1047,6 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())
         state.pop("_plan_cache", None)
-        state.pop("_raw_cache", None)
         state.pop("_f32_cache", None)
         net = state.pop("module_", None)
         if net is not None:
