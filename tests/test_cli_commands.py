@@ -190,6 +190,29 @@ def test_an_output_is_never_the_input_data_even_with_force(files, rules_dir, tmp
     assert data.read_bytes() == before and labelled.read_bytes() == kept
 
 
+def test_distill_drop_kind_and_n_synthetic(files, tmp_path, capsys):
+    """--drop leaves an id column out of the features, --kind set gives an unordered rule set (the CLI's
+    default is a list), --n-synthetic reaches the student; bad values are one-line errors."""
+    import rulekd
+
+    train = pd.read_csv(files / "train.csv")
+    train.insert(0, "id", range(len(train)))
+    train.to_csv(tmp_path / "train.csv", index=False)
+    out = tmp_path / "m"
+    assert main(["distill", "--data", str(tmp_path / "train.csv"), "--target", "target", "--drop", "id",
+                 "--kind", "set", "--n-synthetic", "500", "--max-rules", "4", "--out", str(out), "--quiet"]) == 0
+    model = rulekd.load(out)
+    assert "id" not in model.feature_names_in_ and model.rules_.ordered is False and model.n_synthetic == 500
+    bad = [(["--drop", "idx"], "--drop 'idx'"), (["--drop", "target"], "it is the target"),
+           (["--n-synthetic", "many"], "--n-synthetic must be"), (["--kind", "set", "--model", "tree"], "--kind"),
+           (["--teacher", str(files / "train.csv")], "not an XGBoost model file")]
+    for extra, message in bad:
+        assert main(["distill", "--data", str(tmp_path / "train.csv"), "--target", "target", *extra,
+                     "--out", str(tmp_path / "x"), "--quiet"]) == 2
+        err = _err(capsys)
+        assert message in err and "/workspace" not in err and len(err.splitlines()) == 1
+
+
 def test_predict_names_the_missing_feature_columns(files, rules_dir, tmp_path, capsys):
     rows = pd.read_csv(files / "rows.csv").drop(columns=["duration"])
     rows.to_csv(tmp_path / "short.csv", index=False)

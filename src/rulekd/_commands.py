@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -79,8 +80,25 @@ def _teacher(spec: str) -> Any:
         model.load_model(str(p))
     except (xgb.core.XGBoostError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise _cli_error(f"--teacher {spec!r} is not an XGBoost model file: {first[:200]}") from None
+        # XGBoost's messages open with a time stamp and a source location ("[12:00:00] /workspace/...h:88:")
+        first = re.sub(r"^\[[^\]]*\]\s*", "", first)
+        first = re.sub(r"^\S+\.(?:h|cc|cu):\d+:\s*", "", first)
+        raise _cli_error(f"--teacher {spec!r} is not an XGBoost model file that XGBoost can read ({first[:200]}); "
+                         f"save one with XGBClassifier.save_model('model.json').") from None
     return FrozenEstimator(model)
+
+
+def _drop_columns(X: pd.DataFrame, drop: list[str], source: str, target: str) -> pd.DataFrame:
+    """``X`` without the ``--drop`` columns (an id, a free-text note): they are not features."""
+    unknown = [c for c in drop if c not in X.columns]
+    if unknown:
+        hint = " (it is the target)" if target in unknown else ""
+        raise _cli_error(f"--drop {unknown[0]!r}{hint}: {source!r} has no such feature column "
+                         f"(columns: {', '.join(map(repr, list(X.columns)[:20]))}).")
+    X = X.drop(columns=list(dict.fromkeys(drop)))
+    if X.shape[1] == 0:
+        raise _cli_error(f"--drop leaves no feature columns in {source!r}.")
+    return X
 
 
 def _in_teacher_order(X: pd.DataFrame, teacher: Any) -> pd.DataFrame:
@@ -118,18 +136,36 @@ def _build_model(args: argparse.Namespace, teacher: Any) -> Any:
         raise _cli_error("--transparency applies to --model hybrid only.")
     if args.guards and args.model != "hybrid":
         raise _cli_error("--guard applies to --model hybrid only; check properties of other models with `rulekd verify`.")
+    if args.kind is not None and args.model != "rules":
+        raise _cli_error("--kind applies to --model rules only (a tree's leaves are disjoint; a hybrid's rules a list).")
+    n_syn = _n_synthetic_arg(args.n_synthetic)
     if args.model == "rules":
-        return DistilledRuleClassifier(teacher=teacher, max_rules=args.max_rules or 16,
-                                       max_conditions=args.max_conditions, kind="list", random_state=seed)
+        return DistilledRuleClassifier(teacher=teacher, max_rules=args.max_rules or 16, n_synthetic=n_syn,
+                                       max_conditions=args.max_conditions, kind=args.kind or "list",
+                                       random_state=seed)
     if args.model == "tree":
-        return DistilledTreeClassifier(teacher=teacher, max_leaf_nodes=args.max_rules or 16, random_state=seed)
+        return DistilledTreeClassifier(teacher=teacher, max_leaf_nodes=args.max_rules or 16, n_synthetic=n_syn,
+                                       random_state=seed)
     if args.model == "mlp":
-        return DistilledMLPClassifier(teacher=teacher, random_state=seed)
+        return DistilledMLPClassifier(teacher=teacher, n_synthetic=n_syn, random_state=seed)
     # The hybrid's own candidate rule student unless a budget is given (as it was benchmarked: no polish).
     rules = None if args.max_rules is None else DistilledRuleClassifier(max_rules=args.max_rules, polish=False)
     transparency = 0.5 if args.transparency is None else args.transparency
     return HybridClassifier(teacher=teacher, rules=rules, transparency=transparency, guards=tuple(args.guards),
-                            random_state=seed)
+                            n_synthetic=n_syn, random_state=seed)
+
+
+def _n_synthetic_arg(text: str) -> Any:
+    """``--n-synthetic``: "auto" or a whole number >= 0."""
+    if text == "auto":
+        return "auto"
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise _cli_error(f"--n-synthetic must be 'auto' or a whole number >= 0, got {text!r}.")
+    return n
 
 
 def cmd_distill(args: argparse.Namespace) -> int:
@@ -155,6 +191,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         step("reading data")
         frame = read_table(args.data, encoding=args.encoding)
         X, y = split_target(frame, args.target, args.data)
+        X = _drop_columns(X, args.drop, args.data, args.target)
         teacher = _teacher(args.teacher)
         X = _in_teacher_order(X, teacher)
         model = _build_model(args, teacher)
@@ -355,6 +392,13 @@ def add_parsers(sub: Any) -> None:
                    help="hybrid: share of inputs answered by rules (default 0.5)")
     d.add_argument("--guard", dest="guards", action="append", default=[], metavar="PROPERTY",
                    help='hybrid: a property that must hold for every input, e.g. "invariant sex"; repeatable')
+    d.add_argument("--kind", choices=("list", "set"), default=None,
+                   help="rules: an ordered rule list (first match answers; the default here) or an unordered "
+                        "rule set (the API's default)")
+    d.add_argument("--n-synthetic", default="auto", metavar="N|auto",
+                   help="synthetic rows the teacher labels (default: auto; fewer is faster, e.g. 2000)")
+    d.add_argument("--drop", action="append", default=[], metavar="COL",
+                   help="a column that is not a feature (an id, a note); repeatable")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
     common(d, force="replace a model directory already at --out")
