@@ -299,7 +299,12 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
 
     @available_if(lambda self: self._answers_with_rules)
     def get_rules(self) -> pd.DataFrame:
-        """One row per rule: id, rule text, prediction, support, confidence."""
+        """One row per rule: id, rule text, prediction, support, confidence.
+
+        ``support``: training rows the rule's conditions match (in a rule list an earlier rule may
+        answer some of them; ``decided_by`` names the rule that answers each row). ``confidence``: the
+        weighted share of the fit transfer rows it matches on which the teacher gives its class.
+        """
         check_is_fitted(self)
         return self.rules_.to_frame()
 
