@@ -512,3 +512,18 @@ def test_protected_frames_are_aligned_with_x_by_index(german):
     # a plain array is read in X's row order
     arr = audit(german["model"], X, y, protected={"sex": prot["sex"].to_numpy()}, verify=False)
     assert arr["disaggregated"] == base["disaggregated"]
+
+
+def test_selection_rate_ratio_over_groups_that_are_not_small():
+    """A group of one row selected never made the only ratio 0; the ratio over groups that are not small is
+    given beside it."""
+    from rulekd.audit._facts import group_metrics
+
+    groups = np.array(["a"] * 40 + ["b"] * 40 + ["tiny"], dtype=object)  # as audit() groups them
+    pred = np.array([1] * 20 + [0] * 20 + [1] * 16 + [0] * 24 + [0])
+    y = pred.copy()
+    m = group_metrics(groups, ["a", "b", "tiny"], y, pred, 1, min_group_size=10)
+    assert m["selection_rate_ratio"] == 0.0
+    assert m["selection_rate_ratio_large_groups"] == pytest.approx(0.4 / 0.5)
+    assert group_metrics(groups, ["a", "b", "tiny"], y, pred, 1, min_group_size=50)[
+        "selection_rate_ratio_large_groups"] is None

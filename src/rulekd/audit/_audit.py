@@ -615,6 +615,8 @@ def _disaggregated_section(protected: dict[str, pd.Series], y: np.ndarray, pred:
             "fpr": "of the group's other rows, the share predicted positive",
             "gap": "largest minus smallest value over the groups where the metric is defined",
             "selection_rate_ratio": "smallest over largest selection rate",
+            "selection_rate_ratio_large_groups": "the same over the groups that are not small (None with fewer "
+                                                 "than two of them)",
         },
         "notes": [] if protected else ["No protected attribute was given (protected=...)."],
     }

@@ -310,6 +310,7 @@ ul.limits li { margin: .25rem 0; }
 <tr><th>{{ name }}</th><td class="n">{{ mt.gaps[key].gap | pct }}</td><td>{{ mt.gaps[key].max_group }}</td><td>{{ mt.gaps[key].min_group }}</td></tr>
 {% endfor %}
 <tr><th>selection-rate ratio</th><td class="n">{{ mt.selection_rate_ratio | num }}</td><td colspan="2" class="note">smallest over largest</td></tr>
+{% if mt.selection_rate_ratio_large_groups is defined %}<tr><th>ratio, groups not small</th><td class="n">{{ mt.selection_rate_ratio_large_groups | num }}</td><td colspan="2" class="note">smallest over largest, groups of at least {{ g.min_group_size }} rows</td></tr>{% endif %}
 </tbody></table>
 {% endfor %}
 {% if plots.groups[loop.index0] %}
