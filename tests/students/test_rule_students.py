@@ -339,3 +339,19 @@ def test_integer_column_names_are_realigned_by_name():
                                 random_state=0).fit(X.to_numpy(), y)
     swapped = pd.DataFrame(X.to_numpy()[:, ::-1], columns=["x1", "x0"])
     assert a.predict(swapped).tolist() == a.predict(X.to_numpy()[:, ::-1]).tolist()
+
+
+def test_an_object_array_of_a_frame_fitted_models_rows_is_read_by_position():
+    """Regression: predict(X.to_numpy()) on a model fitted on a frame with text levels raised numpy's
+    "could not convert string to float: '... < 0 DM'"."""
+    from rulekd.datasets import load_german_credit
+
+    b = load_german_credit()
+    X, y = b.data.iloc[:300], b.target.iloc[:300]
+    teacher = XGBClassifier(n_estimators=10, max_depth=2, n_jobs=1, enable_categorical=True)
+    m = DistilledRuleClassifier(teacher=teacher, max_rules=4, n_synthetic=300, random_state=0).fit(X, y)
+    assert m.predict(X.to_numpy()).tolist() == m.predict(X).tolist()
+    A = X.to_numpy()[:3]
+    A[0, 0] = "spaceship"
+    with pytest.raises(ValueError, match="levels unseen during fit"):
+        m.predict(A)

@@ -57,6 +57,12 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
 
     # -- input -------------------------------------------------------------
     def _validate_X(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        if not reset and hasattr(self, "feature_names_in_") and isinstance(X, np.ndarray) and X.dtype == object \
+                and X.ndim == 2 and X.shape[1] == len(self.feature_names_in_):
+            # An object array of a frame-fitted model's rows (text levels beside numbers, e.g. X.to_numpy()):
+            # its columns are the fitted ones by position, as scikit-learn reads arrays (numpy's "could not
+            # convert string to float" before).
+            X = pd.DataFrame(X, columns=list(self.feature_names_in_))
         if isinstance(X, pd.DataFrame):
             if X.columns.duplicated().any():
                 dup = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
