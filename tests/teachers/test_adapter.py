@@ -403,3 +403,18 @@ def test_the_default_teacher_takes_bool_and_float_category_levels(tmp_path):
     again = rulekd.load(rulekd.save(m, tmp_path / "m"))
     np.testing.assert_array_equal(again.predict_proba(X), m.predict_proba(X))
     np.testing.assert_allclose(again.teacher_.proba(X), m.teacher_.proba(X))
+
+
+def test_a_numbers_only_teacher_given_category_columns_says_what_to_do():
+    """Regression: a scikit-learn tree teacher on German credit failed with numpy's "could not convert string
+    to float: '... < 0 DM'"; the message now names the columns and the fix."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    from rulekd import DistilledRuleClassifier
+    from rulekd.datasets import load_german_credit
+    from rulekd.exceptions import TeacherError
+
+    b = load_german_credit()
+    with pytest.raises(TeacherError, match=r"could not read the category or text columns \['status'.*OneHotEncoder"):
+        DistilledRuleClassifier(teacher=DecisionTreeClassifier(max_depth=3), max_rules=4,
+                                n_synthetic=300).fit(b.data.iloc[:200], b.target.iloc[:200])

@@ -445,7 +445,19 @@ def fit_teacher(
         raise TeacherError(f"The teacher {type(est).__name__} has no fit method.")
     if sample_weight is not None:
         fit_kw = _weight_keywords(est, sample_weight)
-    est.fit(X, y, **fit_kw)
+    try:
+        est.fit(X, y, **fit_kw)
+    except (ValueError, TypeError) as exc:
+        text = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)] \
+            if isinstance(X, pd.DataFrame) else []
+        if not text or ("convert" not in str(exc) and "float" not in str(exc)):
+            raise
+        # A scikit-learn model that reads only numbers met category / text columns.
+        raise TeacherError(
+            f"The teacher {type(est).__name__} could not read the category or text columns {text[:10]} "
+            f"({str(exc).splitlines()[0][:120]}). Give it a Pipeline that encodes them (e.g. a ColumnTransformer "
+            f"with OneHotEncoder), or use the default XGBoost teacher, which reads categories natively."
+        ) from None
     return SklearnTeacher(est)
 
 
