@@ -80,6 +80,31 @@ def test_export_sql_runs_and_matches_predict(files, rules_dir, capsys):
     assert got == list(expected)
 
 
+def test_export_sql_takes_the_apis_options(files, rules_dir, capsys):
+    """--keep, --order-by, --proba, --rule-column and --float-literals reach to_sql; they are refused for the
+    other formats."""
+    capsys.readouterr()
+    rows = pd.read_csv(files / "rows.csv")
+    rows.insert(0, "row_id", range(len(rows), 0, -1))
+    assert main(["export", str(rules_dir), "--format", "sql", "--keep", "row_id", "--order-by", "row_id", "--proba",
+                 "--rule-column", "rule", "--float-literals", "binary"]) == 0
+    sql = capsys.readouterr().out
+    con = sqlite3.connect(":memory:")
+    rows.to_sql("data", con, index=False)
+    cur = con.execute(sql)
+    names = [d[0] for d in cur.description]
+    got = pd.DataFrame(cur.fetchall(), columns=names)
+    model = load(rules_dir)
+    X = rows.drop(columns=["row_id"]).astype({c: "category" for c in rows.columns if rows[c].dtype == object})
+    assert names[:2] == ["row_id", "prediction"] and "rule" in names and len(names) == 3 + len(model.classes_)
+    assert got["row_id"].tolist() == sorted(rows["row_id"])
+    order = np.argsort(rows["row_id"].to_numpy())
+    assert got["prediction"].tolist() == model.predict(X)[order].tolist()
+    assert got["rule"].tolist() == model.decided_by(X)[order].tolist()
+    assert main(["export", str(rules_dir), "--format", "python", "--proba"]) == 2
+    assert "--proba applies to --format sql only" in _err(capsys)
+
+
 @pytest.mark.parametrize("fmt, needle", [("text", "if "), ("python", "def predict"), ("json", '"rules"')])
 def test_export_formats_to_a_file(rules_dir, tmp_path, fmt, needle):
     out = tmp_path / f"rules.{fmt}"

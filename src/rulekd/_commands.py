@@ -353,10 +353,18 @@ def cmd_export(args: argparse.Namespace) -> int:
             "`rulekd predict` to score rows."
         )
     options: dict[str, Any] = {}
+    sql_only = {"--table": args.table != "data", "--keep": bool(args.keep), "--order-by": bool(args.order_by),
+                "--proba": args.proba, "--rule-column": args.rule_column is not None,
+                "--float-literals": args.float_literals != "decimal"}
     if args.format == "sql":
-        options["table"] = args.table
-    elif args.table != "data":
-        raise _cli_error("--table applies to --format sql only.")
+        # --table a.b names a schema-qualified table (to_sql quotes each part).
+        options.update(table=args.table.split(".") if "." in args.table else args.table, keep=args.keep,
+                       order_by=args.order_by or None, proba=args.proba, rule_column=args.rule_column,
+                       float_literals=args.float_literals)
+    else:
+        given = [flag for flag, used in sql_only.items() if used]
+        if given:
+            raise _cli_error(f"{given[0]} applies to --format sql only.")
     rules = target.rules_ if type(target).__name__ == "HybridClassifier" else target
     text = export(rules, args.format, **options)  # a hybrid's rules end "else: the neural student"
     if args.out in (None, "-"):
@@ -429,6 +437,16 @@ def add_parsers(sub: Any) -> None:
     e.add_argument("model", metavar="DIR|RULES.json", help="model directory or rules JSON file")
     e.add_argument("--format", required=True, choices=EXPORT_FORMATS)
     e.add_argument("--out", default=None, metavar="FILE", help="file to write (default: stdout)")
-    e.add_argument("--table", default="data", metavar="NAME", help="SQL: the table the query reads (default: data)")
+    e.add_argument("--table", default="data", metavar="NAME",
+                   help="SQL: the table the query reads (default: data; schema.table for a qualified name)")
+    e.add_argument("--keep", action="append", default=[], metavar="COL",
+                   help="SQL: an input column to return beside the prediction (e.g. an id); repeatable")
+    e.add_argument("--order-by", action="append", default=[], metavar="COL",
+                   help="SQL: order the result by this input column; repeatable")
+    e.add_argument("--proba", action="store_true", help="SQL: also return one probability column per class")
+    e.add_argument("--rule-column", default=None, metavar="NAME",
+                   help="SQL: also return the id of the answering rule in this column")
+    e.add_argument("--float-literals", choices=("decimal", "binary"), default="decimal",
+                   help="SQL: thresholds as shortest decimals, or as exact binary (hex) doubles (default: decimal)")
     common(e, force="overwrite --out")
     e.set_defaults(func=cmd_export)
