@@ -466,3 +466,17 @@ def test_domain_json_with_fields_of_another_kind_is_refused():
         with pytest.raises(DomainError, match=message):
             Domain.from_dict(doc)
     assert Domain.from_dict(d) == Domain.from_dict(json.loads(json.dumps(d)))
+
+
+def test_constraints_from_a_mapping_number_levels_and_equalities_at_overflow():
+    """Regressions of this session's Domain checks: a LinearConstraint given a dict, an object column of
+    ints and floats (only bool beside numbers merges levels), and an equality whose float sum overflows."""
+    from rulekd.domain import LinearConstraint
+
+    assert str(LinearConstraint({"a": 1.0, "b": 1.0}, "<=", 1.0)) == "1.0*a + 1.0*b <= 1.0"
+    assert Domain.from_data(pd.DataFrame({"v": pd.Series([1, 2.5, 1], dtype=object)}))["v"].levels == (1, 2.5)
+    d = Domain((FeatureSpec("a", "real", 0, 1e308), FeatureSpec("b", "real", 0, 1e308)))
+    X = pd.DataFrame({"a": [1e308, 1e308], "b": [1e308, 0.5e308]})
+    for op in ("<=", ">=", "=="):
+        got = d.with_constraint({"a": 2.0, "b": -2.0}, op, 0.0).contains(X).tolist()
+        assert got == {"<=": [True, False], ">=": [True, True], "==": [True, False]}[op], op

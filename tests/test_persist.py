@@ -628,7 +628,18 @@ def test_a_loaded_xgboost_teacher_keeps_its_parameters(rules_dir):
     assert params["n_estimators"] == saved_params["n_estimators"] is not None
     assert params["max_depth"] == saved_params["max_depth"] is not None
     _edit_json(rules_dir / "metadata.json",
-               lambda d: d["attributes"]["teacher_"]["params"].update(colour="red"))
+               lambda d: d["attributes"]["teacher_"]["params"].update(n_estimators=[1, 2]))
     _rehash(rules_dir)
     with pytest.raises(ModelDirectoryError, match="not XGBClassifier parameters"):
         load(rules_dir)
+
+
+def test_an_xgboost_teacher_with_extra_keyword_parameters_saves_and_loads(credit, tmp_path):
+    """Regression (this session's params): XGBClassifier(nthread=1) kept nthread among its parameters, which
+    the load-time check of known names refused."""
+    X, y, Xt = credit
+    model = _make(DistilledRuleClassifier, teacher=XGBClassifier(n_estimators=5, max_depth=2, nthread=1,
+                                                                 enable_categorical=True)).fit(X, y)
+    back = load(save(model, tmp_path / "m"))
+    assert back.teacher_.estimator.get_params()["nthread"] == 1
+    np.testing.assert_array_equal(back.predict(Xt), model.predict(Xt))

@@ -721,8 +721,8 @@ class _TeacherCodec(Codec):
         from .teachers import XGBoostTeacher
 
         params = desc.get("params", {})
-        known = set(xgb.XGBClassifier().get_params(deep=False))
-        bad = sorted(k for k, v in params.items() if k not in known or not _plain_param(v))
+        # XGBClassifier keeps extra keyword parameters (nthread=...) too: any name, plain values only.
+        bad = sorted(k for k, v in params.items() if not k.isidentifier() or not _plain_param(v))
         if bad or (params and desc["model"] != "XGBClassifier"):
             raise ModelDirectoryError(f"{where}: teacher parameters {bad[:10] or sorted(params)[:10]} are not "
                                       f"XGBClassifier parameters with plain values.")

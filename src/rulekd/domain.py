@@ -136,12 +136,13 @@ class LinearConstraint:
     def __post_init__(self) -> None:
         if self.op not in ("<=", ">=", "=="):
             raise DomainError(f"A linear constraint's operator must be <=, >= or ==, got {self.op!r}.")
-        names = [str(n) for n, _ in self.coefficients]
+        pairs = list(self.coefficients.items() if isinstance(self.coefficients, Mapping) else self.coefficients)
+        names = [str(n) for n, _ in pairs]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:
             raise DomainError(f"A linear constraint names {dup} more than once; give each feature one "
                               f"coefficient (their sum).")
-        coefs = tuple((str(n), float(c)) for n, c in self.coefficients)
+        coefs = tuple((str(n), float(c)) for n, c in pairs)
         if not coefs:
             raise DomainError("A linear constraint needs at least one coefficient.")
         if any(not math.isfinite(c) for _, c in coefs) or not math.isfinite(float(self.rhs)):
@@ -280,9 +281,13 @@ class Domain:
             if name in categorical or dtype == object or pd.api.types.is_string_dtype(dtype):
                 values = col.dropna().unique().tolist()
                 try:
-                    # bool and int (True == 1) merge into one level whose type depends on the row order
-                    if len({type(_scalar(v)) for v in col.dropna()} & {bool, int, float}) > 1:
-                        raise TypeError
+                    # bool beside numbers (True == 1) merge into one level whose type depends on the row order
+                    if pd.api.types.infer_dtype(col, skipna=True) in ("mixed", "mixed-integer"):
+                        kinds = {type(_scalar(v)) for v in col.dropna()}
+                        if bool in kinds and kinds & {int, float}:
+                            raise DomainError(
+                                f"Column {name!r} mixes value types ({sorted(k.__name__ for k in kinds)}); "
+                                f"convert it to one type or to a pandas category.")
                     levels = tuple(sorted(values))
                 except TypeError:
                     raise DomainError(
@@ -573,8 +578,7 @@ def _constraint_holds(c: LinearConstraint, values: dict[str, np.ndarray], rows: 
             # Data meet an equality (shares summing to 1) only up to rounding: 0.1 + 0.9 is not 1 in
             # exact arithmetic. A row within the rounding error of the sum holds it.
             out[near] = True
-            return out
-    for i in np.flatnonzero(rows & ~sure):
+    for i in np.flatnonzero(rows & ~sure & ~(near if c.op == "==" else False)):
         lhs = sum(Fraction(w) * Fraction(float(values[n][i])) for n, w in c.coefficients) - Fraction(c.rhs)
         out[i] = lhs <= 0 if c.op == "<=" else (lhs >= 0 if c.op == ">=" else lhs == 0)
     return out

@@ -276,6 +276,10 @@ def test_a_neural_student_is_audited_and_its_network_verified_only_with_properti
     with_prop = audit(net, german["X"], german["y"], properties=["invariant status_sex"], time_budget_s=30)
     assert with_prop["verification"]["ran"]
     assert [f["check"] for f in with_prop["verification"]["findings"]] == ["property"]
+    # checks= names rule checks, which a network has none of: they do not stop its properties
+    listed = audit(net, german["X"], german["y"], properties=["invariant status_sex"], checks=["gap", "dead"],
+                   time_budget_s=30)
+    assert listed["verification"]["status"] == with_prop["verification"]["status"] != "error"
     assert rep["transparency"]["transparency"] == 0.0
     assert [p["part"] for p in rep["transparency"]["parts"]] == ["model"]
     assert rep["rules"]["present"] is False
@@ -527,3 +531,16 @@ def test_selection_rate_ratio_over_groups_that_are_not_small():
     assert m["selection_rate_ratio_large_groups"] == pytest.approx(0.4 / 0.5)
     assert group_metrics(groups, ["a", "b", "tiny"], y, pred, 1, min_group_size=50)[
         "selection_rate_ratio_large_groups"] is None
+
+
+def test_protected_column_names_that_are_not_text_keep_xs_rows():
+    """Regression (this session's alignment): protected="1" on a frame with integer column names and a
+    non-default index was taken from the re-indexed copy and refused."""
+    rng = np.random.default_rng(0)
+    n = 120
+    X = pd.DataFrame({0: rng.normal(size=n), 1: rng.integers(0, 2, n)}, index=np.arange(n) + 1000)
+    y = (X[0] > 0).astype(int).to_numpy()
+    rs = RuleSet((Rule((Condition("0", ">", 0.0),), 1),), classes=(0, 1), default=0)
+    rep = audit(rs, X.set_axis(["0", "1"], axis=1), y, protected="1", verify=False)
+    rep_int = audit(rs, X, y, protected="1", verify=False)
+    assert rep_int["disaggregated"] == rep["disaggregated"]

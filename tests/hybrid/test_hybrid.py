@@ -498,5 +498,25 @@ def test_a_hybrids_rules_alone_leave_the_students_rows_unanswered(fitted, german
 
     with pytest.raises(ValueError, match="hybrid's rules"):
         verify(rs, properties=["invariant status_sex"])
-    report = verify(rs, checks="all")  # the structural checks still run; redundant_rule is left out
-    assert "redundant_rule" not in report.checks and "gap" in report.checks
+    report = verify(rs, checks="all")  # the structural checks run; redundant_rule and gap (by design) left out
+    assert "redundant_rule" not in report.checks and "gap" not in report.checks and "dead" in report.checks
+    gaps = verify(rs, checks=["gap"]).by_check("gap")  # asked for by name: the student answers there
+    assert gaps and all("neural student" in f.message for f in gaps if f.status == "violated")
+
+
+def test_rule_probabilities_sum_to_one_with_a_teacher_that_knows_more_classes():
+    """Regression (this session's rule proba): a frozen teacher with a class y lacks gave rule proba summing
+    to 0.71; the teacher's answers are renormalised over y's classes as the students do."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    y3 = np.digitize(X["a"] + 0.3 * X["b"], [-0.5, 0.5])
+    teacher = FrozenEstimator(LogisticRegression().fit(X, y3))
+    y = (X["a"] > 0).astype(int).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = _fast(teacher=teacher, transparency=0.5).fit(X, y)
+    for r in h.rules_.rules:
+        assert sum(r.proba) == pytest.approx(1.0)
+    np.testing.assert_allclose(h.predict_proba(X).sum(axis=1), 1.0)

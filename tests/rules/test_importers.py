@@ -361,3 +361,22 @@ def test_xgboost_leaf_labels_follow_the_score_sign():
     rs = from_xgboost_tree(model, 0, classes=("no", "yes"))
     for r in rs.rules:
         assert r.prediction == ("yes" if r.score > 0 else "no")
+
+
+def test_float32_cast_conditions_round_integers_once_to_float32():
+    """Regression (this session's fix, reviewed): for an odd float32 threshold the exact float64 bound lies
+    just below the float32 midpoint, and integers between the two were misjudged."""
+    t = float(np.nextafter(np.float32(2**60), np.float32(np.inf)))
+    mid = (int(t) + int(np.nextafter(np.float32(t), np.float32(np.inf)))) // 2
+    xs = np.array([mid - 255, mid - 128, mid - 1, mid, mid + 1, 2**62], dtype=np.int64)
+    for op in ("<=", "<", ">", ">="):
+        got = C(op, t).evaluate(xs)
+        want = {"<=": np.less_equal, "<": np.less, ">": np.greater, ">=": np.greater_equal}[op](
+            xs.astype(np.float32), np.float32(t))
+        assert got.tolist() == want.tolist(), op
+
+
+def C(op, t):
+    from rulekd.rules import Condition
+
+    return Condition("x", op, t, cast="float32")

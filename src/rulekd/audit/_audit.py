@@ -496,6 +496,8 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
             dropped["redundant_rule"] = ("a hybrid's rules have a placeholder default: removing a rule sends its "
                                          "rows to the student, so redundancy against the default says nothing")
         rule_checks = [c for c in asked if c != "redundant_rule"] or "none"
+    if subject.kind == "neural":
+        rule_checks = "none"  # a network has no rules to check: its properties only
     report, fail, reason = _run(verify, target, domain, properties=rule_props, checks=rule_checks,
                                 timeout_ms=int(timeout_ms), n_jobs=n_jobs, data=data, time_budget_s=time_budget_s)
     if report is None:
@@ -642,6 +644,8 @@ def _protected_columns(protected: Any, X: Any, frame: pd.DataFrame) -> dict[str,
                     f"name -> values; got an item {name!r}."
                 )
             src = X if isinstance(X, pd.DataFrame) and name in X.columns else frame
+            if src is frame and isinstance(X, pd.DataFrame) and len(X) == len(frame):
+                src = frame.set_axis(X.index)  # X's own rows (its column names were not text)
             if name not in src.columns:
                 raise ValueError(
                     f"The protected attribute {name!r} is not a column of X (columns: {list(map(str, frame.columns))[:20]}). "

@@ -304,7 +304,9 @@ class HybridClassifier(DistilledClassifierMixin):
         stu_ts, _ = self._student_answer(ts.X)
         y_va = y_idx[va]
         w_va = np.ones(len(va)) if sw is None else np.asarray(sw, dtype=float)[va]
-        self._prepare_choice(candidates, frame, Xva, y_va, w_va, stu_va, ts.X, t_lab, stu_ts, ts.proba[:, order])
+        t_proba = ts.proba[:, order]  # a teacher that knows classes y lacks: over y's classes
+        t_proba = t_proba / np.maximum(t_proba.sum(axis=1, keepdims=True), 1e-300)
+        self._prepare_choice(candidates, frame, Xva, y_va, w_va, stu_va, ts.X, t_lab, stu_ts, t_proba)
         self._select()
         if self.refit and len(va) < len(frame):
             # The rules stay; the models behind the student learn from every row.

@@ -37,9 +37,9 @@ def _resolve(model_or_rules: Any) -> tuple[RuleSet, dict[str, tuple] | None]:
     if isinstance(rs, RuleSet) and hasattr(model_or_rules, "student_"):
         raise TypeError(
             f"A {type(model_or_rules).__name__}'s rules answer only part of the inputs (its neural student "
-            "answers the rest), so an export of them would answer the other rows with the rules' default, "
-            "not the student. Export a rule student instead; to read the hybrid's rules alone, pass its "
-            "rules_ (a RuleSet) knowing its default stands in for the student."
+            "answers the rest), so the hybrid itself is not exported. Export a rule student instead; to "
+            "deploy the hybrid's rules alone, pass its rules_ (a RuleSet): the rows no rule answers then get "
+            "NULL (SQL) or None (Python), to be sent to the hybrid."
         )
     if isinstance(rs, RuleSet):
         levels = None

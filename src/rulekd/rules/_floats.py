@@ -104,8 +104,8 @@ def parse_float(v: object) -> float:
         try:
             x = float(v)
         except OverflowError:  # a whole number too large for a double
-            raise ValueError(f"The number {str(v)[:20]}... ({len(str(v))} digits) is too large for a "
-                             f"float; write 'inf' or '-inf'.") from None
+            raise ValueError(f"A whole number of {int(v).bit_length()} bits is too large for a float; write "
+                             f"'inf' or '-inf'.") from None
         if math.isnan(x):
             raise ValueError("NaN is not a valid threshold or probability.")
         return x

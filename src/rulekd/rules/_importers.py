@@ -201,7 +201,7 @@ def from_xgboost_tree(
     """
     booster = _booster(model)
     missing = getattr(model, "missing", np.nan)
-    if missing is not None and not (isinstance(missing, float) and math.isnan(missing)):
+    if missing is not None and not (isinstance(missing, (float, np.floating)) and math.isnan(missing)):
         raise RuleFormatError(
             f"The model treats {missing!r} as missing (missing={missing!r}); the rules read only NaN as "
             f"missing. Replace {missing!r} by NaN in the data and refit with the default missing=nan."

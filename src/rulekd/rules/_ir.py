@@ -146,8 +146,8 @@ class Condition:
             try:
                 v = float(self.value)
             except OverflowError:  # a Python int beyond the doubles
-                raise RuleFormatError(f"Condition on {self.feature!r}: the threshold {self.value} is too large "
-                                      f"for a float; use math.inf.") from None
+                raise RuleFormatError(f"Condition on {self.feature!r}: the threshold (a {int(self.value).bit_length()}"
+                                      f"-bit integer) is too large for a float; use math.inf.") from None
             if math.isnan(v):
                 raise RuleFormatError(f"Condition on {self.feature!r} has a NaN threshold.")
             object.__setattr__(self, "value", v)
@@ -225,7 +225,11 @@ class Condition:
             exact = _exact_integers(values)
             if exact is not None:  # integers float64 cannot hold: compared with the bound exactly
                 x, miss = exact
-                hit = _compare_integers(x, op, t)
+                if self.cast == "float32":  # rounded once, to float32, as the source model does
+                    with np.errstate(over="ignore"):
+                        hit = _compare(x.astype(np.float32).astype(np.float64), self.op, self.value)
+                else:
+                    hit = _compare_integers(x, op, t)
             else:
                 try:
                     x = _as_float(values)

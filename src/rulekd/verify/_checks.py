@@ -905,19 +905,19 @@ def check_gap(ctx: Context, *, max_regions: int, data: pd.DataFrame | None) -> l
             break
         if len(findings) >= max_regions:
             findings.append(Finding("gap", "violated",
-                                    f"More inputs fall to the default outside the {max_regions} regions listed "
+                                    f"More inputs fall to {_who(ctx)} outside the {max_regions} regions listed "
                                     f"(limit max_gap_regions={max_regions}).", counterexample=row,
                                     seconds=time.perf_counter() - t0, details={"limit_reached": True}))
             break
         region = _generalise_gap(ctx, row)
         if region is None:  # the example's own cell was not proved a gap (time budget): no region claimed
             findings.append(Finding("gap", "violated",
-                                    f"The default ({ctx.rs.default!r}) answers this input: no rule matches it. The "
+                                    f"{_who(ctx)[0].upper() + _who(ctx)[1:]} answers this input: no rule matches it. The "
                                     f"region around it was not proved within the time budget.",
                                     counterexample=row, seconds=time.perf_counter() - t0,
                                     details={"region": None, "default": ctx.rs.default}))
             findings.append(Finding("gap", "unknown",
-                                    "Whether other inputs fall to the default is undecided: the solver did not "
+                                    f"Whether other inputs fall to {_who(ctx)} is undecided: the solver did not "
                                     "finish within the time budget.", seconds=time.perf_counter() - t0,
                                     details={"reason": "region not proved"}))
             break
@@ -929,8 +929,7 @@ def check_gap(ctx: Context, *, max_regions: int, data: pd.DataFrame | None) -> l
                 inside &= c.evaluate(data_frame[c.feature])
             details["data_share"] = float(np.mean(inside & data_default))
         findings.append(Finding("gap", "violated",
-                                f"No rule matches any input with {region_text}; the default "
-                                f"({ctx.rs.default!r}) answers there.",
+                                f"No rule matches any input with {region_text}; {_who(ctx)} answers there.",
                                 counterexample=row, seconds=time.perf_counter() - t0, details=details))
         blocked.append(z3.Not(enc.conj(region)) if region else z3.BoolVal(False))
     if not findings:
@@ -940,6 +939,11 @@ def check_gap(ctx: Context, *, max_regions: int, data: pd.DataFrame | None) -> l
         for f in findings:
             f.details.setdefault("data_share_all_gaps", float(np.mean(data_default)))
     return findings
+
+
+def _who(ctx: Context) -> str:
+    """Who answers where no rule matches: the default class, or a hybrid's neural student."""
+    return "the hybrid's neural student" if ctx.rs.default_is_student else f"the default ({ctx.rs.default!r})"
 
 
 def _thresholds(ctx: Context) -> dict[str, list[float]]:
