@@ -136,12 +136,13 @@ def _build_model(args: argparse.Namespace, teacher: Any) -> Any:
         raise _cli_error("--transparency applies to --model hybrid only.")
     if args.guards and args.model != "hybrid":
         raise _cli_error("--guard applies to --model hybrid only; check properties of other models with `rulekd verify`.")
-    if args.kind is not None and args.model != "rules":
+    kind = getattr(args, "kind", None)  # a Namespace made in code may lack the newer options
+    if kind is not None and args.model != "rules":
         raise _cli_error("--kind applies to --model rules only (a tree's leaves are disjoint; a hybrid's rules a list).")
-    n_syn = _n_synthetic_arg(args.n_synthetic)
+    n_syn = _n_synthetic_arg(getattr(args, "n_synthetic", "auto"))
     if args.model == "rules":
         return DistilledRuleClassifier(teacher=teacher, max_rules=args.max_rules or 16, n_synthetic=n_syn,
-                                       max_conditions=args.max_conditions, kind=args.kind or "list",
+                                       max_conditions=args.max_conditions, kind=kind or "list",
                                        random_state=seed)
     if args.model == "tree":
         return DistilledTreeClassifier(teacher=teacher, max_leaf_nodes=args.max_rules or 16, n_synthetic=n_syn,
