@@ -448,6 +448,6 @@ def add_parsers(sub: Any) -> None:
     e.add_argument("--rule-column", default=None, metavar="NAME",
                    help="SQL: also return the id of the answering rule in this column")
     e.add_argument("--float-literals", choices=("decimal", "binary"), default="decimal",
-                   help="SQL: thresholds as shortest decimals, or as exact binary (hex) doubles (default: decimal)")
+                   help="SQL: thresholds as shortest decimals, or exactly as integers over powers of two (default: decimal)")
     common(e, force="overwrite --out")
     e.set_defaults(func=cmd_export)

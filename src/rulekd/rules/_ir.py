@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Iterable, Sequence
@@ -345,14 +346,12 @@ class Rule:
         return f"if {self.condition_text()} then {_format_level(self.prediction)}"
 
 
-def _compare(x: np.ndarray, op: str, t: Any) -> np.ndarray:
-    if op == "<=":
-        return x <= t
-    if op == "<":
-        return x < t
-    if op == ">":
-        return x > t
-    return x >= t
+# A numeric condition's operator as a function: numpy arrays, Python numbers and Z3 terms alike.
+COMPARE = {"<=": operator.le, "<": operator.lt, ">": operator.gt, ">=": operator.ge}
+
+
+def _compare(x: Any, op: str, t: Any) -> Any:
+    return COMPARE[op](x, t)
 
 
 _EXACT_IN_FLOAT64 = 2**53

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..domain import Domain, FeatureSpec
 from ..exceptions import DomainError, RuleFormatError
-from ..rules._ir import Condition, RuleSet, condition_key
+from ..rules._ir import COMPARE, Condition, RuleSet, condition_key
 
 __all__ = ["Encoding", "infer_domain", "frame_from_rows", "OTHER_LEVEL", "level_truth"]
 
@@ -123,14 +123,7 @@ def _compare(z3: Any, x: Any, op: str, t: float, integer: bool) -> Any:
         if op == ">":
             return x >= math.floor(q) + 1
         return x >= math.ceil(q)
-    v = z3.RealVal(q)
-    if op == "<=":
-        return x <= v
-    if op == "<":
-        return x < v
-    if op == ">":
-        return x > v
-    return x >= v
+    return COMPARE[op](x, z3.RealVal(q))
 
 
 class Encoding:
