@@ -56,7 +56,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..rules import Condition, Rule, RuleSet
 from ..students import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
-from ..students._base import DistilledClassifierMixin, _n_synthetic, _TeacherView, rank_first
+from ..students._base import DistilledClassifierMixin, _n_synthetic, _TeacherView, answered_proba, rank_first
 from ..students._tree import _TreeFitting
 from ..teachers import fit_teacher
 from ..transfer import make_transfer_set
@@ -684,17 +684,13 @@ class HybridClassifier(DistilledClassifierMixin):
         answers in its place in the list (the rows no earlier rule and no guard answers), mixed toward
         the rule's class where that mean puts another first (:func:`rank_first`); a rule that answers
         none of those rows keeps its candidate's label shares."""
-        d = self._choice_
-        rules = d["rules"]
+        rules = self._choice_["rules"]
         ci = {c: i for i, c in enumerate(self.classes_.tolist())}
-        taken = np.zeros(Mt.shape[0], dtype=bool)
-        out = []
-        for j in chosen:
-            sel = Mt[:, j] & ~taken
-            taken |= sel
-            p = t_proba[sel].mean(axis=0) if sel.any() else np.asarray(rules[j].proba, dtype=np.float64)
-            out.append(tuple(float(v) for v in rank_first(p, [ci[rules[j].prediction]])[0]))
-        return out
+        answer = np.full(Mt.shape[0], -1)  # position in the list of the rule that answers each row
+        for k, j in enumerate(chosen):
+            answer[Mt[:, j] & (answer < 0)] = k
+        return [answered_proba(answer, k, t_proba, None, rules[j].proba, ci[rules[j].prediction])
+                for k, j in enumerate(chosen)]
 
     def _pick(self, paths: list) -> tuple[list[int], int]:
         """The path and prefix length for the transparency target (or best accuracy)."""

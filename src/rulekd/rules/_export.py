@@ -112,7 +112,7 @@ def _list_text(rs: RuleSet, ids: bool) -> str:
         r = rs.rules[i]
         line = f"{'if' if k == 0 else 'elif'} {r.condition_text()} then {_format_level(r.prediction)}"
         lines.append(line + (f"  [{rs.rule_id(i)}]" if ids else ""))
-    lines.append("else: the neural student" if rs.default_is_student else f"else {_format_level(rs.default)}")
+    lines.append(f"else{rs.default_text(': ')}")
     return "\n".join(lines)
 
 
@@ -425,7 +425,7 @@ def _tree_text(rs: RuleSet, root: _Node, ids: bool) -> str:
     def leaf(node: _Node, pad: str) -> None:
         label = rs.default if node.rule is None else rs.rules[node.rule].prediction
         rid = "default" if node.rule is None else rs.rule_id(node.rule)
-        shown = "the neural student" if node.rule is None and rs.default_is_student else _format_level(label)
+        shown = rs.default_text("").strip() if node.rule is None else _format_level(label)
         lines.append(f"{pad}|--- class: {shown}" + (f"  [{rid}]" if ids else ""))
 
     def walk(node: _Node, depth: int) -> None:

@@ -228,7 +228,7 @@ class Condition:
                 x, miss = exact
                 if self.cast == "float32":  # rounded once, to float32, as the source model does
                     with np.errstate(over="ignore"):
-                        hit = _compare(x.astype(np.float32).astype(np.float64), self.op, self.value)
+                        hit = COMPARE[self.op](x.astype(np.float32).astype(np.float64), self.value)
                 else:
                     hit = _compare_integers(x, op, t)
             else:
@@ -241,7 +241,7 @@ class Condition:
                     ) from None
                 miss = np.isnan(x)
                 with np.errstate(invalid="ignore"):
-                    hit = _compare(x, op, t)
+                    hit = COMPARE[op](x, t)
         else:
             s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
             miss = np.asarray(s.isna(), dtype=bool)
@@ -350,9 +350,6 @@ class Rule:
 COMPARE = {"<=": operator.le, "<": operator.lt, ">": operator.gt, ">=": operator.ge}
 
 
-def _compare(x: Any, op: str, t: Any) -> Any:
-    return COMPARE[op](x, t)
-
 
 _EXACT_IN_FLOAT64 = 2**53
 
@@ -391,7 +388,7 @@ def _compare_integers(x: np.ndarray, op: str, t: float) -> np.ndarray:
         return np.full(x.shape, op in ("<=", "<"))
     if b < info.min:
         return np.full(x.shape, op in (">", ">="))
-    return _compare(x, op, x.dtype.type(b))
+    return COMPARE[op](x, x.dtype.type(b))
 
 
 def _as_float(values: Any) -> np.ndarray:
@@ -622,6 +619,11 @@ class RuleSet:
         set alone (they hold or fail on the whole hybrid) and leaves out ``redundant_rule``."""
         return self.metadata.get("default") == "student"
 
+    def default_text(self, sep: str = " ") -> str:
+        """Who answers where no rule does, as the text shows it: the default class, or "the neural student"
+        for a hybrid's rules (``sep`` precedes the latter; the class always follows a space)."""
+        return f"{sep}the neural student" if self.default_is_student else f" {_format_level(self.default)}"
+
     def proba_table(self) -> np.ndarray:
         """``(n_rules + 1, n_classes)``: each rule's probabilities, the default last."""
         ci = self._class_index()
@@ -677,8 +679,7 @@ class RuleSet:
             for i, r in enumerate(self.rules):
                 kw = "if" if i == 0 else "elif"
                 lines.append(f"{kw} {r.condition_text()} then {_format_level(r.prediction)}")
-            lines.append("else: the neural student" if self.default_is_student
-                         else f"else {_format_level(self.default)}")
+            lines.append(f"else{self.default_text(': ')}")
         else:
             # The confidence decides between overlapping rules, so the text shows it.
             for i, r in enumerate(self.rules):

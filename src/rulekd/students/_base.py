@@ -340,6 +340,20 @@ def _array_names(n: int) -> list[str]:
     return [f"x{i}" for i in range(n)]
 
 
+def answered_proba(answer: np.ndarray, j: int, proba: np.ndarray, weights: np.ndarray | None, fallback: Any,
+                   code: int) -> tuple[float, ...]:
+    """A rule's ``proba``: the (weighted) mean of the teacher's ``proba`` over the rows it answers
+    (``answer == j``), ``fallback`` where it answers none, with its class ``code`` ranked first
+    (:func:`rank_first`). The rule students and the hybrid share this."""
+    sel = answer == j
+    w = None if weights is None else weights[sel]
+    if sel.any() and (w is None or w.sum() > 0):
+        p = np.average(proba[sel], axis=0, weights=w)
+    else:
+        p = np.asarray(fallback, dtype=np.float64)
+    return tuple(float(v) for v in rank_first(p, [code])[0])
+
+
 def rank_first(proba: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """``proba`` (rows) with each row's class ``codes`` the most probable: where another class is first, the
     row is mixed ``0.4 * proba + 0.6 * one-hot``. The rule students and the hybrid share this convention."""

@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..rules import RuleSet
 from ..rules._ir import Condition, Rule
-from ._base import DistilledClassifierMixin, rank_first
+from ._base import DistilledClassifierMixin, answered_proba
 from ._tao import Tree
 
 __all__ = ["DistilledTreeClassifier"]
@@ -200,17 +200,14 @@ class _TreeFitting:
         no transfer row), it is mixed ``0.4 * mean + 0.6 * one-hot`` with the
         rule's class, as :class:`~rulekd.HybridClassifier` does, so that
         ``predict_proba``'s most probable class is always ``predict``'s
-        (:func:`._base.rank_first`).
+        (:func:`._base.answered_proba`).
         """
         ci = {c: i for i, c in enumerate(self.classes_.tolist())}
         answer = rs.decide(ts.X)
         stored = rs.proba_table()
 
         def proba(j: int, code: int) -> tuple[float, ...]:
-            sel = answer == j
-            w = ts.weights[sel]
-            p = np.average(ts.proba[sel], axis=0, weights=w) if w.sum() > 0 else stored[j]
-            return tuple(float(v) for v in rank_first(p, [code])[0])
+            return answered_proba(answer, j, ts.proba, ts.weights, stored[j], code)
 
         rules = tuple(
             Rule(r.conditions, r.prediction, proba(j, ci[r.prediction]), r.support, r.confidence, r.id, r.score)
