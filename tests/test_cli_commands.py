@@ -450,3 +450,48 @@ def test_a_loaded_teacher_gets_its_own_column_order(tmp_path):
                  "--teacher", str(tmp_path / "teacher.json"), "--max-rules", "4", "--out", str(tmp_path / "m"),
                  "--quiet"]) == 0
     assert load(tmp_path / "m").fidelity_ > 0.8
+
+
+def test_distill_with_a_declared_domain_accepts_what_it_allows(files, tmp_path, capsys):
+    from rulekd import Domain
+    from rulekd._tables import read_table
+
+    train = read_table(str(files / "train.csv")).drop(columns=["target"])
+    Domain.from_data(train).update("duration", allow_missing=True).to_json(tmp_path / "domain.json")
+    out = tmp_path / "declared"
+    assert main(["distill", "--data", str(files / "train.csv"), "--target", "target", "--max-rules", "4",
+                 "--n-synthetic", "1000", "--domain", str(tmp_path / "domain.json"), "--out", str(out),
+                 "--quiet"]) == 0
+    assert load(out).domain_["duration"].allow_missing
+    rows = pd.read_csv(files / "rows.csv")
+    rows.loc[:9, "duration"] = np.nan
+    rows.to_csv(tmp_path / "gaps.csv", index=False)
+    assert main(["predict", str(out), "--data", str(tmp_path / "gaps.csv"), "--out", str(tmp_path / "p.csv"),
+                 "--quiet"]) == 0
+    assert pd.read_csv(tmp_path / "p.csv")["prediction"].notna().all()
+    # The same model without --domain refuses those rows, naming the column.
+    plain = tmp_path / "plain"
+    assert main(["distill", "--data", str(files / "train.csv"), "--target", "target", "--max-rules", "4",
+                 "--n-synthetic", "1000", "--out", str(plain), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(plain), "--data", str(tmp_path / "gaps.csv"), "--out", str(tmp_path / "q.csv"),
+                 "--quiet"]) == 2
+    assert "'duration' has missing values" in _err(capsys)
+
+
+@pytest.mark.parametrize("content, match", [
+    (None, "is not a file"),
+    ("{", "Domain"),
+    ('{"format": "rulekd.domain", "version": 1, "features": [{"name": "age", "kind": "integer", '
+     '"lower": 0, "upper": 200, "allow_missing": false}], "onehot_groups": [], "constraints": []}',
+     "the Domain lacks"),
+])
+def test_distill_refuses_a_bad_domain_file(files, tmp_path, capsys, content, match):
+    path = tmp_path / "domain.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    assert main(["distill", "--data", str(files / "train.csv"), "--target", "target", "--n-synthetic", "200",
+                 "--domain", str(path), "--out", str(tmp_path / "m"), "--quiet"]) == 2
+    err = _err(capsys)
+    assert match in err and "Traceback" not in err
+    assert not (tmp_path / "m").exists()

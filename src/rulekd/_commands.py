@@ -19,6 +19,7 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
+from .exceptions import RulekdError
 from ._tables import check_new_file, check_writable, read_table, refuse_inside_model_directory, split_target, write_csv
 
 MODELS = ("rules", "tree", "mlp", "hybrid")
@@ -140,20 +141,35 @@ def _build_model(args: argparse.Namespace, teacher: Any) -> Any:
     if kind is not None and args.model != "rules":
         raise _cli_error("--kind applies to --model rules only (a tree's leaves are disjoint; a hybrid's rules a list).")
     n_syn = _n_synthetic_arg(getattr(args, "n_synthetic", "auto"))
+    domain = _domain_arg(getattr(args, "domain", None))
     if args.model == "rules":
         return DistilledRuleClassifier(teacher=teacher, max_rules=args.max_rules or 16, n_synthetic=n_syn,
                                        max_conditions=args.max_conditions, kind=kind or "list",
-                                       random_state=seed)
+                                       domain=domain, random_state=seed)
     if args.model == "tree":
         return DistilledTreeClassifier(teacher=teacher, max_leaf_nodes=args.max_rules or 16, n_synthetic=n_syn,
-                                       random_state=seed)
+                                       domain=domain, random_state=seed)
     if args.model == "mlp":
-        return DistilledMLPClassifier(teacher=teacher, n_synthetic=n_syn, random_state=seed)
+        return DistilledMLPClassifier(teacher=teacher, n_synthetic=n_syn, domain=domain, random_state=seed)
     # The hybrid's own candidate rule student unless a budget is given (as it was benchmarked: no polish).
     rules = None if args.max_rules is None else DistilledRuleClassifier(max_rules=args.max_rules, polish=False)
     transparency = 0.5 if args.transparency is None else args.transparency
     return HybridClassifier(teacher=teacher, rules=rules, transparency=transparency, guards=tuple(args.guards),
-                            n_synthetic=n_syn, random_state=seed)
+                            n_synthetic=n_syn, domain=domain, random_state=seed)
+
+
+def _domain_arg(path: str | None) -> Any:
+    """``--domain``: the Domain JSON file (as ``Domain.to_json`` writes it), or None."""
+    if path is None:
+        return None
+    from .domain import Domain
+
+    if not Path(path).is_file():
+        raise _cli_error(f"--domain {path!r} is not a file; write one with Domain.from_data(X).to_json(path).")
+    try:
+        return Domain.from_json(Path(path))
+    except RulekdError as exc:
+        raise _cli_error(f"--domain {path!r}: {exc}") from None
 
 
 def _n_synthetic_arg(text: str) -> Any:
@@ -408,6 +424,9 @@ def add_parsers(sub: Any) -> None:
                    help="synthetic rows the teacher labels (default: auto; fewer is faster, e.g. 2000)")
     d.add_argument("--drop", action="append", default=[], metavar="COL",
                    help="a column that is not a feature (an id, a note); repeatable")
+    d.add_argument("--domain", default=None, metavar="DOMAIN.json",
+                   help="the legal inputs (bounds, levels, missing values allowed), as Domain.to_json writes "
+                        "them; must name every feature and hold every row (default: inferred from --data)")
     d.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     d.add_argument("--out", required=True, metavar="DIR", help="model directory to write")
     common(d, force="replace a model directory already at --out")

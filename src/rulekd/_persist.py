@@ -126,6 +126,8 @@ def _encode(v: Any) -> Any:
         if all(isinstance(k, str) and not k.startswith("$") for k in v):
             return {k: _encode(x) for k, x in v.items()}
         return {"$items": [[_encode(k), _encode(x)] for k, x in v.items()]}
+    if isinstance(v, Domain):  # a student's declared domain= parameter
+        return {"$domain": v.to_dict()}
     text = _property_text(v)
     if text is not None:
         return {"$property": text}
@@ -189,8 +191,13 @@ def _decode(d: Any, where: str) -> Any:
             return parse_property(body)
         except ValueError as exc:
             raise ModelDirectoryError(f"{where}: the property {body!r} cannot be read: {exc}") from None
-    raise ModelDirectoryError(f"{where}: unknown tag {tag!r}; this rulekd reads $float, $tuple, $items and "
-                              f"$property.")
+    if tag == "$domain":
+        try:
+            return Domain.from_dict(body)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ModelDirectoryError(f"{where}: the Domain cannot be read: {exc}") from None
+    raise ModelDirectoryError(f"{where}: unknown tag {tag!r}; this rulekd reads $float, $tuple, $items, "
+                              f"$property and $domain.")
 
 
 def _conforms(v: Any, tp: Any) -> bool:

@@ -56,7 +56,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..rules import Condition, Rule, RuleSet
 from ..students import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
-from ..students._base import DistilledClassifierMixin, _n_synthetic, _TeacherView, answered_proba, rank_first
+from ..domain import Domain
+from ..students._base import (DistilledClassifierMixin, _array_names, _n_synthetic, _TeacherView, answered_proba,
+                              rank_first)
 from ..students._tree import _TreeFitting
 from ..teachers import fit_teacher
 from ..transfer import make_transfer_set
@@ -153,6 +155,13 @@ class HybridClassifier(DistilledClassifierMixin):
         lower transparency, :meth:`transparency_curve`) leaves to the student.
         Costs a second student fit (and one per :meth:`retarget` that changes
         the rules). Measured in ``docs/hybrid.md``.
+    domain : Domain or None, default=None
+        The inputs the model is for. ``None``: ``Domain.from_data(X)``. A
+        Domain declares them instead (wider bounds, more levels, missing values
+        where ``X`` has none): it names exactly ``X``'s columns and holds every
+        row of ``X``. Synthetic rows are drawn inside it (with some missing
+        values where it allows them and ``X`` has none), ``predict`` accepts
+        what it allows, and the verifier proves over it.
     random_state : int, RandomState or None
     verbose : int, default=0
 
@@ -232,6 +241,7 @@ class HybridClassifier(DistilledClassifierMixin):
         validation_fraction: float = 0.15,
         refit: bool = False,
         focus_student: bool = True,
+        domain: Any = None,
         random_state: Any = None,
         verbose: int = 0,
     ):
@@ -247,6 +257,7 @@ class HybridClassifier(DistilledClassifierMixin):
         self.validation_fraction = validation_fraction
         self.refit = refit
         self.focus_student = focus_student
+        self.domain = domain
         self.random_state = random_state
         self.verbose = verbose
 
@@ -325,10 +336,25 @@ class HybridClassifier(DistilledClassifierMixin):
         """The neural student, distilled from ``teacher_`` on ``(X, labels)``."""
         student = DistilledMLPClassifier() if self.student is None else clone(self.student)
         student.set_params(teacher=self.teacher_)
+        self._declare_domain(student)
         if "random_state" in student.get_params() and student.get_params()["random_state"] is None:
             student.set_params(random_state=seed)
         kw = {} if sw is None else {"sample_weight": sw}
         return student.fit(X, labels, **kw, **fit_kw)
+
+    def _declare_domain(self, student: Any) -> None:
+        """Give an inner student the hybrid's declared ``domain`` (unless it declares its own).
+
+        It then accepts and learns what the hybrid's Domain allows (missing values above all), in
+        its own feature names: an array reaches it as x0, x1, ... With ``domain=None`` the inner
+        students infer theirs from the training part, as before.
+        """
+        if self.domain is None or "domain" not in student.get_params() or student.get_params()["domain"] is not None:
+            return
+        d = self.domain_
+        if not self._frame_input_:
+            d = _renamed_domain(d, _array_names(len(d)))
+        student.set_params(domain=d)
 
     def _focus(self, X: Any, labels: np.ndarray, sw: Any, seed: int) -> None:
         """Train a second student on the rows the chosen rules leave to it (see ``focus_student``).
@@ -402,11 +428,13 @@ class HybridClassifier(DistilledClassifierMixin):
             base = (DistilledRuleClassifier(max_rules=16, polish=False, n_synthetic=n_syn, strategy=self.strategy)
                     if self.rules is None else clone(self.rules))
             base.set_params(teacher=self.teacher_, random_state=seed)
+            self._declare_domain(base)
             base.fit(fit_X, labels, **kw)
             out += [(conds, "rule student") for conds in self._renamed(base)]
         for size in _TREE_SIZES:
             tree = DistilledTreeClassifier(teacher=self.teacher_, max_leaf_nodes=size, n_synthetic=n_syn,
                                            strategy=self.strategy, random_state=seed)
+            self._declare_domain(tree)
             tree.fit(fit_X, labels, **kw)
             out += [(conds, f"tree {size}") for conds in self._renamed(tree)]
         out += self._teacher_tree_rules()
@@ -906,3 +934,14 @@ def _monotone_bad_ops(increasing: bool, toward_class: bool) -> tuple[str, ...]:
     if increasing:
         return upper if toward_class else lower
     return lower if toward_class else upper
+
+
+def _renamed_domain(domain: Domain, names: Sequence[str]) -> Domain:
+    """``domain`` with its features renamed, in order, to ``names`` (groups and constraints too)."""
+    new = dict(zip(domain.names, names))
+    return Domain(
+        tuple(dataclasses.replace(f, name=new[f.name]) for f in domain.features),
+        onehot_groups=tuple(tuple(new[n] for n in g) for g in domain.onehot_groups),
+        constraints=tuple(dataclasses.replace(c, coefficients=tuple((new[n], a) for n, a in c.coefficients))
+                          for c in domain.constraints),
+    )

@@ -38,6 +38,61 @@ def _n_synthetic(value: Any, n_rows: int, minimum: int = 10_000) -> int:
     return int(value)
 
 
+def declared_domain(domain: Domain, frame: pd.DataFrame) -> tuple[Domain, pd.DataFrame]:
+    """A user's Domain checked against the canonical training frame, in the frame's column order.
+
+    Returns the Domain (its features reordered as the columns) and the frame with each categorical
+    column's categories set to the Domain's levels. Refused: features that are not the columns,
+    a categorical feature on a numeric column or the reverse, and rows outside the Domain (the
+    teacher and the students would learn inputs the model then refuses, and the verifier's proofs
+    would not speak for them).
+    """
+    cols = [str(c) for c in frame.columns]
+    extra = [c for c in cols if c not in domain]
+    absent = [n for n in domain.names if n not in set(cols)]
+    if extra or absent:
+        raise ValueError(
+            "domain= must declare exactly the columns of X: "
+            + (f"X has columns {extra[:10]} the Domain lacks" if extra else "")
+            + ("; " if extra and absent else "")
+            + (f"the Domain has features {absent[:10]} X lacks" if absent else "")
+            + ". Build it from the training data (Domain.from_data(X)) and edit it with Domain.update."
+        )
+    specs = [domain[c] for c in cols]
+    out = {}
+    for spec, c in zip(specs, cols):
+        col = frame[c]
+        is_cat = isinstance(col.dtype, pd.CategoricalDtype)
+        if is_cat != (spec.kind == "categorical"):
+            raise ValueError(
+                f"domain= declares {c!r} as {spec.kind}, but X's column {c!r} is "
+                f"{'categorical' if is_cat else 'numeric'}. Declare the kind the data has (Domain.update({c!r}, "
+                f"kind=...)) or convert the column."
+            )
+        if is_cat:
+            unknown = [v for v in col.dropna().unique() if v not in set(spec.levels)]
+            if unknown:
+                raise ValueError(
+                    f"X's column {c!r} has levels {sorted(map(str, unknown))[:10]} that domain= does not list "
+                    f"(levels {list(map(str, spec.levels))[:20]}). Add them with Domain.update({c!r}, levels=...)."
+                )
+            col = pd.Categorical(col, categories=list(spec.levels))
+        out[c] = col
+    frame = pd.DataFrame(out, index=frame.index)
+    domain = Domain(tuple(specs), onehot_groups=domain.onehot_groups, constraints=domain.constraints)
+    inside = domain.contains(frame)
+    if not inside.all():
+        bad = np.flatnonzero(~inside)
+        row = frame.iloc[[int(bad[0])]]
+        why = [s.name for s in specs if not Domain((s,)).contains(row[[s.name]])[0]]
+        where = f"its features {why[:5]}" if why else "a one-hot group or a linear constraint"
+        raise ValueError(
+            f"{len(bad)} row(s) of X lie outside domain= (the first, row {int(bad[0])}, in {where}). Widen the "
+            f"Domain (Domain.update: bounds, levels, allow_missing=True) or drop those rows."
+        )
+    return domain, frame
+
+
 class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
     """Base of the students: validation, teacher fitting, transfer set.
 
@@ -49,6 +104,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         "n_synthetic": [StrOptions({"auto"}), Interval(numbers.Integral, 0, None, closed="left")],
         "strategy": [StrOptions(set(STRATEGIES))],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "domain": [Domain, None],
         "random_state": ["random_state"],
     }
 
@@ -193,7 +249,10 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                 f"Found input variables with inconsistent numbers of samples: X has {len(frame)} rows, y has {len(y_idx)}."
             )
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame, ensure_non_negative=True)
-        self.domain_ = Domain.from_data(frame)
+        if self.domain is None:
+            self.domain_ = Domain.from_data(frame)
+        else:
+            self.domain_, frame = declared_domain(self.domain, frame)
         rs = self.random_state
         rs = rs if isinstance(rs, np.random.RandomState) else np.random.RandomState(rs)
         seed = int(rs.randint(0, 2**31 - 1))

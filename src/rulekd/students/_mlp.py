@@ -201,6 +201,13 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         (``torch.set_num_threads``). The network is small: one thread is the
         fastest, and several threads spin badly when other processes share
         the cores. None leaves torch's setting alone.
+    domain : Domain or None, default=None
+        The inputs the model is for. ``None``: ``Domain.from_data(X)``. A
+        Domain declares them instead (wider bounds, more levels, missing values
+        where ``X`` has none): it names exactly ``X``'s columns and holds every
+        row of ``X``. Synthetic rows are drawn inside it (with some missing
+        values where it allows them and ``X`` has none), ``predict`` accepts
+        what it allows, and the verifier proves over it.
     random_state : int, RandomState or None, default=None
         Seeds the teacher, the transfer set and a local ``torch.Generator``
         (initial weights, shuffling); no global seed is set.
@@ -299,6 +306,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         tol: float = 1e-4,
         device: str = "cpu",
         n_threads: int | None = 1,
+        domain: Any = None,
         random_state: Any = None,
         verbose: int = 0,
     ):
@@ -326,6 +334,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         self.tol = tol
         self.device = device
         self.n_threads = n_threads
+        self.domain = domain
         self.random_state = random_state
         self.verbose = verbose
 

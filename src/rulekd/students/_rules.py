@@ -75,6 +75,13 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         credit, 20 to 91 s on breast cancer's 30 features).
     strategy : {"perturb", "marginal", "mixed"}, default="perturb"
     validation_fraction : float, default=0.2
+    domain : Domain or None, default=None
+        The inputs the model is for. ``None``: ``Domain.from_data(X)``. A
+        Domain declares them instead (wider bounds, more levels, missing values
+        where ``X`` has none): it names exactly ``X``'s columns and holds every
+        row of ``X``. Synthetic rows are drawn inside it (with some missing
+        values where it allows them and ``X`` has none), ``predict`` accepts
+        what it allows, and the verifier proves over it.
     random_state : int, RandomState or None, default=None
 
     Attributes
@@ -139,6 +146,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         n_synthetic: int | str = "auto",
         strategy: str = "perturb",
         validation_fraction: float = 0.2,
+        domain: Any = None,
         random_state: Any = None,
     ):
         self.teacher = teacher
@@ -152,6 +160,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
         self.n_synthetic = n_synthetic
         self.strategy = strategy
         self.validation_fraction = validation_fraction
+        self.domain = domain
         self.random_state = random_state
 
     # Fewest synthetic rows that n_synthetic="auto" gives (see the parameter).

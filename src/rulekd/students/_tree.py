@@ -245,6 +245,13 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
         How synthetic rows are drawn (see :mod:`rulekd.transfer`).
     validation_fraction : float, default=0.2
         Share of the transfer set held out for model choice and ``fidelity_``.
+    domain : Domain or None, default=None
+        The inputs the model is for. ``None``: ``Domain.from_data(X)``. A
+        Domain declares them instead (wider bounds, more levels, missing values
+        where ``X`` has none): it names exactly ``X``'s columns and holds every
+        row of ``X``. Synthetic rows are drawn inside it (with some missing
+        values where it allows them and ``X`` has none), ``predict`` accepts
+        what it allows, and the verifier proves over it.
     random_state : int, RandomState or None, default=None
 
     Attributes
@@ -295,6 +302,7 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
         n_synthetic: int | str = "auto",
         strategy: str = "perturb",
         validation_fraction: float = 0.2,
+        domain: Any = None,
         random_state: Any = None,
     ):
         self.teacher = teacher
@@ -304,6 +312,7 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
         self.n_synthetic = n_synthetic
         self.strategy = strategy
         self.validation_fraction = validation_fraction
+        self.domain = domain
         self.random_state = random_state
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "DistilledTreeClassifier":

@@ -16,7 +16,8 @@ FAST-DAD do the same). Three strategies:
 * ``"mixed"``: half of each.
 
 Every synthetic value is clipped, rounded and levelled into the Domain, so the
-sampler never leaves it.
+sampler never leaves it. Where the Domain allows a feature to be missing and the
+real rows never leave it missing, a share of the synthetic rows get it missing.
 """
 
 from __future__ import annotations
@@ -198,6 +199,8 @@ def _draw(
                     seen = codes[codes >= 0]
                     pool = seen if seen.size else np.arange(len(spec.levels))
                     out = np.where(bad, pool[rng.integers(0, len(pool), size=n_samples)], out)
+            elif not (codes < 0).any():
+                out = np.where(_declared_missing(rng, n_samples), -1, out)
             cols[spec.name] = pd.Categorical.from_codes(out, categories=list(spec.levels))
             continue
         x = col.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -216,12 +219,25 @@ def _draw(
         if not spec.allow_missing:
             finite = x[~np.isnan(x)]
             out = np.where(np.isnan(out), finite[0] if finite.size else 0.0, out)
+        elif not np.isnan(x).any():
+            out = np.where(_declared_missing(rng, n_samples), np.nan, out)
         with np.errstate(invalid="ignore"):
             out = np.clip(out, spec.lower, spec.upper)
         if spec.kind in ("integer", "binary"):
             out = np.round(out)
         cols[spec.name] = out
     return pd.DataFrame(cols, index=pd.RangeIndex(n_samples))
+
+
+# Share of synthetic rows given a missing value in a feature the Domain lets be missing but the
+# real rows never leave missing (a user's Domain, e.g. ``Domain.update(f, allow_missing=True)``):
+# without them the students would never see the teacher's answer there. A Domain inferred from
+# the data allows missing values only where the data has them, so it never draws these.
+_DECLARED_MISSING_RATE = 0.05
+
+
+def _declared_missing(rng: np.random.Generator, n: int) -> np.ndarray:
+    return rng.random(n) < _DECLARED_MISSING_RATE
 
 
 def make_transfer_set(

@@ -1,0 +1,162 @@
+"""``domain=``: a user's Domain instead of the one inferred from X (missing values, wider bounds, levels)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone
+from xgboost import XGBClassifier
+
+from rulekd import Domain, DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
+from rulekd._persist import load, save
+from rulekd.hybrid import HybridClassifier
+from rulekd.transfer import sample_synthetic
+from rulekd.verify import verify
+
+
+def _teacher():
+    return XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1, enable_categorical=True)
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    n = 300
+    X = pd.DataFrame({
+        "age": rng.integers(20, 70, n),
+        "income": rng.normal(50, 15, n),
+        "job": pd.Categorical(rng.choice(["a", "b", "c"], n)),
+    })
+    y = ((X.income > 50) ^ (X.job == "c")).astype(int).to_numpy()
+    return X, y  # no missing value anywhere
+
+
+STUDENTS = [
+    DistilledRuleClassifier(max_rules=4, n_synthetic=1500),
+    DistilledTreeClassifier(max_leaf_nodes=6, n_synthetic=1500),
+    DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5, n_synthetic=1500),
+]
+
+
+@pytest.mark.parametrize("student", STUDENTS, ids=lambda s: type(s).__name__)
+def test_declared_missing_values_are_learned_and_accepted(data, student):
+    X, y = data
+    declared = Domain.from_data(X).update("income", allow_missing=True).update("job", allow_missing=True)
+    rows = X.iloc[:20].copy()
+    rows.loc[rows.index[:10], "income"] = np.nan
+    rows.loc[rows.index[5:15], "job"] = np.nan
+    inferred = clone(student).set_params(teacher=_teacher(), random_state=0).fit(X, y)
+    if hasattr(inferred, "rules_"):  # the neural student imputes; rules refuse what they never learned
+        with pytest.raises(ValueError, match="had none during fit"):
+            inferred.predict(rows)
+    m = clone(student).set_params(teacher=_teacher(), random_state=0, domain=declared).fit(X, y)
+    assert m.domain_ == declared
+    pred = m.predict(rows)
+    proba = m.predict_proba(rows)
+    assert np.array_equal(pred, m.classes_[proba.argmax(axis=1)])
+    if hasattr(m, "rules_"):
+        assert np.array_equal(pred, m.rules_.predict(rows))
+    else:  # missing indicators for the declared features
+        assert {"income__missing"} <= {e["name"] for e in m.encoding_}
+
+
+def test_rules_answer_missing_values_as_the_teacher_does(data):
+    X, y = data
+    # The teacher sends a missing income to the high-income side: rows missing it are class 1 unless job is c.
+    teacher = _teacher().fit(X.assign(income=X.income.where(X.income <= 50)), y)
+    declared = Domain.from_data(X).update("income", allow_missing=True)
+    from sklearn.frozen import FrozenEstimator
+
+    m = DistilledRuleClassifier(teacher=FrozenEstimator(teacher), max_rules=4, n_synthetic=3000, random_state=0,
+                                domain=declared).fit(X, y)
+    rows = X.assign(income=np.nan)
+    assert np.mean(m.predict(rows) == teacher.predict(rows)) > 0.95
+    assert "income is missing" in m.rules_.to_text() or "or income is missing" in m.rules_.to_text()
+
+
+def test_declared_domain_is_reordered_and_proved_over(data):
+    X, y = data
+    wide = Domain.from_data(X[["job", "income", "age"]]).update("age", lower=18, upper=100)
+    m = DistilledRuleClassifier(teacher=_teacher(), max_rules=4, n_synthetic=1000, random_state=0,
+                                domain=wide).fit(X, y)
+    assert m.domain_.names == ("age", "income", "job")
+    assert (m.domain_["age"].lower, m.domain_["age"].upper) == (18.0, 100.0)
+    # The verifier reads the declared bounds: no row of X is older than 69, so only the declared Domain
+    # holds the counterexample.
+    prop = "if age > 80 then 1"
+    inferred = DistilledRuleClassifier(teacher=_teacher(), max_rules=4, n_synthetic=1000, random_state=0).fit(X, y)
+    assert verify(inferred, properties=[prop], checks="none").ok
+    found = verify(m, properties=[prop], checks="none")
+    assert not found.ok
+    (finding,) = found.findings
+    assert 80 < finding.counterexample["age"] <= 100
+
+
+def test_declared_levels_are_accepted_at_predict(data):
+    X, y = data
+    declared = Domain.from_data(X).update("job", levels=("a", "b", "c", "d"))
+    m = DistilledRuleClassifier(teacher=_teacher(), max_rules=4, n_synthetic=1000, random_state=0,
+                                domain=declared).fit(X, y)
+    rows = X.iloc[:3].assign(job=pd.Categorical(["d", "d", "a"], categories=["a", "d"]))
+    assert np.array_equal(m.predict(rows), m.rules_.predict(rows))
+    inferred = DistilledRuleClassifier(teacher=_teacher(), max_rules=4, n_synthetic=1000, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="unseen during fit"):
+        inferred.predict(rows)
+
+
+@pytest.mark.parametrize("edit, match", [
+    (lambda d, X: Domain.from_data(X.drop(columns="age")), r"X has columns \['age'\] the Domain lacks"),
+    (lambda d, X: Domain.from_data(X.assign(extra=1.0)), r"the Domain has features \['extra'\] X lacks"),
+    (lambda d, X: d.update("age", upper=30), r"row\(s\) of X lie outside domain=.*\['age'\]"),
+    (lambda d, X: d.update("job", levels=("a", "b")), r"levels \['c'\] that domain= does not list"),
+    (lambda d, X: d.update("income", kind="categorical", levels=("x",)), "declares 'income' as categorical"),
+])
+def test_a_domain_that_does_not_fit_x_is_refused(data, edit, match):
+    X, y = data
+    bad = edit(Domain.from_data(X), X)
+    with pytest.raises(ValueError, match=match):
+        DistilledRuleClassifier(teacher=_teacher(), n_synthetic=100, domain=bad).fit(X, y)
+
+
+def test_domain_must_be_a_domain(data):
+    X, y = data
+    with pytest.raises(ValueError, match="'domain' parameter"):
+        DistilledRuleClassifier(domain={"age": 1}).fit(X, y)
+
+
+def test_sampler_draws_missing_values_only_where_declared(data):
+    X, _ = data
+    inferred = sample_synthetic(X, 4000, domain=Domain.from_data(X), random_state=0)
+    assert not inferred.isna().any().any()
+    declared = Domain.from_data(X).update("income", allow_missing=True).update("job", allow_missing=True)
+    S = sample_synthetic(X, 4000, domain=declared, random_state=0)
+    assert 0.03 < S.income.isna().mean() < 0.07 and 0.03 < S.job.isna().mean() < 0.07
+    assert not S.age.isna().any()
+    assert declared.contains(S).all()
+
+
+def test_hybrid_passes_its_declared_domain_to_its_students_and_keeps_it(data, tmp_path):
+    X, y = data
+    declared = Domain.from_data(X).update("income", allow_missing=True)
+    h = HybridClassifier(teacher=_teacher(), rules=DistilledRuleClassifier(max_rules=4, n_synthetic=300),
+                         student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5),
+                         n_synthetic=600, random_state=0, domain=declared).fit(X, y)
+    assert h.student_.domain_ == declared and h.domain_ == declared
+    rows = X.iloc[:30].assign(income=np.nan)
+    pred = h.predict(rows)
+    assert np.array_equal(pred, h.classes_[h.predict_proba(rows).argmax(axis=1)])
+    save(h, tmp_path / "m")
+    again = load(tmp_path / "m")
+    assert again.domain == declared
+    assert np.array_equal(again.predict_proba(rows), h.predict_proba(rows))
+
+
+def test_hybrid_on_an_array_renames_the_domain_for_its_students(data):
+    X, y = data
+    A = X[["age", "income"]].to_numpy(dtype=float)
+    declared = Domain.from_data(A).update("x1", allow_missing=True)
+    h = HybridClassifier(teacher=_teacher(), rules=DistilledRuleClassifier(max_rules=3, n_synthetic=300),
+                         student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5),
+                         n_synthetic=600, random_state=0, domain=declared).fit(A, y)
+    rows = A[:10].copy()
+    rows[:, 1] = np.nan
+    assert h.predict(rows).shape == (10,)
