@@ -416,7 +416,7 @@ def test_python_source_holds_user_text_only_in_string_constants():
     source = to_python(rs)
     tree = ast.parse(source)
     called = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    assert called <= {"float", "frozenset", "bool", "_missing", "_rule"}
+    assert called <= {"float", "int", "hasattr", "frozenset", "bool", "_missing", "_rule"}
     strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     assert set(names) <= strings
     mod = python_module(rs)
@@ -810,3 +810,34 @@ def test_property_tree_view_of_any_tree_answers_like_the_rules(rs, closed_levels
     else:
         assert np.array_equal(decided, rs.decide(df))
     assert to_text(rs, "tree").count("class:") == len(rs.rules)
+
+
+@pytest.mark.parametrize("cond", [
+    Condition("x", "<=", float(2**53)),  # uncast: Python's float() rounded 2**53 + 1 down onto the bound
+    Condition("x", "<=", float(2**60 + 2**37), cast="float32"),  # the float32 midpoint rounds up
+    Condition("x", ">", float(2**60 + 2**37), cast="float32"),
+    Condition("x", "<", float(2**62 + 2**39), cast="float32"),
+    Condition("x", ">=", float(2**62 + 2**39), cast="float32"),
+    Condition("x", "<=", float(2**60), cast="float32"),  # the midpoint rounds down
+])
+def test_exports_compare_integers_beyond_2_53_exactly(cond):
+    rs = RuleSet((Rule((cond,), 1),), classes=(0, 1), default=0)
+    t = int(cond.value)
+    ulp = 2 ** (t.bit_length() - 24)  # float32's spacing there
+    around = [t, t + ulp // 2]  # the bound and the float32 midpoint above it
+    xs = sorted({v + d for v in around for d in (-257, -256, -255, -1, 0, 1, 255, 256, 257)})
+    df = pd.DataFrame({"x": np.array(xs, dtype=np.int64)})
+    expected = rs.predict(df).tolist()
+    compare = {"<=": lambda a, b: a <= b, "<": lambda a, b: a < b, ">": lambda a, b: a > b, ">=": lambda a, b: a >= b}
+    # Python compares an int with a float exactly; the cast rounds the integer once, to float32.
+    value = (lambda v: float(np.array([v], dtype=np.int64).astype(np.float32)[0])) if cond.cast else int
+    assert expected == [int(compare[cond.op](value(v), cond.value)) for v in xs]
+    mod = python_module(rs)
+    assert [mod["predict"]({"x": v}) for v in xs] == expected  # Python ints
+    assert [mod["predict"]({"x": np.int64(v)}) for v in xs] == expected
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE data (id INTEGER, x INTEGER)")
+    con.executemany("INSERT INTO data VALUES (?, ?)", list(enumerate(xs)))
+    for literals in ("binary", "decimal"):
+        got = [r[0] for r in con.execute(to_sql(rs, "data", order_by="id", float_literals=literals))]
+        assert got == expected, literals

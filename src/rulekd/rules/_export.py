@@ -686,7 +686,7 @@ def _sql_condition(c: Condition, flt: Any, literal: Any, alias: str) -> str:
     if c.op == "is not missing":
         return f"{col} IS NOT NULL"
     if c.is_numeric:
-        test = _sql_compare(col, *c.exact_bound(), flt)
+        test = _sql_compare(col, *c.integer_exact_bound(), flt)
     else:
         levels = sorted(c.value, key=_level_key)
         if not levels:
@@ -813,7 +813,7 @@ def to_python(model_or_rules: Any) -> str:
         if c.op == "is not missing":
             return f"(not m{j})"
         if c.is_numeric:
-            op, t = c.exact_bound()
+            op, t = c.integer_exact_bound()
             test = f"x{j} {op} {_py_literal(t)}"
         else:
             test = f"v{j} {c.op} {levels_name(c.value)}"
@@ -825,7 +825,8 @@ def to_python(model_or_rules: Any) -> str:
         body.append(f"    v{j} = row[{_py_literal(f)}]")
         body.append(f"    m{j} = _missing(v{j})")
         if f in numeric:
-            body.append(f"    x{j} = None if m{j} else float(v{j})")
+            # An integer stays one: Python compares it with a float exactly (float() would round past 2**53).
+            body.append(f"    x{j} = None if m{j} else (int(v{j}) if hasattr(v{j}, '__index__') else float(v{j}))")
     for i in _priority(rs):
         conds = [cond(c) for c in rs.rules[i].conditions]
         if not conds:

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-__all__ = ["float32_le_bound", "float32_lt_bound", "format_float", "parse_float"]
+__all__ = ["float32_le_bound", "float32_lt_bound", "format_float", "is_float32_midpoint", "parse_float"]
 
 _F32_MAX = float(np.finfo(np.float32).max)
 # Half an ulp above float32's largest finite value: float64 inputs at or past it
@@ -62,6 +62,31 @@ def float32_le_bound(t: float) -> float:
     # Round-half-to-even decides to which side the midpoint itself rounds.
     m = mid if _f32(mid) <= t else float(np.nextafter(mid, -np.inf))
     return m
+
+
+def is_float32_midpoint(x: float) -> bool:
+    """Whether ``x`` lies exactly halfway between two adjacent float32 values (or past the largest one, where
+    a cast rounds to infinity).
+
+    :func:`float32_le_bound` returns ``nextafter(mid, -inf)`` when such a midpoint rounds up: the largest
+    float64 below it. Integers beyond 2**53 can lie between the two, so an exact integer comparison needs
+    ``x < mid`` (see :meth:`~rulekd.rules.Condition.integer_exact_bound`).
+
+    >>> is_float32_midpoint(1.0 + 2.0**-24), is_float32_midpoint(1.0)
+    (True, False)
+    """
+    x = float(x)
+    if not math.isfinite(x):
+        return False
+    a = _f32_down(x)
+    if a == x:
+        return False
+    if a == -math.inf:
+        return x == -_F32_OVERFLOW
+    if a == _F32_MAX:
+        return x == _F32_OVERFLOW
+    b = float(np.nextafter(np.float32(a), np.float32(np.inf)))
+    return (a + b) / 2.0 == x
 
 
 def float32_lt_bound(t: float) -> float:

@@ -32,7 +32,7 @@ import pandas as pd
 
 from .._io import is_unicode
 from ..exceptions import RuleFormatError
-from ._floats import float32_le_bound, float32_lt_bound
+from ._floats import float32_le_bound, float32_lt_bound, is_float32_midpoint
 
 __all__ = ["Condition", "Rule", "RuleSet", "NUMERIC_OPS", "SET_OPS", "MISSING_OPS"]
 
@@ -207,6 +207,21 @@ class Condition:
         if self.op == "<":
             return "<=", float32_lt_bound(self.value)
         return ">", float32_lt_bound(self.value)  # ">=": not (float32(x) < t)
+
+    def integer_exact_bound(self) -> tuple[str, float]:
+        """:meth:`exact_bound` in a form that is also exact for integers beyond 2**53 compared exactly.
+
+        Where a float32 midpoint rounds up, :meth:`exact_bound` gives ``x <= m`` with ``m`` the largest float64
+        below the midpoint; integers between ``m`` and the midpoint then land on the wrong side of an exact
+        integer comparison (SQL engines, Python ints). This returns ``x < mid`` (``x >= mid`` for ``>``)
+        there: the same for every float64, and right for every integer. The exports write it.
+        """
+        op, t = self.exact_bound()
+        if self.cast is not None and op in ("<=", ">") and math.isfinite(t):
+            up = math.nextafter(t, math.inf)
+            if is_float32_midpoint(up):
+                return ("<" if op == "<=" else ">="), up
+        return op, t
 
     def negate(self) -> "Condition":
         """The condition that holds exactly where this one does not (missing included)."""
