@@ -551,6 +551,12 @@ def _number_or_nan(v: Any) -> float:
 _U64 = 2.0 ** -53
 
 
+def sum_rounding_bound(m: int) -> float:
+    """Relative rounding error of ``sum(w * x) - rhs`` over ``m`` terms in float64 (m products, m
+    additions, the subtraction): ``|computed - exact| <= g * (sum(|w * x|) + |rhs|)``."""
+    return (2 * m + 2) * _U64 / (1.0 - (2 * m + 2) * _U64)
+
+
 def _constraint_holds(c: LinearConstraint, values: dict[str, np.ndarray], rows: np.ndarray) -> np.ndarray:
     """Whether ``c`` holds on each row, exactly as the verifier's rational arithmetic decides it.
 
@@ -565,7 +571,7 @@ def _constraint_holds(c: LinearConstraint, values: dict[str, np.ndarray], rows: 
     with np.errstate(all="ignore"):
         diff = sum(w * values[n] for n, w in c.coefficients) - c.rhs
         mag = sum(abs(w) * np.abs(values[n]) for n, w in c.coefficients) + abs(c.rhs)
-    g = (2 * m + 2) * _U64 / (1.0 - (2 * m + 2) * _U64)  # m products, m additions, the subtraction
+    g = sum_rounding_bound(m)
     with np.errstate(invalid="ignore"):
         near = rows & np.isfinite(diff) & (np.abs(diff) <= g * mag)
         sure = rows & np.isfinite(diff) & ~near

@@ -544,3 +544,14 @@ def test_protected_column_names_that_are_not_text_keep_xs_rows():
     rep = audit(rs, X.set_axis(["0", "1"], axis=1), y, protected="1", verify=False)
     rep_int = audit(rs, X, y, protected="1", verify=False)
     assert rep_int["disaggregated"] == rep["disaggregated"]
+
+
+def test_a_hybrids_rules_alone_are_refused():
+    import numpy as np
+
+    from rulekd.rules import Condition, Rule, RuleSet
+
+    rs = RuleSet((Rule((Condition("x0", ">", 0.5),), 1),), classes=(0, 1), default=0, ordered=True,
+                 metadata={"default": "student"})
+    with pytest.raises(ValueError, match="hybrid's rules alone.*Audit the hybrid itself"):
+        audit(rs, np.array([[0.2], [0.9]]), [0, 1], verify=False)

@@ -427,3 +427,22 @@ def test_a_numeric_condition_on_a_text_column_names_the_column():
     rs = RuleSet((Rule((Condition("age", "<=", 30.0),), 1),), (0, 1), 0)
     with pytest.raises(ValueError, match="column 'age' holds values that are not numbers"):
         rs.predict(pd.DataFrame({"age": ["young", "old"]}))
+
+
+@pytest.mark.parametrize("rid", ["default", "student", "guard:0"])
+def test_rule_ids_that_name_who_else_answers_are_refused(rid):
+    from rulekd.exceptions import RuleFormatError
+
+    with pytest.raises(RuleFormatError, match=f"Rule id '{rid}' is reserved"):
+        RuleSet((Rule((Condition("x", ">", 0.5),), 1, id=rid),), classes=(0, 1), default=0)
+
+
+def test_a_hybrids_rules_name_the_student_where_no_rule_answers():
+    rule = Rule((Condition("x", ">", 0.5),), 1)
+    for ordered in (True, False):
+        rs = RuleSet((rule,), classes=(0, 1), default=0, ordered=ordered, metadata={"default": "student"})
+        assert rs.decided_by(pd.DataFrame({"x": [0.9, 0.1]})).tolist() == [rs.rule_id(0), "student"]
+        assert rs.to_text().endswith("the neural student")
+    plain = RuleSet((rule,), classes=(0, 1), default=0, ordered=False)
+    assert plain.decided_by(pd.DataFrame({"x": [0.1]})).tolist() == ["default"]
+    assert plain.to_text().endswith("default: 0")

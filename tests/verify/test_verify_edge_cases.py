@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import pandas as pd
 import pytest
 
 from rulekd import Condition as C
@@ -119,3 +120,40 @@ def test_an_internal_error_has_an_exit_code_of_its_own(monkeypatch, capsys):
     monkeypatch.setattr(commands, "cmd_export", broken)
     assert main(["export", "anything", "--format", "text"]) == EXIT_INTERNAL == 4
     assert "internal error (OverflowError)" in capsys.readouterr().err
+
+
+def test_an_equality_is_proved_over_the_rows_domain_contains_accepts():
+    """0.1 + 0.9 meets a + b == 1 only up to rounding; contains accepts it, so no proof may leave it out."""
+    dom = Domain((FeatureSpec("a", "real", 0, 1), FeatureSpec("b", "real", 0, 1))).with_constraint(
+        {"a": 1, "b": 1}, "==", 1)
+    rs = RuleSet((Rule((C("a", "<", 0.5),), 1),), classes=(0, 1), default=0, feature_names=("a", "b"))
+    row = pd.DataFrame({"a": [0.1], "b": [0.9]})
+    assert dom.contains(row).all() and rs.predict(row).tolist() == [1]
+    rep = verify(rs, dom, properties=["if a == 0.1 and b == 0.9 then 0"], checks="none")
+    assert rep.findings[0].status == "violated"
+    # Rows far from the equality are still outside: the property holds where a + b is 2 nowhere near 1.
+    assert verify(rs, dom, properties=["if a > 0.9 and b > 0.9 then 0"], checks="none").ok
+
+
+def test_numeric_conditions_on_big_integer_levels_are_read_as_predict_reads_them():
+    big = 2**53 + 1  # float(big) == 2**53: a float comparison would put it inside `k <= 2**53`
+    dom = Domain((FeatureSpec("k", "categorical", levels=(1, big)),))
+    rs = RuleSet((Rule((C("k", "<=", float(2**53)),), 1),), classes=(0, 1), default=0)
+    from rulekd.verify import Implies
+    from rulekd.verify._grammar import Test
+
+    rep = verify(rs, dom, properties=[Implies(Test(C("k", "in", {big})), then=1)], checks=["gap"])
+    assert {f.check: f.status for f in rep.findings} == {"gap": "violated", "property": "violated"}
+
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(checks=5), "checks must be"),
+    (dict(checks=["dead"], n_jobs="2"), "n_jobs must be"),
+    (dict(checks=["gap"], max_gap_regions="ten"), "max_gap_regions must be"),
+    (dict(checks=["gap"], data=pd.DataFrame({"x": [1.0]})), r"data lacks the Domain's columns \['y'\]"),
+])
+def test_bad_verify_arguments_are_named(kw, match):
+    dom = Domain((FeatureSpec("x", "real", 0, 1), FeatureSpec("y", "real", 0, 1)))
+    rs = RuleSet((Rule((C("x", "<", 0.5),), 1),), classes=(0, 1), default=0)
+    with pytest.raises(ValueError, match=match):
+        verify(rs, dom, **kw)

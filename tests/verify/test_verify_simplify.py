@@ -98,3 +98,20 @@ def test_simplify_with_tiny_timeouts_never_claims_without_proof():
     assert info["status"] in ("proved", "unknown")
     if info["status"] == "unknown":
         assert out.rules == rs.rules
+
+
+def test_a_hybrids_rules_keep_what_routes_rows_away_from_the_student():
+    """With default 0 the rule 'x <= 5 -> 0' and the condition 'y > 0' change nothing; with the student as
+    default they decide which rows the rules answer, so simplify keeps them and the proof still holds."""
+    dom = Domain((FeatureSpec("x", "real", 0, 10), FeatureSpec("y", "real", -1, 1)))
+    rules = (Rule((C("x", "<=", 5.0), C("y", ">", 0.0)), 0, id="keep_me"),
+             Rule((C("x", ">", 8.0),), 1, id="r1"))
+    plain = RuleSet(rules, classes=(0, 1), default=0, ordered=True)
+    hybrid = plain.replace(metadata={"default": "student"})
+    assert len(simplify(plain, dom)) == 1  # keep_me answers what the default would
+    out = simplify(hybrid, dom)
+    assert out.metadata["simplification"]["status"] == "proved"
+    assert [r.id for r in out.rules] == ["keep_me", "r1"] and out.n_conditions == 3
+    # The equivalence check tells the two apart: a rule of class 0 does not stand for the student.
+    rep = verify(hybrid, dom, checks=["equivalence"], reference=plain.replace(rules=rules[1:]))
+    assert rep.findings[0].status == "violated"

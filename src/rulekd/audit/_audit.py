@@ -48,6 +48,11 @@ class _Subject:
 
         self.model = model
         if isinstance(model, RuleSet):
+            if model.default_is_student:
+                raise ValueError(
+                    "These are a hybrid's rules alone: the rows no rule answers go to its neural student, which a "
+                    "RuleSet does not hold, so accuracy and fairness figures would be those of a placeholder class. "
+                    "Audit the hybrid itself (rulekd.load its model directory).")
             self.kind = "ruleset"
             self.rules = model
         else:

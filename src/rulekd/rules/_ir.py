@@ -69,6 +69,11 @@ RESERVED_WORDS = frozenset({"and", "or", "not", "in", "is", "missing", "true", "
                             "else", "monotone", "invariant", "toward", "inf", "nan"})
 
 
+# What decided_by names where no rule answers: the default class, or a hybrid's neural student (and
+# "guard:<k>" for a hybrid's guards). No rule may take these ids.
+RESERVED_IDS = ("default", "student")
+
+
 def _quote_name(name: str) -> str:
     if _IDENT.match(name) and name.lower() not in RESERVED_WORDS:
         return name
@@ -529,6 +534,12 @@ class RuleSet:
         ids = [self.rule_id(i) for i in range(len(rules))]
         if len(set(ids)) != len(ids):
             raise RuleFormatError("Rule ids must be unique.")
+        reserved = [r for r in ids if r in RESERVED_IDS or r.startswith("guard:")]
+        if reserved:
+            raise RuleFormatError(
+                f"Rule id {reserved[0]!r} is reserved: decided_by, the exports and the audit name the default "
+                f"{RESERVED_IDS[0]!r}, a hybrid's student {RESERVED_IDS[1]!r} and its guards 'guard:<k>'. "
+                f"Rename the rule.")
         object.__setattr__(self, "ordered", bool(self.ordered))
         if _nesting(self.metadata) > MAX_METADATA_DEPTH:
             raise RuleFormatError(
@@ -618,9 +629,10 @@ class RuleSet:
         return np.where(hit, order[first], -1).astype(np.intp)
 
     def decided_by(self, X: Any) -> np.ndarray:
-        """Rule id answering each row, or ``"default"``."""
+        """Rule id answering each row, or ``"default"`` (``"student"`` for a hybrid's rules, as the exports say)."""
         idx = self.decide(X)
-        ids = np.array([self.rule_id(i) for i in range(len(self.rules))] + ["default"], dtype=object)
+        rest = RESERVED_IDS[1] if self.default_is_student else RESERVED_IDS[0]
+        ids = np.array([self.rule_id(i) for i in range(len(self.rules))] + [rest], dtype=object)
         return ids[idx]
 
     def _class_index(self) -> dict[Any, int]:
@@ -699,7 +711,7 @@ class RuleSet:
             # The confidence decides between overlapping rules, so the text shows it.
             for i, r in enumerate(self.rules):
                 lines.append(f"rule {self.rule_id(i)}: {r} (confidence {r.confidence!r})")
-            lines.append(f"default: {_format_level(self.default)}")
+            lines.append(f"default:{self.default_text(' ')}")
         return "\n".join(lines)
 
     def __str__(self) -> str:

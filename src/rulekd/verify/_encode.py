@@ -32,7 +32,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..domain import Domain, FeatureSpec
+from ..domain import Domain, FeatureSpec, sum_rounding_bound
 from ..exceptions import DomainError, RuleFormatError
 from ..rules._ir import COMPARE, Condition, RuleSet, condition_key
 
@@ -94,13 +94,14 @@ def level_truth(c: Condition, spec: FeatureSpec) -> np.ndarray:
         column = pd.Series(pd.Categorical(levels, categories=levels))
         return np.asarray(c.evaluate(column), dtype=bool)
     try:
-        vals = np.asarray([float(v) for v in levels], dtype=np.float64)
+        [float(v) for v in levels]
     except (TypeError, ValueError):
         raise RuleFormatError(
             f"The condition '{c}' compares categorical feature {c.feature!r} with a number, but its levels "
             f"{levels[:6]} are not numbers."
         ) from None
-    return np.asarray(c.evaluate(vals), dtype=bool)
+    # On the column predict reads: integer levels beyond 2**53 are compared exactly there, not as floats.
+    return np.asarray(c.evaluate(pd.Series(pd.Categorical(levels, categories=levels))), dtype=bool)
 
 
 def _frac(t: float) -> Fraction:
@@ -215,7 +216,16 @@ class Encoding:
                 terms.append(z3.RealVal(_frac(w)) * x)
             lhs = z3.Sum(terms)
             rhs = z3.RealVal(_frac(con.rhs))
-            rel = lhs <= rhs if con.op == "<=" else lhs >= rhs if con.op == ">=" else lhs == rhs
+            if con.op == "==":
+                # Domain.contains lets data meet an equality up to the float64 rounding of its sum (0.1 + 0.9
+                # is not 1 exactly), within g * magnitude of the computed sum; so the exact sum of such a row
+                # lies within 2g(1 + g) < 3g of the exact magnitude. Proofs cover that band, or a row that
+                # contains accepts could break a "proved" property.
+                mag = z3.Sum([z3.If(t >= 0, t, -t) for t in terms]) + z3.RealVal(_frac(abs(con.rhs)))
+                tol = z3.RealVal(_frac(3 * sum_rounding_bound(len(terms)))) * mag
+                rel = z3.And(lhs - rhs <= tol, rhs - lhs <= tol)
+            else:
+                rel = lhs <= rhs if con.op == "<=" else lhs >= rhs
             guard = z3.Or([self.is_missing(n) for n in names])
             out.append(z3.Or(guard, rel))
         return out

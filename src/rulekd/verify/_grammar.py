@@ -8,12 +8,12 @@ Conditions::
     unary   := "not" unary | "(" cond ")" | test
     test    := name OP value                     age < 25, sex == "female"
              | value OP name [OP value]          25 > age,  18 <= age < 65
-             | name ["not"] "in" "{" value ("," value)* "}"
+             | name ["not"] "in" "{" [value ("," value)*] "}"
              | name "is" ["not"] "missing"
              | "true" | "false"
     OP      := "<" | "<=" | ">" | ">=" | "==" | "!="
     name    := identifier | `any text` (backticks, a doubled `` for a backtick)
-    value   := number | "string" | 'string'
+    value   := number | "string" | 'string'   (JSON's escapes: \\n, \\t, \\uXXXX, \\", \\\\; and \\')
 
 Properties::
 
@@ -223,6 +223,19 @@ def _error(source: str, pos: int, message: str) -> PropertySyntaxError:
     return PropertySyntaxError(f"{message} (at position {pos}):\n  {snippet}\n  {' ' * offset}^")
 
 
+_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "/": "/", "n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f"}
+
+
+def _join_surrogates(text: str) -> str:
+    """A JSON surrogate pair (two \\u escapes) as the one character it encodes; a lone one stays."""
+    if not any("\ud800" <= c <= "\udfff" for c in text):
+        return text
+    try:
+        return text.encode("utf-16", "surrogatepass").decode("utf-16")
+    except UnicodeDecodeError:
+        return text
+
+
 def _tokenize(source: str) -> list[_Tok]:
     if not isinstance(source, str):
         raise PropertySyntaxError(f"Expected a string, got {type(source).__name__}.")
@@ -238,15 +251,22 @@ def _tokenize(source: str) -> list[_Tok]:
         if ch in "\"'":
             j, buf = i + 1, []
             while j < n and source[j] != ch:
-                if source[j] == "\\" and j + 1 < n and source[j + 1] in "\\\"'":
-                    buf.append(source[j + 1])
-                    j += 2
-                    continue
+                if source[j] == "\\" and j + 1 < n:
+                    # JSON's escapes (the rule text writes levels as JSON strings: a newline is \n), and \'
+                    e = source[j + 1]
+                    if e in _ESCAPES:
+                        buf.append(_ESCAPES[e])
+                        j += 2
+                        continue
+                    if e == "u" and re.fullmatch(r"[0-9a-fA-F]{4}", source[j + 2 : j + 6]):
+                        buf.append(chr(int(source[j + 2 : j + 6], 16)))
+                        j += 6
+                        continue
                 buf.append(source[j])
                 j += 1
             if j >= n:
                 raise _error(source, i, "Unterminated string")
-            toks.append(_Tok("str", "".join(buf), i, source[i : j + 1]))
+            toks.append(_Tok("str", _join_surrogates("".join(buf)), i, source[i : j + 1]))
             i = j + 1
             continue
         if ch == "`":
@@ -492,6 +512,9 @@ class _Parser:
 
     def level_set(self) -> list:
         self.expect_op("{", "to open the set of levels")
+        if self.is_op("}"):  # the empty set: `f in {}` holds for no present value
+            self.next()
+            return []
         out = [self.value()]
         while self.is_op(","):
             self.next()
@@ -522,7 +545,8 @@ class _Parser:
 
     def prop(self) -> tuple[str, dict]:
         t = self.tok
-        if t.kind == "name" and self.toks[self.i + 1].kind == "op" and self.toks[self.i + 1].value == "(":
+        if (t.kind == "name" and not self.is_kw("if", t) and self.toks[self.i + 1].kind == "op"
+                and self.toks[self.i + 1].value == "("):  # Implies(...), ...; `if (a or b) ...` is not a call
             return self.call()
         if self.is_kw("if", t):
             self.next()

@@ -146,10 +146,27 @@ def ruleset_model(rs: RuleSet, domain: Domain, *, compare: str = "class") -> Mod
 
         return Model(conjs, labels, ids, "default", evaluate, "rules", list(order))
 
-    def evaluate_cls(frame: pd.DataFrame) -> np.ndarray:
-        return np.asarray(rs.predict(frame[names]), dtype=object)
+    # A hybrid's rules leave the rows no rule answers to its student: the default is not a class there, and
+    # a change that moved rows between a rule and the student (a rule dropped, a condition removed) must not
+    # pass for equivalent because the rule's class equals the placeholder.
+    default = student_label(rs.classes) if rs.default_is_student else rs.default
 
-    return Model(conjs, [rs.rules[i].prediction for i in order], ids, rs.default, evaluate_cls, "rules", list(order))
+    def evaluate_cls(frame: pd.DataFrame) -> np.ndarray:
+        out = np.asarray(rs.predict(frame[names]), dtype=object)
+        if rs.default_is_student:
+            out[rs.decide(frame[names]) < 0] = default
+        return out
+
+    return Model(conjs, [rs.rules[i].prediction for i in order], ids, default, evaluate_cls, "rules", list(order))
+
+
+def student_label(classes: Sequence[Any]) -> str:
+    """The answer of a hybrid's rules where none fires, in the verifier's models: a text no class has."""
+    label = "the neural student"
+    taken = {c for c in classes if isinstance(c, str)}
+    while label in taken:
+        label += "*"
+    return label
 
 
 def _cat_order(name: str, domain: Domain, categories: dict | None) -> list:

@@ -94,6 +94,24 @@ def _validate(rules: RuleSet, domain: Domain) -> None:
                     )
 
 
+def _check_arguments(n_jobs: Any, max_gap_regions: Any, data: Any, domain: Domain) -> None:
+    """ValueErrors that name the argument (deep inside, a str n_jobs failed a comparison with an int)."""
+    def whole(v: Any) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    if n_jobs is not None and not whole(n_jobs):
+        raise ValueError(f"n_jobs must be a whole number of workers or None, got {n_jobs!r}.")
+    if not whole(max_gap_regions) or max_gap_regions < 0:
+        raise ValueError(f"max_gap_regions must be a whole number >= 0, got {max_gap_regions!r}.")
+    if data is not None:
+        if not isinstance(data, pd.DataFrame):
+            raise ValueError(f"data must be a DataFrame with the Domain's columns, got {type(data).__name__}.")
+        absent = [n for n in domain.names if n not in data.columns]
+        if absent:
+            raise ValueError(f"data lacks the Domain's columns {absent[:10]}; it needs every feature of the Domain "
+                             f"to place its rows in the gaps.")
+
+
 def _resolve_checks(checks: Any, has_reference: bool) -> list[str]:
     if checks is None or checks == "none":
         return []
@@ -101,6 +119,10 @@ def _resolve_checks(checks: Any, has_reference: bool) -> list[str]:
         return [c for c in _ALL if c != "equivalence" or has_reference]
     if isinstance(checks, str):
         checks = [checks]
+    try:
+        checks = list(checks)
+    except TypeError:
+        raise ValueError(f"checks must be 'all', 'none', a check's name or a list of them, got {checks!r}.") from None
     out = []
     for c in checks:
         if c not in _ALL:
@@ -215,6 +237,7 @@ def verify(
     if not isinstance(timeout_ms, (int, np.integer)) or isinstance(timeout_ms, bool) or timeout_ms < 1:
         raise ValueError(f"timeout_ms must be a positive integer, got {timeout_ms!r}.")
     check_time_budget(time_budget_s)
+    _check_arguments(n_jobs, max_gap_regions, data, domain)
     names = _resolve_checks(checks, reference is not None)
     props = parse_properties(properties)
     if rules.default_is_student:
