@@ -87,3 +87,27 @@ def test_demo_rejects_a_non_positive_budget_before_writing(tmp_path, capsys):
     assert main(["demo", "--out", str(out), "--max-rules", "0"]) == 2
     assert "--max-rules must be at least 1" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_demo_overwrites_only_the_files_its_last_run_wrote(demo_run, tmp_path, capsys):
+    """Regression: the marker was written before any work, so an interrupted run's folder let a later run
+    overwrite files the user had put there since."""
+    import shutil
+
+    from rulekd.cli import DEMO_FILES, _prepare_out_dir
+
+    _, _, out = demo_run
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    _prepare_out_dir(copy, DEMO_FILES, force=False)  # unchanged since the demo wrote it: the demo's own
+    (copy / "rules.py").write_text("# my own edits\n", encoding="utf-8")
+    assert main(["demo", "--out", str(copy), "--quiet"]) == 2
+    assert "rules.py" in capsys.readouterr().err
+    assert (copy / "rules.py").read_text(encoding="utf-8") == "# my own edits\n"
+    # A folder an interrupted run left (a marker of the old kind, or none) holds the user's files.
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / ".rulekd-demo").write_text("written by `rulekd demo`\n", encoding="utf-8")
+    (fresh / "domain.json").write_text("{}", encoding="utf-8")
+    assert main(["demo", "--out", str(fresh), "--quiet"]) == 2
+    assert (fresh / "domain.json").read_text(encoding="utf-8") == "{}"

@@ -495,3 +495,48 @@ def test_distill_refuses_a_bad_domain_file(files, tmp_path, capsys, content, mat
     err = _err(capsys)
     assert match in err and "Traceback" not in err
     assert not (tmp_path / "m").exists()
+
+
+def test_a_byte_order_mark_does_not_hide_the_first_columns_levels(tmp_path):
+    """Excel's "CSV UTF-8" starts with a BOM: the first column's text levels "1", "2" were read as numbers."""
+    rng = np.random.default_rng(0)
+    grade = rng.choice(["1", "2", "A"], 150)
+    x = rng.normal(size=150)
+    pd.DataFrame({"grade": grade, "x": x, "target": ((grade == "A") | (x > 0)).astype(int)}).to_csv(
+        tmp_path / "train.csv", index=False)
+    assert main(["distill", "--data", str(tmp_path / "train.csv"), "--target", "target", "--n-synthetic", "200",
+                 "--max-rules", "3", "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    rows = pd.DataFrame({"grade": ["1", "2", "1"], "x": [0.5, -0.5, 1.0]})
+    (tmp_path / "bom.csv").write_text(rows.to_csv(index=False), encoding="utf-8-sig")
+    (tmp_path / "plain.csv").write_text(rows.to_csv(index=False), encoding="utf-8")
+    for name in ("bom", "plain"):
+        assert main(["predict", str(tmp_path / "m"), "--data", str(tmp_path / f"{name}.csv"),
+                     "--out", str(tmp_path / f"{name}-pred.csv"), "--quiet"]) == 0
+    assert pd.read_csv(tmp_path / "bom-pred.csv").equals(pd.read_csv(tmp_path / "plain-pred.csv"))
+
+
+def test_a_column_of_lists_is_refused_unless_dropped(files, tmp_path, capsys):
+    pytest.importorskip("pyarrow")
+    frame = pd.read_csv(files / "train.csv").iloc[:120]
+    frame["tags"] = [["a", "b"]] * len(frame)
+    frame.to_parquet(tmp_path / "t.parquet")
+    args = ["distill", "--data", str(tmp_path / "t.parquet"), "--target", "target", "--n-synthetic", "200",
+            "--max-rules", "3", "--quiet"]
+    assert main(args + ["--out", str(tmp_path / "m")]) == 2
+    err = _err(capsys)
+    assert "Column 'tags'" in err and "--drop tags" in err and "Traceback" not in err
+    assert main(args + ["--drop", "tags", "--out", str(tmp_path / "m")]) == 0
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--time-budget-s", "-1"], "positive number of seconds"),
+    (["--time-budget-s", "nan"], "positive number of seconds"),
+    (["--property", "invariant nope"], "'nope', which is not in the Domain"),
+    (["--property", "if duration > 3 then maybe"], "maybe"),
+])
+def test_audit_refuses_bad_verification_arguments(files, rules_dir, tmp_path, capsys, extra, match):
+    out = tmp_path / "r.html"
+    assert main(["audit", str(rules_dir), "--data", str(files / "test.csv"), "--target", "target",
+                 "--out", str(out), "--quiet"] + extra) == 2
+    assert match in _err(capsys)
+    assert not out.exists()

@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from .exceptions import RulekdError
-from ._tables import check_new_file, check_writable, read_table, refuse_inside_model_directory, split_target, write_csv
+from .verify._cli import _positive_float
+from ._tables import (check_new_file, check_writable, read_table, refuse_inside_model_directory, refuse_nested,
+                      split_target, write_csv)
 
 MODELS = ("rules", "tree", "mlp", "hybrid")
 EXPORT_FORMATS = ("text", "tree", "json", "sql", "python")
@@ -209,6 +211,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         frame = read_table(args.data, encoding=args.encoding)
         X, y = split_target(frame, args.target, args.data)
         X = _drop_columns(X, args.drop, args.data, args.target)
+        refuse_nested(X, args.data)
         teacher = _teacher(args.teacher)
         X = _in_teacher_order(X, teacher)
         model = _build_model(args, teacher)
@@ -298,6 +301,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     out = check_new_file(args.out, args.force, inputs=(args.data,))
     frame = read_table(args.data, encoding=args.encoding, text_columns=_text_features(model))
     X = _features(model, frame, args.data)
+    refuse_nested(X, args.data)
     result = pd.DataFrame({"prediction": model.predict(X)})
     if hasattr(model, "decided_by"):
         result["decided_by"] = model.decided_by(X)
@@ -330,15 +334,35 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise _cli_error(f"--protected {c!r} is not a column of {args.data!r}.")
     protected = {c: X[c] for c in args.protected} if args.protected else None
     X = _features(model, X, args.data)
+    refuse_nested(X, args.data)
+    refuse_nested(pd.DataFrame(protected or {}), args.data)
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
-        report = audit(model, X, y, protected=protected, properties=list(args.properties),
+        report = audit(model, X, y, protected=protected, properties=_audit_properties(args.properties, model),
                        time_budget_s=args.time_budget_s)
     report.write_html(out, overwrite=args.force)
     if json_out is not None:
         report.write_json(json_out, overwrite=args.force)
     _say(args)(f"{report}\nwrote {out}" + (f" and {json_out}" if json_out else ""))
     return 0
+
+
+def _audit_properties(texts: list[str], model: Any) -> list[Any]:
+    """``--property`` texts parsed and checked against the model's features and classes before the audit
+    (inside it, a bad property only ended as the report's verification error, and the command exited 0)."""
+    from .verify import parse_property
+
+    out = []
+    for text in texts:
+        try:
+            prop = parse_property(text)
+            domain = getattr(model, "domain_", None)
+            if domain is not None:
+                prop.validate(domain, [c.item() if hasattr(c, "item") else c for c in model.classes_])
+        except ValueError as exc:
+            raise _cli_error(f"--property {text!r}: {' '.join(str(exc).split())}") from None
+        out.append(prop)
+    return out
 
 
 # -- export ------------------------------------------------------------------------------------------
@@ -447,7 +471,8 @@ def add_parsers(sub: Any) -> None:
     a.add_argument("--protected", nargs="+", default=[], metavar="COL", help="protected attribute columns")
     a.add_argument("--property", dest="properties", action="append", default=[], metavar="TEXT",
                    help="a property to verify; repeatable")
-    a.add_argument("--time-budget-s", type=float, default=60.0, metavar="S", help="verification time limit")
+    a.add_argument("--time-budget-s", type=_positive_float, default=60.0, metavar="S",
+                   help="verification time limit in seconds (default 60)")
     a.add_argument("--out", required=True, metavar="REPORT.html", help="HTML report to write")
     a.add_argument("--json", default=None, metavar="REPORT.json", help="also write the report as JSON")
     common(a, force="overwrite the report files")

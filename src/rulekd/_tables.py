@@ -11,7 +11,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,6 +74,8 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
             raise TableError(f"Unknown text encoding {encoding!r}; use e.g. utf-8 or latin-1.") from None
         if not header:
             raise TableError(f"{str(p)!r} is empty: it has no header row.")
+        if header[0].startswith("\ufeff"):  # a byte-order mark (Excel's "CSV UTF-8"): pandas drops it too
+            header[0] = header[0][1:]
         dup = sorted({h for h in header if header.count(h) > 1})
         if dup:
             raise TableError(f"{str(p)!r} has duplicate column names {dup}; rename them so each feature has one name.")
@@ -106,6 +108,8 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
     for c in frame.columns:
         col = frame[c]
         if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+            if _nested(col) is not None:
+                continue  # lists (Parquet): refused by refuse_nested where the column is used, not when dropped
             kinds = {type(v).__name__ for v in col.dropna()}
             if kinds == {"bool"}:  # True / False with empty cells: the same binary feature as without them
                 frame[c] = col.astype("float64")
@@ -114,6 +118,23 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
                 frame[c] = col.map(lambda v: v if pd.isna(v) else str(v))
             frame[c] = frame[c].astype("category")
     return frame
+
+
+def _nested(col: pd.Series) -> Any:
+    """The first value of ``col`` that is a container (a Parquet list or struct), or None."""
+    if col.dtype != object:
+        return None
+    return next((v for v in col.dropna() if isinstance(v, (list, tuple, dict, set, np.ndarray))), None)
+
+
+def refuse_nested(frame: pd.DataFrame, source: str) -> None:
+    """A TableError naming the first column of ``frame`` that holds lists or structs (never a feature)."""
+    for c in frame.columns:
+        v = _nested(frame[c])
+        if v is not None:
+            raise TableError(f"Column {str(c)!r} of {source!r} holds {type(v).__name__} values, which cannot be a "
+                             f"feature or a group; drop it (distill: --drop {c}) or flatten it into columns of "
+                             f"numbers or text.")
 
 
 def split_target(frame: pd.DataFrame, target: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:

@@ -40,13 +40,17 @@ class CLIError(Exception):
 
 
 def _prepare_out_dir(out: Path, names: Sequence[str], force: bool) -> None:
-    """Create ``out``; refuse to overwrite files we did not write unless ``force``."""
+    """Create ``out``; refuse to overwrite files the demo did not write unless ``force``.
+
+    A file is the demo's when the marker the last complete run left lists it with the same content (its
+    SHA-256): a file put there since, or an interrupted run's folder, is the user's.
+    """
     if out.exists() and not out.is_dir():
         raise CLIError(f"--out {str(out)!r} exists and is not a directory.")
     out.mkdir(parents=True, exist_ok=True)
-    ours = (out / _DEMO_MARKER).exists()
-    clash = [n for n in names if (out / n).exists()]
-    if clash and not (ours or force):
+    ours = _demo_files(out)
+    clash = [n for n in names if (out / n).exists() and not _is_ours(out / n, ours.get(n))]
+    if clash and not force:
         raise CLIError(
             f"{str(out)!r} already holds {', '.join(clash)}; pass --force to overwrite or choose another --out."
         )
@@ -56,7 +60,38 @@ def _prepare_out_dir(out: Path, names: Sequence[str], force: bool) -> None:
         probe.unlink()
     except OSError as exc:
         raise CLIError(f"Cannot write to {str(out)!r}: {exc.strerror}; fix its permissions or choose another --out.") from None
-    (out / _DEMO_MARKER).write_text("written by `rulekd demo`\n", encoding="utf-8")
+
+
+def _demo_files(out: Path) -> dict:
+    """The files the last complete demo run wrote to ``out``: name -> SHA-256 (``"folder"`` for a folder)."""
+    import json
+
+    try:
+        files = json.loads((out / _DEMO_MARKER).read_text(encoding="utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return files if isinstance(files, dict) else {}
+
+
+def _is_ours(path: Path, digest: object) -> bool:
+    if path.is_dir():  # models/: the demo's saves replace only model directories there, never other folders
+        return digest == "folder"
+    return isinstance(digest, str) and path.is_file() and _sha256(path) == digest
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _write_demo_marker(out: Path, names: Sequence[str]) -> None:
+    """Record what this run wrote (after it wrote everything), for :func:`_prepare_out_dir` next time."""
+    import json
+
+    files = {n: ("folder" if (out / n).is_dir() else _sha256(out / n)) for n in names if (out / n).exists()}
+    text = json.dumps({"written_by": "rulekd demo", "files": files}, indent=1, sort_keys=True)
+    (out / _DEMO_MARKER).write_text(text + "\n", encoding="utf-8")
 
 
 DEMO_FILES = ["rules.json", "rules.txt", "rules.sql", "rules.py", "domain.json", "verification.json",
@@ -192,6 +227,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     say(f"  {out / 'audit.html'} (open it in a browser) and {out / 'audit.json'}")
     say(f"\ndone in {time.perf_counter() - t0:.1f} s. Next: `rulekd verify {models / 'hybrid'} --property ...`, "
         f"`rulekd export {models / 'rules'} --format sql`, `rulekd predict {models / 'hybrid'} --data FILE.csv --out PRED.csv`")
+    _write_demo_marker(out, DEMO_FILES)
     return EXIT_OK
 
 

@@ -8,7 +8,9 @@ import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.frozen import FrozenEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
 from xgboost import XGBClassifier
 
 from rulekd import DistilledMLPClassifier, DistilledRuleClassifier
@@ -231,8 +233,22 @@ def test_guards_that_cannot_hold_together_are_reported_at_fit(german):
     guards = [Monotone("duration", "increasing", toward=1), Implies("duration > 40", then=0)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", GuardConflictWarning)
+        h = _fast(guards=guards)
         with pytest.raises(GuardConflictError, match="Counterexample"):
-            _fast(guards=guards).fit(Xtr, ytr)
+            h.fit(Xtr, ytr)
+    # Caught, the error leaves no model that answers against a guard.
+    with pytest.raises(NotFittedError):
+        check_is_fitted(h)
+    with pytest.raises(NotFittedError):
+        h.predict(Xtr)
+
+
+def test_a_refit_without_guards_keeps_no_guard_report(german):
+    Xtr, _, ytr, _ = german
+    h = _fast(guards=[Invariant("status_sex")]).fit(Xtr.iloc[:300], ytr.iloc[:300])
+    assert h.guard_report_.ok
+    h.set_params(guards=()).fit(Xtr.iloc[:300], ytr.iloc[:300])
+    assert h.guards_ == () and not hasattr(h, "guard_report_")
 
 
 def test_monotone_and_invariant_on_the_same_feature_are_refused(german):

@@ -293,6 +293,62 @@ def test_one_vs_one_decision_scores_are_refused_not_read_as_logits():
     svc = SVC(decision_function_shape="ovo").fit(X, y)  # three pairwise scores: three columns, not logits
     with pytest.raises(TeacherError, match="one-vs-one scores.*decision_function_shape='ovr'"):
         as_teacher(FrozenEstimator(svc)).proba(X)
+    # Inside a pipeline or a search, too (read as logits before: 16 % agreement with the pipeline).
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(StandardScaler(), SVC(decision_function_shape="ovo")).fit(X, y)
+    search = GridSearchCV(pipe, {"svc__C": [1.0]}, cv=2).fit(X, y)
+    for wrapped in (pipe, search):
+        with pytest.raises(TeacherError, match="SVC.decision_function gives 3 columns"):
+            as_teacher(FrozenEstimator(wrapped)).proba(X)
+
+
+def test_nul_in_a_category_level_is_named_for_xgboost():
+    from rulekd import DistilledRuleClassifier
+
+    X = pd.DataFrame({"a": [1.0, 3.0, 5.0, 7.0], "b": ["x\x00", "y", "x\x00", "y"]})
+    with pytest.raises(TeacherError, match="Column 'b' has levels holding the NUL character"):
+        DistilledRuleClassifier(n_synthetic=20, random_state=0).fit(X, [0, 1, 0, 1])
+
+
+def test_a_bfloat16_torch_teacher_is_read():
+    torch = pytest.importorskip("torch")
+    from rulekd.teachers import TorchTeacher
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2)).to(torch.bfloat16)
+    t = TorchTeacher(net, classes=[0, 1])
+    X = np.random.default_rng(0).normal(size=(5, 3))
+    logits = t.logits(X)
+    assert logits.shape == (5, 2) and logits.dtype == np.float64 and np.isfinite(logits).all()
+    assert np.array_equal(t.predict(X), np.array([0, 1])[logits.argmax(axis=1)])
+
+
+def test_a_teacher_that_cannot_read_declared_missing_values_is_named():
+    from rulekd import Domain, DistilledRuleClassifier
+
+    X, y = _data(n=200)
+    X = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    declared = Domain.from_data(X).update("f1", allow_missing=True)
+    with pytest.raises(TeacherError, match=r"cannot read missing values.*\['f1'\].*imputer"):
+        DistilledRuleClassifier(teacher=LogisticRegression(), domain=declared, n_synthetic=500,
+                                random_state=0).fit(X, y)
+
+
+def test_a_teacher_answering_nan_is_named():
+    torch = pytest.importorskip("torch")
+    from rulekd import Domain, DistilledRuleClassifier
+    from rulekd.teachers import TorchTeacher
+
+    X, y = _data(n=200)
+    X = pd.DataFrame(X, columns=[f"f{j}" for j in range(X.shape[1])])
+    net = torch.nn.Linear(X.shape[1], 2).double()  # NaN in, NaN out
+    declared = Domain.from_data(X).update("f0", allow_missing=True)
+    with pytest.raises(TeacherError, match="answered NaN or infinity on .* rows \\(all with missing values\\)"):
+        DistilledRuleClassifier(teacher=TorchTeacher(net, classes=[0, 1]), domain=declared, n_synthetic=500,
+                                random_state=0).fit(X, y)
 
 
 def test_a_frozen_teacher_with_a_class_y_lacks_is_renormalised_with_a_warning():

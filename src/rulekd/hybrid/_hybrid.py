@@ -740,9 +740,23 @@ class HybridClassifier(DistilledClassifierMixin):
         return best[1], best[2]
 
     def _check_guards_hold(self) -> None:
-        """Prove the guards on the composition; a violation is a conflict between guards."""
+        """Prove the guards on the composition; a violation is a conflict between guards.
+
+        On a conflict the model is left unfitted: a caller that catches the error must not keep a
+        model that answers against a guard it was asked to enforce.
+        """
+        self.__dict__.pop("guard_report_", None)  # a refit without guards keeps no old report
         if not self.guards_:
             return
+        try:
+            self._prove_guards()
+        except GuardConflictError:
+            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")] + ["_guarding"]:
+                self.__dict__.pop(name, None)
+            raise
+
+    def _prove_guards(self) -> None:
+        """``guard_report_``, or GuardConflictError with a counterexample (Z3's, or one found by sampling)."""
         from ._verify import verify_hybrid
 
         report = verify_hybrid(self, properties=self.guards_, checks="none", timeout_ms=5000, time_budget_s=60)

@@ -43,6 +43,24 @@ def default_teacher(random_state: Any = None) -> Any:
     )
 
 
+def _scoring_estimator(est: Any) -> Any:
+    """The fitted model whose ``decision_function`` a wrapper passes on: through ``FrozenEstimator``, a
+    ``Pipeline``'s last step and a search's ``best_estimator_`` (an SVC(decision_function_shape='ovo')
+    inside a pipeline gives one-vs-one scores too)."""
+    from sklearn.pipeline import Pipeline
+
+    for _ in range(20):  # wrappers nest a few deep at most
+        inner = _unfrozen(est)
+        if isinstance(inner, Pipeline):
+            inner = inner.steps[-1][1]
+        elif hasattr(inner, "best_estimator_"):
+            inner = inner.best_estimator_
+        if inner is est:
+            return est
+        est = inner
+    return est
+
+
 def _unfrozen(est: Any) -> Any:
     """The model inside a :class:`~sklearn.frozen.FrozenEstimator`, else ``est`` itself.
 
@@ -158,10 +176,10 @@ class SklearnTeacher(_InputMixin, Teacher):
         d = np.asarray(self.estimator.decision_function(Xi), dtype=np.float64)
         if d.ndim == 1:
             return np.column_stack([np.zeros_like(d), d])
-        ovo = getattr(_unfrozen(self.estimator), "decision_function_shape", None) == "ovo"
+        ovo = getattr(_scoring_estimator(self.estimator), "decision_function_shape", None) == "ovo"
         if d.shape[1] != len(self.classes_) or ovo:  # with 3 classes, 3 pairwise scores look like 3 logits
             raise TeacherError(
-                f"{type(_unfrozen(self.estimator)).__name__}.decision_function gives {d.shape[1]} columns for "
+                f"{type(_scoring_estimator(self.estimator)).__name__}.decision_function gives {d.shape[1]} columns for "
                 f"{len(self.classes_)} classes (one-vs-one scores, e.g. SVC(decision_function_shape='ovo')), not "
                 f"one score per class; use decision_function_shape='ovr' or probability=True."
             )
@@ -298,7 +316,7 @@ class TorchTeacher(Teacher):
         self.estimator.eval()
         try:
             with torch.no_grad():
-                out = self.estimator(self.input_tensor(X)).detach().cpu().numpy().astype(np.float64)
+                out = self.estimator(self.input_tensor(X)).detach().cpu().double().numpy()  # bfloat16 has no numpy dtype
         finally:
             self.estimator.train(was_training)
         if out.ndim == 1 or out.shape[1] == 1:
@@ -364,6 +382,17 @@ def as_teacher(estimator: Any) -> Teacher:
     if _is_xgboost(estimator):
         return XGBoostTeacher(estimator)
     return SklearnTeacher(estimator)
+
+
+def _refuse_nul_levels(X: pd.DataFrame) -> None:
+    """XGBoost fails on a category level holding the NUL character (a bare AssertionError from its C++ side)."""
+    for c in X.columns:
+        dtype = X[c].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            bad = [v for v in dtype.categories if isinstance(v, str) and "\x00" in v]
+            if bad:
+                raise TeacherError(f"Column {str(c)!r} has levels holding the NUL character, e.g. {bad[0]!r}, which "
+                                   f"XGBoost cannot read; remove or replace that character in the data.")
 
 
 def _xgboost_categories(X: Any) -> Any:
@@ -438,6 +467,7 @@ def fit_teacher(
         if len(enc.classes_) < 2:
             raise TeacherError("The target has a single class; a classifier needs at least two.")
         if isinstance(X, pd.DataFrame):
+            _refuse_nul_levels(X)
             X = _xgboost_categories(X.set_axis([xgboost_name(c) for c in X.columns], axis=1))
         est.fit(X, enc.transform(y), **fit_kw)
         return XGBoostTeacher(est, label_encoder=enc)

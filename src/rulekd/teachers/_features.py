@@ -261,5 +261,5 @@ def _torch_hidden(teacher: TorchTeacher, X: Any, layer: Any) -> np.ndarray:
         t = captured[n]
         if isinstance(t, (tuple, list)):
             t = t[0]
-        parts.append(t.detach().cpu().reshape(t.shape[0], -1).numpy().astype(np.float64))
+        parts.append(t.detach().cpu().reshape(t.shape[0], -1).double().numpy())
     return np.hstack(parts)

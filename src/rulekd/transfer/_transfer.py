@@ -30,6 +30,7 @@ import pandas as pd
 from scipy.sparse.csgraph import connected_components
 
 from ..domain import Domain
+from ..exceptions import TeacherError
 
 __all__ = ["TransferSet", "make_transfer_set", "sample_synthetic", "STRATEGIES"]
 
@@ -199,7 +200,7 @@ def _draw(
                     seen = codes[codes >= 0]
                     pool = seen if seen.size else np.arange(len(spec.levels))
                     out = np.where(bad, pool[rng.integers(0, len(pool), size=n_samples)], out)
-            elif not (codes < 0).any():
+            elif not col.isna().any():
                 out = np.where(_declared_missing(rng, n_samples), -1, out)
             cols[spec.name] = pd.Categorical.from_codes(out, categories=list(spec.levels))
             continue
@@ -264,7 +265,7 @@ def make_transfer_set(
     for name in X.columns:  # concat can drop category dtypes when levels differ
         if isinstance(X[name].dtype, pd.CategoricalDtype) and not isinstance(data[name].dtype, pd.CategoricalDtype):
             data[name] = pd.Categorical(data[name], categories=X[name].cat.categories)
-    logits = np.asarray(teacher.logits(data), dtype=np.float64)
+    logits = _teacher_logits(teacher, data)
     z = logits - logits.max(axis=1, keepdims=True)
     proba = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     is_syn = np.zeros(len(data), dtype=bool)
@@ -273,6 +274,29 @@ def make_transfer_set(
     else:
         is_syn[:] = True
     return TransferSet(X=data, proba=proba, logits=logits, is_synthetic=is_syn)
+
+
+def _teacher_logits(teacher: Any, data: pd.DataFrame) -> np.ndarray:
+    """The teacher's logits on the transfer rows; a TeacherError where it cannot read missing values
+    (a Domain may allow them where the real rows have none) or answers something that is not a number."""
+    missing = data.isna().any(axis=1).to_numpy()
+    fix = ("Use a teacher that reads missing values (XGBoost, HistGradientBoostingClassifier, a Pipeline with an "
+           "imputer), or a Domain that does not allow them.")
+    try:
+        logits = np.asarray(teacher.logits(data), dtype=np.float64)
+    except ValueError as exc:
+        if missing.any() and "nan" in str(exc).lower():
+            cols = [str(c) for c in data.columns[data.isna().any()]][:10]
+            first = str(exc).strip().splitlines()[0][:200]
+            raise TeacherError(f"The teacher cannot read missing values ({first}), and {missing.sum()} transfer "
+                               f"rows have them, in {cols}. {fix}") from exc
+        raise
+    bad = ~np.isfinite(logits).all(axis=1)
+    if bad.any():
+        where = " (all with missing values)" if missing[bad].all() else ""
+        raise TeacherError(f"The teacher answered NaN or infinity on {bad.sum()} of {len(data)} transfer "
+                           f"rows{where}. " + (fix if missing[bad].all() else "Check the teacher on those rows."))
+    return logits
 
 
 def _like(S: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
