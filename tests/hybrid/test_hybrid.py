@@ -259,6 +259,7 @@ def test_monotone_and_invariant_on_the_same_feature_are_refused(german):
 
 @pytest.mark.parametrize("params, match", [
     (dict(transparency=1.5), "transparency"),
+    (dict(transparency=True), "transparency must be a number"),  # read as 1.0 before
     (dict(min_rule_precision=-0.1), "min_rule_precision"),
     (dict(guards=["monotone no_such_feature increasing toward 1"]), "no_such_feature"),
     (dict(guards=[Implies("duration > 10", then="maybe")]), "maybe"),
@@ -536,3 +537,14 @@ def test_rule_probabilities_sum_to_one_with_a_teacher_that_knows_more_classes():
     for r in h.rules_.rules:
         assert sum(r.proba) == pytest.approx(1.0)
     np.testing.assert_allclose(h.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_retarget_after_turning_focus_off_gives_the_unfocused_model(german):
+    Xtr, Xte, ytr, _ = german
+    h = _fast().fit(Xtr.iloc[:300], ytr.iloc[:300])
+    assert hasattr(h, "base_student_")
+    h.set_params(focus_student=False).retarget(0.3)
+    fresh = _fast(focus_student=False, transparency=0.3).fit(Xtr.iloc[:300], ytr.iloc[:300])
+    assert not hasattr(h, "base_student_") and not hasattr(h, "focus_rules_")
+    assert h.rules_ == fresh.rules_
+    np.testing.assert_array_equal(h.predict_proba(Xte), fresh.predict_proba(Xte))

@@ -265,6 +265,7 @@ class HybridClassifier(DistilledClassifierMixin):
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HybridClassifier":
         """Fit the teacher, both students, and choose the rules; see the module docstring."""
         self._validate_params()
+        _check_transparency(self.transparency)
         for stale in _FOCUS_ATTRS:
             self.__dict__.pop(stale, None)
         frame, y_idx, sw, seed = self._start_fit(X, y, sample_weight)
@@ -614,14 +615,17 @@ class HybridClassifier(DistilledClassifierMixin):
         check_is_fitted(self)
         if getattr(self, "_choice_", None) is None:
             raise ValueError("retarget needs the state of the last fit, which pickling or loading drops; refit instead.")
-        if transparency is not None and not (0 < float(transparency) <= 1):
-            raise ValueError(f"transparency must be in (0, 1] or None, got {transparency!r}.")
+        _check_transparency(transparency)
         self.transparency = transparency
         self._select()
         if self.focus_student:
             before = getattr(self, "focus_rules_", None)
             if before is None or before.to_json() != self.rules_.to_json():
                 self._focus(*self._choice_["focus_data"])
+        elif hasattr(self, "base_student_"):  # focus_student turned off since the fit: as a fresh fit, unfocused
+            self.student_ = self.base_student_
+            for stale in _FOCUS_ATTRS:
+                self.__dict__.pop(stale, None)
         self._check_guards_hold()
         return self
 
@@ -948,6 +952,15 @@ def _monotone_bad_ops(increasing: bool, toward_class: bool) -> tuple[str, ...]:
     if increasing:
         return upper if toward_class else lower
     return lower if toward_class else upper
+
+
+def _check_transparency(transparency: Any) -> None:
+    """In (0, 1] or None; a bool is refused (True passed as 1.0: every row to the rules)."""
+    if transparency is None:
+        return
+    if isinstance(transparency, (bool, np.bool_)) or not isinstance(transparency, numbers.Real) \
+            or not 0 < float(transparency) <= 1:
+        raise ValueError(f"transparency must be a number in (0, 1] or None, got {transparency!r}.")
 
 
 def _renamed_domain(domain: Domain, names: Sequence[str]) -> Domain:
