@@ -540,3 +540,36 @@ def test_audit_refuses_bad_verification_arguments(files, rules_dir, tmp_path, ca
                  "--out", str(out), "--quiet"] + extra) == 2
     assert match in _err(capsys)
     assert not out.exists()
+
+
+def test_export_takes_no_encoding_it_would_ignore(rules_dir, capsys):
+    assert main(["export", str(rules_dir), "--format", "text", "--encoding", "latin-1"]) == 2
+    assert "--encoding" in _err(capsys)
+
+
+def test_predict_skip_refused_answers_every_other_row(files, rules_dir, tmp_path, capsys):
+    rows = pd.read_csv(files / "rows.csv")
+    feature = next(c for c in rows.columns if rows[c].dtype != float and rows[c].nunique() < 10)
+    numeric = next(c for c in rows.columns if pd.api.types.is_numeric_dtype(rows[c]))
+    bad = rows.copy().astype({feature: object})
+    bad.loc[3, feature] = "spaceship"
+    bad.loc[7, numeric] = np.nan  # the rules never saw it missing
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "x.csv"),
+                 "--quiet"]) == 2
+    assert "spaceship" in _err(capsys) and not (tmp_path / "x.csv").exists()
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "p.csv"),
+                 "--proba", "--skip-refused", "--quiet"]) == 0
+    assert "2 of 100 rows refused" in _err(capsys)
+    got = pd.read_csv(tmp_path / "p.csv")
+    assert got["prediction"].isna().tolist() == [i in (3, 7) for i in range(len(rows))]
+    assert "spaceship" in got.loc[3, "refused"] and f"{numeric}: missing" in got.loc[7, "refused"]
+    assert got["refused"].isna().sum() == len(rows) - 2  # empty where the row was answered
+    # The other rows are answered exactly as without the bad ones.
+    assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", str(tmp_path / "all.csv"),
+                 "--proba", "--quiet"]) == 0
+    ref = pd.read_csv(tmp_path / "all.csv")
+    keep = ~got["prediction"].isna()
+    assert (got.loc[keep, "prediction"].astype(int) == ref.loc[keep, "prediction"]).all()
+    assert (got.loc[keep, "decided_by"] == ref.loc[keep, "decided_by"]).all()
+    np.testing.assert_array_equal(got.loc[keep, "proba_1"].astype(float), ref.loc[keep, "proba_1"])

@@ -302,16 +302,58 @@ def cmd_predict(args: argparse.Namespace) -> int:
     frame = read_table(args.data, encoding=args.encoding, text_columns=_text_features(model))
     X = _features(model, frame, args.data)
     refuse_nested(X, args.data)
-    result = pd.DataFrame({"prediction": model.predict(X)})
-    if hasattr(model, "decided_by"):
-        result["decided_by"] = model.decided_by(X)
-    if args.proba:
-        P = model.predict_proba(X)
-        for k, c in enumerate(model.classes_):
-            result[f"proba_{c}"] = P[:, k]
+    reasons = _refused(model, X) if getattr(args, "skip_refused", False) else np.full(len(X), "", dtype=object)
+    ok = reasons == ""
+    Xok = X[ok]
+    result = pd.DataFrame(index=pd.RangeIndex(len(X)))
+    if ok.all():  # every row: the answers as they are (dtypes kept)
+        _answers(model, X, args.proba, result)
+    else:
+        part = _answers(model, Xok, args.proba, pd.DataFrame(index=np.flatnonzero(ok))) if ok.any() else None
+        for name in ["prediction"] + (["decided_by"] if hasattr(model, "decided_by") else []) + (
+                [f"proba_{c}" for c in model.classes_] if args.proba else []):
+            result[name] = pd.Series(pd.NA if part is None else part[name], index=result.index, dtype=object)
+        result["refused"] = reasons
+        print(f"rulekd predict: {int((~ok).sum())} of {len(X)} rows refused (no prediction; the 'refused' column "
+              f"says why)", file=sys.stderr)
     write_csv(result, out, args.force)
     _say(args)(f"wrote {len(result)} predictions to {out}")
     return 0
+
+
+def _answers(model: Any, X: pd.DataFrame, proba: bool, result: pd.DataFrame) -> pd.DataFrame:
+    """``result`` (indexed like ``X``'s rows) with prediction, decided_by and the probability columns."""
+    result["prediction"] = model.predict(X)
+    if hasattr(model, "decided_by"):
+        result["decided_by"] = model.decided_by(X)
+    if proba:
+        P = model.predict_proba(X)
+        for k, c in enumerate(model.classes_):
+            result[f"proba_{c}"] = P[:, k]
+    return result
+
+
+def _refused(model: Any, X: pd.DataFrame) -> np.ndarray:
+    """Per row, why the model would refuse it ("" where it answers): ``--skip-refused``.
+
+    The refusals rows can earn are the Domain's: a level the model never saw, and (rules answer only
+    inside the Domain; the neural student imputes) a missing value in a feature that had none.
+    """
+    domain = model.domain_
+    rules = hasattr(model, "rules_")
+    why = [[] for _ in range(len(X))]
+    for spec in domain.features:
+        col = X[spec.name]
+        miss = col.isna().to_numpy()
+        if spec.kind == "categorical":
+            known = pd.Index(list(spec.levels), dtype=object)
+            unseen = ~miss & (known.get_indexer(col.astype(object).to_numpy()) < 0)
+            for i in np.flatnonzero(unseen):
+                why[i].append(f"{spec.name}: level {col.iloc[i]!r} unseen during fit")
+        if rules and not spec.allow_missing:
+            for i in np.flatnonzero(miss):
+                why[i].append(f"{spec.name}: missing, never missing during fit")
+    return np.array(["; ".join(w) for w in why], dtype=object)
 
 
 # -- audit -------------------------------------------------------------------------------------------
@@ -422,10 +464,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 # -- parser ---------------------------------------------------------------------------------------------
 def add_parsers(sub: Any) -> None:
     """Add ``distill``, ``predict``, ``audit`` and ``export`` to the sub-parsers of ``rulekd``."""
-    def common(p: argparse.ArgumentParser, *, force: str) -> None:
+    def common(p: argparse.ArgumentParser, *, force: str, reads_data: bool = True) -> None:
         p.add_argument("--force", action="store_true", help=force)
         p.add_argument("--quiet", action="store_true", help="print nothing but errors")
-        p.add_argument("--encoding", default="utf-8", help="text encoding of CSV input (default: utf-8)")
+        if reads_data:  # export reads no CSV: an --encoding there would do nothing
+            p.add_argument("--encoding", default="utf-8", help="text encoding of CSV input (default: utf-8)")
 
     d = sub.add_parser("distill", help="fit a rule student, tree, neural student or hybrid and save it")
     d.add_argument("--data", required=True, metavar="TRAIN", help="training data (.csv, .tsv or .parquet)")
@@ -461,6 +504,10 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--data", required=True, metavar="X", help="rows to predict (.csv, .tsv or .parquet)")
     p.add_argument("--out", required=True, metavar="PRED.csv", help="CSV to write: prediction (+ decided_by, probabilities)")
     p.add_argument("--proba", action="store_true", help="add one probability column per class")
+    p.add_argument("--skip-refused", action="store_true",
+                   help="rows the model refuses (a level unseen during fit, a missing value the rules do not "
+                        "cover) get no prediction and a 'refused' column saying why, instead of stopping the "
+                        "whole file")
     common(p, force="overwrite --out")
     p.set_defaults(func=cmd_predict)
 
@@ -493,5 +540,5 @@ def add_parsers(sub: Any) -> None:
                    help="SQL: also return the id of the answering rule in this column")
     e.add_argument("--float-literals", choices=("decimal", "binary"), default="decimal",
                    help="SQL: thresholds as shortest decimals, or exactly as integers over powers of two (default: decimal)")
-    common(e, force="overwrite --out")
+    common(e, force="overwrite --out", reads_data=False)
     e.set_defaults(func=cmd_export)

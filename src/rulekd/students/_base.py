@@ -194,6 +194,11 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                         f"Column {spec.name!r} has levels unseen during fit: {sorted(map(str, unseen))[:10]}. "
                         f"Known levels: {list(map(str, spec.levels))[:20]}. Map them to a known level or to missing."
                     )
+                if isinstance(values.dtype, pd.CategoricalDtype):
+                    # Unused categories the model does not know (rows filtered out of a file): pandas warns,
+                    # and will refuse, to recode a Categorical whose dtype holds them.
+                    extra = [c for c in values.cat.categories if c not in known]
+                    values = values.cat.remove_categories(extra) if extra else values
                 out[spec.name] = pd.Categorical(values, categories=list(spec.levels))
             else:
                 if isinstance(col.dtype, pd.CategoricalDtype):
