@@ -27,6 +27,7 @@ from ..domain import Domain, refuse_non_numbers
 from ..teachers import fit_teacher
 from ..teachers._adapter import _softmax
 from ..transfer import STRATEGIES, make_transfer_set
+from ..transfer._transfer import DECLARED_MISSING_RATE
 
 __all__ = ["DistilledClassifierMixin"]
 
@@ -264,6 +265,11 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         self._seed_ = seed
         return frame, y_idx, sw, seed
 
+    @property
+    def _missing_rate(self) -> float:
+        """Synthetic missing values where a declared Domain allows what the data lacks (none for an inferred one)."""
+        return DECLARED_MISSING_RATE if self.domain is not None else 0.0
+
     def _build_transfer(self, X: Any, y: Any, sample_weight: Any = None):
         """Validate, fit the teacher, infer the Domain, build the transfer set, split it.
 
@@ -278,7 +284,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         n_syn = _n_synthetic(self.n_synthetic, len(frame), self._min_synthetic)
         ts = make_transfer_set(
             frame, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
-            strategy=self.strategy, domain=self.domain_, random_state=seed,
+            strategy=self.strategy, domain=self.domain_, random_state=seed, missing_rate=self._missing_rate,
         )
         # Map the teacher's class columns onto ours (they can be a permutation).
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]

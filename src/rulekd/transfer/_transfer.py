@@ -16,8 +16,9 @@ FAST-DAD do the same). Three strategies:
 * ``"mixed"``: half of each.
 
 Every synthetic value is clipped, rounded and levelled into the Domain, so the
-sampler never leaves it. Where the Domain allows a feature to be missing and the
-real rows never leave it missing, a share of the synthetic rows get it missing.
+sampler never leaves it. With ``missing_rate`` (a user's declared Domain), a
+share of the synthetic rows get a missing value in each feature the Domain lets
+be missing and the real rows never leave missing.
 """
 
 from __future__ import annotations
@@ -75,8 +76,13 @@ def sample_synthetic(
     random_state: Any = None,
     p_swap: float = 0.3,
     noise: float = 0.1,
+    missing_rate: float = 0.0,
 ) -> pd.DataFrame:
     """Draw ``n_samples`` synthetic rows like ``X`` (see the module docstring).
+
+    ``missing_rate``: the share of synthetic rows given a missing value in each feature the Domain lets be
+    missing but ``X`` never leaves missing (the students pass ``DECLARED_MISSING_RATE`` for a user's
+    ``domain=``, so that the rules learn the teacher's answer there; 0 keeps ``X``'s missing values only).
 
     Examples
     --------
@@ -92,6 +98,9 @@ def sample_synthetic(
         raise ValueError(f"n_samples must be >= 0, got {n_samples}.")
     if len(X) == 0:
         raise ValueError("Cannot sample synthetic rows from an empty table.")
+    if isinstance(missing_rate, bool) or not isinstance(missing_rate, (int, float, np.number)) \
+            or not 0.0 <= missing_rate <= 1.0:
+        raise ValueError(f"missing_rate must be a number in [0, 1], got {missing_rate!r}.")
     rng = np.random.default_rng(random_state)
     X = X.copy(deep=False)
     X.columns = [str(c) for c in X.columns]  # the Domain names columns by str
@@ -101,9 +110,9 @@ def sample_synthetic(
         raise ValueError(f"X lacks the Domain features {absent[:10]}.")
     if strategy == "mixed":
         k = n_samples // 2
-        a = sample_synthetic(X, k, strategy="marginal", domain=domain, random_state=rng)
+        a = sample_synthetic(X, k, strategy="marginal", domain=domain, random_state=rng, missing_rate=missing_rate)
         b = sample_synthetic(X, n_samples - k, strategy="perturb", domain=domain, random_state=rng,
-                             p_swap=p_swap, noise=noise)
+                             p_swap=p_swap, noise=noise, missing_rate=missing_rate)
         return pd.concat([a, b], ignore_index=True)
     # Rows that still break a one-hot group or a linear constraint of the Domain
     # (the data itself may) are drawn again; what is left comes from Domain.sample.
@@ -117,7 +126,8 @@ def sample_synthetic(
     parts = []
     need = n_samples
     for _ in range(20):
-        block = _draw(X, domain, need, strategy, rng, p_swap, noise, groups, {n for g in tied for n in g})
+        block = _draw(X, domain, need, strategy, rng, p_swap, noise, groups, {n for g in tied for n in g},
+                      missing_rate)
         block = block[domain.contains(block)] if len(block) else block
         parts.append(block)
         need -= len(block)
@@ -168,6 +178,7 @@ def correlated_groups(X: pd.DataFrame, domain: Domain, threshold: float = _CORRE
 def _draw(
     X: pd.DataFrame, domain: Domain, n_samples: int, strategy: str, rng: np.random.Generator,
     p_swap: float, noise: float, groups: list[list[str]], unjittered: set[str] = frozenset(),
+    missing_rate: float = 0.0,
 ) -> pd.DataFrame:
     n = len(X)
     names = domain.names
@@ -200,8 +211,8 @@ def _draw(
                     seen = codes[codes >= 0]
                     pool = seen if seen.size else np.arange(len(spec.levels))
                     out = np.where(bad, pool[rng.integers(0, len(pool), size=n_samples)], out)
-            elif not col.isna().any():
-                out = np.where(_declared_missing(rng, n_samples), -1, out)
+            elif missing_rate > 0 and not col.isna().any():
+                out = np.where(rng.random(n_samples) < missing_rate, -1, out)
             cols[spec.name] = pd.Categorical.from_codes(out, categories=list(spec.levels))
             continue
         x = col.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -220,8 +231,8 @@ def _draw(
         if not spec.allow_missing:
             finite = x[~np.isnan(x)]
             out = np.where(np.isnan(out), finite[0] if finite.size else 0.0, out)
-        elif not np.isnan(x).any():
-            out = np.where(_declared_missing(rng, n_samples), np.nan, out)
+        elif missing_rate > 0 and not np.isnan(x).any():
+            out = np.where(rng.random(n_samples) < missing_rate, np.nan, out)
         with np.errstate(invalid="ignore"):
             out = np.clip(out, spec.lower, spec.upper)
         if spec.kind in ("integer", "binary"):
@@ -230,15 +241,10 @@ def _draw(
     return pd.DataFrame(cols, index=pd.RangeIndex(n_samples))
 
 
-# Share of synthetic rows given a missing value in a feature the Domain lets be missing but the
-# real rows never leave missing (a user's Domain, e.g. ``Domain.update(f, allow_missing=True)``):
-# without them the students would never see the teacher's answer there. A Domain inferred from
-# the data allows missing values only where the data has them, so it never draws these.
-_DECLARED_MISSING_RATE = 0.05
-
-
-def _declared_missing(rng: np.random.Generator, n: int) -> np.ndarray:
-    return rng.random(n) < _DECLARED_MISSING_RATE
+# The share of synthetic rows a student gives a missing value in each feature its declared Domain
+# (``domain=``) lets be missing but the real rows never leave missing: without them the students would
+# never see the teacher's answer there. An inferred Domain draws none (``missing_rate=0``).
+DECLARED_MISSING_RATE = 0.05
 
 
 def make_transfer_set(
@@ -250,14 +256,17 @@ def make_transfer_set(
     domain: Domain | None = None,
     random_state: Any = None,
     include_real: bool = True,
+    missing_rate: float = 0.0,
 ) -> TransferSet:
     """Real rows (optionally) plus ``n_synthetic`` synthetic rows, labelled by ``teacher``.
 
-    ``teacher`` is a fitted :class:`~rulekd.teachers.Teacher`.
+    ``teacher`` is a fitted :class:`~rulekd.teachers.Teacher`; ``missing_rate`` as in
+    :func:`sample_synthetic`.
     """
     parts = [X.reset_index(drop=True)] if include_real else []
     if n_synthetic > 0:
-        synthetic = sample_synthetic(X, n_synthetic, strategy=strategy, domain=domain, random_state=random_state)
+        synthetic = sample_synthetic(X, n_synthetic, strategy=strategy, domain=domain, random_state=random_state,
+                                     missing_rate=missing_rate)
         parts.append(_like(synthetic, X))
     if not parts:
         raise ValueError("The transfer set is empty: include the real rows or ask for synthetic ones.")
