@@ -302,17 +302,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     frame = read_table(args.data, encoding=args.encoding, text_columns=_text_features(model))
     X = _features(model, frame, args.data)
     refuse_nested(X, args.data)
-    reasons = _refused(model, X) if getattr(args, "skip_refused", False) else np.full(len(X), "", dtype=object)
+    reasons = np.full(len(X), "", dtype=object)
+    if getattr(args, "skip_refused", False):
+        X, reasons = _refused(model, X)
     ok = reasons == ""
-    Xok = X[ok]
     result = pd.DataFrame(index=pd.RangeIndex(len(X)))
     if ok.all():  # every row: the answers as they are (dtypes kept)
         _answers(model, X, args.proba, result)
     else:
-        part = _answers(model, Xok, args.proba, pd.DataFrame(index=np.flatnonzero(ok))) if ok.any() else None
+        part = _answers(model, X[ok], args.proba, pd.DataFrame(index=pd.RangeIndex(int(ok.sum())))) \
+            if ok.any() else None
         for name in ["prediction"] + (["decided_by"] if hasattr(model, "decided_by") else []) + (
                 [f"proba_{c}" for c in model.classes_] if args.proba else []):
-            result[name] = pd.Series(pd.NA if part is None else part[name], index=result.index, dtype=object)
+            column = np.full(len(X), None, dtype=object)  # the answered rows' values as they are (no float cast)
+            if part is not None:
+                column[ok] = part[name].to_numpy(dtype=object)
+            result[name] = column
         result["refused"] = reasons
         print(f"rulekd predict: {int((~ok).sum())} of {len(X)} rows refused (no prediction; the 'refused' column "
               f"says why)", file=sys.stderr)
@@ -333,27 +338,37 @@ def _answers(model: Any, X: pd.DataFrame, proba: bool, result: pd.DataFrame) -> 
     return result
 
 
-def _refused(model: Any, X: pd.DataFrame) -> np.ndarray:
+def _refused(model: Any, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Per row, why the model would refuse it ("" where it answers): ``--skip-refused``.
 
-    The refusals rows can earn are the Domain's: a level the model never saw, and (rules answer only
-    inside the Domain; the neural student imputes) a missing value in a feature that had none.
+    The refusals rows can earn are the Domain's: a level the model never saw, text in a numeric feature,
+    and (rules answer only inside the Domain; the neural student imputes) a missing value in a feature that
+    had none. Returns ``X`` with such text cells made missing (numeric features read as numbers) and the
+    reasons.
     """
     domain = model.domain_
     rules = hasattr(model, "rules_")
     why = [[] for _ in range(len(X))]
+    X = X.copy()
     for spec in domain.features:
         col = X[spec.name]
-        miss = col.isna().to_numpy()
         if spec.kind == "categorical":
             known = pd.Index(list(spec.levels), dtype=object)
-            unseen = ~miss & (known.get_indexer(col.astype(object).to_numpy()) < 0)
+            unseen = col.notna().to_numpy() & (known.get_indexer(col.astype(object).to_numpy()) < 0)
             for i in np.flatnonzero(unseen):
                 why[i].append(f"{spec.name}: level {col.iloc[i]!r} unseen during fit")
+        elif not pd.api.types.is_numeric_dtype(col.dtype) or isinstance(col.dtype, pd.CategoricalDtype):
+            number = pd.to_numeric(col.astype(object), errors="coerce")
+            text = col.notna().to_numpy() & number.isna().to_numpy()
+            for i in np.flatnonzero(text):
+                why[i].append(f"{spec.name}: {col.iloc[i]!r} is not a number")
+            X[spec.name] = number.astype("float64")
+            col = X[spec.name]
         if rules and not spec.allow_missing:
-            for i in np.flatnonzero(miss):
-                why[i].append(f"{spec.name}: missing, never missing during fit")
-    return np.array(["; ".join(w) for w in why], dtype=object)
+            for i in np.flatnonzero(col.isna().to_numpy()):
+                if not any(w.startswith(f"{spec.name}: ") for w in why[i]):
+                    why[i].append(f"{spec.name}: missing, never missing during fit")
+    return X, np.array(["; ".join(w) for w in why], dtype=object)
 
 
 # -- audit -------------------------------------------------------------------------------------------
@@ -505,9 +520,9 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--out", required=True, metavar="PRED.csv", help="CSV to write: prediction (+ decided_by, probabilities)")
     p.add_argument("--proba", action="store_true", help="add one probability column per class")
     p.add_argument("--skip-refused", action="store_true",
-                   help="rows the model refuses (a level unseen during fit, a missing value the rules do not "
-                        "cover) get no prediction and a 'refused' column saying why, instead of stopping the "
-                        "whole file")
+                   help="rows the model refuses (a level unseen during fit, text in a numeric feature, a missing "
+                        "value the rules do not cover) get no prediction and a 'refused' column saying why, "
+                        "instead of stopping the whole file")
     common(p, force="overwrite --out")
     p.set_defaults(func=cmd_predict)
 

@@ -118,6 +118,19 @@ def test_a_domain_that_does_not_fit_x_is_refused(data, edit, match):
         DistilledRuleClassifier(teacher=_teacher(), n_synthetic=100, domain=bad).fit(X, y)
 
 
+def test_unused_categories_beyond_the_declared_levels_are_dropped_quietly(data):
+    import warnings
+
+    X, y = data
+    X = X.assign(job=pd.Categorical(X.job.astype(str), categories=["a", "b", "c", "z_unused"]))
+    declared = Domain.from_data(X).update("job", levels=("a", "b", "c"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas deprecates recoding a dtype that holds unknown categories
+        m = DistilledRuleClassifier(teacher=_teacher(), max_rules=3, n_synthetic=300, random_state=0,
+                                    domain=declared).fit(X, y)
+    assert m.domain_["job"].levels == ("a", "b", "c")
+
+
 def test_domain_must_be_a_domain(data):
     X, y = data
     with pytest.raises(ValueError, match="'domain' parameter"):

@@ -474,3 +474,32 @@ def test_a_numbers_only_teacher_given_category_columns_says_what_to_do():
     with pytest.raises(TeacherError, match=r"could not read the category or text columns \['status'.*OneHotEncoder"):
         DistilledRuleClassifier(teacher=DecisionTreeClassifier(max_depth=3), max_rules=4,
                                 n_synthetic=300).fit(b.data.iloc[:200], b.target.iloc[:200])
+
+
+def test_minus_infinity_logits_are_probability_zero_not_an_error():
+    """A log-softmax that underflows gives -inf: a probability of 0 (rule students fitted on it before the
+    NaN check; the neural student's loss was NaN). NaN and +inf stay refused."""
+    torch = pytest.importorskip("torch")
+    from rulekd import DistilledMLPClassifier, DistilledRuleClassifier
+    from rulekd.teachers import TorchTeacher
+
+    class LogOfSoftmax(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(1, 2).double()
+            with torch.no_grad():
+                self.lin.weight[:] = torch.tensor([[2000.0], [-2000.0]], dtype=torch.float64)
+                self.lin.bias.zero_()
+
+        def forward(self, x):
+            return torch.log(torch.softmax(self.lin(x), dim=1))
+
+    X = pd.DataFrame({"a": np.linspace(-1, 1, 200)})
+    y = (X.a < 0).astype(int).to_numpy()
+    teacher = TorchTeacher(LogOfSoftmax(), classes=[0, 1])
+    assert np.isneginf(teacher.logits(X)).any()
+    rules = DistilledRuleClassifier(teacher=teacher, max_rules=2, n_synthetic=300, random_state=0).fit(X, y)
+    assert rules.fidelity_ == 1.0
+    mlp = DistilledMLPClassifier(teacher=teacher, hidden_layer_sizes=(4,), max_epochs=5, n_synthetic=300,
+                                 random_state=0).fit(X, y)
+    assert np.isfinite(mlp.predict_proba(X)).all()

@@ -77,7 +77,8 @@ def declared_domain(domain: Domain, frame: pd.DataFrame) -> tuple[Domain, pd.Dat
                     f"X's column {c!r} has levels {sorted(map(str, unknown))[:10]} that domain= does not list "
                     f"(levels {list(map(str, spec.levels))[:20]}). Add them with Domain.update({c!r}, levels=...)."
                 )
-            col = pd.Categorical(col, categories=list(spec.levels))
+            extra = [v for v in col.cat.categories if v not in set(spec.levels)]  # unused (checked above)
+            col = pd.Categorical(col.cat.remove_categories(extra) if extra else col, categories=list(spec.levels))
         out[c] = col
     frame = pd.DataFrame(out, index=frame.index)
     domain = Domain(tuple(specs), onehot_groups=domain.onehot_groups, constraints=domain.constraints)

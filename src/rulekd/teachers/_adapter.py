@@ -401,6 +401,7 @@ def _xgboost_categories(X: Any) -> Any:
     model (which XGBoost could only fit on those) is fed its categories unchanged."""
     if not isinstance(X, pd.DataFrame):
         return X
+    _refuse_nul_levels(X)  # at fit and at predict (a frozen or loaded model too)
     out = None
     for c in X.columns:
         dtype = X[c].dtype
@@ -467,7 +468,6 @@ def fit_teacher(
         if len(enc.classes_) < 2:
             raise TeacherError("The target has a single class; a classifier needs at least two.")
         if isinstance(X, pd.DataFrame):
-            _refuse_nul_levels(X)
             X = _xgboost_categories(X.set_axis([xgboost_name(c) for c in X.columns], axis=1))
         est.fit(X, enc.transform(y), **fit_kw)
         return XGBoostTeacher(est, label_encoder=enc)

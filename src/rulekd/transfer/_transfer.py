@@ -300,7 +300,13 @@ def _teacher_logits(teacher: Any, data: pd.DataFrame) -> np.ndarray:
             raise TeacherError(f"The teacher cannot read missing values ({first}), and {missing.sum()} transfer "
                                f"rows have them, in {cols}. {fix}") from exc
         raise
-    bad = ~np.isfinite(logits).all(axis=1)
+    # -inf is a probability of 0 (a log-softmax that underflowed): kept as a finite logit far below the
+    # row's largest, whose softmax is still exactly 0; NaN, +inf and rows with no finite logit are refused.
+    top = np.max(logits, axis=1, initial=-np.inf) if logits.size else np.zeros(len(logits))
+    bad = np.isnan(logits).any(axis=1) | np.isposinf(logits).any(axis=1) | ~np.isfinite(top)
+    if not bad.any() and np.isneginf(logits).any():
+        floor = (top - 1000.0 * np.maximum(1.0, np.abs(top)))[:, None]
+        logits = np.where(np.isneginf(logits), floor, logits)
     if bad.any():
         where = " (all with missing values)" if missing[bad].all() else ""
         raise TeacherError(f"The teacher answered NaN or infinity on {bad.sum()} of {len(data)} transfer "
