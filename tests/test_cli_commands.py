@@ -575,3 +575,21 @@ def test_predict_skip_refused_answers_every_other_row(files, rules_dir, tmp_path
     keep = [i for i in range(len(ref)) if i not in refused]
     assert got.drop(columns="refused").loc[keep].equals(ref.loc[keep])
     assert (got.loc[keep, "refused"] == "").all()
+
+
+def test_a_level_named_NA_is_read_as_that_level(tmp_path):
+    """pandas reads "NA" as missing: a model fitted on the level "NA" answered those rows as missing (the
+    neural student disagreed with rulekd.load(...).predict on a third of the rows)."""
+    from rulekd import DistilledRuleClassifier, save
+
+    rng = np.random.default_rng(0)
+    grade = rng.choice(["A", "B", "NA"], 300)
+    X = pd.DataFrame({"grade": pd.Categorical(grade), "x": rng.normal(size=300)})
+    y = ((grade == "NA") | (X.x > 1)).astype(int)
+    model = DistilledRuleClassifier(max_rules=3, n_synthetic=300, random_state=0).fit(X, y)
+    save(model, tmp_path / "m")
+    X.to_csv(tmp_path / "rows.csv", index=False)
+    assert "NA" in (tmp_path / "rows.csv").read_text(encoding="utf-8")
+    assert main(["predict", str(tmp_path / "m"), "--data", str(tmp_path / "rows.csv"), "--out",
+                 str(tmp_path / "p.csv"), "--quiet"]) == 0
+    assert np.array_equal(pd.read_csv(tmp_path / "p.csv")["prediction"].to_numpy(), model.predict(X))

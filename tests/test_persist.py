@@ -7,6 +7,7 @@ import os
 import pickle
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -413,6 +414,8 @@ MALICIOUS = {
     "redirected file": (*_meta(lambda d: d["attributes"]["domain_"].update(file="../../etc/passwd")),
                         "must be stored in 'domain.json'"),
     "label dtype": (*_meta(lambda d: d["attributes"]["classes_"].update(dtype="V8")), "unsupported label dtype"),
+    "label dtype far too wide": (*_meta(lambda d: d["attributes"]["classes_"].update(dtype="<U99999999")),
+                                 "far wider than its longest value"),  # 1.2 GB allocated before
     "label values": (*_meta(lambda d: d["attributes"]["classes_"].update(values=[1, 2])), "must be str"),
     "labels unlike the rules": (*_meta(lambda d: d["attributes"]["classes_"].update(values=["no", "yes"])),
                                 "differ from classes_"),
@@ -459,6 +462,8 @@ MALICIOUS_MLP = {
     "history wrong type": (*_meta(lambda d: d["attributes"]["history_"].update(value=[["x"]])), "history_"),
     "network spec unlike the weights": (
         *_meta(lambda d: d["attributes"]["module_"]["spec"].__setitem__(2, [10**9])), "module_.*shape"),
+    "network inputs unlike the layout": (  # a loop over 10**12 inputs before any check
+        *_meta(lambda d: d["attributes"]["module_"]["spec"].__setitem__(0, 10**12)), "does not match its input layout"),
 }
 
 
@@ -643,3 +648,106 @@ def test_an_xgboost_teacher_with_extra_keyword_parameters_saves_and_loads(credit
     back = load(save(model, tmp_path / "m"))
     assert back.teacher_.estimator.get_params()["nthread"] == 1
     np.testing.assert_array_equal(back.predict(Xt), model.predict(Xt))
+
+
+# -- file writing (rulekd._io) ------------------------------------------------------------------------
+def test_a_replaced_file_keeps_its_permissions(tmp_path):
+    import os
+    import stat
+
+    from rulekd._io import write_text
+
+    p = tmp_path / "predictions.csv"
+    p.write_text("old", encoding="utf-8")
+    os.chmod(p, 0o600)  # private predictions stay private (the replacement was 0o644)
+    write_text(p, "new", overwrite=True)
+    assert p.read_text(encoding="utf-8") == "new"
+    assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_failed_write_leaves_no_file_behind(tmp_path, overwrite):
+    from rulekd._io import write_text
+
+    p = tmp_path / "out.txt"
+    if overwrite:
+        p.write_text("kept", encoding="utf-8")
+    with pytest.raises(UnicodeEncodeError):
+        write_text(p, "ok\ud800", overwrite=overwrite)  # a lone surrogate cannot be written as UTF-8
+    assert sorted(x.name for x in tmp_path.iterdir()) == (["out.txt"] if overwrite else [])
+    if overwrite:
+        assert p.read_text(encoding="utf-8") == "kept"
+    write_text(p, "fine", overwrite=overwrite)  # the retry finds the path free (or replaces it)
+    assert p.read_text(encoding="utf-8") == "fine"
+
+
+def _categorical_tree(k):
+    """One XGBoost tree whose k categorical splits all name category 2**24 - 1 (a 2 MiB bit field each)."""
+    n = 2 * k + 1
+    left, right, parents = [-1] * n, [-1] * n, [0] * n
+    parents[0] = 2147483647
+    for i in range(k):
+        a = i + 1 if i < k - 1 else k
+        left[i], right[i] = a, k + 1 + i
+        parents[a], parents[k + 1 + i] = i, i
+    return {"base_weights": [0.0] * n, "categories": [2**24 - 1] * k, "categories_nodes": list(range(k)),
+            "categories_segments": list(range(k)), "categories_sizes": [1] * k, "default_left": [0] * n, "id": 0,
+            "left_children": left, "loss_changes": [0.0] * n, "parents": parents, "right_children": right,
+            "split_conditions": [0.0] * n, "split_indices": [0] * n, "split_type": [1] * k + [0] * (k + 1),
+            "sum_hessian": [1.0] * n,
+            "tree_param": {"num_deleted": "0", "num_feature": None, "num_nodes": str(n), "size_leaf_vector": "1"}}
+
+
+def test_a_teacher_whose_category_sets_would_need_gigabytes_is_refused(rules_dir):
+    def edit(doc):
+        learner = doc["learner"]
+        n_feature = int(learner["learner_model_param"]["num_feature"])
+        learner["feature_types"] = ["c"] * n_feature
+        model = learner["gradient_booster"]["model"]
+        model.pop("cats", None)
+        tree = _categorical_tree(400)  # 44 KB of JSON; XGBoost allocated 1 GB loading it
+        tree["tree_param"]["num_feature"] = str(n_feature)
+        model["trees"] = [tree]
+        model["gbtree_model_param"]["num_trees"] = "1"
+        model["tree_info"] = [0]
+        model["iteration_indptr"] = [0, 1]
+
+    _edit_json(rules_dir / "teacher.json", edit)
+    _rehash(rules_dir)
+    with pytest.raises(ModelDirectoryError, match="categorical splits would need .* bits"):
+        load(rules_dir)
+
+
+def test_a_file_larger_than_a_model_file_can_be_is_refused_before_reading(rules_dir):
+    big = rules_dir / "teacher.json"
+    with open(big, "r+b") as fh:  # sparse: no disk, but reading it would take a gigabyte of memory
+        fh.truncate(1 << 30)
+    _edit_json(rules_dir / "manifest.json", lambda d: d["files"]["teacher.json"].update(size=1 << 30))
+    with pytest.raises(ModelDirectoryError, match="a model file may have at most"):
+        load(rules_dir)
+
+
+def test_a_hybrid_is_checked_as_a_whole(credit, tmp_path):
+    from rulekd import HybridClassifier
+
+    X, y, _ = credit
+    h = HybridClassifier(teacher=_teacher(), rules=_make(DistilledRuleClassifier),
+                         student=_make(DistilledMLPClassifier), n_synthetic=300, random_state=0,
+                         guards=["invariant status_sex"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # candidate rules set aside for the guard
+        h.fit(X, _labels(y, "str"))
+    folder = save(h, tmp_path / "h")
+    bad_guard = Path(shutil.copytree(folder, tmp_path / "g"))
+    _edit_json(bad_guard / "metadata.json",
+               lambda d: d["attributes"]["guards_"].update(value=["if zz > 1 then 'nope'"]))
+    _rehash(bad_guard)
+    with pytest.raises(ModelDirectoryError, match="inconsistent.*'zz'"):
+        load(bad_guard)  # loaded before; predict failed with KeyError: 'zz'
+    swapped = Path(shutil.copytree(folder, tmp_path / "s"))
+    shutil.rmtree(swapped / "student")
+    other = save(_make(DistilledMLPClassifier).fit(X, y), tmp_path / "other")  # other classes: 0 / 1
+    shutil.copytree(other, swapped / "student")
+    _rehash(swapped)
+    with pytest.raises(ModelDirectoryError, match="student_ answers the classes"):
+        load(swapped)

@@ -263,13 +263,14 @@ def _load_model(path: str) -> Any:
     return load(p)
 
 
-def _text_features(model: Any) -> list[str]:
-    """The model's categorical features whose levels are all text: read as text from a CSV."""
+def _text_features(model: Any) -> dict[str, list[str]]:
+    """The model's categorical features whose levels are all text, with their levels: read as text from a CSV
+    (a level such as "NA" as itself, not as a missing value)."""
     domain = getattr(model, "domain_", None)
     if domain is None:
-        return []
-    return [s.name for s in domain.features
-            if s.kind == "categorical" and s.levels and all(isinstance(v, str) for v in s.levels)]
+        return {}
+    return {s.name: list(s.levels) for s in domain.features
+            if s.kind == "categorical" and s.levels and all(isinstance(v, str) for v in s.levels)}
 
 
 def _features(model: Any, frame: pd.DataFrame, source: str) -> pd.DataFrame:
@@ -299,7 +300,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Predictions of a saved model for every row of a data file, as CSV in input order."""
     model = _load_model(args.model)
     out = check_new_file(args.out, args.force, inputs=(args.data,))
-    frame = read_table(args.data, encoding=args.encoding, text_columns=_text_features(model))
+    texts = _text_features(model)
+    frame = read_table(args.data, encoding=args.encoding, text_columns=list(texts), text_levels=texts)
     X = _features(model, frame, args.data)
     refuse_nested(X, args.data)
     reasons = np.full(len(X), "", dtype=object)
@@ -384,7 +386,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if json_out is not None and os.path.realpath(json_out) == os.path.realpath(out):
         raise _cli_error(f"--json {args.json!r} is the same file as --out; give the JSON report a name of its own "
                          f"(e.g. ending in .json).")
-    frame = read_table(args.data, encoding=args.encoding, text_columns=_text_features(model))
+    texts = _text_features(model)
+    frame = read_table(args.data, encoding=args.encoding, text_columns=list(texts), text_levels=texts)
     X, y = split_target(frame, args.target, args.data)
     for c in args.protected:
         if c not in X.columns:

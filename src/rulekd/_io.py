@@ -8,6 +8,7 @@ import json
 import math
 import os
 import secrets
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -83,12 +84,16 @@ def atomic_write_text(path: Any, text: str) -> None:
             break
         else:  # pragma: no cover - 100 random names all taken
             raise FileExistsError(errno.EEXIST, "no free temporary name beside it", str(path))
+        with contextlib.suppress(OSError):  # a private file stays private (the new one has the default mode)
+            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException as exc:  # an encoding error or Ctrl-C too: no half-written temporary file is left
         if tmp is not None:
             with contextlib.suppress(OSError):
-                tmp.unlink()  # no half-written temporary file is left behind
-        raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
+                tmp.unlink()
+        if isinstance(exc, OSError):
+            raise type(exc)(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
 
 
 def write_text(path: Any, text: Any, *, overwrite: bool = False) -> Path:
@@ -111,10 +116,16 @@ def write_text(path: Any, text: Any, *, overwrite: bool = False) -> Path:
         atomic_write_text(path, content)
         return given
     try:
-        with open(path, "x", encoding="utf-8") as fh:  # "x": fails if the file appeared meanwhile
-            fh.write(content)
+        fh = open(path, "x", encoding="utf-8")  # "x": fails if the file appeared meanwhile
     except FileExistsError:
         raise refuse() from None
+    try:
+        with fh:
+            fh.write(content)
+    except BaseException:  # the file this call created, half-written: removed, so that a retry finds the path free
+        with contextlib.suppress(OSError):
+            path.unlink()
+        raise
     return given
 
 

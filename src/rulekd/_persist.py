@@ -88,10 +88,14 @@ _METADATA = "metadata.json"
 _MANIFEST = "manifest.json"
 _ARRAYS = "arrays.npz"
 _MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+# Largest file a model directory may hold (an XGBoost teacher of 1,000 depth-6 trees is about 15 MB).
+_MAX_FILE_BYTES = 256 * 1024 * 1024
 _MAX_FILES = 10_000
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".jbl", ".sav", ".dill", ".pt", ".pth", ".ckpt")
 _REL_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Widest text-label dtype accepted beyond the longest label (characters).
+_MAX_SPARE_WIDTH = 4096
 _LABEL_DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|U[0-9]{1,9}|O)$")
 
 
@@ -529,6 +533,11 @@ def _labels_from_json(desc: Any, where: str) -> np.ndarray:
             )
         if kind == "U" and len(v) > dtype.itemsize // 4:
             raise ModelDirectoryError(f"{where}: {_short(v)} is longer than dtype {dtype_str} allows.")
+    if kind == "U" and dtype.itemsize // 4 > max([len(v) for v in values] + [_MAX_SPARE_WIDTH]):
+        # A label array can be wider than its longest value (y's own dtype), but <U999999999 only
+        # allocates gigabytes from a one-line edit.
+        raise ModelDirectoryError(f"{where}: dtype {dtype_str} is far wider than its longest value "
+                                  f"({max([len(v) for v in values] + [0])} characters).")
     if kind == "O":
         arr = np.empty(len(values), dtype=object)
         arr[:] = values
@@ -764,6 +773,8 @@ _XGB_TREE_KEYS = {
 }
 _XGB_ROOT_PARENT = 2147483647  # how XGBoost writes the root's (invalid) parent
 _XGB_MAX_CATEGORY = 2**24  # XGBoost's own bound: categories are exact in float32
+# Bits of category sets all categorical splits together may need (16 MiB): real models need a few per split.
+_XGB_MAX_CATEGORY_BITS = 2**27
 _XGB_INT_KINDS = {9: (-(2**7), 2**7), 10: (0, 2**8), 11: (-(2**15), 2**15), 12: (0, 2**16),
                   13: (-(2**31), 2**31), 14: (0, 2**32), 15: (-(2**63), 2**63), 16: (0, 2**64)}
 _INT_TEXT = re.compile(r"^(0|[1-9][0-9]{0,8})$")
@@ -845,6 +856,12 @@ def _check_xgboost_json(doc: Any, rel: str) -> None:
     n_cats = _check_xgboost_cats(model.get("cats"), n_feature, need, ints)
     for t, tree in enumerate(trees):
         _check_xgboost_tree(tree, t, n_feature, types_, n_cats, need, ints, numbers, count)
+    # XGBoost gives each categorical split a bit field as wide as its largest category: 2 MiB for one split on
+    # category 2**24 - 1, so a few kilobytes of JSON could ask for gigabytes.
+    bits = sum(max(tree["categories"][s:s + k]) + 1 for tree in trees
+               for s, k in zip(tree["categories_segments"], tree["categories_sizes"]))
+    need(bits <= _XGB_MAX_CATEGORY_BITS, f"the categorical splits would need {bits} bits of category sets "
+                                         f"(at most {_XGB_MAX_CATEGORY_BITS})")
 
 
 def _check_xgboost_cats(cats: Any, n_feature: int, need: Callable, ints: Callable) -> list[int] | None:
@@ -1020,6 +1037,10 @@ class _TorchModuleCodec(Codec):
                 arr.ndim != len(shape) or any(s is not None and s != n for s, n in zip(shape, arr.shape))
             ):
                 raise ModelDirectoryError(f"{where}: {key} has shape {arr.shape}, the spec needs {shape}.")
+        n_passthrough = arrays["passthrough"].shape[0] if arrays["passthrough"].ndim == 1 else -1
+        if n_inputs != n_passthrough + sum(max(0, b - a) for a, b, _ in embedded):
+            # before any loop over n_inputs: a number in the JSON must not decide how long loading takes
+            raise ModelDirectoryError(f"{where}: the network spec {spec} does not match its input layout.")
         inside = {j for a, b, _ in embedded for j in range(max(a, 0), min(b, n_inputs))}
         passthrough = [j for j in range(n_inputs) if j not in inside]
         if not all(0 <= a < b <= n_inputs and d >= 1 for a, b, d in embedded) or len(inside) != sum(
@@ -1417,7 +1438,7 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
     state = _target_state(target, overwrite)
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = _fresh_dir(parent, f".{target.name}.rulekd-tmp-")
+    tmp = _fresh_dir(parent, f".{_temp_stem(target.name)}.rulekd-tmp-")
     try:
         for rel, data in sorted(files.items()):
             dest = tmp.joinpath(*rel.split("/"))
@@ -1432,7 +1453,7 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
             target.rmdir()
             os.rename(tmp, target)
         else:
-            old = parent / f".{target.name}.rulekd-old-{secrets.token_hex(6)}"
+            old = parent / f".{_temp_stem(target.name)}.rulekd-old-{secrets.token_hex(6)}"
             os.rename(target, old)
             try:
                 os.rename(tmp, target)
@@ -1444,6 +1465,13 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+def _temp_stem(name: str) -> str:
+    """``name`` cut so that a temporary name built on it (about 30 more bytes) stays within the 255 bytes
+    file systems allow (a legal 240-byte folder name could not be saved into)."""
+    raw = name.encode("utf-8", "surrogateescape")
+    return name if len(raw) <= 200 else raw[:200].decode("utf-8", "ignore")
 
 
 def _fresh_dir(parent: Path, prefix: str) -> Path:
@@ -1504,9 +1532,10 @@ def _target_state(target: Path, overwrite: bool) -> str:
 def _is_model_directory(root: Path) -> bool:
     try:
         listing, _ = _listing(root)
-        data = (root / _MANIFEST).read_bytes() if (root / _MANIFEST).is_file() else None
-        if data is None or len(data) > _MAX_MANIFEST_BYTES:
+        m = root / _MANIFEST
+        if not m.is_file() or m.stat().st_size > _MAX_MANIFEST_BYTES:  # before reading it
             return False
+        data = m.read_bytes()
         manifest = _manifest_entries(_parse_json(data, _MANIFEST), _MANIFEST)
     except (ModelDirectoryError, OSError):
         return False
@@ -1600,6 +1629,8 @@ def _read_verified(root: Path) -> dict[str, bytes]:
             f"{root} has no manifest.json, so it is not a rulekd model directory (or it was damaged). "
             f"Write one with rulekd.save."
         )
+    if (root / _MANIFEST).stat().st_size > _MAX_MANIFEST_BYTES:  # before reading it (a sparse file costs no disk)
+        raise ModelDirectoryError(f"{root / _MANIFEST} is larger than {_MAX_MANIFEST_BYTES} bytes.")
     raw = (root / _MANIFEST).read_bytes()
     if len(raw) > _MAX_MANIFEST_BYTES:
         raise ModelDirectoryError(f"{root / _MANIFEST} is larger than {_MAX_MANIFEST_BYTES} bytes.")
@@ -1624,6 +1655,15 @@ def _read_verified(root: Path) -> dict[str, bytes]:
         size = full.stat().st_size
         if size != info["size"]:
             raise _damaged(root, repr(rel), f"has {size} bytes but manifest.json records {info['size']}")
+        if size > _MAX_FILE_BYTES:
+            raise _damaged(root, repr(rel), f"has {size} bytes; a model file may have at most {_MAX_FILE_BYTES}")
+        # Hashed in chunks first: a file that does not match is refused without being held in memory.
+        digest = hashlib.sha256()
+        with open(full, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        if digest.hexdigest() != info["sha256"]:
+            raise _damaged(root, repr(rel), "does not match its SHA-256 in manifest.json")
         data = full.read_bytes()
         if len(data) != info["size"] or hashlib.sha256(data).hexdigest() != info["sha256"]:
             raise _damaged(root, repr(rel), "does not match its SHA-256 in manifest.json")

@@ -11,7 +11,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -29,12 +29,16 @@ class TableError(RulekdError, ValueError):
     """A data file that cannot be used as given."""
 
 
-def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Sequence[str] = ()) -> pd.DataFrame:
+def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Sequence[str] = (),
+               text_levels: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """A DataFrame from a CSV (``,``; ``.tsv``: tab) or Parquet file; text columns become categories.
 
     ``text_columns``: CSV columns read as text whatever their values look like
     (a model's categorical features with text levels: a file whose rows hold
     only the levels ``"1"`` and ``"2"`` would otherwise be read as numbers).
+    ``text_levels``: their levels; a level that pandas would read as missing
+    (``"NA"``, ``"null"``, ``"None"``, ...) is read as that level in its column
+    (only an empty field is missing there), as the model knows it.
     A file whose first row has more fields than its header is refused (pandas
     would otherwise take the first column as an index and shift every
     column); a delimiter at the end of every line is tolerated. In a
@@ -84,7 +88,8 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
                 warnings.simplefilter("always", pd.errors.ParserWarning)
                 frame = pd.read_csv(p, sep=sep, encoding=encoding, low_memory=False, index_col=False,
                                     skip_blank_lines=len(header) > 1,
-                                    dtype={c: str for c in text_columns if c in header} or None)
+                                    dtype={c: str for c in text_columns if c in header} or None,
+                                    **_na_options(header, text_levels or {}))
         except UnicodeDecodeError as exc:
             raise TableError(
                 f"{str(p)!r} is not {encoding} text (byte {exc.start}); re-save it as UTF-8 or pass --encoding."
@@ -118,6 +123,19 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
                 frame[c] = col.map(lambda v: v if pd.isna(v) else str(v))
             frame[c] = frame[c].astype("category")
     return frame
+
+
+def _na_options(header: Sequence[str], text_levels: Mapping[str, Sequence[str]]) -> dict:
+    """``read_csv`` keywords that keep a model's levels such as "NA" as text in their columns (pandas reads
+    them as missing by default: a model fitted on the level "NA" answered those rows as missing)."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    clash = {c: set(lv) & STR_NA_VALUES for c, lv in text_levels.items() if c in header}
+    clash = {c: v for c, v in clash.items() if v}
+    if not clash:
+        return {}
+    return {"keep_default_na": False,
+            "na_values": {c: sorted(STR_NA_VALUES - clash.get(c, set())) for c in header}}
 
 
 def _nested(col: pd.Series) -> Any:

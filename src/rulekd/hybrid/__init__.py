@@ -47,7 +47,34 @@ def _register_model_directory() -> None:
         name="rulekd.HybridClassifier",
         optional=("base_student_", "focus_rules_"),  # only a fit with focus_student sets them
         skip=("_choice_", "guard_report_"),
+        check=_check_hybrid,
     )
+
+
+def _check_hybrid(h: "HybridClassifier") -> None:
+    """A loaded hybrid as a whole: its guards name its features and classes, its students answer its classes
+    over as many features (a folder whose student/ was swapped loaded, and predict failed far inside)."""
+    classes = [c.item() if hasattr(c, "item") else c for c in h.classes_]
+    for g in h.guards_:
+        g.validate(h.domain_, classes)
+    for attr in ("student_", "base_student_"):
+        student = getattr(h, attr, None)
+        if student is None:
+            continue
+        if isinstance(student, HybridClassifier) or not hasattr(student, "predict_proba"):
+            raise ValueError(f"{attr} must be a student, got {type(student).__name__}.")
+        if [c.item() if hasattr(c, "item") else c for c in student.classes_] != classes:
+            raise ValueError(f"{attr} answers the classes {list(student.classes_)[:10]}, the hybrid {classes[:10]}.")
+        if getattr(student, "n_features_in_", h.n_features_in_) != h.n_features_in_:
+            raise ValueError(f"{attr} reads {student.n_features_in_} features, the hybrid {h.n_features_in_}.")
+    names = set(h.domain_.names)
+    unknown = sorted(set(h.guard_grids_) - names)
+    if unknown:
+        raise ValueError(f"guard_grids_ names features {unknown[:5]} the Domain lacks.")
+    ids = {h.rules_.rule_id(i) for i in range(len(h.rules_))}
+    unknown = sorted(set(h.rule_precision_) - ids)
+    if unknown:
+        raise ValueError(f"rule_precision_ names rules {unknown[:5]} that rules_ lacks.")
 
 
 _register_model_directory()
