@@ -454,7 +454,19 @@ def test_load_validates_content_even_when_the_manifest_matches(rules_dir, case):
         load(rules_dir)
 
 
+def _nan_weight(path):
+    """The first layer's first weight made NaN (a well-formed archive otherwise)."""
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["coefs_.0"] = arrays["coefs_.0"].copy()
+    arrays["coefs_.0"][0, 0] = np.nan
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    Path(path).write_bytes(buf.getvalue())
+
+
 MALICIOUS_MLP = {
+    "NaN weight": ("arrays.npz", _nan_weight, "NaN or infinity"),  # loaded, and predict_proba answered NaN
     "pickled object in the archive": ("arrays.npz", _object_npz, r"arrays\.npz.*dtype object"),
     "encoding unlike the Domain": (
         *_meta(lambda d: d["attributes"]["encoding_"]["value"][0].update(feature="duration")),

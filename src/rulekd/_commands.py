@@ -19,10 +19,10 @@ from typing import Any, Iterator
 import numpy as np
 import pandas as pd
 
-from .exceptions import RulekdError
-from .verify._cli import _positive_float
 from ._tables import (check_new_file, check_writable, read_table, refuse_inside_model_directory, refuse_nested,
                       split_target, write_csv)
+from .exceptions import RulekdError
+from .verify._cli import _positive_float
 
 MODELS = ("rules", "tree", "mlp", "hybrid")
 EXPORT_FORMATS = ("text", "tree", "json", "sql", "python")

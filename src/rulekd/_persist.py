@@ -1234,6 +1234,8 @@ def _check_mlp(est: Any) -> None:
             raise ValueError(f"layer {i}: weights must be float64 matrices and bias vectors.")
         if W.shape[0] != width or b.shape[0] != W.shape[1]:
             raise ValueError(f"layer {i}: shapes {W.shape} / {b.shape} do not chain from width {width}.")
+        if not (np.isfinite(W).all() and np.isfinite(b).all()):  # predict_proba would answer NaN
+            raise ValueError(f"layer {i}: the weights hold NaN or infinity.")
         width = W.shape[1]
     k = len(est.classes_)
     if width != (1 if k == 2 else k):

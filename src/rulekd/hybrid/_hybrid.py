@@ -156,12 +156,8 @@ class HybridClassifier(DistilledClassifierMixin):
         Costs a second student fit (and one per :meth:`retarget` that changes
         the rules). Measured in ``docs/hybrid.md``.
     domain : Domain or None, default=None
-        The inputs the model is for. ``None``: ``Domain.from_data(X)``. A
-        Domain declares them instead (wider bounds, more levels, missing values
-        where ``X`` has none): it names exactly ``X``'s columns and holds every
-        row of ``X``. Synthetic rows are drawn inside it (with some missing
-        values where it allows them and ``X`` has none), ``predict`` accepts
-        what it allows, and the verifier proves over it.
+        As in :class:`~rulekd.DistilledTreeClassifier`: the declared inputs, or
+        inferred from ``X``; handed to the inner students.
     random_state : int, RandomState or None
     verbose : int, default=0
 

@@ -76,12 +76,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
     strategy : {"perturb", "marginal", "mixed"}, default="perturb"
     validation_fraction : float, default=0.2
     domain : Domain or None, default=None
-        The inputs the model is for. ``None``: ``Domain.from_data(X)``. A
-        Domain declares them instead (wider bounds, more levels, missing values
-        where ``X`` has none): it names exactly ``X``'s columns and holds every
-        row of ``X``. Synthetic rows are drawn inside it (with some missing
-        values where it allows them and ``X`` has none), ``predict`` accepts
-        what it allows, and the verifier proves over it.
+        As in :class:`DistilledTreeClassifier`: the declared inputs, or inferred from ``X``.
     random_state : int, RandomState or None, default=None
 
     Attributes
