@@ -763,3 +763,23 @@ def test_a_hybrid_is_checked_as_a_whole(credit, tmp_path):
     _rehash(swapped)
     with pytest.raises(ModelDirectoryError, match="student_ answers the classes"):
         load(swapped)
+
+
+def _one_more_feature(doc):
+    learner = doc["learner"]
+    n = int(learner["learner_model_param"]["num_feature"]) + 1
+    learner["learner_model_param"]["num_feature"] = str(n)
+    for key, extra in (("feature_names", "extra"), ("feature_types", "float")):
+        if learner.get(key):
+            learner[key] = learner[key] + [extra]
+    for tree in learner["gradient_booster"]["model"]["trees"]:
+        tree["tree_param"]["num_feature"] = str(n)
+
+
+def test_a_teacher_for_other_features_is_refused(credit, tmp_path):
+    X, X_test = _inputs(credit, "array")  # numbers only: the teacher has no category encoder to extend
+    folder = save(_make(DistilledRuleClassifier).fit(X, credit[1]), tmp_path / "m")
+    _edit_json(folder / "teacher.json", _one_more_feature)
+    _rehash(folder)
+    with pytest.raises(ModelDirectoryError, match=r"the teacher reads (\d+) features, the model"):
+        load(folder)

@@ -1205,6 +1205,9 @@ def _check_common(est: Any, entry: _Entry) -> None:
         private = getattr(est, "_feature_names_", None)
         if private is not None and list(private) != names:
             raise ValueError("_feature_names_ differs from the Domain's feature names.")
+        booster = getattr(getattr(est, "teacher_", None), "_booster", None)
+        if booster is not None and booster.num_features() != len(names):  # audit and refit would fail inside XGBoost
+            raise ValueError(f"the teacher reads {booster.num_features()} features, the model {len(names)}.")
     for attr, codec in entry.fields.items():
         rs = getattr(est, attr, None)
         if codec is not RULESET or rs is None:
@@ -1221,6 +1224,11 @@ def _check_common(est: Any, entry: _Entry) -> None:
                 if (c.is_categorical and not categorical) or (c.is_numeric and categorical):
                     raise ValueError(f"rule {rule.id!r} of {attr} compares {c.feature!r} in a way its "
                                      f"{dom[c.feature].kind} kind does not allow.")
+    teacher_classes = getattr(getattr(est, "teacher_", None), "classes_", None)
+    if classes is not None and teacher_classes is not None:
+        unknown = [c for c in classes.tolist() if c not in set(np.asarray(teacher_classes).tolist())]
+        if unknown:
+            raise ValueError(f"the teacher does not know the classes {_short(unknown)}.")
 
 
 def _check_mlp(est: Any) -> None:
