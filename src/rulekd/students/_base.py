@@ -343,8 +343,8 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
             if not spec.allow_missing and frame[spec.name].isna().any():
                 raise ValueError(
                     f"Column {spec.name!r} has missing values, but it had none during fit, so the rules do not "
-                    f"cover them. Fill them (e.g. with the training median or a known level) or refit on data "
-                    f"in which {spec.name!r} may be missing."
+                    f"cover them. Fill them (e.g. with the training median or a known level), or refit declaring "
+                    f"them: domain=Domain.from_data(X).update({spec.name!r}, allow_missing=True)."
                 )
         return frame
 
