@@ -276,6 +276,8 @@ def test_a_neural_student_is_audited_and_its_network_verified_only_with_properti
     with_prop = audit(net, german["X"], german["y"], properties=["invariant status_sex"], time_budget_s=30)
     assert with_prop["verification"]["ran"]
     assert [f["check"] for f in with_prop["verification"]["findings"]] == ["property"]
+    assert with_prop["verification"]["scope"] == "the network over the Domain"  # it said "the rules"
+    assert [f["scope"] for f in with_prop["verification"]["findings"]] == ["network"]
     # checks= names rule checks, which a network has none of: they do not stop its properties
     listed = audit(net, german["X"], german["y"], properties=["invariant status_sex"], checks=["gap", "dead"],
                    time_budget_s=30)
@@ -408,6 +410,9 @@ def test_a_rulekd_hybrid_is_verified_as_a_whole(german):
     assert parts.get("student", 0) == int(np.sum(by == "student"))
     assert rep["rules"]["default"]["answered_by"] == "the neural student"
     assert rep["rules"]["default"]["support"] == int(np.sum(by == "student"))
+    rules_part = next(c for c in rep["model"]["components"] if c["role"] == "rules")
+    assert rules_part["default"] is None  # "default 0" before: a placeholder that never answers
+    assert "otherwise the neural student" in rep.to_html()
     curve = rep["transparency"]["curve"]
     assert curve and {"transparency", "accuracy", "rule_accuracy", "student_accuracy"} <= set(curve[0])
     assert 'id="transparency"' in rep.to_html()
@@ -555,3 +560,49 @@ def test_a_hybrids_rules_alone_are_refused():
                  metadata={"default": "student"})
     with pytest.raises(ValueError, match="hybrid's rules alone.*Audit the hybrid itself"):
         audit(rs, np.array([[0.2], [0.9]]), [0, 1], verify=False)
+
+
+
+def test_y_is_aligned_with_x_by_index(german):
+    X, y = german["X"], german["y"]
+    shuffled = y.sample(frac=1, random_state=1)  # X's index, another order
+    rep = audit(german["model"], X, shuffled, verify=False)
+    assert rep["performance"]["model"]["accuracy"] == pytest.approx(
+        np.mean(german["model"].predict(X) == y.to_numpy()))  # read by position before: every figure wrong
+    with pytest.raises(ValueError, match="y has an index that is not X's"):
+        audit(german["model"], X, y.set_axis(y.index + 1000), verify=False)
+
+
+def test_nothing_verified_is_not_proved_and_ok_means_checked(german):
+    X, y = german["X"], german["y"]
+    none = audit(german["model"], X, y, checks="none")
+    assert none["verification"]["status"] == "not_run"  # "proved" with no finding before
+    assert "verification proved" not in str(none)
+    conflict_only = audit(german["model"], X, y, checks=["conflict"], time_budget_s=30)
+    assert conflict_only["rules"]["checked"] == [] and not conflict_only["rules"]["verified"]
+    html = conflict_only.to_html()
+    rules_html = html[html.index('id="rules"'):html.index('id="verification"')]
+    assert ">ok<" not in rules_html  # "ok" for dead and redundant checks that never ran, before
+    full = audit(german["model"], X, y, time_budget_s=30)
+    assert full["rules"]["checked"] == ["dead", "redundant_rule", "redundant_condition"]
+
+
+def test_an_unknown_finding_is_explained_by_its_own_reason(german, monkeypatch):
+    pytest.importorskip("torch")
+    from rulekd import DistilledMLPClassifier, DistilledRuleClassifier
+    from rulekd.datasets import load_german_credit
+    from rulekd.hybrid import HybridClassifier
+
+    b = load_german_credit()
+    hyb = HybridClassifier(teacher=_xgb(), student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=3),
+                           rules=DistilledRuleClassifier(max_rules=4, n_synthetic=0), n_synthetic=0,
+                           transparency=0.5, random_state=0).fit(b.data.iloc[:300], b.target.iloc[:300])
+    monkeypatch.setattr(HybridClassifier, "_search_violation", lambda self, prop: None)  # nothing found by search
+    rep = audit(hyb, german["X"], german["y"], properties=["monotone duration increasing toward 1"],
+                time_budget_s=30)
+    unknown = [f for f in rep["verification"]["findings"] if f["status"] == "unknown"]
+    if not unknown:
+        pytest.skip("Z3's witness was a violation for this network: nothing unknown to explain")
+    texts = [i["text"] for i in rep["limitations"]["items"] if i["kind"] == "verification"]
+    assert any("needs the network's weights" in t and "a larger time budget does not decide them" in t for t in texts)
+    assert not any("Raise timeout_ms" in t for t in texts)

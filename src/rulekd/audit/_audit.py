@@ -249,7 +249,8 @@ def _model_section(subject: _Subject, teacher: _TeacherView | None) -> dict:
         components.append({
             "role": "rules", "type": "RuleSet",
             "size": {"rules": len(rs), "conditions": rs.n_conditions, "features": len(rs.features)},
-            "ordered": rs.ordered, "default": label(rs.default), "source": plain(rs.metadata.get("source")),
+            "ordered": rs.ordered, "default": None if subject.kind == "hybrid" else label(rs.default),
+            "source": plain(rs.metadata.get("source")),
         })
     if subject.kind == "neural":
         components.append(_network_component(m, "network"))
@@ -407,6 +408,10 @@ def _rules_section(subject: _Subject, frame: pd.DataFrame, decided: np.ndarray, 
         d = np.asarray([v == "student" for v in decided], dtype=bool)
         default = {"class": None, "answered_by": "the neural student", "support": int(d.sum()),
                    "support_share": safe_mean(d), "precision": None}
+    # The per-rule checks the verifier column speaks for (a hybrid's rules never get redundant_rule; checks=
+    # may leave out any of them): "ok" only says that those found nothing.
+    checked = [c for c in ("dead", "redundant_rule", "redundant_condition")
+               if verification.get("ran") and c in verification.get("checks", [])]
     return {
         "present": True,
         "ordered": rs.ordered,
@@ -415,7 +420,8 @@ def _rules_section(subject: _Subject, frame: pd.DataFrame, decided: np.ndarray, 
         "rules": rows,
         "default": default,
         "text": rs.to_text(),
-        "verified": bool(verification.get("ran")),
+        "verified": bool(checked),
+        "checked": checked,
         "notes": [],
     }
 
@@ -508,7 +514,7 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
     if report is None:
         base["status"], base["reason"] = fail, reason
         return base
-    reports = [("rules", report)]
+    reports = [("network" if subject.kind == "neural" else "rules", report)]
     if hybrid and whole is not None:
         guards = list(getattr(subject.model, "guards_", ()) or ())
         texts = {p.text() for p in props}
@@ -540,11 +546,16 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
             findings.append(f)
     sev = [f["severity"] for f in findings]
     status = "violated" if "violated" in sev else "unknown" if "unknown" in sev else "proved"
+    if not findings:  # checks="none" and no property: nothing was proved
+        base["status"], base["reason"] = "not_run", "no check and no property was asked for (checks='none')"
+        return base
     raw = [rep.status for _, rep in reports]
     if hybrid:
         scope = ("the hybrid's rules (rules_ over domain_)" +
                  ("; the properties and guards on the whole hybrid (guards, rules and guarded student, "
                   "rulekd.hybrid.verify_hybrid)" if len(reports) > 1 else "; the student is not verified"))
+    elif subject.kind == "neural":
+        scope = "the network over the Domain"
     else:
         scope = "the rules over the Domain"
     skipped: dict = dict(dropped)
@@ -726,10 +737,18 @@ def _limitations_section(subject: _Subject, description: str | None, teacher: _T
     elif status == "not_run":
         add("verification", "Verification was not run.")
     else:
-        n_unknown = ver["counts"].get("unknown", 0)
-        if n_unknown:
-            add("verification", f"{n_unknown} verification finding(s) are unknown (solver timeout or time budget): "
-                                f"nothing is claimed for them. Raise timeout_ms or time_budget_s to decide them.")
+        unknown = [f for f in ver.get("findings", []) if f.get("severity") == "unknown"]
+        reasons: dict[str, int] = {}
+        for f in unknown:  # a reason the verifier gave (e.g. a hybrid's "needs the network's weights"), else a timeout
+            r = (f.get("details") or {}).get("reason")
+            reasons[r if isinstance(r, str) and r else ""] = reasons.get(r if isinstance(r, str) and r else "", 0) + 1
+        for r, n in reasons.items():
+            if r:
+                add("verification", f"{n} verification finding(s) are unknown ({r}): nothing is claimed for them; "
+                                    f"a larger time budget does not decide them.")
+            else:
+                add("verification", f"{n} verification finding(s) are unknown (solver timeout or time budget): "
+                                    f"nothing is claimed for them. Raise timeout_ms or time_budget_s to decide them.")
         if ver.get("target", {}).get("domain_inferred"):
             add("verification", "No Domain was given: the verifier assumed every feature unbounded and possibly "
                                 "missing, so its verdicts speak about more inputs than the data can hold.")
@@ -847,6 +866,13 @@ def audit(
     """
     subject = _Subject(model)
     description = getattr(description, "DESCR", description)  # a data set's Bunch works too
+    if isinstance(y, pd.Series) and isinstance(X, pd.DataFrame) and len(y) == len(X) and not y.index.equals(X.index):
+        # pandas data are aligned by index, as protected= is: y in another row order is reordered to X's
+        # rows (it was read by position: every figure wrong, silently); an index that is not X's is refused.
+        if y.index.has_duplicates or X.index.has_duplicates or not y.index.isin(X.index).all():
+            raise ValueError("y has an index that is not X's (pandas aligns by index); pass it with X's index "
+                             "(e.g. y.loc[X.index]) or as a plain array in X's row order.")
+        y = y.reindex(X.index)
     if isinstance(y, (pd.Series, pd.Index)):
         y = y.to_numpy()
     y_arr = _objects(np.asarray(y).ravel() if np.ndim(y) else np.asarray([y]))

@@ -133,7 +133,7 @@ ul.limits li { margin: .25rem 0; }
 <table><thead><tr><th>role</th><th>type</th><th>size</th><th>details</th></tr></thead><tbody>
 {% for c in m.components %}
 <tr><td>{{ c.role }}</td><td>{{ c.type }}</td><td>{{ c.size | params }}</td>
-<td>{% if c.role == "rules" %}{{ "ordered list" if c.ordered else "unordered set" }}, default {{ c.default }}{% if c.source %}, from {{ c.source }}{% endif %}
+<td>{% if c.role == "rules" %}{{ "ordered list" if c.ordered else "unordered set" }}, {% if c.default is none %}otherwise the neural student{% else %}default {{ c.default }}{% endif %}{% if c.source %}, from {{ c.source }}{% endif %}
 {% elif c.get("hidden_layer_sizes") %}hidden layers {{ c.hidden_layer_sizes | join(", ") }}
 {% elif c.get("items") %}{{ c["items"] | join("; ") }}{% endif %}</td></tr>
 {% endfor %}
@@ -227,7 +227,8 @@ ul.limits li { margin: .25rem 0; }
 {% if r.present %}
 <p>{{ r.rules | length }} rules, {{ r.semantics }}. Support and precision are measured on the audited rows
  (support: rows the rule answers; precision: share of them whose label is the rule's class).
-{% if not r.verified %} The rules were not verified, so no rule is marked dead or redundant.{% endif %}</p>
+{% if not r.verified %} The rules were not checked for dead or redundant rules, so none is marked.{% else %}
+ The verifier column reports the checks {{ r.checked | join(", ") }}{% if r.checked | length < 3 %} (the others were not run){% endif %}.{% endif %}</p>
 <table><thead><tr><th>id</th><th>rule</th><th>class</th><th class="n">support</th><th class="n">share</th><th class="n">precision</th>
 <th class="n">held-out precision</th><th class="n">fit support</th><th class="n">fit confidence</th><th>verifier</th></tr></thead><tbody>
 {% for x in r.rules %}
@@ -261,7 +262,7 @@ ul.limits li { margin: .25rem 0; }
 <span class="badge violated">violated</span> a property, conflict or equivalence fails, with a counterexample the model really evaluates so;
 <span class="badge warning">warning</span> a dead or redundant rule or condition (the rules could be shorter);
 <span class="badge information">information</span> a gap: inputs no rule matches, answered by the default class (or a hybrid's student), as designed;
-<span class="badge unknown">unknown</span> undecided (timeout or budget): nothing is claimed.</p>
+<span class="badge unknown">unknown</span> undecided (a timeout or the budget, or the reason the finding gives): nothing is claimed.</p>
 {% if v.properties %}<p>Properties checked: {% for pr in v.properties %}<code>{{ pr }}</code>{% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
 {% if v.skipped %}<p class="note">Skipped: {% for k, w in v.skipped.items() %}{{ k }} ({{ w }}){% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
 <table><thead><tr><th>status</th><th>check</th><th>finding</th><th>rules</th><th class="n">time</th><th>counterexample</th></tr></thead><tbody>

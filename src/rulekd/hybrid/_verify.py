@@ -193,19 +193,19 @@ def verify_hybrid(
             findings.append(Finding("property", "unknown", f"'{text}' is undecided: {res.reason}.", seconds=secs,
                                     property=text, details={"reason": res.reason}))
         elif prop.confirm(predict, res.rows, domain):
-            frame = pd.concat([frame_from_rows([r], domain) for r in res.rows], ignore_index=True)
-            X = frame[names] if hybrid._frame_input_ else frame[names].to_numpy(dtype=np.float64, na_value=np.nan)
-            by = list(hybrid.decided_by(X))
-            preds = list(predict(frame))
-            findings.append(Finding("property", "violated", f"'{text}' fails on the counterexample (predictions: "
-                                    f"{', '.join(map(repr, preds))}; answered by {', '.join(map(str, by))}).",
-                                    rules=tuple(b for b in by if b != "student"),
-                                    counterexample=prop.counterexample(res.rows), seconds=secs, property=text,
-                                    details={"predictions": preds, "decided_by": by}))
+            findings.append(_violated(hybrid, prop, res.rows, domain, names, predict, secs, "the counterexample"))
         else:
+            # Z3's input is no violation for this network; another may be: search the Domain as the fit does for
+            # guards (Z3's witness depends on its time limits, so one such input alone decided nothing).
+            found = hybrid._search_violation(prop) if list(domain.names) == list(hybrid.domain_.names) else None
+            if found is not None:
+                rows = [found["x"], found["x_prime"]] if "x_prime" in found else [found]
+                findings.append(_violated(hybrid, prop, rows, domain, names, predict, time.perf_counter() - t0,
+                                          "an input found by sampling the Domain"))
+                continue
             findings.append(Finding("property", "unknown", f"'{text}' is not proved for an arbitrary network, and "
-                                    f"the solver's input is no violation for this one; nothing is claimed.",
-                                    seconds=secs, property=text,
+                                    f"neither the solver's input nor random Domain inputs violate it for this "
+                                    f"one; nothing is claimed.", seconds=time.perf_counter() - t0, property=text,
                                     details={"reason": "needs the network's weights"}))
     target = {"source": "rulekd.HybridClassifier", "rules": len(hybrid.rules_), "ordered": True,
               "classes": list(hybrid.classes_.tolist()), "features": len(hybrid.rules_.features),
@@ -213,6 +213,20 @@ def verify_hybrid(
               "guards": [g.text() for g in hybrid.guards_]}
     checks_run = (("dead",) if checks == "all" else ()) + (("property",) if props else ())
     return VerificationReport(tuple(findings), checks_run, {}, time.perf_counter() - t_start, target)
+
+
+def _violated(hybrid: Any, prop: Any, rows: list, domain: Any, names: list, predict: Any, secs: float,
+              how: str) -> Finding:
+    """The finding for a property ``rows`` (one input, or a pair) violate on the real hybrid."""
+    frame = pd.concat([frame_from_rows([r], domain) for r in rows], ignore_index=True)
+    X = frame[names] if hybrid._frame_input_ else frame[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    by = list(hybrid.decided_by(X))
+    preds = list(predict(frame))
+    text = prop.text()
+    return Finding("property", "violated", f"'{text}' fails on {how} (predictions: {', '.join(map(repr, preds))}; "
+                   f"answered by {', '.join(map(str, by))}).", rules=tuple(b for b in by if b != "student"),
+                   counterexample=prop.counterexample(rows), seconds=secs, property=text,
+                   details={"predictions": preds, "decided_by": by})
 
 
 def _dead(hybrid: Any, ctx: Context) -> list[Finding]:
