@@ -593,3 +593,25 @@ def test_a_level_named_NA_is_read_as_that_level(tmp_path):
     assert main(["predict", str(tmp_path / "m"), "--data", str(tmp_path / "rows.csv"), "--out",
                  str(tmp_path / "p.csv"), "--quiet"]) == 0
     assert np.array_equal(pd.read_csv(tmp_path / "p.csv")["prediction"].to_numpy(), model.predict(X))
+
+
+def test_distill_domain_may_declare_a_number_coded_column_categorical(tmp_path):
+    """The CSV reads levels 1..3 as numbers; the Domain (as Domain.to_json writes it) says categorical: the
+    column is read as its levels (exit 2 before: 'declares grade as categorical, but ... is numeric')."""
+    from rulekd import Domain
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"grade": rng.integers(1, 4, 200), "x": rng.normal(size=200)})
+    y = ((X.grade == 3) | (X.x > 1)).astype(int)
+    X.assign(target=y).to_csv(tmp_path / "train.csv", index=False)
+    Domain.from_data(X.astype({"grade": "category"})).update("grade", levels=(1, 2, 3, 4)).to_json(
+        tmp_path / "domain.json")
+    assert main(["distill", "--data", str(tmp_path / "train.csv"), "--target", "target", "--n-synthetic", "300",
+                 "--max-rules", "3", "--domain", str(tmp_path / "domain.json"), "--out", str(tmp_path / "m"),
+                 "--quiet"]) == 0
+    model = load(tmp_path / "m")
+    assert model.domain_["grade"].levels == (1, 2, 3, 4)
+    pd.DataFrame({"grade": [4, 1], "x": [0.0, 2.0]}).to_csv(tmp_path / "rows.csv", index=False)  # 4: declared only
+    assert main(["predict", str(tmp_path / "m"), "--data", str(tmp_path / "rows.csv"), "--out",
+                 str(tmp_path / "p.csv"), "--quiet"]) == 0
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 2

@@ -174,6 +174,17 @@ def _domain_arg(path: str | None) -> Any:
         raise _cli_error(f"--domain {path!r}: {exc}") from None
 
 
+def _declared_categories(X: pd.DataFrame, domain: Any) -> pd.DataFrame:
+    """Columns a ``--domain`` declares categorical but the CSV holds as numbers (levels 1, 2, 3) become
+    categories, so that the Domain written by ``Domain.to_json`` for such data is accepted."""
+    if domain is None:
+        return X
+    cols = [s.name for s in domain.features if s.kind == "categorical" and s.name in X.columns
+            and pd.api.types.is_numeric_dtype(X[s.name].dtype)
+            and not isinstance(X[s.name].dtype, pd.CategoricalDtype)]
+    return X.astype({c: "category" for c in cols}) if cols else X
+
+
 def _n_synthetic_arg(text: str) -> Any:
     """``--n-synthetic``: "auto" or a whole number >= 0."""
     if text == "auto":
@@ -212,6 +223,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         X, y = split_target(frame, args.target, args.data)
         X = _drop_columns(X, args.drop, args.data, args.target)
         refuse_nested(X, args.data)
+        X = _declared_categories(X, _domain_arg(getattr(args, "domain", None)))
         teacher = _teacher(args.teacher)
         X = _in_teacher_order(X, teacher)
         model = _build_model(args, teacher)

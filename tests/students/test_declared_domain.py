@@ -189,3 +189,9 @@ def test_hybrid_on_an_array_renames_the_domain_for_its_students(data):
     rows = A[:10].copy()
     rows[:, 1] = np.nan
     assert h.predict(rows).shape == (10,)
+
+
+def test_an_object_array_with_text_names_the_fix(data):
+    X, y = data
+    with pytest.raises(ValueError, match=r"X is an array holding text .*Pass a pandas DataFrame"):
+        DistilledRuleClassifier(teacher=_teacher(), n_synthetic=100).fit(X.to_numpy(dtype=object), y)

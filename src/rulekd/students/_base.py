@@ -158,7 +158,18 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                             f"(e.g. X[{c!r}].astype(str)) or to a pandas category."
                         )
         else:
-            arr = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
+            try:
+                arr = validate_data(self, X, reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
+            except ValueError as exc:
+                if "could not convert string to float" not in str(exc):
+                    raise
+                # An object array with text (a SimpleImputer's output on mixed data): numpy's message names no fix.
+                raise ValueError(
+                    f"X is an array holding text ({str(exc).split(':', 1)[-1].strip()[:80]}), which an array of "
+                    f"numbers cannot carry. Pass a pandas DataFrame whose text columns are category or str (e.g. "
+                    f"pd.DataFrame(X) with named columns; in a Pipeline, set_output(transform='pandas') on the "
+                    f"step before)."
+                ) from None
             names = list(self._feature_names_) if not reset else _array_names(arr.shape[1])
             frame = pd.DataFrame(arr, columns=names)
             if reset:
@@ -344,7 +355,8 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                 raise ValueError(
                     f"Column {spec.name!r} has missing values, but it had none during fit, so the rules do not "
                     f"cover them. Fill them (e.g. with the training median or a known level), or refit declaring "
-                    f"them: domain=Domain.from_data(X).update({spec.name!r}, allow_missing=True)."
+                    f"them: domain=Domain.from_data(X).update({spec.name!r}, allow_missing=True) (rulekd distill "
+                    f"--domain DOMAIN.json)."
                 )
         return frame
 
