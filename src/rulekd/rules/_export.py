@@ -18,7 +18,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any, Mapping, Sequence
 
-from ._ir import MISSING_OPS, RESERVED_IDS, Condition, RuleSet, _format_level, _level_key
+from ._ir import MISSING_OPS, Condition, RuleSet, _format_level, _level_key
 
 __all__ = ["EXPORT_FORMATS", "export", "to_python", "to_sql", "to_text"]
 
@@ -424,8 +424,7 @@ def _tree_text(rs: RuleSet, root: _Node, ids: bool) -> str:
 
     def leaf(node: _Node, pad: str) -> None:
         label = rs.default if node.rule is None else rs.rules[node.rule].prediction
-        rid = (RESERVED_IDS[1] if rs.default_is_student else RESERVED_IDS[0]) if node.rule is None \
-            else rs.rule_id(node.rule)
+        rid = rs.default_id if node.rule is None else rs.rule_id(node.rule)
         shown = rs.default_text("").strip() if node.rule is None else _format_level(label)
         lines.append(f"{pad}|--- class: {shown}" + (f"  [{rid}]" if ids else ""))
 
@@ -647,7 +646,7 @@ def to_sql(
                             + f" AS {_sql_ident(name)}", name))
     if rule_column is not None:
         values = [_sql_string(rs.rule_id(i)) for i in order_idx]
-        columns.append((case(values, _sql_string(RESERVED_IDS[1] if student else RESERVED_IDS[0]))
+        columns.append((case(values, _sql_string(rs.default_id))
                         + f" AS {_sql_ident(rule_column)}", rule_column))
     # SQLite and DuckDB compare quoted names without regard to case: "proba_A" and "proba_a" clash.
     folded = [n.casefold() for _, n in columns]
@@ -846,7 +845,7 @@ def to_python(model_or_rules: Any) -> str:
     head.append(f"FEATURES = {_py_tuple([_py_literal(f) for f in feats])}")
     head.append(f"RULE_IDS = {_py_tuple([_py_literal(rs.rule_id(i)) for i in range(len(rs.rules))])}")
     student = rs.default_is_student  # a hybrid's rules: rows no rule answers belong to its neural student
-    head.append(f"DEFAULT_ID = {_py_literal(RESERVED_IDS[1] if student else RESERVED_IDS[0])}")
+    head.append(f"DEFAULT_ID = {_py_literal(rs.default_id)}")
     if student:
         head.append("# Rows no rule answers belong to the hybrid's neural student: predict and predict_proba "
                     "give None there.")

@@ -631,8 +631,7 @@ class RuleSet:
     def decided_by(self, X: Any) -> np.ndarray:
         """Rule id answering each row, or ``"default"`` (``"student"`` for a hybrid's rules, as the exports say)."""
         idx = self.decide(X)
-        rest = RESERVED_IDS[1] if self.default_is_student else RESERVED_IDS[0]
-        ids = np.array([self.rule_id(i) for i in range(len(self.rules))] + [rest], dtype=object)
+        ids = np.array([self.rule_id(i) for i in range(len(self.rules))] + [self.default_id], dtype=object)
         return ids[idx]
 
     def _class_index(self) -> dict[Any, int]:
@@ -645,6 +644,12 @@ class RuleSet:
         SQL and Python exports answer those rows with NULL / None; ``verify`` refuses properties of the
         set alone (they hold or fail on the whole hybrid) and leaves out ``redundant_rule``."""
         return self.metadata.get("default") == "student"
+
+    @property
+    def default_id(self) -> str:
+        """What ``decided_by`` and the exports name where no rule answers: ``"default"``, or ``"student"``
+        for a hybrid's rules."""
+        return RESERVED_IDS[1] if self.default_is_student else RESERVED_IDS[0]
 
     def default_text(self, sep: str = " ") -> str:
         """Who answers where no rule does, as the text shows it: the default class, or "the neural student"
