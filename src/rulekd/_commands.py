@@ -231,11 +231,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             model.fit(X, y)
-        for w in caught:
-            if not issubclass(w.category, (DeprecationWarning, FutureWarning)):
-                msg = str(w.message)  # in full: a guard conflict names the rule and the guard
-                msg = msg if len(msg) <= 2000 else msg[:2000] + " ... (cut at 2,000 characters)"
-                print(f"rulekd distill: warning: {msg}", file=sys.stderr)
+        _print_warnings("distill", caught)
         step("saving")
         save(model, out, overwrite=args.force)
     pred = model.predict(X)
@@ -250,6 +246,15 @@ def cmd_distill(args: argparse.Namespace) -> int:
         say(f"transparency (validation rows answered by rules): {model.transparency_:.3f}")
     say(f"saved to {out}/")
     return 0
+
+
+def _print_warnings(command: str, caught: list) -> None:
+    """The warnings a command's work raised, on stderr (deprecations left out)."""
+    for w in caught:
+        if not issubclass(w.category, (DeprecationWarning, FutureWarning)):
+            msg = str(w.message)  # in full: a guard conflict names the rule and the guard
+            msg = msg if len(msg) <= 2000 else msg[:2000] + " ... (cut at 2,000 characters)"
+            print(f"rulekd {command}: warning: {msg}", file=sys.stderr)
 
 
 def _check_model_folder(out: Path) -> None:
@@ -408,10 +413,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     X = _features(model, X, args.data)
     refuse_nested(X, args.data)
     refuse_nested(pd.DataFrame(protected or {}), args.data)
-    with warnings.catch_warnings(record=True):
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = audit(model, X, y, protected=protected, properties=_audit_properties(args.properties, model),
                        time_budget_s=args.time_budget_s)
+    _print_warnings("audit", caught)
     report.write_html(out, overwrite=args.force)
     if json_out is not None:
         report.write_json(json_out, overwrite=args.force)

@@ -410,6 +410,7 @@ def test_a_rulekd_hybrid_is_verified_as_a_whole(german):
     assert parts.get("student", 0) == int(np.sum(by == "student"))
     assert rep["rules"]["default"]["answered_by"] == "the neural student"
     assert rep["rules"]["default"]["support"] == int(np.sum(by == "student"))
+    assert "an Implies guard whose condition holds answers before any rule" in rep["rules"]["semantics"]
     rules_part = next(c for c in rep["model"]["components"] if c["role"] == "rules")
     assert rules_part["default"] is None  # "default 0" before: a placeholder that never answers
     assert "otherwise the neural student" in rep.to_html()
@@ -606,3 +607,22 @@ def test_an_unknown_finding_is_explained_by_its_own_reason(german, monkeypatch):
     texts = [i["text"] for i in rep["limitations"]["items"] if i["kind"] == "verification"]
     assert any("needs the network's weights" in t and "a larger time budget does not decide them" in t for t in texts)
     assert not any("Raise timeout_ms" in t for t in texts)
+
+
+
+def test_rows_outside_the_domain_are_named_in_the_limitations(german):
+    from rulekd.datasets import load_german_credit
+
+    model = german["model"]
+    X = german["X"].copy()
+    X.loc[X.index[:2], "credit_amount"] = 10**6  # beyond the Domain's bounds: answered, but no proof covers it
+    expected = int((~model.domain_.contains(model._validate_X(X, reset=False))).sum())
+    assert expected >= 2
+    rep = audit(model, X, german["y"], checks=["dead"], time_budget_s=30)
+    assert rep["verification"]["rows_outside_domain"] == expected
+    texts = [i["text"] for i in rep["limitations"]["items"] if i["kind"] == "verification"]
+    assert any(t.startswith(f"{expected} of the 200 audited rows lie outside the Domain") for t in texts)
+    b = load_german_credit()  # the rows the model was fitted on lie inside its Domain
+    fitted_rows = audit(model, b.data.iloc[:300], b.target.iloc[:300], checks=["dead"], time_budget_s=30)
+    assert fitted_rows["verification"]["rows_outside_domain"] == 0
+    assert not any("lie outside the Domain" in i["text"] for i in fitted_rows["limitations"]["items"])

@@ -412,11 +412,16 @@ def _rules_section(subject: _Subject, frame: pd.DataFrame, decided: np.ndarray, 
     # may leave out any of them): "ok" only says that those found nothing.
     checked = [c for c in ("dead", "redundant_rule", "redundant_condition")
                if verification.get("ran") and c in verification.get("checks", [])]
+    semantics = ("ordered list: the first matching rule answers" if rs.ordered else
+                 "unordered set: the matching rule of highest confidence answers")
+    guards = getattr(subject.model, "guards_", ()) if subject.kind == "hybrid" else ()
+    if any(type(g).__name__ == "Implies" or (isinstance(g, str) and g.strip().lower().startswith(("if ", "implies")))
+           for g in guards or ()):
+        semantics += "; an Implies guard whose condition holds answers before any rule"
     return {
         "present": True,
         "ordered": rs.ordered,
-        "semantics": ("ordered list: the first matching rule answers" if rs.ordered else
-                      "unordered set: the matching rule of highest confidence answers"),
+        "semantics": semantics,
         "rules": rows,
         "default": default,
         "text": rs.to_text(),
@@ -489,6 +494,8 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
         _, dom, _, _, _ = resolve_target(target, domain)
         if all(n in frame.columns for n in dom.names):
             data = frame
+            # "Every input of the Domain" does not speak for audited rows outside it (values beyond its bounds).
+            base["rows_outside_domain"] = int((~dom.contains(frame)).sum())
         base["domain"] = plain(dom.to_dict())
     except Exception:
         pass
@@ -749,6 +756,11 @@ def _limitations_section(subject: _Subject, description: str | None, teacher: _T
             else:
                 add("verification", f"{n} verification finding(s) are unknown (solver timeout or time budget): "
                                     f"nothing is claimed for them. Raise timeout_ms or time_budget_s to decide them.")
+        outside = ver.get("rows_outside_domain") or 0
+        if outside:
+            add("verification", f"{outside} of the {data['n_rows']} audited rows lie outside the Domain the "
+                                f"verification covers (Domain.contains; e.g. a value beyond its bounds): what is "
+                                f"proved for every input of the Domain does not speak for them.")
         if ver.get("target", {}).get("domain_inferred"):
             add("verification", "No Domain was given: the verifier assumed every feature unbounded and possibly "
                                 "missing, so its verdicts speak about more inputs than the data can hold.")
