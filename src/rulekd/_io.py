@@ -61,6 +61,13 @@ def _target(path: Any) -> Path:
     return path
 
 
+def temp_stem(name: str) -> str:
+    """``name`` cut so that a temporary name built on it (about 30 more bytes) stays within the 255 bytes
+    file systems allow (a legal 245-byte file or folder name could not be replaced)."""
+    raw = name.encode("utf-8", "surrogateescape")
+    return name if len(raw) <= 200 else raw[:200].decode("utf-8", "ignore")
+
+
 def atomic_write_text(path: Any, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename.
 
@@ -73,7 +80,7 @@ def atomic_write_text(path: Any, text: str) -> None:
     tmp = None
     try:
         for _ in range(100):
-            candidate = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+            candidate = path.with_name(f".{temp_stem(path.name)}.{secrets.token_hex(4)}.tmp")
             try:
                 fh = open(candidate, "x", encoding="utf-8")  # "x": never an existing file
             except FileExistsError:

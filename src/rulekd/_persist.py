@@ -58,6 +58,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
+from ._io import temp_stem
 from .domain import Domain
 from .exceptions import RulekdError
 from .rules import RuleSet
@@ -94,8 +95,8 @@ _MAX_FILES = 10_000
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib", ".jbl", ".sav", ".dill", ".pt", ".pth", ".ckpt")
 _REL_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*)*$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-# Widest text-label dtype accepted beyond the longest label (characters).
-_MAX_SPARE_WIDTH = 4096
+# Most bytes a text-label array may take beyond what its labels need (numpy keeps y's own dtype width).
+_MAX_LABEL_BYTES = 64 * 1024 * 1024
 _LABEL_DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|U[0-9]{1,9}|O)$")
 
 
@@ -533,11 +534,12 @@ def _labels_from_json(desc: Any, where: str) -> np.ndarray:
             )
         if kind == "U" and len(v) > dtype.itemsize // 4:
             raise ModelDirectoryError(f"{where}: {_short(v)} is longer than dtype {dtype_str} allows.")
-    if kind == "U" and dtype.itemsize // 4 > max([len(v) for v in values] + [_MAX_SPARE_WIDTH]):
+    if kind == "U" and dtype.itemsize * len(values) > max(_MAX_LABEL_BYTES, 4 * sum(len(v) for v in values)):
         # A label array can be wider than its longest value (y's own dtype), but <U999999999 only
-        # allocates gigabytes from a one-line edit.
-        raise ModelDirectoryError(f"{where}: dtype {dtype_str} is far wider than its longest value "
-                                  f"({max([len(v) for v in values] + [0])} characters).")
+        # allocates gigabytes from a one-line edit: the array may take at most 64 MiB beyond its text.
+        raise ModelDirectoryError(f"{where}: dtype {dtype_str} would take {dtype.itemsize * len(values)} bytes "
+                                  f"for {len(values)} values of at most {max([len(v) for v in values] + [0])} "
+                                  f"characters.")
     if kind == "O":
         arr = np.empty(len(values), dtype=object)
         arr[:] = values
@@ -697,6 +699,10 @@ class _TeacherCodec(Codec):
         booster = inner if isinstance(inner, xgb.Booster) else inner.get_booster()
         name = self.files(attr)[0]
         data = bytes(booster.save_raw(raw_format="json"))
+        if len(data) > _MAX_FILE_BYTES:  # load refuses a larger file: keep the teacher out, and say why
+            return {"kind": self.kind, "saved": False, "adapter": "XGBoostTeacher", "text": text,
+                    "reason": f"its JSON has {len(data)} bytes, more than the {_MAX_FILE_BYTES} a model file may "
+                              f"hold. Predict never needs the teacher."}
         try:
             _check_xgboost_json(_parse_json(data, name), name)
         except ModelDirectoryError as exc:  # e.g. dart, gblinear, multi-output trees: kept out, said why
@@ -1448,7 +1454,7 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
     state = _target_state(target, overwrite)
     parent = target.parent
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = _fresh_dir(parent, f".{_temp_stem(target.name)}.rulekd-tmp-")
+    tmp = _fresh_dir(parent, f".{temp_stem(target.name)}.rulekd-tmp-")
     try:
         for rel, data in sorted(files.items()):
             dest = tmp.joinpath(*rel.split("/"))
@@ -1463,7 +1469,7 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
             target.rmdir()
             os.rename(tmp, target)
         else:
-            old = parent / f".{_temp_stem(target.name)}.rulekd-old-{secrets.token_hex(6)}"
+            old = parent / f".{temp_stem(target.name)}.rulekd-old-{secrets.token_hex(6)}"
             os.rename(target, old)
             try:
                 os.rename(tmp, target)
@@ -1475,13 +1481,6 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
-
-
-def _temp_stem(name: str) -> str:
-    """``name`` cut so that a temporary name built on it (about 30 more bytes) stays within the 255 bytes
-    file systems allow (a legal 240-byte folder name could not be saved into)."""
-    raw = name.encode("utf-8", "surrogateescape")
-    return name if len(raw) <= 200 else raw[:200].decode("utf-8", "ignore")
 
 
 def _fresh_dir(parent: Path, prefix: str) -> Path:

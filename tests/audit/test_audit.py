@@ -564,14 +564,18 @@ def test_a_hybrids_rules_alone_are_refused():
 
 
 
-def test_y_is_aligned_with_x_by_index(german):
+def test_y_in_another_row_order_is_refused_not_guessed(german):
     X, y = german["X"], german["y"]
-    shuffled = y.sample(frac=1, random_state=1)  # X's index, another order
-    rep = audit(german["model"], X, shuffled, verify=False)
-    assert rep["performance"]["model"]["accuracy"] == pytest.approx(
-        np.mean(german["model"].predict(X) == y.to_numpy()))  # read by position before: every figure wrong
-    with pytest.raises(ValueError, match="y has an index that is not X's"):
-        audit(german["model"], X, y.set_axis(y.index + 1000), verify=False)
+    shuffled = y.sample(frac=1, random_state=1)  # X's row labels, another order: by label or by position?
+    with pytest.raises(ValueError, match=r"y's index holds X's row labels in another order"):
+        audit(german["model"], X, shuffled, verify=False)  # read by position before: every figure wrong
+    by_label = audit(german["model"], X, shuffled.loc[X.index], verify=False)
+    assert by_label["performance"]["model"]["accuracy"] == pytest.approx(
+        np.mean(german["model"].predict(X) == y.to_numpy()))
+    # Another index entirely (y.reset_index, X kept its own): by position, as scikit-learn reads y.
+    moved = X.set_axis(X.index + 1000)
+    by_position = audit(german["model"], moved, y, verify=False)
+    assert by_position["performance"]["model"]["accuracy"] == by_label["performance"]["model"]["accuracy"]
 
 
 def test_nothing_verified_is_not_proved_and_ok_means_checked(german):
@@ -626,3 +630,11 @@ def test_rows_outside_the_domain_are_named_in_the_limitations(german):
     fitted_rows = audit(model, b.data.iloc[:300], b.target.iloc[:300], checks=["dead"], time_budget_s=30)
     assert fitted_rows["verification"]["rows_outside_domain"] == 0
     assert not any("lie outside the Domain" in i["text"] for i in fitted_rows["limitations"]["items"])
+
+
+
+def test_timeouts_are_told_to_raise_the_budget(german):
+    rep = audit(german["model"], german["X"], german["y"], time_budget_s=1e-6)
+    texts = [i["text"] for i in rep["limitations"]["items"] if i["kind"] == "verification"]
+    assert any("solver timeout or time budget" in t and "Raise timeout_ms or time_budget_s" in t for t in texts)
+    assert not any("does not decide them" in t for t in texts)

@@ -564,3 +564,17 @@ def test_a_property_z3_cannot_refute_for_this_network_is_searched_for(fitted):
     assert fitted.domain_.contains(x).all() and fitted.domain_.contains(x_prime).all()
     assert [c for c in x.columns if not x[c].equals(x_prime[c])] == ["age"]
     assert fitted.predict(x)[0] != fitted.predict(x_prime)[0]
+
+
+
+def test_the_search_stays_inside_the_domain_given(fitted):
+    """verify_hybrid(domain=narrower): a violation found by sampling the hybrid's own Domain may lie outside."""
+    from rulekd.verify._encode import frame_from_rows
+
+    lo, hi = fitted.domain_["age"].lower, fitted.domain_["age"].upper
+    narrow = fitted.domain_.update("age", lower=lo, upper=lo + 1)
+    (f,) = verify_hybrid(fitted, ["invariant age"], domain=narrow, checks="none").findings
+    assert "found by sampling" not in f.message
+    if f.status == "violated":
+        for k in ("x", "x_prime"):
+            assert narrow.contains(frame_from_rows([f.counterexample[k]], narrow)).all()

@@ -746,9 +746,11 @@ def _limitations_section(subject: _Subject, description: str | None, teacher: _T
     else:
         unknown = [f for f in ver.get("findings", []) if f.get("severity") == "unknown"]
         reasons: dict[str, int] = {}
-        for f in unknown:  # a reason the verifier gave (e.g. a hybrid's "needs the network's weights"), else a timeout
+        for f in unknown:  # a reason that is not a timeout (a hybrid's "needs the network's weights"), else ""
             r = (f.get("details") or {}).get("reason")
-            reasons[r if isinstance(r, str) and r else ""] = reasons.get(r if isinstance(r, str) and r else "", 0) + 1
+            r = r if isinstance(r, str) and not any(w in r.lower() for w in ("timeout", "time budget", "cancel")) \
+                else ""
+            reasons[r] = reasons.get(r, 0) + 1
         for r, n in reasons.items():
             if r:
                 add("verification", f"{n} verification finding(s) are unknown ({r}): nothing is claimed for them; "
@@ -878,13 +880,13 @@ def audit(
     """
     subject = _Subject(model)
     description = getattr(description, "DESCR", description)  # a data set's Bunch works too
-    if isinstance(y, pd.Series) and isinstance(X, pd.DataFrame) and len(y) == len(X) and not y.index.equals(X.index):
-        # pandas data are aligned by index, as protected= is: y in another row order is reordered to X's
-        # rows (it was read by position: every figure wrong, silently); an index that is not X's is refused.
-        if y.index.has_duplicates or X.index.has_duplicates or not y.index.isin(X.index).all():
-            raise ValueError("y has an index that is not X's (pandas aligns by index); pass it with X's index "
-                             "(e.g. y.loc[X.index]) or as a plain array in X's row order.")
-        y = y.reindex(X.index)
+    if isinstance(y, pd.Series) and isinstance(X, pd.DataFrame) and len(y) == len(X) \
+            and not y.index.equals(X.index) and set(y.index) == set(X.index):
+        # X's labels in another order: by label and by position (as scikit-learn reads y) give other figures,
+        # and neither can be assumed (a reordered y was read by position, silently). Another index entirely
+        # (y.reset_index) is read by position, as before.
+        raise ValueError("y's index holds X's row labels in another order: pass y.loc[X.index] (rows matched by "
+                         "label) or y.to_numpy() (rows matched by position).")
     if isinstance(y, (pd.Series, pd.Index)):
         y = y.to_numpy()
     y_arr = _objects(np.asarray(y).ravel() if np.ndim(y) else np.asarray([y]))

@@ -197,7 +197,8 @@ def verify_hybrid(
         else:
             # Z3's input is no violation for this network; another may be: search the Domain as the fit does for
             # guards (Z3's witness depends on its time limits, so one such input alone decided nothing).
-            found = hybrid._search_violation(prop) if list(domain.names) == list(hybrid.domain_.names) else None
+            # The search samples the hybrid's own Domain: with another domain= it could find inputs outside it.
+            found = hybrid._search_violation(prop) if domain == hybrid.domain_ else None
             if found is not None:
                 rows = [found["x"], found["x_prime"]] if "x_prime" in found else [found]
                 findings.append(_violated(hybrid, prop, rows, domain, names, predict, time.perf_counter() - t0,
