@@ -1352,6 +1352,12 @@ def _write_model(model: Any, files: dict[str, bytes], prefix: str) -> str:
             f"{cls_name} has fitted attribute(s) {undeclared} that its model-directory entry does not declare; "
             f"add them to the entry's fields (or skip) in rulekd._persist so that no state is dropped."
         )
+    try:  # what load would refuse is not written (a diverged network's NaN weights saved, then never loaded)
+        _check_common(model, entry)
+        if entry.check is not None:
+            entry.check(model)
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise ModelDirectoryError(f"{cls_name} cannot be saved: {exc}") from None
     w = _Writer(files, prefix, cls_name)
     params: dict[str, Any] = {}
     for key, val in model.get_params(deep=False).items():
