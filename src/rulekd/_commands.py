@@ -436,7 +436,7 @@ def _audit_properties(texts: list[str], model: Any) -> list[Any]:
             prop = parse_property(text)
             domain = getattr(model, "domain_", None)
             if domain is not None:
-                prop.validate(domain, [c.item() if hasattr(c, "item") else c for c in model.classes_])
+                prop.validate(domain, model.classes_.tolist())
         except ValueError as exc:
             raise _cli_error(f"--property {text!r}: {' '.join(str(exc).split())}") from None
         out.append(prop)

@@ -1672,14 +1672,7 @@ def _read_verified(root: Path) -> dict[str, bytes]:
             raise _damaged(root, repr(rel), f"has {size} bytes but manifest.json records {info['size']}")
         if size > _MAX_FILE_BYTES:
             raise _damaged(root, repr(rel), f"has {size} bytes; a model file may have at most {_MAX_FILE_BYTES}")
-        # Hashed in chunks first: a file that does not match is refused without being held in memory.
-        digest = hashlib.sha256()
-        with open(full, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-        if digest.hexdigest() != info["sha256"]:
-            raise _damaged(root, repr(rel), "does not match its SHA-256 in manifest.json")
-        data = full.read_bytes()
+        data = full.read_bytes()  # at most _MAX_FILE_BYTES, checked above with stat
         if len(data) != info["size"] or hashlib.sha256(data).hexdigest() != info["sha256"]:
             raise _damaged(root, repr(rel), "does not match its SHA-256 in manifest.json")
         files[rel] = data

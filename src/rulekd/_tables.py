@@ -140,7 +140,8 @@ def _na_options(header: Sequence[str], text_levels: Mapping[str, Sequence[str]])
 
 def _nested(col: pd.Series) -> Any:
     """The first value of ``col`` that is a container (a Parquet list or struct), or None."""
-    if col.dtype != object:
+    # infer_dtype (C speed) says "mixed" for containers: text and number columns are not scanned in Python
+    if col.dtype != object or pd.api.types.infer_dtype(col, skipna=True) not in ("mixed", "mixed-integer"):
         return None
     return next((v for v in col.dropna() if isinstance(v, (list, tuple, dict, set, np.ndarray))), None)
 

@@ -54,7 +54,7 @@ def _register_model_directory() -> None:
 def _check_hybrid(h: "HybridClassifier") -> None:
     """A loaded hybrid as a whole: its guards name its features and classes, its students answer its classes
     over as many features (a folder whose student/ was swapped loaded, and predict failed far inside)."""
-    classes = [c.item() if hasattr(c, "item") else c for c in h.classes_]
+    classes = h.classes_.tolist()
     for g in h.guards_:
         g.validate(h.domain_, classes)
     for attr in ("student_", "base_student_"):
@@ -63,7 +63,7 @@ def _check_hybrid(h: "HybridClassifier") -> None:
             continue
         if isinstance(student, HybridClassifier) or not hasattr(student, "predict_proba"):
             raise ValueError(f"{attr} must be a student, got {type(student).__name__}.")
-        if [c.item() if hasattr(c, "item") else c for c in student.classes_] != classes:
+        if list(student.classes_.tolist()) != classes:
             raise ValueError(f"{attr} answers the classes {list(student.classes_)[:10]}, the hybrid {classes[:10]}.")
         if getattr(student, "n_features_in_", h.n_features_in_) != h.n_features_in_:
             raise ValueError(f"{attr} reads {student.n_features_in_} features, the hybrid {h.n_features_in_}.")

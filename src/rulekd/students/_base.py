@@ -71,13 +71,14 @@ def declared_domain(domain: Domain, frame: pd.DataFrame) -> tuple[Domain, pd.Dat
                 f"kind=...)) or convert the column."
             )
         if is_cat:
-            unknown = [v for v in col.dropna().unique() if v not in set(spec.levels)]
+            levels = set(spec.levels)
+            unknown = [v for v in col.dropna().unique() if v not in levels]
             if unknown:
                 raise ValueError(
                     f"X's column {c!r} has levels {sorted(map(str, unknown))[:10]} that domain= does not list "
                     f"(levels {list(map(str, spec.levels))[:20]}). Add them with Domain.update({c!r}, levels=...)."
                 )
-            extra = [v for v in col.cat.categories if v not in set(spec.levels)]  # unused (checked above)
+            extra = [v for v in col.cat.categories if v not in levels]  # unused (checked above)
             col = pd.Categorical(col.cat.remove_categories(extra) if extra else col, categories=list(spec.levels))
         out[c] = col
     frame = pd.DataFrame(out, index=frame.index)
