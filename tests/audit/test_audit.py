@@ -509,13 +509,16 @@ def test_audit_arguments_are_checked_with_messages_that_name_them():
     assert rep["verification"]["properties"] == ["if x0 > 0.8 then 1"]
 
 
-def test_protected_frames_are_aligned_with_x_by_index(german):
+def test_protected_frames_must_have_x_index(german):
     """Regression: the protected frame was read by position, so one in another row order gave other group
-    figures (female selection rate 0.241 -> 0.443 on COMPAS) without a word."""
+    figures (female selection rate 0.241 -> 0.443 on COMPAS) without a word. Another order is refused, as
+    for y: by label and by position give other figures, and neither can be assumed."""
     X, y, prot = german["X"], german["y"], german["protected"][["sex"]]
     base = audit(german["model"], X, y, protected=prot, verify=False)
     shuffled = prot.sample(frac=1, random_state=1)
-    again = audit(german["model"], X, y, protected=shuffled, verify=False)
+    with pytest.raises(ValueError, match=r"index that is not X's: pass it with X's index \(protected.loc"):
+        audit(german["model"], X, y, protected=shuffled, verify=False)
+    again = audit(german["model"], X, y, protected=shuffled.loc[X.index], verify=False)
     assert again["disaggregated"] == base["disaggregated"]
     with pytest.raises(ValueError, match="index that is not X's"):
         audit(german["model"], X, y, protected=prot.set_axis(prot.index + 1000), verify=False)

@@ -678,15 +678,13 @@ def _protected_columns(protected: Any, X: Any, frame: pd.DataFrame) -> dict[str,
     x_index = X.index if isinstance(X, pd.DataFrame) else None
     for name, values in items:
         if isinstance(values, pd.Series) and x_index is not None and not values.index.equals(x_index):
-            # pandas data are aligned by index: a protected frame in another row order is reordered
-            # to X's rows, one whose index is not X's is refused (it was read by position).
-            if values.index.has_duplicates or x_index.has_duplicates or len(values) != len(x_index) \
-                    or not values.index.isin(x_index).all():
-                raise ValueError(
-                    f"The protected attribute {name!r} has an index that is not X's (pandas aligns by index); "
-                    f"pass it with X's index (e.g. protected.loc[X.index]) or as a plain array in X's row order."
-                )
-            values = values.reindex(x_index)
+            # Neither by label nor by position can be assumed (as for y): X's labels in another order
+            # are refused like any other index, with both fixes named.
+            raise ValueError(
+                f"The protected attribute {name!r} has an index that is not X's: pass it with X's index "
+                f"(protected.loc[X.index], rows matched by label) or as a plain array in X's row order "
+                f"(.to_numpy(), rows matched by position)."
+            )
         s = values.reset_index(drop=True) if isinstance(values, pd.Series) else pd.Series(values)
         if len(s) != n:
             raise ValueError(f"The protected attribute {name!r} has {len(s)} values but X has {n} rows.")
