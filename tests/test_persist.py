@@ -21,7 +21,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.tree import DecisionTreeClassifier
 from xgboost import XGBClassifier
 
-from rulekd import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier, RulekdError
+from rulekd import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier, Domain, RulekdError
 from rulekd import _persist as persist
 from rulekd._persist import ModelDirectoryError, ModelDirectoryNotFoundError, load, save
 from rulekd.datasets import load_german_credit
@@ -217,6 +217,11 @@ def test_metadata_records_versions_params_and_every_file(credit, tmp_path):
     assert set(meta["created_by"]) >= {"rulekd", "numpy", "scikit-learn", "xgboost", "torch"}
     assert meta["params"]["hidden_layer_sizes"] == {"$tuple": [8]}
     assert meta["params"]["teacher"]["$text"].startswith("XGBClassifier(")
+    # domain= (added after format 1 shipped) is left out at its default, so an older rulekd, which refuses
+    # parameters it does not know, still reads the directory; a declared one is written.
+    assert "domain" not in meta["params"] and "max_epochs" in meta["params"]
+    declared = save(_make(DistilledMLPClassifier, domain=Domain.from_data(X)).fit(X, y), tmp_path / "declared")
+    assert "$domain" in json.loads((declared / "metadata.json").read_text())["params"]["domain"]
     manifest = json.loads((folder / "manifest.json").read_text())
     on_disk = {p.name for p in folder.iterdir()} - {"manifest.json"}
     assert set(manifest["files"]) == on_disk == {"metadata.json", "domain.json", "teacher.json", "arrays.npz"}

@@ -97,6 +97,10 @@ _REL_PATH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*(/[A-Za-z0-9][A-Za-z0-9_.-]*
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Most bytes a text-label array may take beyond what its labels need (numpy keeps y's own dtype width).
 _MAX_LABEL_BYTES = 64 * 1024 * 1024
+# Parameters added after format version 1 first shipped, with the value that means "as before": a
+# parameter at that value is not written, so a rulekd from before it still reads the directory (it
+# refuses parameters it does not know); loading fills in the default.
+_LATER_PARAMS: dict[str, Any] = {"domain": None}
 _LABEL_DTYPE = re.compile(r"^[<>|=]?(b1|[iu][1248]|f[248]|U[0-9]{1,9}|O)$")
 
 
@@ -1361,6 +1365,8 @@ def _write_model(model: Any, files: dict[str, bytes], prefix: str) -> str:
     w = _Writer(files, prefix, cls_name)
     params: dict[str, Any] = {}
     for key, val in model.get_params(deep=False).items():
+        if key in _LATER_PARAMS and val is _LATER_PARAMS[key]:
+            continue
         try:
             params[key] = _encode(val)
         except _Unencodable:
