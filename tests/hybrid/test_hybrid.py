@@ -243,6 +243,27 @@ def test_guards_that_cannot_hold_together_are_reported_at_fit(german):
         h.predict(Xtr)
 
 
+def test_a_retarget_that_fails_leaves_the_fitted_model_as_it_was(german, monkeypatch):
+    """A guard conflict at the new level (or an interrupted student fit) left the model unfitted, and the
+    caller lost a model that was fine at its old level."""
+    Xtr, Xte, ytr, _ = german
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GuardConflictWarning)
+        h = _fast(guards=[Invariant("status_sex")], transparency=0.25).fit(Xtr.iloc[:300], ytr.iloc[:300])
+    pred, rules, report = h.predict(Xte), h.rules_, h.guard_report_
+
+    def conflict():
+        raise GuardConflictError("Counterexample: made up for the test")
+
+    monkeypatch.setattr(h, "_prove_guards", conflict)
+    with pytest.raises(GuardConflictError):
+        h.retarget(0.75)
+    assert h.transparency == 0.25 and h.rules_ is rules and h.guard_report_ is report
+    np.testing.assert_array_equal(h.predict(Xte), pred)
+    monkeypatch.undo()
+    assert h.retarget(0.75).transparency == 0.75 and len(h.rules_) >= len(rules)
+
+
 def test_a_refit_without_guards_keeps_no_guard_report(german):
     Xtr, _, ytr, _ = german
     with warnings.catch_warnings():

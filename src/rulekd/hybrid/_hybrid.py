@@ -608,22 +608,32 @@ class HybridClassifier(DistilledClassifierMixin):
         trains the focused student again for the new ones (one student fit),
         so the result is the model a fresh ``fit`` at that transparency gives.
         Available on the object that was fitted (not after pickling or loading).
+        A retarget that raises (a guard conflict at the new rules) leaves the
+        model as it was.
         """
         check_is_fitted(self)
         if getattr(self, "_choice_", None) is None:
             raise ValueError("retarget needs the state of the last fit, which pickling or loading drops; refit instead.")
         _check_transparency(transparency)
-        self.transparency = transparency
-        self._select()
-        if self.focus_student:
-            before = getattr(self, "focus_rules_", None)
-            if before is None or before.to_json() != self.rules_.to_json():
-                self._focus(*self._choice_["focus_data"])
-        elif hasattr(self, "base_student_"):  # focus_student turned off since the fit: as a fresh fit, unfocused
-            self.student_ = self.base_student_
-            for stale in _FOCUS_ATTRS:
-                self.__dict__.pop(stale, None)
-        self._check_guards_hold()
+        # A retarget that fails (a guard conflict at the new rules, an interrupted student fit) leaves
+        # the model as it was: the fitted model a caller holds is not lost to a try at another level.
+        before_state = dict(self.__dict__)
+        try:
+            self.transparency = transparency
+            self._select()
+            if self.focus_student:
+                before = getattr(self, "focus_rules_", None)
+                if before is None or before.to_json() != self.rules_.to_json():
+                    self._focus(*self._choice_["focus_data"])
+            elif hasattr(self, "base_student_"):  # focus_student turned off since the fit: as a fresh fit, unfocused
+                self.student_ = self.base_student_
+                for stale in _FOCUS_ATTRS:
+                    self.__dict__.pop(stale, None)
+            self._check_guards_hold()
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(before_state)
+            raise
         return self
 
     def _select(self) -> None:
