@@ -682,6 +682,28 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path):
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads file descriptors' paths from /proc")
+def test_writes_reach_the_disk_before_and_after_their_renames(saved, tmp_path, monkeypatch):
+    """A file's content is synced before the rename makes it the file, and the folder after it (a power
+    loss could otherwise leave an empty file, or the old one, after a write that had returned)."""
+    from rulekd._io import write_text
+
+    synced: list[str] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real(fd)))
+    p = tmp_path / "out.txt"
+    p.write_text("old", encoding="utf-8")
+    write_text(p, "new", overwrite=True)
+    assert synced[0].endswith(".tmp") and synced[1] == str(tmp_path)
+    synced.clear()
+    model = load(saved["rules"])
+    target = save(model, tmp_path / "sub" / "model")
+    files = {Path(s_).name for s_ in synced if "rulekd-tmp-" in Path(s_).parent.name}
+    assert files == {f.name for f in target.iterdir()}
+    assert any(Path(s_).name.startswith(".model.rulekd-tmp-") for s_ in synced)  # the new folder's entries
+    assert synced[-1] == str(tmp_path / "sub")  # the folder the model directory was renamed into
+
+
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_a_failed_write_leaves_no_file_behind(tmp_path, overwrite):
     from rulekd._io import write_text

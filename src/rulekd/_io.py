@@ -68,6 +68,21 @@ def temp_stem(name: str) -> str:
     return name if len(raw) <= 200 else raw[:200].decode("utf-8", "ignore")
 
 
+def fsync_dir(folder: Any) -> None:
+    """Flush ``folder``'s entries to disk, so that a rename into it survives a power loss (best effort:
+    a platform or file system that cannot open or sync a folder is left as it is)."""
+    try:
+        fd = os.open(os.fspath(folder), os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def atomic_write_text(path: Any, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename.
 
@@ -88,12 +103,15 @@ def atomic_write_text(path: Any, text: str) -> None:
             tmp = candidate
             with fh:
                 fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())  # the content is on disk before the rename makes it the file
             break
         else:  # pragma: no cover - 100 random names all taken
             raise FileExistsError(errno.EEXIST, "no free temporary name beside it", str(path))
         with contextlib.suppress(OSError):  # a private file stays private (the new one has the default mode)
             os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     except BaseException as exc:  # an encoding error or Ctrl-C too: no half-written temporary file is left
         if tmp is not None:
             with contextlib.suppress(OSError):

@@ -58,7 +58,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ._io import temp_stem
+from ._io import fsync_dir, temp_stem
 from .domain import Domain
 from .exceptions import RulekdError
 from .rules import RuleSet
@@ -1475,6 +1475,8 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
+        for folder in sorted({tmp.joinpath(*rel.split("/")).parent for rel in files}, reverse=True):
+            fsync_dir(folder)  # their entries too, deepest first
         if state == "absent":
             os.rename(tmp, target)
         elif state == "empty":
@@ -1489,6 +1491,7 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
                 os.rename(old, target)
                 raise
             shutil.rmtree(old, ignore_errors=True)
+        fsync_dir(parent)  # the renames, not only the files, survive a power loss
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
