@@ -163,6 +163,18 @@ def test_gap_share_of_data():
     assert len(gaps) == 1 and gaps[0].details["data_share"] == pytest.approx(0.6)
 
 
+def test_gap_shares_count_each_row_once_when_regions_overlap():
+    """The regions of an L-shaped gap overlap; a row in both counted twice (shares summed to 1.0 where
+    three rows in four fall in a gap)."""
+    rs = RuleSet((Rule((C("x", ">", 5.0), C("y", ">", 5.0)), "a"),), classes=("a", "b"), default="b")
+    data = pd.DataFrame({"x": [1.0, 1.0, 8.0, 8.0], "y": [1.0, 8.0, 1.0, 8.0]})
+    dom = Domain((F("x", "real", 0, 10), F("y", "real", 0, 10)))
+    gaps = violated(verify(rs, dom, checks=["gap"], data=data), "gap")
+    assert sorted(g.details["region"] for g in gaps) == ["x <= 5.0", "y <= 5.0"]
+    assert sum(g.details["data_share"] for g in gaps) == pytest.approx(0.75)
+    assert all(g.details["data_share_all_gaps"] == pytest.approx(0.75) for g in gaps)
+
+
 def test_onehot_group_and_linear_constraint_are_respected():
     dom = Domain((F("r", "binary", 0, 1), F("g", "binary", 0, 1), F("a", "real", 0, 10), F("b", "real", 0, 10)),
                  onehot_groups=(("r", "g"),)).with_constraint({"a": 1.0, "b": -1.0}, "<=", 0.0)

@@ -270,7 +270,7 @@ ul.limits li { margin: .25rem 0; }
 <tr><td><span class="badge {{ f.severity }}">{{ f.severity }}</span>{% if f.severity != f.status %}<br><span class="note">verifier: {{ f.status }}</span>{% endif %}</td>
 <td>{{ f.check }}{% if f.get("property") %}<br><code>{{ f.property }}</code>{% endif %}{% if f.get("scope") == "hybrid" %}<br><span class="note">whole hybrid</span>{% endif %}</td>
 <td>{{ f.message }}{% if f.get("note") %}<br><span class="note">{{ f.note }}</span>{% endif %}
-{% if f.details.get("data_share") is not none %}<br><span class="note">share of audited rows in this region: {{ f.details.data_share | pct }}</span>{% endif %}</td>
+{% if f.details.get("data_share") is not none %}<br><span class="note">share of audited rows in this region and none listed above it: {{ f.details.data_share | pct }}</span>{% endif %}</td>
 <td>{{ f.rules | join(", ") if f.rules else "—" }}</td><td class="n">{{ f.seconds | secs }}</td>
 <td class="rule">{% set cx = f.counterexample | cex %}{% if cx | length > 160 %}<details><summary>{{ cx[:60] }}…</summary>{{ cx }}</details>{% else %}{{ cx }}{% endif %}</td></tr>
 {% endfor %}

@@ -885,6 +885,7 @@ def check_gap(ctx: Context, *, max_regions: int, data: pd.DataFrame | None) -> l
     data_default = None
     if data_frame is not None:
         data_default = ctx.rs.decide(data_frame) == -1
+        uncounted = data_default.copy()  # regions may overlap: each row counts in the first region holding it
     while True:
         t0 = time.perf_counter()
         res = ctx.solver.check([none_all] + blocked, [enc])
@@ -927,7 +928,8 @@ def check_gap(ctx: Context, *, max_regions: int, data: pd.DataFrame | None) -> l
             inside = np.ones(len(data_frame), dtype=bool)
             for c in region:
                 inside &= c.evaluate(data_frame[c.feature])
-            details["data_share"] = float(np.mean(inside & data_default))
+            details["data_share"] = float(np.mean(inside & uncounted))
+            uncounted &= ~inside
         findings.append(Finding("gap", "violated",
                                 f"No rule matches any input with {region_text}; {_who(ctx)} answers there.",
                                 counterexample=row, seconds=time.perf_counter() - t0, details=details))
