@@ -144,6 +144,20 @@ def test_set_condition_on_levels():
     assert Condition("x", "in", {np.int64(2), 3}).evaluate(ints).tolist() == [False, True, True]
 
 
+@pytest.mark.parametrize("levels,value", [([0, 1, 2], True), ([False, True], 1), ([0.0, 1.5], 0), (["a", "b"], "b")])
+@pytest.mark.parametrize("op", ["in", "not in"])
+def test_set_condition_reads_a_categorical_as_its_values(levels, value, op):
+    """Regression: pandas' Categorical.isin told True from 1, so `k in {True}` matched 1 in an array and
+    not in a Categorical of the same levels (a frame and its numpy form got other answers)."""
+    cond = Condition("k", op, {value})
+    plain = np.array(levels + [None], dtype=object)
+    expected = cond.evaluate(plain).tolist()
+    assert expected.count(op == "in") >= 1 + (op == "not in")  # the level equal to the value is found
+    for col in (pd.Series(pd.Categorical(plain)), pd.Categorical(plain),
+                pd.Series(pd.Categorical(plain, categories=list(reversed(levels))))):
+        assert cond.evaluate(col).tolist() == expected
+
+
 def test_float32_cast_changes_the_comparison():
     t = 0.1  # not a float32 value
     x = np.array([float(np.float32(t)), t, np.nextafter(t, 1.0)])

@@ -263,9 +263,20 @@ class Condition:
                 with np.errstate(invalid="ignore"):
                     hit = COMPARE[op](x, t)
         else:
+            if isinstance(values, pd.Categorical):
+                values = pd.Series(values)
             s = values if isinstance(values, pd.Series) else pd.Series(np.asarray(values, dtype=object))
             miss = np.asarray(s.isna(), dtype=bool)
-            hit = np.asarray(s.isin(list(self.value)), dtype=bool)
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                # Membership by Python equality on the categories, as for plain values (pandas' own
+                # Categorical.isin told True from 1, so `k in {True}` differed between a Categorical and
+                # an array of the same levels); the rows follow their category's answer.
+                inset = np.asarray(pd.Series(s.cat.categories.astype(object)).isin(list(self.value)), dtype=bool)
+                codes = np.asarray(s.cat.codes)
+                hit = np.where(codes >= 0, inset[np.maximum(codes, 0)], False) if len(inset) else \
+                    np.zeros(len(s), dtype=bool)
+            else:
+                hit = np.asarray(s.isin(list(self.value)), dtype=bool)
             if self.op == "not in":
                 hit = ~hit
         if miss.any():
