@@ -18,18 +18,22 @@ def _status(report, check):
     return [f.status for f in report.findings if f.check == check]
 
 
-def test_a_bool_level_is_not_the_level_1_of_a_numeric_categorical():
-    """predict reads a Categorical of 0, 1, 2, which does not hold True: the rule below never fires."""
+def test_a_bool_level_is_the_level_1_of_a_numeric_categorical_for_predict_and_the_verifier():
+    """Level sets are read by Python equality (True == 1), on a Categorical as on plain values and in the
+    exports; predict and the verifier agree on it."""
     dom = Domain((FeatureSpec("k", "categorical", levels=(0, 1, 2)),))
     rs = RuleSet((Rule((C("k", "in", frozenset([True])),), "yes"),), classes=("no", "yes"), default="no")
-    at_1 = frame_from_rows([{"k": 1}], dom)
-    assert rs.predict(at_1)[0] == "no"
-    assert _status(verify(rs, dom, properties=["if k in {1} then yes"], checks="none"), "property") == ["violated"]
-    # B is not shadowed by A (A matches nothing): simplify keeps the answer at k = 1
+    at = frame_from_rows([{"k": 0}, {"k": 1}, {"k": 2}], dom)
+    assert rs.predict(at).tolist() == ["no", "yes", "no"]
+    assert _status(verify(rs, dom, properties=["if k in {1} then yes"], checks="none"), "property") == ["proved"]
+    assert _status(verify(rs, dom, properties=["if k in {2} then yes"], checks="none"), "property") == ["violated"]
+    # B is shadowed by A on k = 1 (its only input): simplify drops B and keeps every answer
     A = Rule((C("k", "in", frozenset([True])),), "yes", id="A")
-    B = Rule((C("k", "not in", frozenset([0, 2])),), "yes", id="B")
+    B = Rule((C("k", "not in", frozenset([0, 2])),), "no", id="B")
     both = RuleSet((A, B), classes=("no", "yes"), default="no", ordered=True)
-    assert simplify(both, dom).predict(at_1)[0] == both.predict(at_1)[0] == "yes"
+    simpler = simplify(both, dom)
+    assert simpler.predict(at).tolist() == both.predict(at).tolist() == ["no", "yes", "no"]
+    assert [r.id for r in simpler.rules] == ["A"]
 
 
 def test_an_integer_level_float64_cannot_hold_matches_no_input():

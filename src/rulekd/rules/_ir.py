@@ -451,17 +451,6 @@ def _column(X: Any, name: str, index: dict[str, int] | None) -> Any:
     return X[:, index[name]]
 
 
-def condition_key(c: Condition) -> Any:
-    """A cache key that tells apart conditions Python calls equal but pandas does not.
-
-    ``{True}`` and ``{1}`` are equal sets, yet a Categorical of the levels 0, 1,
-    2 holds 1 and not ``True``; the key keeps each bool level's type.
-    """
-    if c.is_categorical and any(isinstance(v, bool) for v in c.value):
-        return (c, frozenset((type(v).__name__, v) for v in c.value))
-    return c
-
-
 @dataclass(frozen=True)
 class RuleSet:
     """An ordered rule list or an unordered rule set, with a default class.
@@ -614,7 +603,7 @@ class RuleSet:
         columns: dict[str, Any] = {}
         for j, rule in enumerate(self.rules):
             for c in rule.conditions:
-                key = condition_key(c)
+                key = c
                 hit = cache.get(key)
                 if hit is None:
                     if c.feature not in columns:

@@ -34,7 +34,7 @@ import pandas as pd
 
 from ..domain import Domain, FeatureSpec, sum_rounding_bound
 from ..exceptions import DomainError, RuleFormatError
-from ..rules._ir import COMPARE, Condition, RuleSet, condition_key
+from ..rules._ir import COMPARE, Condition, RuleSet
 
 __all__ = ["Encoding", "infer_domain", "frame_from_rows", "OTHER_LEVEL", "level_truth"]
 
@@ -90,7 +90,7 @@ def level_truth(c: Condition, spec: FeatureSpec) -> np.ndarray:
     if c.op in ("is missing", "is not missing"):
         return np.full(len(levels), c.op == "is not missing")
     if c.is_categorical:
-        # As predict reads the feature (frame_from_rows): a Categorical, where the level 1 is not True.
+        # As predict reads the feature (frame_from_rows): a Categorical, by Python equality (True == 1).
         column = pd.Series(pd.Categorical(levels, categories=levels))
         return np.asarray(c.evaluate(column), dtype=bool)
     try:
@@ -144,7 +144,7 @@ class Encoding:
         self.tag = tag
         self.value: dict[str, Any] = {}
         self.missing: dict[str, Any] = {}
-        self._cache: dict[Any, Any] = {}  # by condition_key
+        self._cache: dict[Any, Any] = {}  # by condition
         self._conj_cache: dict[tuple, Any] = {}
         self._sorted: dict[str, tuple[int, list[float]]] = {}
         self._truth: dict[tuple[Condition, str], np.ndarray] = {}
@@ -241,7 +241,7 @@ class Encoding:
 
     def cond(self, c: Condition) -> Any:
         """Z3 formula that holds exactly where condition ``c`` holds (missing included)."""
-        hit = self._cache.get(condition_key(c))
+        hit = self._cache.get(c)
         if hit is not None:
             return hit
         z3 = _z3()
@@ -290,13 +290,13 @@ class Encoding:
                 out = z3.Or(m, atom)
             else:
                 out = z3.And(z3.Not(m), atom)
-        self._cache[condition_key(c)] = out
+        self._cache[c] = out
         return out
 
     def conj(self, conditions: Sequence[Condition]) -> Any:
         """Z3 conjunction of ``conditions`` (cached per tuple)."""
         key = tuple(conditions)
-        hit = self._conj_cache.get(tuple(condition_key(c) for c in key))
+        hit = self._conj_cache.get(key)
         if hit is not None:
             return hit
         z3 = _z3()
@@ -306,7 +306,7 @@ class Encoding:
             out = self.cond(key[0])
         else:
             out = z3.And([self.cond(c) for c in key])
-        self._conj_cache[tuple(condition_key(c) for c in key)] = out
+        self._conj_cache[key] = out
         return out
 
     # -- models back to inputs ------------------------------------------------
