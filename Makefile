@@ -26,8 +26,10 @@ $(STAMP): pyproject.toml Makefile
 demo: setup
 	$(VENV)/bin/rulekd demo
 
+# Two workers (pytest-xdist), whole files per worker so that module fixtures are built once:
+# the suite takes about 4 minutes on 2 cores instead of 7.
 test: setup
-	$(PY) -m pytest -q src tests
+	$(PY) -m pytest -q -n 2 --dist loadfile src tests
 
 bench: setup
 	$(PIP) install --quiet -e ".[torch,report,test,parquet,bench]"
