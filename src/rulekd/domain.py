@@ -20,6 +20,7 @@ import pandas as pd
 from ._io import dump_json, is_unicode
 from .exceptions import DomainError
 from .rules._floats import format_float, parse_float
+from .rules._ir import _compare_integers, _exact_integers
 
 __all__ = ["Domain", "FeatureSpec", "LinearConstraint", "KINDS"]
 
@@ -369,10 +370,15 @@ class Domain:
                     ok &= ~text
                     miss = miss | text  # already outside; the test below must not let them in
                 values[f.name] = x
-                with np.errstate(invalid="ignore"):
-                    inside = np.isfinite(x) & (x >= f.lower) & (x <= f.upper)  # inputs are finite
-                    if f.kind in ("integer", "binary"):
-                        inside &= x == np.round(x)
+                exact = _exact_integers(col)
+                if exact is not None:  # machine integers beyond 2**53: bounds compared exactly, as predict does
+                    xi, _ = exact
+                    inside = _compare_integers(xi, ">=", f.lower) & _compare_integers(xi, "<=", f.upper)
+                else:
+                    with np.errstate(invalid="ignore"):
+                        inside = np.isfinite(x) & (x >= f.lower) & (x <= f.upper)  # inputs are finite
+                        if f.kind in ("integer", "binary"):
+                            inside &= x == np.round(x)
             ok &= np.where(miss, f.allow_missing, inside)
         for g in self.onehot_groups:
             total = sum(np.nan_to_num(values[n], nan=0.0) for n in g)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -43,6 +44,30 @@ def test_an_integer_level_float64_cannot_hold_matches_no_input():
     assert rs.predict(at)[0] == 0
     report = verify(rs, dom, properties=[f"if n >= {float(2**53)} and n <= {float(2**53)} then 1"], checks="none")
     assert _status(report, "property") == ["violated"]
+
+
+def test_integer_witnesses_beyond_2_53_are_kept_exact():
+    """Z3's witness n = 2**53 + 1 was decoded as the float 2**53, where the rule does not fire: the rule's
+    liveness and a violated property were left unknown."""
+    t = float(2**53)
+    rs = RuleSet((Rule((C("n", ">", t),), 1),), classes=(0, 1), default=0)
+    dom = Domain((FeatureSpec("n", "integer", 0, 2**60),))
+    report = verify(rs, dom, properties=[f"if n > {t} then 0", f"if n <= {t} then 0"], checks=["dead"])
+    assert _status(report, "dead") == ["proved"]
+    violated, proved = [f for f in report.findings if f.check == "property"]
+    assert (violated.status, proved.status) == ("violated", "proved")
+    n = violated.counterexample["n"]
+    assert isinstance(n, int) and n > 2**53 and rs.predict(frame_from_rows([{"n": n}], dom))[0] == 1
+
+
+def test_domain_bounds_are_compared_exactly_with_big_machine_integers():
+    """contains() read int64 2**53 + 1 as the float 2**53 and let it inside a Domain ending at 2**53,
+    where the verifier proves what the rules do: predict, reading it exactly, fires a rule no proof saw."""
+    dom = Domain((FeatureSpec("n", "integer", 0, 2**53),))
+    rows = pd.DataFrame({"n": np.array([2**53 + 1, 2**53, -1, 7], dtype=np.int64)})
+    assert dom.contains(rows).tolist() == [False, True, False, True]
+    nullable = pd.DataFrame({"n": pd.array([2**53 + 1, None, 7], dtype="Int64")})
+    assert dom.contains(nullable).tolist() == [False, False, True]
 
 
 def test_an_undecided_gap_region_is_not_claimed_to_be_the_whole_domain(monkeypatch):

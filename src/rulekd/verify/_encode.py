@@ -336,7 +336,8 @@ class Encoding:
             if spec.kind == "categorical":
                 row[n] = spec.levels[int(v.as_long())]
             elif spec.kind != "real":
-                row[n] = float(v.as_long())
+                k = v.as_long()  # beyond 2**53 kept exact (a float would round it to a neighbour predict tells apart)
+                row[n] = float(k) if abs(k) <= 2**53 else k
             else:
                 q = v.as_fraction() if hasattr(v, "as_fraction") else Fraction(str(v))
                 f, gap = _round_in_cell(q, self._sorted_thresholds(n))
@@ -377,7 +378,8 @@ def frame_from_rows(rows: Sequence[dict], domain: Domain, names: Sequence[str] |
     """Rows (feature -> value, ``None`` for missing) as the DataFrame ``predict`` reads.
 
     Categorical features become pandas ``Categorical`` with the Domain's levels;
-    numeric features float64 with NaN for missing.
+    numeric features float64 with NaN for missing (nullable Int64 where an
+    integer beyond 2**53 is among them, so that it is not rounded).
     """
     names = list(names) if names is not None else list(domain.names)
     cols: dict[str, Any] = {}
@@ -385,6 +387,11 @@ def frame_from_rows(rows: Sequence[dict], domain: Domain, names: Sequence[str] |
         values = [r.get(n) for r in rows]
         if n in domain and domain[n].kind == "categorical":
             cols[n] = pd.Categorical(values, categories=list(domain[n].levels))
+        elif any(isinstance(v, int) and not isinstance(v, bool) and abs(v) > 2**53 for v in values) \
+                and all(v is None or isinstance(v, int) or float(v).is_integer() for v in values) \
+                and all(v is None or -(2**63) <= int(v) < 2**63 for v in values):
+            # integers float64 cannot hold: a nullable int64 column, which predict compares exactly
+            cols[n] = pd.array([None if v is None else int(v) for v in values], dtype="Int64")
         else:
             cols[n] = np.asarray([np.nan if v is None else float(v) for v in values], dtype=np.float64)
     return pd.DataFrame(cols, index=pd.RangeIndex(len(rows)))
