@@ -15,7 +15,8 @@
 Exit codes: 0 success, 1 a verification found a violation, 2 bad input (a
 one-line message on stderr: a bad path, a missing column, a malformed file, an
 output that exists without ``--force``), 3 a verification result is unknown
-(solver timeout) and nothing was violated. Progress goes to stderr, only on a
+(solver timeout) and nothing was violated, 4 an internal error (a bug in
+rulekd: the traceback is printed). Progress goes to stderr, only on a
 terminal and never with ``--quiet``.
 """
 

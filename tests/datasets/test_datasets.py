@@ -192,7 +192,7 @@ def test_compas_leaves_out_scores_and_outcomes():
 
 def test_compas_categories():
     data = load_compas().data
-    assert data["c_charge_degree"].cat.categories.tolist() == ["F", "M"]
+    assert data["c_charge_degree"].cat.categories.tolist() == ["felony", "misdemeanour"]  # not the raw F / M
     assert data["sex"].cat.categories.tolist() == ["Female", "Male"]
     assert data["race"].value_counts()["African-American"] == 3175
 

@@ -425,6 +425,7 @@ _COMPAS_FEATURES = [
     "c_charge_degree",
 ]
 
+_CHARGE_DEGREES = {"F": "felony", "M": "misdemeanour"}  # the raw codes of c_charge_degree ("O" is filtered out)
 _COMPAS_DESCR = """\
 ProPublica COMPAS recidivism data (Broward County, Florida)
 -----------------------------------------------------------
@@ -432,8 +433,8 @@ Defendants screened with COMPAS in 2013-2014, followed for two years.
 6,172 of the 7,214 raw rows remain after ProPublica's filter:
 abs(days_b_screening_arrest) <= 30, is_recid != -1, c_charge_degree != "O",
 score_text != "N/A". Features (8): sex, age, race, juvenile felony,
-misdemeanour and other counts, priors_count, c_charge_degree ("F" = felony,
-"M" = misdemeanour). The COMPAS scores (decile_score, score_text, v_*) and
+misdemeanour and other counts, priors_count, c_charge_degree ("felony" or
+"misdemeanour"; the raw file's "F" / "M"). The COMPAS scores (decile_score, score_text, v_*) and
 later outcomes (is_recid, r_*, vr_*, dates) are deliberately left out.
 Target: two_year_recid, 1 = new arrest within two years (2,809 rows, 46%);
 target_names = ["no_recid", "recid"].
@@ -471,7 +472,9 @@ def _compas_frames() -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
 
     data = pd.DataFrame(index=raw.index)
     for column in _COMPAS_FEATURES:
-        if column in {"sex", "race", "c_charge_degree"}:
+        if column == "c_charge_degree":  # readable levels, in the codes' order
+            data[column] = _categorical(raw[column].map(_CHARGE_DEGREES), list(_CHARGE_DEGREES.values()))
+        elif column in {"sex", "race"}:
             data[column] = _categorical(raw[column], sorted(raw[column].unique()))
         else:
             data[column] = raw[column].astype(np.int64)
@@ -500,7 +503,7 @@ def load_compas(*, as_frame: bool = True) -> Bunch:
         Dictionary-like object with attributes
 
         - ``data`` : DataFrame of shape (6172, 8); ``sex``, ``race`` and
-          ``c_charge_degree`` (``"F"``/``"M"``) are ``category``.
+          ``c_charge_degree`` (``"felony"``/``"misdemeanour"``) are ``category``.
         - ``target`` : Series of shape (6172,), int64, 1 = re-arrested within
           two years.
         - ``frame`` : DataFrame of shape (6172, 9), features and ``"target"``.
