@@ -142,6 +142,9 @@ def test_predict_encodes_large_inputs_in_chunks_with_the_same_result(fitted, mix
      r"The 'hidden_layer_sizes' parameter of DistilledMLPClassifier must be a non-empty sequence of ints >= 1\. Got \(\) instead"),
     ({"hidden_layer_sizes": (8, 0)}, r"The 'hidden_layer_sizes' parameter"),
     ({"knowledge": (), "label_weight": 0.0}, r"nothing to learn from"),
+    # feature and relation terms shape the hidden layers only: the output layer stayed at its initial weights
+    ({"knowledge": ("feature", "relation"), "label_weight": 0.0}, r"would never train its output layer"),
+    ({"knowledge": ("relation",), "label_weight": 0.0}, r"add 'response' to knowledge"),
     ({"device": "gpu-please"}, r"The 'device' parameter of DistilledMLPClassifier must name a torch device"),
     pytest.param({"device": "cuda"}, r"torch sees no CUDA device",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")),
@@ -510,9 +513,79 @@ def test_transfer_weight_multiplies_row_weights_and_bad_factors_are_refused(prob
     for bad, message in [(lambda F: np.ones(3), "one per transfer row"),
                          (lambda F: -np.ones(len(F)), "non-negative"),
                          (lambda F: np.full(len(F), np.nan), "finite"),
-                         (lambda F: np.zeros(len(F)), "nothing is left to learn from")]:
+                         (lambda F: np.zeros(len(F)), "nothing is left to learn from"),
+                         # real rows only: the held-out synthetic rows weigh 0, and early stopping kept epoch 1
+                         (lambda F: np.r_[np.ones(len(X)), np.zeros(len(F) - len(X))], "every validation row")]:
         with pytest.raises(ValueError, match=message):
             DistilledMLPClassifier(teacher=FrozenEstimator(teacher), **FAST).fit(X, y, transfer_weight=bad)
+    real_only = DistilledMLPClassifier(teacher=FrozenEstimator(teacher), **FAST, early_stopping=False)
+    real_only.fit(X, y, transfer_weight=lambda F: np.r_[np.ones(len(X)), np.zeros(len(F) - len(X))])
+    assert real_only.n_epochs_ == FAST["max_epochs"]
+
+
+def test_a_few_synthetic_rows_do_not_become_the_whole_validation_set(problem, monkeypatch):
+    """n_synthetic=20 held out 3 synthetic rows and validated on them alone (early stopping and fidelity_
+    on 3 rows); the real rows' share is held out as well then."""
+    X, y, teacher = problem
+    seen = {}
+    train = DistilledMLPClassifier._train
+
+    def spy(self, data, fit_idx, val_idx, *args):
+        seen["val"] = val_idx
+        return train(self, data, fit_idx, val_idx, *args)
+
+    monkeypatch.setattr(DistilledMLPClassifier, "_train", spy)
+    DistilledMLPClassifier(teacher=FrozenEstimator(teacher), **{**FAST, "n_synthetic": 20}).fit(X, y)
+    assert len(seen["val"]) >= 0.2 * len(X) - 1 and (seen["val"] < len(X)).sum() >= 0.15 * len(X)
+
+
+@pytest.mark.parametrize("spread", [1e-13, 1e-25])
+def test_a_feature_of_tiny_spread_is_standardised_not_left_as_constant(spread):
+    """A spread below 1e-12 was read as constant (scale 1): the student saw inputs of size 1e-13 and
+    answered at chance (0.52 against a teacher at 1.0)."""
+    rng = np.random.default_rng(0)
+    X = rng.random((300, 1)) * spread
+    y = (X[:, 0] > 0.5 * spread).astype(int)
+    # (scikit-learn's trees cannot split a feature spanning less than 1e-7; XGBoost can)
+    m = DistilledMLPClassifier(teacher=_small_xgb(), knowledge=("response",), hidden_layer_sizes=(8,),
+                               n_synthetic=300, max_epochs=30, random_state=0).fit(X, y)
+    assert m.teacher_.estimator.score(X, y) > 0.95
+    assert m.encoding_[0]["scale"] == pytest.approx(X[:, 0].std())
+    assert m.score(X, y) > 0.9
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e39])
+def test_the_overall_scale_of_sample_weights_does_not_matter(problem, scale):
+    """Weights of 1e-30 vanished under the losses' floor (accuracy 0.47 for 0.98); 1e39 overflowed
+    float32 (a NaN loss)."""
+    X, y, teacher = problem
+    kw = dict(teacher=FrozenEstimator(teacher), **FAST)
+    base = DistilledMLPClassifier(**kw).fit(X, y, sample_weight=np.ones(len(X)))
+    scaled = DistilledMLPClassifier(**kw).fit(X, y, sample_weight=np.full(len(X), scale))
+    np.testing.assert_allclose(scaled.decision_function(X), base.decision_function(X), rtol=1e-4, atol=1e-4)
+
+
+def test_predict_proba_of_overflowing_multiclass_logits_is_finite_and_agrees_with_predict():
+    X, y = make_classification(n_samples=200, n_features=4, n_informative=3, n_redundant=0, n_classes=3,
+                               random_state=0)
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), **FAST).fit(X, y)
+    z = np.array([[-np.inf, -np.inf, np.inf], [np.inf, np.inf, -np.inf], [1e308, -1e308, 0.0]])
+    m.decision_function = lambda X: z  # finite inputs near the largest double give such logits
+    P = m.predict_proba(X[:3])
+    assert np.isfinite(P).all()
+    np.testing.assert_array_equal(np.argmax(P, axis=1), np.argmax(z, axis=1))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+
+
+def test_a_torch_teacher_on_text_levels_names_the_columns():
+    from rulekd.exceptions import TeacherError
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.random(60), "c": pd.Categorical(rng.choice(["u", "v"], 60))})
+    y = rng.integers(0, 2, 60)
+    module = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
+    with pytest.raises(TeacherError, match=r"columns \['c'\] hold values that are not numbers"):
+        DistilledMLPClassifier(teacher=TorchTeacher(module), **FAST).fit(X, y)
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

@@ -48,6 +48,7 @@ KNOWLEDGE = ("response", "feature", "relation")
 _STUDENT_FEATURE_KINDS = ("auto", "contributions", "leaf_embedding", "hidden", "logits")
 _BLOCK = 1024  # rows per prediction block (padded): fixes the BLAS code path (1024: fastest of 256-4096)
 _CHUNK = 64 * _BLOCK  # rows encoded at a time when predicting (bounds the memory of the encoded input)
+_MIN_SYNTHETIC_VALIDATION = 30  # held-out synthetic rows needed to validate on them alone (see _transfer)
 _EMBED_MIN_LEVELS = 11  # "auto": one-hot up to 10 levels, an embedding above
 
 
@@ -358,6 +359,13 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 f"{name} has nothing to learn from: label_weight is 0 and no knowledge kind with a "
                 f"positive weight is chosen. Got knowledge={self.knowledge!r}."
             )
+        if "label" not in active and "response" not in active:
+            # feature and relation knowledge act on the hidden layers only: no gradient reaches the output layer
+            raise InvalidParameterError(
+                f"{name} would never train its output layer: label_weight is 0 and the response knowledge is "
+                f"off, and the feature and relation terms only shape the hidden layers. Set label_weight > 0 or "
+                f"add 'response' to knowledge (with response_weight > 0). Got knowledge={self.knowledge!r}."
+            )
         if "relation" in knowledge and self.relation_weight > 0 and self.batch_size != "auto" \
                 and self.batch_size < 3:
             raise InvalidParameterError(
@@ -413,6 +421,12 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 )
             if not factor[fit_idx].any():
                 raise ValueError("transfer_weight gave every training row a factor of 0: nothing is left to learn from.")
+            if self.early_stopping and len(val_idx) and not factor[val_idx].any():
+                raise ValueError(
+                    f"transfer_weight gave every validation row (the {len(val_idx)} held-out transfer rows) a factor "
+                    f"of 0: the validation loss would be 0 at every epoch and early stopping would keep the first. "
+                    f"Give them a positive factor, or set early_stopping=False."
+                )
             ts.weights = ts.weights * factor
         self._fit_encoding(frame, hidden)
         k = len(self.classes_)
@@ -428,7 +442,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             "x": Xe,
             "hard": hard.astype(np.int64),
             "teacher": ts.logits.astype(np.float32),
-            "w": ts.weights.astype(np.float32),
+            "w": _float32_weights(ts.weights, fit_idx),
         }
         if feats is not None:
             data["feat"] = feats
@@ -451,12 +465,15 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         out, the real rows were at most a tenth of the validation loss with
         ``n_synthetic="auto"`` but a fifth of the true labels; what training
         on them changes is measured in docs/neural.md.) Without synthetic
-        rows a share of the real rows is held out, as in any MLP.
+        rows, or with fewer than 30 of them held out, a share of the real rows
+        is held out as well, as in any MLP.
         """
         frame, y_idx, _, ts, fit_idx, val_idx = self._build_transfer(X, y, sample_weight)
         n_real = len(frame)
         synthetic_val = val_idx[val_idx >= n_real]
-        if len(synthetic_val):
+        # Only when there are enough of them: a handful of synthetic rows (n_synthetic=20 left 3) would
+        # make early stopping and fidelity_ judge on 1-3 rows.
+        if len(synthetic_val) >= min(_MIN_SYNTHETIC_VALIDATION, len(val_idx)):
             fit_idx = np.union1d(fit_idx, np.arange(n_real))
             val_idx = synthetic_val
         return frame, y_idx, ts, fit_idx, val_idx
@@ -523,7 +540,9 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             finite = x[~np.isnan(x)]
             mean = float(finite.mean()) if finite.size else 0.0
             scale = float(finite.std()) if finite.size else 1.0
-            scale = scale if scale > 1e-12 * max(1.0, abs(mean)) else 1.0
+            # Constant only relative to its own size (a spread of 1e-13 on values of that size is a feature);
+            # below 1e-30 a scale would not survive float32 (exports) and the column is left unscaled.
+            scale = scale if scale > 1e-12 * abs(mean) and scale >= 1e-30 else 1.0
             enc.append({"name": spec.name, "feature": spec.name, "kind": "numeric",
                         "mean": mean, "scale": scale, "impute": mean})
             if spec.allow_missing:
@@ -940,8 +959,12 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             p = 0.5 * (1.0 + np.tanh(0.5 * z))  # a sigmoid that never overflows
             P, won = np.column_stack([1.0 - p, p]), (z > 0).astype(np.intp)
         else:
-            e = np.exp(z - z.max(axis=1, keepdims=True))
-            P, won = e / e.sum(axis=1, keepdims=True), np.argmax(z, axis=1)
+            won = np.argmax(z, axis=1)
+            big = np.finfo(np.float64).max  # logits that overflowed to +-inf: inf - inf would be NaN
+            z = np.clip(z, -big, big)
+            with np.errstate(over="ignore"):  # a spread beyond the largest double: exp(-inf) = 0
+                e = np.exp(z - z.max(axis=1, keepdims=True))
+            P = e / e.sum(axis=1, keepdims=True)
         # Logits a hair apart (|z| ~ 1e-16) round to equal probabilities: the class predict gives (the larger
         # logit) is made the most probable by one ulp, so that argmax(predict_proba) == predict on every row.
         tie = np.argmax(P, axis=1) != won
@@ -1152,6 +1175,24 @@ def _float32_error_bound(coefs: list, intercepts: list,
         A = A_next
         E = E + u * (A + E)
     return v1, float(E[0]), float(E[1])
+
+
+def _float32_weights(w: np.ndarray, fit_idx: np.ndarray) -> np.ndarray:
+    """Row weights as float32 for the losses, which are weighted means and so ignore the weights' overall
+    scale: weights whose mean over the training rows lies far from 1 are divided by it first (1e-30 each
+    vanished under the losses' 1e-12 floor on a batch's weight, and 1e39 overflowed float32 to inf)."""
+    w = np.asarray(w, dtype=np.float64)
+    mean = float(w[fit_idx].mean()) if len(fit_idx) else 1.0
+    if mean > 0 and not 1e-3 <= mean <= 1e3:
+        w = w / mean
+    out = w.astype(np.float32)
+    if not np.isfinite(out).all() or not out[fit_idx].any():
+        raise ValueError(
+            f"The row weights span too wide a range for float32 training (largest {float(w.max()):.3g} "
+            f"against a mean of {float(w[fit_idx].mean()):.3g} after scaling); bring sample_weight within "
+            f"a range of about 1e30."
+        )
+    return out
 
 
 def _plain(v: Any) -> Any:

@@ -281,6 +281,21 @@ class XGBoostTeacher(_InputMixin, Teacher):
         return {k: np.unique(v) for k, v in out.items()}
 
 
+def _not_numbers_message(X: Any) -> str:
+    """Why a torch teacher cannot read ``X``: the columns that hold text (it reads one float tensor)."""
+    bad: list[str] = []
+    if isinstance(X, pd.DataFrame):
+        for c in X.columns:
+            try:
+                X[c].to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                bad.append(str(c))
+    where = f"columns {bad[:10]} hold" if bad else "the input holds"
+    return (f"A torch teacher reads one tensor of numbers, but {where} values that are not numbers (text "
+            f"levels of a categorical feature). Encode them as numbers (one-hot or level codes) in X, the same "
+            f"way the module was trained, before fitting.")
+
+
 class TorchTeacher(Teacher):
     """A trained ``torch.nn.Module`` mapping a float tensor ``(n, d)`` to logits.
 
@@ -305,7 +320,10 @@ class TorchTeacher(Teacher):
         dtype = first.dtype if first is not None and first.is_floating_point() else torch.float32
         device = first.device if first is not None else "cpu"
         np_dtype = np.float64 if dtype == torch.float64 else np.float32
-        arr = X.to_numpy(dtype=np_dtype, na_value=np.nan) if isinstance(X, pd.DataFrame) else np.asarray(X, np_dtype)
+        try:
+            arr = X.to_numpy(dtype=np_dtype, na_value=np.nan) if isinstance(X, pd.DataFrame) else np.asarray(X, np_dtype)
+        except (TypeError, ValueError):
+            raise TeacherError(_not_numbers_message(X)) from None
         # torch.tensor copies: pandas may hand out a read-only array.
         return torch.tensor(arr, dtype=dtype, device=device)
 
