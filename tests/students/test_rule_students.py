@@ -355,3 +355,22 @@ def test_an_object_array_of_a_frame_fitted_models_rows_is_read_by_position():
     A[0, 0] = "spaceship"
     with pytest.raises(ValueError, match="levels unseen during fit"):
         m.predict(A)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "Int64"])
+def test_integers_beyond_2_53_are_compared_exactly_at_predict(dtype):
+    """predict read int64 ids beyond 2**53 as float64 (rounded), so the model and its own rules_, Python
+    and SQL exports disagreed one past the threshold."""
+    rng = np.random.RandomState(0)
+    v = 10**17 + rng.randint(0, 10**12, size=300).astype(np.int64) * 1000
+    X, y = pd.DataFrame({"v": v}), (v > 10**17 + 5 * 10**14).astype(int)
+    m = DistilledRuleClassifier(teacher=DecisionTreeClassifier(max_depth=1), max_rules=1, n_synthetic=300,
+                                random_state=0).fit(X, y)
+    t = int(m.rules_.rules[0].conditions[0].value)
+    P = pd.DataFrame({"v": pd.array([t, t + 1], dtype=dtype)})
+    ns: dict = {}
+    exec(m.rules_.to_python(), ns)
+    expected = [ns["predict"]({"v": t}), ns["predict"]({"v": t + 1})]
+    assert expected[0] != expected[1]  # the threshold lies between them, exactly
+    assert m.predict(P).tolist() == m.rules_.predict(P).tolist() == expected
+    assert m.decided_by(P).tolist() == m.rules_.decided_by(P).tolist()

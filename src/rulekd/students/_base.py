@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from ..domain import Domain, refuse_non_numbers
+from ..rules._ir import _exact_integers
 from ..teachers import fit_teacher
 from ..teachers._adapter import _softmax
 from ..transfer import STRATEGIES, make_transfer_set
@@ -222,7 +223,10 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                         + (f" (it holds text such as {text[0]!r})" if text else "")
                         + "; convert it to numbers (leave missing values empty)."
                     )
-                out[spec.name] = _numeric_column(col, spec.name)
+                exact = _exact_integers(col)
+                # Machine integers beyond 2**53 stay integers: the rules compare them with their bounds
+                # exactly, as rules_.predict and the exports do (float64 would round them first).
+                out[spec.name] = col.array if exact is not None else _numeric_column(col, spec.name)
         return pd.DataFrame(out)
 
     def _validate_y(self, y: Any) -> np.ndarray:
