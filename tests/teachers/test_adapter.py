@@ -461,6 +461,26 @@ def test_the_default_teacher_takes_bool_and_float_category_levels(tmp_path):
     np.testing.assert_allclose(again.teacher_.proba(X), m.teacher_.proba(X))
 
 
+def test_the_default_teacher_takes_mixed_and_nullable_integer_category_levels(tmp_path):
+    """Levels 1, 3 and "a" (the category the 'mixes value types' message advises) and Int64 levels (after
+    convert_dtypes) crashed inside XGBoost (TypeError: object of type 'int' has no len())."""
+    import rulekd
+    from rulekd import DistilledRuleClassifier
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=300)
+    mixed = pd.Series(rng.choice(np.array([1, "a", 3], dtype=object), 300), dtype=object).astype("category")
+    nullable = pd.Series(rng.choice([1, 2, 3], 300), dtype="Int64").astype("category")
+    for col, hot in [(mixed, 1), (nullable, 2)]:
+        X = pd.DataFrame({"a": a, "c": col})
+        y = ((a > 0) ^ (X["c"] == hot).to_numpy()).astype(int)
+        m = DistilledRuleClassifier(max_rules=4, n_synthetic=600, random_state=0).fit(X, y)
+        assert m.teacher_.predict(X).tolist() == m.teacher_.predict(X.copy()).tolist()
+        assert np.mean(m.teacher_.predict(X) == y) > 0.95 and m.fidelity_ > 0.8
+        again = rulekd.load(rulekd.save(m, tmp_path / f"m{hot}"))
+        np.testing.assert_allclose(again.teacher_.proba(X), m.teacher_.proba(X))
+
+
 def test_a_numbers_only_teacher_given_category_columns_says_what_to_do():
     """Regression: a scikit-learn tree teacher on German credit failed with numpy's "could not convert string
     to float: '... < 0 DM'"; the message now names the columns and the fix."""

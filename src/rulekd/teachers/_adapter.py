@@ -414,8 +414,9 @@ def _refuse_nul_levels(X: pd.DataFrame) -> None:
 
 
 def _xgboost_categories(X: Any) -> Any:
-    """Category columns with bool or float levels, with the levels as text (same order, so the same codes):
-    XGBoost refuses such levels. Text and integer levels are left as they are, so a user's own XGBoost
+    """Category columns XGBoost refuses, with the same codes in a form it reads: bool or float levels, and
+    levels of mixed types (1, 3 and "a"), become text (same order); nullable integer levels (``Int64``)
+    become numpy integers. Text and numpy integer levels are left as they are, so a user's own XGBoost
     model (which XGBoost could only fit on those) is fed its categories unchanged."""
     if not isinstance(X, pd.DataFrame):
         return X
@@ -423,12 +424,20 @@ def _xgboost_categories(X: Any) -> Any:
     out = None
     for c in X.columns:
         dtype = X[c].dtype
-        if isinstance(dtype, pd.CategoricalDtype) and any(
-                isinstance(v, (bool, np.bool_, float, np.floating)) for v in dtype.categories):
-            if len({str(v) for v in dtype.categories}) != len(dtype.categories):
+        if not isinstance(dtype, pd.CategoricalDtype):
+            continue
+        cats = dtype.categories
+        if isinstance(cats.dtype, pd.api.extensions.ExtensionDtype) and cats.dtype.kind in "iu":
+            out = X.copy() if out is None else out
+            out[c] = X[c].cat.rename_categories(cats.to_numpy(dtype=cats.dtype.numpy_dtype))
+            continue
+        odd = any(isinstance(v, (bool, np.bool_, float, np.floating)) for v in cats)
+        mixed = cats.dtype == object and not all(isinstance(v, str) for v in cats)
+        if odd or mixed:
+            if len({str(v) for v in cats}) != len(cats):
                 continue  # levels whose text coincides (1 and "1"): left to XGBoost as they are
             out = X.copy() if out is None else out
-            out[c] = X[c].cat.rename_categories([str(v) for v in dtype.categories])
+            out[c] = X[c].cat.rename_categories([str(v) for v in cats])
     return X if out is None else out
 
 
