@@ -374,3 +374,17 @@ def test_integers_beyond_2_53_are_compared_exactly_at_predict(dtype):
     assert expected[0] != expected[1]  # the threshold lies between them, exactly
     assert m.predict(P).tolist() == m.rules_.predict(P).tolist() == expected
     assert m.decided_by(P).tolist() == m.rules_.decided_by(P).tolist()
+
+
+def test_numpy_scalars_in_an_object_column_are_their_python_kind():
+    """'x' beside np.str_('y') was refused as mixing 'str' and 'str_'; ints beside floats are told to use
+    pd.to_numeric (the message advised turning numbers into text)."""
+    rng = np.random.default_rng(0)
+    a = rng.random(100)
+    y = (a > 0.5).astype(int)
+    text = pd.Series(["x" if i % 2 else np.str_("y") for i in range(100)], dtype=object)
+    m = DistilledRuleClassifier(max_rules=2, n_synthetic=200, random_state=0).fit(pd.DataFrame({"a": a, "c": text}), y)
+    assert m.domain_["c"].levels == ("x", "y")
+    numbers = pd.Series([1 if i % 2 else 2.5 for i in range(100)], dtype=object)
+    with pytest.raises(ValueError, match=r"mixes value types \['float', 'int'\].*pd\.to_numeric\(X\['c'\]\)"):
+        DistilledRuleClassifier(max_rules=2, n_synthetic=200).fit(pd.DataFrame({"a": a, "c": numbers}), y)

@@ -153,11 +153,13 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                     if frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype)
                 ]
                 for c in self._object_columns_:
-                    kinds = {type(v).__name__ for v in frame[c].dropna()}
+                    kinds = {_kind_name(v) for v in frame[c].dropna()}  # numpy's str_ is a str, and so on
                     if len(kinds) > 1:
+                        fix = (f"pd.to_numeric(X[{c!r}])" if kinds <= {"int", "float"}
+                               else f"X[{c!r}].astype(str)")
                         raise ValueError(
                             f"Column {c!r} mixes value types {sorted(kinds)}; convert it to one type "
-                            f"(e.g. X[{c!r}].astype(str)) or to a pandas category."
+                            f"(e.g. {fix}) or to a pandas category."
                         )
         else:
             try:
@@ -466,6 +468,20 @@ def _numeric_column(col: pd.Series, name: str) -> np.ndarray:
     if np.isinf(x).any():
         raise ValueError(f"Column {name!r} contains infinity; replace it with a finite value or NaN.")
     return x
+
+
+def _kind_name(v: Any) -> str:
+    """The type of a value as a column's type check sees it: numpy scalars as their Python kind."""
+    for kind in (bool, np.bool_):
+        if isinstance(v, kind):
+            return "bool"
+    if isinstance(v, (numbers.Integral,)):
+        return "int"
+    if isinstance(v, (float, np.floating)):
+        return "float"
+    if isinstance(v, str):
+        return "str"
+    return type(v).__name__
 
 
 def _is_number(text: str) -> bool:
