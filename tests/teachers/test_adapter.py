@@ -246,6 +246,30 @@ def test_sklearn_split_thresholds():
     assert sorted(np.concatenate(list(thr.values()))) == sorted(tree.threshold[tree.feature >= 0])
 
 
+def test_split_thresholds_of_bagged_trees_and_of_mixed_ensembles():
+    """A bagged tree with max_features indexes its own subset of the columns (its cut points on `big`
+    were filed under `small`); a vote with a non-tree member has no complete set of cut points."""
+    from sklearn.ensemble import BaggingClassifier, VotingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"small": rng.random(400), "big": rng.uniform(1000, 2000, 400)})
+    y = (X["big"] > 1500).astype(int)
+    bag = fit_teacher(BaggingClassifier(DecisionTreeClassifier(max_depth=2), n_estimators=10, max_features=1,
+                                        random_state=0), X, y)
+    thr = bag.split_thresholds()
+    expected: dict = {}
+    for tree, cols in zip(bag.estimator.estimators_, bag.estimator.estimators_features_):
+        for f, t in zip(tree.tree_.feature, tree.tree_.threshold):
+            if f >= 0:
+                expected.setdefault(X.columns[cols[f]], set()).add(float(t))
+    assert {k: set(v.tolist()) for k, v in thr.items()} == expected
+    assert all(v.min() > 1000 for k, v in thr.items() if k == "big") and "big" in thr
+    vote = fit_teacher(VotingClassifier([("t", DecisionTreeClassifier(max_depth=1)), ("l", LogisticRegression())],
+                                        voting="soft"), X, y)
+    assert vote.split_thresholds() == {}
+
+
 def test_default_teacher_settings():
     est = default_teacher(random_state=3)
     assert est.get_params()["random_state"] == 3 and est.get_params()["enable_categorical"]

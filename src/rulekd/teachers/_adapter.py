@@ -191,13 +191,21 @@ class SklearnTeacher(_InputMixin, Teacher):
         if hasattr(inner, "tree_"):
             trees = [inner]
         elif hasattr(inner, "estimators_"):
-            trees = [t for t in np.ravel(inner.estimators_) if hasattr(t, "tree_")]
+            trees = list(np.ravel(inner.estimators_))
+            if not trees or not all(hasattr(t, "tree_") for t in trees):
+                # A vote or stack with other members: cut points of its trees alone would mark the other
+                # members' features as never split on, and the search would leave them alone.
+                return {}
+        # A bagged tree with max_features sees a subset of the columns: its indices are into that subset.
+        subsets = getattr(inner, "estimators_features_", None) if not hasattr(inner, "tree_") else None
         names = getattr(inner, "feature_names_in_", None)
         out: dict[str, list] = {}
-        for t in trees:
+        for i, t in enumerate(trees):
             tr = t.tree_
+            cols = None if subsets is None else np.asarray(subsets[i])
             for f, thr in zip(tr.feature, tr.threshold):
                 if f >= 0:
+                    f = int(f if cols is None else cols[f])
                     key = str(names[f]) if names is not None else f"x{f}"
                     out.setdefault(key, []).append(float(thr))
         return {k: np.unique(v) for k, v in out.items()}
