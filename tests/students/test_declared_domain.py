@@ -104,6 +104,45 @@ def test_declared_levels_are_accepted_at_predict(data):
         inferred.predict(rows)
 
 
+def test_declared_levels_are_sampled_and_learned_from_the_teacher():
+    """A level the declared Domain lists but X lacks was never drawn: the rules answered it by the
+    level's place in the category order (1 on every row where the teacher says 1 on half of them)."""
+    rng = np.random.default_rng(0)
+    n = 400
+    X = pd.DataFrame({"a": rng.normal(size=n), "c": pd.Categorical(rng.choice(["x", "y"], n))})
+    y = ((X.a > 0) | (X.c == "x")).astype(int).to_numpy()
+    declared = Domain.from_data(X).update("c", levels=("x", "y", "z"))
+    S = sample_synthetic(X, 4000, domain=declared, random_state=0, unseen_level_rate=DECLARED_MISSING_RATE)
+    assert 0.03 < (S.c == "z").mean() < 0.07 and declared.contains(S).all()
+    assert not (sample_synthetic(X, 4000, domain=declared, random_state=0).c == "z").any()  # rate 0: none
+    m = DistilledRuleClassifier(teacher=_teacher(), max_rules=4, n_synthetic=3000, random_state=0,
+                                domain=declared).fit(X, y)
+    Z = pd.DataFrame({"a": rng.normal(size=1000), "c": pd.Categorical(["z"] * 1000, categories=["x", "y", "z"])})
+    assert np.mean(m.predict(Z) == m.teacher_.predict(Z)) > 0.9
+
+
+def test_synthetic_rows_follow_the_sample_weights():
+    """Synthetic rows were drawn from every real row alike, so rows of weight 0 shaped the transfer set
+    (a frozen teacher's group the user weighted out taught the rules its own pattern)."""
+    rng = np.random.default_rng(0)
+    n = 600
+    X = pd.DataFrame({"a": rng.uniform(size=n), "b": rng.uniform(size=n), "g": (rng.random(n) < 0.85).astype(int)})
+    keep = (X.g == 0).to_numpy()
+    S = sample_synthetic(X, 3000, random_state=0, row_weight=keep.astype(float), p_swap=0.0, noise=0.0)
+    assert (S.g == 0).all()
+    with pytest.raises(ValueError, match="row_weight must be"):
+        sample_synthetic(X, 10, row_weight=np.zeros(n))
+    y = np.where(X.g == 0, X.a > 0.5, X.b > 0.5).astype(int)
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.frozen import FrozenEstimator
+
+    teacher = FrozenEstimator(RandomForestClassifier(50, random_state=0).fit(X, y))
+    m = DistilledRuleClassifier(teacher=teacher, max_rules=1, n_synthetic=2000, random_state=0)
+    m.fit(X, y, sample_weight=keep.astype(float))
+    assert [c.feature for c in m.rules_.rules[0].conditions] == ["a"]
+    assert np.mean(m.predict(X[keep]) == teacher.predict(X[keep])) > 0.97
+
+
 @pytest.mark.parametrize("edit, match", [
     (lambda d, X: Domain.from_data(X.drop(columns="age")), r"X has columns \['age'\] the Domain lacks"),
     (lambda d, X: Domain.from_data(X.assign(extra=1.0)), r"the Domain has features \['extra'\] X lacks"),

@@ -286,7 +286,8 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
 
     @property
     def _missing_rate(self) -> float:
-        """Synthetic missing values where a declared Domain allows what the data lacks (none for an inferred one)."""
+        """Synthetic missing values and levels where a declared Domain allows what the data lacks (none for an
+        inferred one)."""
         return DECLARED_MISSING_RATE if self.domain is not None else 0.0
 
     def _build_transfer(self, X: Any, y: Any, sample_weight: Any = None):
@@ -304,6 +305,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         ts = make_transfer_set(
             frame, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
             strategy=self.strategy, domain=self.domain_, random_state=seed, missing_rate=self._missing_rate,
+            unseen_level_rate=self._missing_rate, row_weight=sw,
         )
         # Map the teacher's class columns onto ours (they can be a permutation).
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]

@@ -77,12 +77,19 @@ def sample_synthetic(
     p_swap: float = 0.3,
     noise: float = 0.1,
     missing_rate: float = 0.0,
+    unseen_level_rate: float = 0.0,
+    row_weight: Any = None,
 ) -> pd.DataFrame:
     """Draw ``n_samples`` synthetic rows like ``X`` (see the module docstring).
 
     ``missing_rate``: the share of synthetic rows given a missing value in each feature the Domain lets be
     missing but ``X`` never leaves missing (the students pass ``DECLARED_MISSING_RATE`` for a user's
     ``domain=``, so that the rules learn the teacher's answer there; 0 keeps ``X``'s missing values only).
+    ``unseen_level_rate``: likewise, the share given a level the Domain lists but ``X`` never holds, in
+    each categorical feature (the students pass the same rate).
+    ``row_weight``: one non-negative weight per row of ``X`` (a student's ``sample_weight``); synthetic
+    rows start from, and take values of, real rows drawn in proportion to it, so a row of weight 0
+    shapes none of them. ``None`` or equal weights draw every row alike.
 
     Examples
     --------
@@ -98,9 +105,10 @@ def sample_synthetic(
         raise ValueError(f"n_samples must be >= 0, got {n_samples}.")
     if len(X) == 0:
         raise ValueError("Cannot sample synthetic rows from an empty table.")
-    if isinstance(missing_rate, bool) or not isinstance(missing_rate, (int, float, np.number)) \
-            or not 0.0 <= missing_rate <= 1.0:
-        raise ValueError(f"missing_rate must be a number in [0, 1], got {missing_rate!r}.")
+    for rate_name, rate in (("missing_rate", missing_rate), ("unseen_level_rate", unseen_level_rate)):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.number)) or not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{rate_name} must be a number in [0, 1], got {rate!r}.")
+    p_row = _row_probabilities(row_weight, len(X))
     rng = np.random.default_rng(random_state)
     X = X.copy(deep=False)
     X.columns = [str(c) for c in X.columns]  # the Domain names columns by str
@@ -110,9 +118,11 @@ def sample_synthetic(
         raise ValueError(f"X lacks the Domain features {absent[:10]}.")
     if strategy == "mixed":
         k = n_samples // 2
-        a = sample_synthetic(X, k, strategy="marginal", domain=domain, random_state=rng, missing_rate=missing_rate)
+        a = sample_synthetic(X, k, strategy="marginal", domain=domain, random_state=rng, missing_rate=missing_rate,
+                             unseen_level_rate=unseen_level_rate, row_weight=row_weight)
         b = sample_synthetic(X, n_samples - k, strategy="perturb", domain=domain, random_state=rng,
-                             p_swap=p_swap, noise=noise, missing_rate=missing_rate)
+                             p_swap=p_swap, noise=noise, missing_rate=missing_rate,
+                             unseen_level_rate=unseen_level_rate, row_weight=row_weight)
         return pd.concat([a, b], ignore_index=True)
     # Rows that still break a one-hot group or a linear constraint of the Domain
     # (the data itself may) are drawn again; what is left comes from Domain.sample.
@@ -127,7 +137,7 @@ def sample_synthetic(
     need = n_samples
     for _ in range(20):
         block = _draw(X, domain, need, strategy, rng, p_swap, noise, groups, {n for g in tied for n in g},
-                      missing_rate)
+                      missing_rate, unseen_level_rate, p_row)
         block = block[domain.contains(block)] if len(block) else block
         parts.append(block)
         need -= len(block)
@@ -178,17 +188,22 @@ def correlated_groups(X: pd.DataFrame, domain: Domain, threshold: float = _CORRE
 def _draw(
     X: pd.DataFrame, domain: Domain, n_samples: int, strategy: str, rng: np.random.Generator,
     p_swap: float, noise: float, groups: list[list[str]], unjittered: set[str] = frozenset(),
-    missing_rate: float = 0.0,
+    missing_rate: float = 0.0, unseen_level_rate: float = 0.0, p_row: np.ndarray | None = None,
 ) -> pd.DataFrame:
     n = len(X)
     names = domain.names
+
+    def rows(size: Any) -> np.ndarray:
+        """Real rows to start from or take values of: uniformly, or in proportion to the row weights."""
+        return rng.integers(0, n, size=size) if p_row is None else rng.choice(n, size=size, p=p_row)
+
     if strategy == "marginal":
         base_idx = None
         swap = np.ones((n_samples, len(names)), dtype=bool)
     else:
-        base_idx = rng.integers(0, n, size=n_samples)
+        base_idx = rows(n_samples)
         swap = rng.random((n_samples, len(names))) < p_swap
-    donors = rng.integers(0, n, size=(n_samples, len(names)))
+    donors = rows((n_samples, len(names)))
     # The members of a group (one-hot, or correlated) are swapped together, from one donor row.
     for g in groups:
         first = names.index(g[0])
@@ -213,6 +228,11 @@ def _draw(
                     out = np.where(bad, pool[rng.integers(0, len(pool), size=n_samples)], out)
             elif missing_rate > 0 and not col.isna().any():
                 out = np.where(rng.random(n_samples) < missing_rate, -1, out)
+            unseen = np.setdiff1d(np.arange(len(spec.levels)), codes)
+            if unseen_level_rate > 0 and unseen.size:
+                # levels a declared Domain lists but X lacks: without them the rules never see the teacher there
+                pick = rng.random(n_samples) < unseen_level_rate
+                out = np.where(pick, unseen[rng.integers(0, unseen.size, size=n_samples)], out)
             cols[spec.name] = pd.Categorical.from_codes(out, categories=list(spec.levels))
             continue
         x = col.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -242,9 +262,22 @@ def _draw(
 
 
 # The share of synthetic rows a student gives a missing value in each feature its declared Domain
-# (``domain=``) lets be missing but the real rows never leave missing: without them the students would
-# never see the teacher's answer there. An inferred Domain draws none (``missing_rate=0``).
+# (``domain=``) lets be missing but the real rows never leave missing, and a level it lists but the
+# real rows lack in each categorical feature: without them the students would never see the teacher's
+# answer there. An inferred Domain draws none (``missing_rate=0``, ``unseen_level_rate=0``).
 DECLARED_MISSING_RATE = 0.05
+
+
+def _row_probabilities(row_weight: Any, n: int) -> np.ndarray | None:
+    """Drawing probabilities of the real rows from their weights; ``None`` (uniform) for equal weights."""
+    if row_weight is None:
+        return None
+    w = np.asarray(row_weight, dtype=np.float64).reshape(-1)
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
+        raise ValueError(f"row_weight must be {n} finite non-negative weights, not all 0.")
+    if (w == w[0]).all():
+        return None  # the same draws as without weights
+    return w / w.sum()
 
 
 def make_transfer_set(
@@ -257,16 +290,19 @@ def make_transfer_set(
     random_state: Any = None,
     include_real: bool = True,
     missing_rate: float = 0.0,
+    unseen_level_rate: float = 0.0,
+    row_weight: Any = None,
 ) -> TransferSet:
     """Real rows (optionally) plus ``n_synthetic`` synthetic rows, labelled by ``teacher``.
 
-    ``teacher`` is a fitted :class:`~rulekd.teachers.Teacher`; ``missing_rate`` as in
-    :func:`sample_synthetic`.
+    ``teacher`` is a fitted :class:`~rulekd.teachers.Teacher`; ``missing_rate``,
+    ``unseen_level_rate`` and ``row_weight`` as in :func:`sample_synthetic`.
     """
     parts = [X.reset_index(drop=True)] if include_real else []
     if n_synthetic > 0:
         synthetic = sample_synthetic(X, n_synthetic, strategy=strategy, domain=domain, random_state=random_state,
-                                     missing_rate=missing_rate)
+                                     missing_rate=missing_rate, unseen_level_rate=unseen_level_rate,
+                                     row_weight=row_weight)
         parts.append(_like(synthetic, X))
     if not parts:
         raise ValueError("The transfer set is empty: include the real rows or ask for synthetic ones.")
