@@ -603,13 +603,12 @@ class RuleSet:
         columns: dict[str, Any] = {}
         for j, rule in enumerate(self.rules):
             for c in rule.conditions:
-                key = c
-                hit = cache.get(key)
+                hit = cache.get(c)
                 if hit is None:
                     if c.feature not in columns:
                         columns[c.feature] = _column(X, c.feature, index)
                     hit = c.evaluate(columns[c.feature])
-                    cache[key] = hit
+                    cache[c] = hit
                 out[:, j] &= hit
         return out
 

@@ -474,10 +474,9 @@ def _numeric_column(col: pd.Series, name: str) -> np.ndarray:
 
 def _kind_name(v: Any) -> str:
     """The type of a value as a column's type check sees it: numpy scalars as their Python kind."""
-    for kind in (bool, np.bool_):
-        if isinstance(v, kind):
-            return "bool"
-    if isinstance(v, (numbers.Integral,)):
+    if isinstance(v, (bool, np.bool_)):
+        return "bool"
+    if isinstance(v, numbers.Integral):
         return "int"
     if isinstance(v, (float, np.floating)):
         return "float"
