@@ -309,6 +309,14 @@ class Domain:
             if not np.isfinite(finite).all():
                 raise DomainError(f"Column {name!r} contains infinite values; replace them before fitting.")
             lo, hi = float(finite.min()), float(finite.max())
+            exact = _exact_integers(col)
+            if exact is not None:  # integers beyond 2**53: bounds rounded outward, so every row stays inside
+                xi, miss = exact
+                if (~miss).any():
+                    if lo > int(xi[~miss].min()):
+                        lo = math.nextafter(lo, -math.inf)
+                    if hi < int(xi[~miss].max()):
+                        hi = math.nextafter(hi, math.inf)
             if np.isin(finite, (0.0, 1.0)).all():
                 kind = "binary"
             elif np.all(finite == np.round(finite)) and np.abs(finite).max() < 2**53:

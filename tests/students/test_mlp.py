@@ -554,6 +554,16 @@ def test_a_feature_of_tiny_spread_is_standardised_not_left_as_constant(spread):
     assert m.score(X, y) > 0.9
 
 
+def test_zero_weight_on_every_training_row_is_named():
+    """sample_weight non-zero only on held-out rows was blamed on a weight range too wide for float32."""
+    from rulekd.students._mlp import _float32_weights
+
+    with pytest.raises(ValueError, match="Every training row has weight 0"):
+        _float32_weights(np.array([0.0, 0.0, 1.0]), np.array([0, 1]))
+    np.testing.assert_array_equal(_float32_weights(np.array([2e-9, 4e-9, 0.0]), np.array([0, 1])),
+                                  np.array([2 / 3, 4 / 3, 0.0], dtype=np.float32))
+
+
 @pytest.mark.parametrize("scale", [1e-30, 1e39])
 def test_the_overall_scale_of_sample_weights_does_not_matter(problem, scale):
     """Weights of 1e-30 vanished under the losses' floor (accuracy 0.47 for 0.98); 1e39 overflowed

@@ -68,6 +68,11 @@ def test_domain_bounds_are_compared_exactly_with_big_machine_integers():
     assert dom.contains(rows).tolist() == [False, True, False, True]
     nullable = pd.DataFrame({"n": pd.array([2**53 + 1, None, 7], dtype="Int64")})
     assert dom.contains(nullable).tolist() == [False, False, True]
+    # a Domain inferred from such rows rounds its bounds outward: its own rows lie inside it
+    for col in (np.array([-(2**53) - 1, 0, 2**53 + 1], dtype=np.int64), pd.array([2**53 + 1, None, 0], dtype="Int64"),
+                np.array([0, 2**64 - 1], dtype=np.uint64)):
+        own = pd.DataFrame({"n": col})
+        assert Domain.from_data(own).contains(own).all()
 
 
 def test_an_undecided_gap_region_is_not_claimed_to_be_the_whole_domain(monkeypatch):

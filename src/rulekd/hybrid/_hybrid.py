@@ -287,8 +287,8 @@ class HybridClassifier(DistilledClassifierMixin):
         n_syn = _n_synthetic(self.n_synthetic, len(Xtr))
         ts = make_transfer_set(Xtr, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
                                strategy=self.strategy, domain=self.domain_, random_state=seed,
-                               missing_rate=self._missing_rate, unseen_level_rate=self._missing_rate,
-                               row_weight=sw_tr)
+                               missing_rate=self._declared_rate(sw_tr),
+                               unseen_level_rate=self._declared_rate(sw_tr), row_weight=sw_tr)
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
         t_lab = np.argmax(ts.logits[:, order], axis=1)
 

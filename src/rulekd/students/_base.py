@@ -284,11 +284,13 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         self._seed_ = seed
         return frame, y_idx, sw, seed
 
-    @property
-    def _missing_rate(self) -> float:
-        """Synthetic missing values and levels where a declared Domain allows what the data lacks (none for an
-        inferred one)."""
-        return DECLARED_MISSING_RATE if self.domain is not None else 0.0
+    def _declared_rate(self, sample_weight: Any) -> float:
+        """The share of synthetic rows given a missing value or a level the Domain allows but the rows the
+        synthetic ones come from lack: for a declared Domain, and with rows of weight 0 (they are in the
+        inferred Domain but shape no synthetic row); none otherwise, so the transfer sets of fits with
+        inferred Domains and no zero weight are those of before."""
+        zero_weight = sample_weight is not None and not np.all(np.asarray(sample_weight) > 0)
+        return DECLARED_MISSING_RATE if self.domain is not None or zero_weight else 0.0
 
     def _build_transfer(self, X: Any, y: Any, sample_weight: Any = None):
         """Validate, fit the teacher, infer the Domain, build the transfer set, split it.
@@ -304,8 +306,8 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         n_syn = _n_synthetic(self.n_synthetic, len(frame), self._min_synthetic)
         ts = make_transfer_set(
             frame, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
-            strategy=self.strategy, domain=self.domain_, random_state=seed, missing_rate=self._missing_rate,
-            unseen_level_rate=self._missing_rate, row_weight=sw,
+            strategy=self.strategy, domain=self.domain_, random_state=seed, missing_rate=self._declared_rate(sw),
+            unseen_level_rate=self._declared_rate(sw), row_weight=sw,
         )
         # Map the teacher's class columns onto ours (they can be a permutation).
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]

@@ -1182,6 +1182,9 @@ def _float32_weights(w: np.ndarray, fit_idx: np.ndarray) -> np.ndarray:
     scale: weights whose mean over the training rows lies far from 1 are divided by it first (1e-30 each
     vanished under the losses' 1e-12 floor on a batch's weight, and 1e39 overflowed float32 to inf)."""
     w = np.asarray(w, dtype=np.float64)
+    if len(fit_idx) and not w[fit_idx].any():
+        raise ValueError("Every training row has weight 0 (sample_weight is 0 wherever it is not held out for "
+                         "validation): nothing is left to learn from; give the rows positive weights.")
     mean = float(w[fit_idx].mean()) if len(fit_idx) else 1.0
     if mean > 0 and not 1e-3 <= mean <= 1e3:
         w = w / mean

@@ -192,6 +192,9 @@ def _draw(
 ) -> pd.DataFrame:
     n = len(X)
     names = domain.names
+    # The rows synthetic ones can come from: what X "never leaves missing", the levels it lacks and the
+    # jitter's spread are judged over them (a row of weight 0 shapes none of the synthetic rows).
+    live = np.ones(n, dtype=bool) if p_row is None else p_row > 0
 
     def rows(size: Any) -> np.ndarray:
         """Real rows to start from or take values of: uniformly, or in proportion to the row weights."""
@@ -226,9 +229,9 @@ def _draw(
                     seen = codes[codes >= 0]
                     pool = seen if seen.size else np.arange(len(spec.levels))
                     out = np.where(bad, pool[rng.integers(0, len(pool), size=n_samples)], out)
-            elif missing_rate > 0 and not col.isna().any():
+            elif missing_rate > 0 and not (codes[live] < 0).any():
                 out = np.where(rng.random(n_samples) < missing_rate, -1, out)
-            unseen = np.setdiff1d(np.arange(len(spec.levels)), codes)
+            unseen = np.setdiff1d(np.arange(len(spec.levels)), codes[live])
             if unseen_level_rate > 0 and unseen.size:
                 # levels a declared Domain lists but X lacks: without them the rules never see the teacher there
                 pick = rng.random(n_samples) < unseen_level_rate
@@ -241,7 +244,7 @@ def _draw(
         else:
             out = np.where(swap[:, j], x[donor], x[base_idx])
             if spec.kind != "binary" and spec.name not in unjittered:
-                finite = x[~np.isnan(x)]
+                finite = x[live & ~np.isnan(x)]
                 spread = float(np.std(finite)) if finite.size else 0.0
                 jitter = rng.normal(0.0, noise * spread, size=n_samples)
                 jittered = out + jitter
@@ -251,7 +254,7 @@ def _draw(
         if not spec.allow_missing:
             finite = x[~np.isnan(x)]
             out = np.where(np.isnan(out), finite[0] if finite.size else 0.0, out)
-        elif missing_rate > 0 and not np.isnan(x).any():
+        elif missing_rate > 0 and not np.isnan(x[live]).any():
             out = np.where(rng.random(n_samples) < missing_rate, np.nan, out)
         with np.errstate(invalid="ignore"):
             out = np.clip(out, spec.lower, spec.upper)
@@ -310,7 +313,13 @@ def make_transfer_set(
     for name in X.columns:  # concat can drop category dtypes when levels differ
         if isinstance(X[name].dtype, pd.CategoricalDtype) and not isinstance(data[name].dtype, pd.CategoricalDtype):
             data[name] = pd.Categorical(data[name], categories=X[name].cat.categories)
-    logits = _teacher_logits(teacher, data)
+    novel = {}  # levels of the synthetic rows the real ones lack (drawn for a declared Domain)
+    for name in X.columns:
+        if isinstance(X[name].dtype, pd.CategoricalDtype) and len(data) > len(X):
+            extra = set(data[name].iloc[len(X) if include_real else 0:].dropna().unique()) - set(X[name].dropna())
+            if extra:
+                novel[str(name)] = sorted(map(str, extra))[:5]
+    logits = _teacher_logits(teacher, data, novel)
     z = logits - logits.max(axis=1, keepdims=True)
     proba = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
     is_syn = np.zeros(len(data), dtype=bool)
@@ -321,20 +330,27 @@ def make_transfer_set(
     return TransferSet(X=data, proba=proba, logits=logits, is_synthetic=is_syn)
 
 
-def _teacher_logits(teacher: Any, data: pd.DataFrame) -> np.ndarray:
+def _teacher_logits(teacher: Any, data: pd.DataFrame, novel: dict | None = None) -> np.ndarray:
     """The teacher's logits on the transfer rows; a TeacherError where it cannot read missing values
-    (a Domain may allow them where the real rows have none) or answers something that is not a number."""
+    (a Domain may allow them where the real rows have none) or levels the real rows lack (``novel``, drawn
+    for a declared Domain), or answers something that is not a number."""
     missing = data.isna().any(axis=1).to_numpy()
     fix = ("Use a teacher that reads missing values (XGBoost, HistGradientBoostingClassifier, a Pipeline with an "
            "imputer), or a Domain that does not allow them.")
     try:
         logits = np.asarray(teacher.logits(data), dtype=np.float64)
-    except ValueError as exc:
+    except (ValueError, KeyError) as exc:
+        first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         if missing.any() and "nan" in str(exc).lower():
             cols = [str(c) for c in data.columns[data.isna().any()]][:10]
-            first = str(exc).strip().splitlines()[0][:200]
             raise TeacherError(f"The teacher cannot read missing values ({first}), and {missing.sum()} transfer "
                                f"rows have them, in {cols}. {fix}") from exc
+        if novel:
+            raise TeacherError(
+                f"The teacher failed on synthetic rows holding levels the Domain lists but the training rows "
+                f"lack ({first}): {novel}. Give it an encoder that accepts them (e.g. OneHotEncoder("
+                f"handle_unknown='ignore')), use the default XGBoost teacher, or declare only levels the data "
+                f"holds.") from exc
         raise
     # -inf is a probability of 0 (a log-softmax that underflowed): kept as a finite logit far below the
     # row's largest, whose softmax is still exactly 0; NaN, +inf and rows with no finite logit are refused.
