@@ -169,6 +169,13 @@ def header(payload: dict) -> str:
     )
 
 
+def median_count(values: Any) -> str:
+    """The median of counts (rules, conditions): a whole number, or with one decimal where an even number
+    of folds puts it between two (rules 7 and 26 over 2 folds: 16.5, not 16)."""
+    m = float(np.median(np.asarray(values, dtype=float)))
+    return f"{m:.0f}" if m == round(m) else f"{m:.1f}"
+
+
 def times(x: float) -> str:
     """A ratio as ``1.5x``, ``42x`` or ``1,143x``."""
     return f"{x:.1f}x" if x < 10 else f"{x:,.0f}x"

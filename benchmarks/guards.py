@@ -161,7 +161,7 @@ def _markdown(raw: list[dict], datasets: list[str], prof: dict | None = None) ->
             right = int(s["right"].sum())
             lines.append(f"| {g} | {C.fmt(C.summarise(s['accuracy']))} | {right} of {int(s['n'].sum())} | "
                          f"{right - base:+d} | {C.fmt(C.summarise(s['transparency']), 2)} | "
-                         f"{int(np.median(s['rules']))} | {int(s['student_changed'].sum())} | "
+                         f"{C.median_count(s['rules'])} | {int(s['student_changed'].sum())} | "
                          f"{np.median(s['fit_s']):.1f} | {np.median(s['predict_ratio']):.1f} |")
         lines.append("")
     return "\n".join(lines)

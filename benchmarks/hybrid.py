@@ -133,7 +133,7 @@ def _median_conditions(g) -> str:
     """Median conditions over folds; blank for rows kept from runs that did not count them."""
     if "conditions" not in g or g["conditions"].isna().all():
         return ""
-    return f"{int(np.median(g['conditions'].dropna()))}"
+    return C.median_count(g["conditions"].dropna())
 
 
 def _markdown(raw: list[dict], datasets: list[str], fold_seed: int = 0, prof: dict | None = None) -> str:
@@ -165,7 +165,7 @@ def _markdown(raw: list[dict], datasets: list[str], fold_seed: int = 0, prof: di
             if g.empty:
                 continue
             lines.append(f"| {m} | {C.fmt(C.summarise(g['accuracy']))} | {C.fmt(C.summarise(g['fidelity']))} | "
-                         f"{C.fmt(C.summarise(g['transparency']), 2)} | {int(np.median(g['rules']))} | "
+                         f"{C.fmt(C.summarise(g['transparency']), 2)} | {C.median_count(g['rules'])} | "
                          f"{_median_conditions(g)} | {np.median(g['fit_s']):.1f} |")
         lines.append("")
     lines += ["## Against the reference (HybridCORELS, issue 5) and the teacher", "",

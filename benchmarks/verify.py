@@ -300,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-cap", type=float, default=None,
                     help="seconds per naive check when sampling (default: 4 quick, 30 full)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not write benchmarks/results")
-    ap.add_argument("--render", action="store_true", help="rebuild verify.md from verify.json; run nothing")
+    ap.add_argument("--render", action="store_true", help="rebuild verify_full.md from verify_full.json (with --quick: verify.md from verify.json); "
+                         "run nothing")
     args = ap.parse_args(argv)
     # The quick profile writes results/verify.*, the full one verify_full.*, so that
     # `make bench` never overwrites a full run.
