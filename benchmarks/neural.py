@@ -4,8 +4,9 @@ For each data set and fold: the shared teacher (XGBoost, 200 trees of depth 4);
 an MLP of the student's size trained on the labels only (rulekd's own network
 and training loop with ``knowledge=()`` and no synthetic rows: it differs in
 what it learns from, and, having no synthetic rows to validate on, it holds out
-a fifth of the real rows for early stopping, which the students train on); the same network trained on the transfer
-set's hard labels (what synthetic rows alone add); and the distilled student
+a fifth of the real rows for early stopping, which the students train on); the
+same network trained on the transfer set's hard labels (what synthetic rows
+alone add); and the distilled student
 with response, feature and relation knowledge alone and together. Accuracy,
 log-loss and fidelity (agreement with the teacher) on the held-out fold;
 parameters; fit seconds and predict seconds per 10,000 rows, also as ratios to
