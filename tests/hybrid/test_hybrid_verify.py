@@ -45,3 +45,74 @@ def test_a_property_the_hybrid_breaks_is_violated_with_a_real_counterexample(hyb
 def test_rule_checks_other_than_all_or_none_are_refused_for_a_hybrid(hybrid):
     with pytest.raises(ValueError, match="'all' or 'none'"):
         verify(hybrid, checks=["gap"])
+
+
+# -- review of the network verification (session 14) ---------------------------------------------------
+def _small_hybrid(X, y, **kw):
+    import numpy as np  # noqa: F401
+    from sklearn.tree import DecisionTreeClassifier
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return HybridClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0),
+                                rules=DistilledRuleClassifier(max_rules=2, n_synthetic=100),
+                                student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5),
+                                n_synthetic=200, random_state=0, **kw).fit(X, y)
+
+
+def test_the_search_for_a_violation_keeps_to_the_domain():
+    """Pairs whose varied input left the Domain (here x0 + x1 <= 10) were reported as counterexamples."""
+    import numpy as np
+    import pandas as pd
+
+    from rulekd import Domain
+    from rulekd.verify import Monotone
+
+    rng = np.random.default_rng(0)
+    x0 = rng.uniform(0, 10, 400)
+    X = pd.DataFrame({"x0": x0, "x1": rng.uniform(0, 10, 400) * (10 - x0) / 10})
+    y = ((X.x0 > 3) & (X.x0 < 6)).astype(int)
+    dom = Domain.from_data(X).with_constraint({"x0": 1.0, "x1": 1.0}, "<=", 10.0)
+    h = _small_hybrid(X, y, domain=dom, transparency=0.05)
+    found = h._search_violation(Monotone("x0", "decreasing", toward=1))
+    assert found is not None  # the hybrid answers 1 only in the middle of x0
+    for key in ("x", "x_prime"):
+        assert dom.contains(pd.DataFrame([found[key]]))[0]
+
+
+def test_verify_hybrid_reads_an_array_hybrid_by_its_own_column_order_and_refuses_inputs_it_refuses():
+    """A Domain listing an array hybrid's features in another order fed predict swapped columns (a false
+    'violated'); a domain= with levels or missing values the hybrid refuses crashed in predict."""
+    import numpy as np
+
+    from rulekd import Domain
+    from rulekd.exceptions import DomainError
+    from rulekd.hybrid import verify_hybrid
+    from rulekd.verify import Monotone
+
+    from sklearn.tree import DecisionTreeClassifier
+
+    from rulekd.verify._encode import frame_from_rows
+
+    rng = np.random.default_rng(0)
+    A = np.column_stack([rng.uniform(0, 10, 300), rng.uniform(0, 10, 300), rng.integers(0, 5, 300).astype(float)])
+    y = ((A[:, 0] + 0.3 * A[:, 1] > 6) ^ (A[:, 2] == 2)).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = HybridClassifier(teacher=DecisionTreeClassifier(max_depth=4, random_state=0),
+                             rules=DistilledRuleClassifier(max_rules=4, n_synthetic=100),
+                             student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5),
+                             n_synthetic=200, random_state=0).fit(A, y)
+    reversed_domain = Domain(tuple(reversed(h.domain_.features)))
+    props = ["if x0 > 6 and x2 >= 3 then 1", Monotone("x0", "increasing", toward=1)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        own = verify_hybrid(h, props, checks="none").findings
+        other = verify_hybrid(h, props, domain=reversed_domain, checks="none").findings
+    assert [f.status for f in other] == [f.status for f in own]
+    first = other[0]
+    if first.status == "violated":  # the reported input really breaks the property
+        row = frame_from_rows([first.counterexample], h.domain_)[list(h.domain_.names)].to_numpy()
+        assert h.predict(row)[0] != 1
+    with pytest.raises(DomainError, match="missing values that the hybrid refuses at predict"):
+        verify_hybrid(h, ["if x0 is missing then 1"], domain=h.domain_.update("x0", allow_missing=True))

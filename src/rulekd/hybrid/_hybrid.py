@@ -799,6 +799,10 @@ class HybridClassifier(DistilledClassifierMixin):
             return self.classes_[self._answer(self._canonical(F, reset=False))[0]]
 
         ok = guard.holds(predict, X1) if X2 is None else guard.holds(predict, X1, X2)
+        # A pair whose varied input leaves the Domain (a linear constraint, a one-hot group) is no
+        # counterexample: only pairs inside it count.
+        inside = self.domain_.contains(X1) & (True if X2 is None else self.domain_.contains(X2))
+        ok = ok | ~inside
         if ok.all():
             return None
         i = int(np.flatnonzero(~ok)[0])

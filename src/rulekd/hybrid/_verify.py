@@ -21,6 +21,7 @@ weights, which this encoding does not read).
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from fractions import Fraction
 from typing import Any, Iterable
@@ -29,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from ..domain import Domain
+from ..exceptions import DomainError
 from ..rules import Condition, Rule
 from ..verify import Finding, VerificationReport
 from ..verify._checks import Context, Solver, Spec
@@ -163,6 +165,7 @@ def verify_hybrid(
     domain = hybrid.domain_ if domain is None else domain
     if checks not in ("all", "none"):
         raise ValueError(f"checks must be 'all' or 'none' for a hybrid, got {checks!r}.")
+    _check_domain(hybrid, domain)
     check_time_budget(time_budget_s)
     props = [p.validate(domain, hybrid.classes_) for p in parse_properties(properties)]
     deadline = None if time_budget_s is None else time.time() + float(time_budget_s)
@@ -171,7 +174,9 @@ def verify_hybrid(
     findings: list[Finding] = []
     if checks == "all":
         findings += _dead(hybrid, ctx)
-    names = list(domain.names)
+    # The hybrid's own column order: one fitted on an array reads its columns by position, whatever
+    # order domain= lists them in.
+    names = list(hybrid.domain_.names)
 
     def predict(frame: pd.DataFrame) -> np.ndarray:
         X = frame[names]
@@ -198,7 +203,8 @@ def verify_hybrid(
             # Z3's input is no violation for this network; another may be: search the Domain as the fit does for
             # guards (Z3's witness depends on its time limits, so one such input alone decided nothing).
             # The search samples the hybrid's own Domain: with another domain= it could find inputs outside it.
-            found = hybrid._search_violation(prop) if domain == hybrid.domain_ else None
+            same = dataclasses.replace(domain, features=tuple(domain[n] for n in names)) == hybrid.domain_
+            found = hybrid._search_violation(prop) if same else None
             if found is not None:
                 rows = [found["x"], found["x_prime"]] if "x_prime" in found else [found]
                 findings.append(_violated(hybrid, prop, rows, domain, names, predict, time.perf_counter() - t0,
@@ -214,6 +220,29 @@ def verify_hybrid(
               "guards": [g.text() for g in hybrid.guards_]}
     checks_run = (("dead",) if checks == "all" else ()) + (("property",) if props else ())
     return VerificationReport(tuple(findings), checks_run, {}, time.perf_counter() - t_start, target)
+
+
+def _check_domain(hybrid: Any, domain: Domain) -> None:
+    """``domain`` must describe inputs the hybrid answers: its features, and no level or missing value its
+    ``predict`` refuses (a property over those would say nothing about the model)."""
+    if not isinstance(domain, Domain):
+        raise TypeError(f"domain must be a rulekd Domain, got {type(domain).__name__}.")
+    own = hybrid.domain_
+    if set(domain.names) != set(own.names):
+        raise DomainError(f"domain= must have the hybrid's features {list(own.names)[:20]}; it has "
+                          f"{list(domain.names)[:20]}.")
+    for spec in domain.features:
+        mine = own[spec.name]
+        extra = sorted(map(str, set(spec.levels) - set(mine.levels))) if spec.kind == "categorical" else []
+        if (spec.kind == "categorical") != (mine.kind == "categorical") or extra or \
+                (spec.allow_missing and not mine.allow_missing):
+            what = (f"levels {extra[:10]}" if extra else "missing values" if spec.allow_missing and not
+                    mine.allow_missing else f"kind {spec.kind!r} (the hybrid's is {mine.kind!r})")
+            raise DomainError(
+                f"domain= gives feature {spec.name!r} {what} that the hybrid refuses at predict: a property "
+                f"over such inputs says nothing about the model. Verify over hybrid.domain_, or fit the hybrid "
+                f"with domain= declaring them."
+            )
 
 
 def _violated(hybrid: Any, prop: Any, rows: list, domain: Any, names: list, predict: Any, secs: float,

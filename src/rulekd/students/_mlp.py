@@ -921,6 +921,9 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             coefs, intercepts, impute, fold = self._raw_layers() if raw else (
                 self.coefs_, self.intercepts_, None, (0.0, 0.0))
             v1, alpha, beta = _float32_error_bound(coefs, intercepts, fold)
+            tiny = float(np.finfo(np.float32).tiny)
+            if any(((a != 0) & (np.abs(a) < tiny)).any() for a in list(coefs) + list(intercepts)):
+                alpha = np.inf  # weights float32 holds only as subnormals: every row takes the float64 pass
             cache[1][raw] = (
                 [W.astype(np.float32) for W in coefs], [b.astype(np.float32) for b in intercepts],
                 None if impute is None else impute.astype(np.float32), v1.astype(np.float32), alpha, beta,
@@ -1152,8 +1155,17 @@ def _float32_error_bound(coefs: list, intercepts: list,
     ``fold``: ``(coefficient of r, constant)`` by which the first layer given
     may differ from the network's own (a folded standardisation), carried
     through the later layers like the rest of the first layer's error.
+
+    Underflow: a float32 product or cast whose result is below the normal
+    range is off by up to ``eta = 2**-150`` in absolute terms (sums of floats
+    are exact there), which the relative terms miss; each layer adds ``eta``
+    per product, and the first ``eta * S`` for its inputs' casts. Weights or
+    biases that are themselves below float32's normal range are not covered
+    (:meth:`DistilledMLPClassifier._float32_layers` sends every row to the
+    float64 pass then).
     """
     u = 2.0 ** -24
+    eta = 2.0 ** -150
 
     def gamma(n: int) -> float:
         return n * u / (1.0 - n * u)
@@ -1164,14 +1176,15 @@ def _float32_error_bound(coefs: list, intercepts: list,
     # (coefficient of r, constant) pairs
     A = np.array([1.0, B])
     c1 = gamma(W1.shape[0]) * (1.0 + u) ** 2 + 2.0 * u + u * u  # input and weight casts, dot product
-    E = np.array([c1, u * B])
+    S1 = float(np.abs(W1).sum(axis=0).max(initial=0.0))
+    E = np.array([c1, u * B + eta * (S1 + W1.shape[0])])
     E = E + u * (A + E) + np.asarray(fold, dtype=np.float64)
     for W, b in zip(coefs[1:], intercepts[1:]):
         S = float(np.abs(W).sum(axis=0).max(initial=0.0))
         B = float(np.abs(b).max(initial=0.0))
         g = gamma(W.shape[0])
         A_next = S * A + np.array([0.0, B])
-        E = S * (1.0 + u) * E + u * S * A + g * S * (1.0 + u) * (A + E) + np.array([0.0, u * B])
+        E = S * (1.0 + u) * E + u * S * A + g * S * (1.0 + u) * (A + E) + np.array([0.0, u * B + eta * W.shape[0]])
         A = A_next
         E = E + u * (A + E)
     return v1, float(E[0]), float(E[1])
