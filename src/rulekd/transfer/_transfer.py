@@ -233,7 +233,7 @@ def _draw(
                 out = np.where(rng.random(n_samples) < missing_rate, -1, out)
             unseen = np.setdiff1d(np.arange(len(spec.levels)), codes[live])
             if unseen_level_rate > 0 and unseen.size:
-                # levels a declared Domain lists but X lacks: without them the rules never see the teacher there
+                # levels the Domain lists but the live rows lack: without them the rules never see the teacher there
                 pick = rng.random(n_samples) < unseen_level_rate
                 out = np.where(pick, unseen[rng.integers(0, unseen.size, size=n_samples)], out)
             cols[spec.name] = pd.Categorical.from_codes(out, categories=list(spec.levels))
@@ -267,7 +267,8 @@ def _draw(
 # The share of synthetic rows a student gives a missing value in each feature its declared Domain
 # (``domain=``) lets be missing but the real rows never leave missing, and a level it lists but the
 # real rows lack in each categorical feature: without them the students would never see the teacher's
-# answer there. An inferred Domain draws none (``missing_rate=0``, ``unseen_level_rate=0``).
+# answer there. An inferred Domain draws none (``missing_rate=0``, ``unseen_level_rate=0``) unless rows
+# of weight 0 hold what the others lack (``DistilledClassifierMixin._declared_rate``).
 DECLARED_MISSING_RATE = 0.05
 
 
