@@ -436,6 +436,20 @@ def test_a_semicolon_separated_file_is_named_as_such(files, rules_dir, tmp_path,
     assert main(["predict", str(rules_dir), "--data", str(tmp_path / "semi.csv"), "--out", str(tmp_path / "p.csv")]) == 2
     err = _err(capsys)
     assert "read as one column" in err and "separated by ';'" in err
+    # distill and audit looked up --target first and told the user to pick another target
+    train = pd.read_csv(files / "train.csv")
+    train.to_csv(tmp_path / "semi_train.csv", sep=";", index=False)
+    assert main(["distill", "--data", str(tmp_path / "semi_train.csv"), "--target", "target",
+                 "--out", str(tmp_path / "m")]) == 2
+    err = _err(capsys)
+    assert "separated by ';'" in err and "pass --target" not in err
+
+
+def test_a_utf16_file_is_told_to_pass_its_encoding(files, tmp_path, capsys):
+    (tmp_path / "u16.csv").write_bytes(pd.read_csv(files / "train.csv").to_csv(index=False).encode("utf-16"))
+    assert main(["distill", "--data", str(tmp_path / "u16.csv"), "--target", "target",
+                 "--out", str(tmp_path / "m")]) == 2
+    assert "--encoding (utf-16: the file starts with a UTF-16 byte-order mark)" in _err(capsys)
 
 
 def test_a_loaded_teacher_gets_its_own_column_order(tmp_path):

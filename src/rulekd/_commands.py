@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ._tables import (check_new_file, check_writable, read_table, refuse_inside_model_directory, refuse_nested,
-                      split_target, write_csv)
+                      separator_hint, split_target, write_csv)
 from .exceptions import RulekdError
 from .verify._cli import _positive_float
 
@@ -300,11 +300,7 @@ def _features(model: Any, frame: pd.DataFrame, source: str) -> pd.DataFrame:
     missing = [c for c in names if c not in frame.columns]
     if missing:
         have = [str(c) for c in frame.columns]
-        hint = ""
-        if len(have) == 1 and any(sep in have[0] for sep in (";", "\t", "|")):
-            sep = next(s for s in (";", "\t", "|") if s in have[0])
-            hint = (f" It was read as one column: its fields look separated by {sep!r}, not commas; re-save it "
-                    f"with commas ({'or as a .tsv file' if sep == chr(9) else 'e.g. from a spreadsheet as CSV'}).")
+        hint = separator_hint(frame.columns)
         raise _cli_error(
             f"{source!r} lacks the model's feature column(s) {missing[:10]}; the model was fitted on "
             f"{len(names)} columns: {list(names)[:10]}{' ...' if len(names) > 10 else ''}. The file's columns: "

@@ -72,7 +72,7 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
         except UnicodeDecodeError as exc:
             raise TableError(
                 f"{str(p)!r} is not {encoding} text (byte {exc.start}); re-save it as UTF-8 or pass "
-                f"--encoding (e.g. latin-1)."
+                f"--encoding ({_encoding_guess(p)})."
             ) from None
         except LookupError:
             raise TableError(f"Unknown text encoding {encoding!r}; use e.g. utf-8 or latin-1.") from None
@@ -156,12 +156,32 @@ def refuse_nested(frame: pd.DataFrame, source: str) -> None:
                              f"numbers or text.")
 
 
+def _encoding_guess(path: Path) -> str:
+    """The --encoding to suggest: UTF-16 where the file opens with its byte-order mark, else latin-1."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return "utf-16: the file starts with a UTF-16 byte-order mark" if head in (b"\xff\xfe", b"\xfe\xff") \
+        else "e.g. latin-1"
+
+
+def separator_hint(columns: Sequence[Any]) -> str:
+    """A sentence for a file read as one column whose name holds another separator (';' from a
+    spreadsheet), else ''."""
+    have = [str(c) for c in columns]
+    sep = next((s for s in (";", "\t", "|") if len(have) == 1 and s in have[0]), None)
+    if sep is None:
+        return ""
+    return (f" It was read as one column: its fields look separated by {sep!r}, not commas; re-save it "
+            f"with commas ({'or as a .tsv file' if sep == chr(9) else 'e.g. from a spreadsheet as CSV'}).")
+
+
 def split_target(frame: pd.DataFrame, target: str, source: str) -> tuple[pd.DataFrame, np.ndarray]:
     """Features and labels; the target column must exist and have no missing labels."""
     if target not in frame.columns:
+        hint = separator_hint(frame.columns)
         raise TableError(
             f"{source!r} has no column {target!r} (columns: {', '.join(map(repr, list(frame.columns)[:20]))}); "
-            f"pass --target with one of them."
+            + (hint.strip() if hint else "pass --target with one of them.")
         )
     y = frame[target]
     if y.isna().any():
