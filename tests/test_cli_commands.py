@@ -629,3 +629,14 @@ def test_distill_domain_may_declare_a_number_coded_column_categorical(tmp_path):
     assert main(["predict", str(tmp_path / "m"), "--data", str(tmp_path / "rows.csv"), "--out",
                  str(tmp_path / "p.csv"), "--quiet"]) == 0
     assert len(pd.read_csv(tmp_path / "p.csv")) == 2
+
+
+def test_verify_of_a_network_without_properties_checks_nothing_and_says_so(files, tmp_path, capsys):
+    """It printed 'Verification proved: 0 proved, 0 violated, 0 unknown' and exited 0."""
+    out = tmp_path / "mlp"
+    assert main(["distill", "--data", str(files / "train.csv"), "--target", "target", "--model", "mlp",
+                 "--n-synthetic", "300", "--out", str(out), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out)]) == 2
+    assert "nothing was checked: DistilledMLPClassifier has no rule checks" in _err(capsys)
+    assert main(["verify", str(out), "--property", "if duration > 1000 then 1"]) in (0, 1, 3)

@@ -140,6 +140,11 @@ def run_verify(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     for w in caught:
         err.write(f"rulekd verify: warning: {w.message}\n")
+    if not report.findings:  # "proved" over nothing checked would read as a pass (a network has no rule checks)
+        err.write(f"rulekd verify: error: nothing was checked: {type(rules).__name__} has no rule checks to run"
+                  f"{' with --checks ' + args.checks if args.checks else ''}; pass --property "
+                  f"\"if ... then ...\" (or monotone / invariant) to prove something about it.\n")
+        return EXIT_BAD_INPUT
     if args.json:
         out.write(report.to_json() + "\n")
     else:
