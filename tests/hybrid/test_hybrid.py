@@ -278,6 +278,16 @@ def test_monotone_and_invariant_on_the_same_feature_are_refused(german):
     Xtr, _, ytr, _ = german
     with pytest.raises(ValueError, match="monotone in 'duration'"):
         _fast(guards=[Monotone("duration", toward=1), Invariant("duration")]).fit(Xtr, ytr)
+    # A refit refused this way left the old rules answering under the new guards_, which they break.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", GuardConflictWarning)
+        h = _fast(guards=[Monotone("duration", toward=1)]).fit(Xtr.iloc[:300], ytr.iloc[:300])
+    with pytest.raises(ValueError, match="monotone in 'duration'"):
+        h.set_params(guards=[Monotone("duration", toward=1), Invariant("duration")]).fit(Xtr.iloc[:300],
+                                                                                          ytr.iloc[:300])
+    with pytest.raises(NotFittedError):
+        h.predict(Xtr)
+    assert not hasattr(h, "guards_") and not hasattr(h, "rules_")
 
 
 @pytest.mark.parametrize("params, match", [

@@ -116,3 +116,25 @@ def test_verify_hybrid_reads_an_array_hybrid_by_its_own_column_order_and_refuses
         assert h.predict(row)[0] != 1
     with pytest.raises(DomainError, match="missing values that the hybrid refuses at predict"):
         verify_hybrid(h, ["if x0 is missing then 1"], domain=h.domain_.update("x0", allow_missing=True))
+
+
+def test_the_search_for_a_violation_tries_missing_values_the_domain_allows():
+    """The fit-time (and verify fallback) search drew no missing value: a guard broken only there passed
+    fit with a warning, and predict broke it."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300)})
+    X.loc[:20, "a"] = np.nan
+    h = _small_hybrid(X, (X.b > 0).astype(int), transparency=0.5)
+
+    class BrokenWhereMissing:  # a guard that only inputs with `a` missing break
+        def sample_pairs(self, S, domain, random_state=None):
+            return S, None
+
+        def holds(self, predict, X1):
+            return ~X1["a"].isna().to_numpy()
+
+    found = h._search_violation(BrokenWhereMissing())
+    assert found is not None and found["a"] is None

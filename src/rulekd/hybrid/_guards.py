@@ -20,8 +20,9 @@ while treating the network as an arbitrary function (``_verify.py``):
   when the student answers ``c`` at some grid point ``g <= x_f`` (all other
   features as in ``x``); otherwise the student's best class other than ``c``.
   Raising ``x_f`` only adds grid points, so an answer ``c`` is never left.
-  Cost: up to ``|G|`` student evaluations per row answered by the student,
-  and the answer changes only at grid points (its resolution in ``f``).
+  Cost: up to ``|G|`` evaluations of what follows it (the next guards' constructions, else the
+  student) per row answered by the student, so the costs of several guards multiply; the answer
+  changes only at grid points (its resolution in ``f``).
   ``decreasing`` mirrors it (``g >= x_f``). A missing ``x_f`` is answered by
   the student as is (the property compares present values only).
 * ``Implies(cond, then=c)``: answered by the guard before rules and student.

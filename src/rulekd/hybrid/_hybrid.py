@@ -259,7 +259,23 @@ class HybridClassifier(DistilledClassifierMixin):
 
     # -- fit -------------------------------------------------------------------------
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HybridClassifier":
-        """Fit the teacher, both students, and choose the rules; see the module docstring."""
+        """Fit the teacher, both students, and choose the rules; see the module docstring.
+
+        A fit that fails leaves the model unfitted (not half refitted: a model answering with the old
+        rules under new guards it does not honour).
+        """
+        try:
+            return self._fit(X, y, sample_weight)
+        except BaseException:
+            self._clear_fitted()
+            raise
+
+    def _clear_fitted(self) -> None:
+        """Drop every fitted attribute (the model is unfitted again)."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")] + ["_guarding"]:
+            self.__dict__.pop(name, None)
+
+    def _fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HybridClassifier":
         self._validate_params()
         _check_transparency(self.transparency)
         for stale in _FOCUS_ATTRS:
@@ -763,8 +779,7 @@ class HybridClassifier(DistilledClassifierMixin):
         try:
             self._prove_guards()
         except GuardConflictError:
-            for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")] + ["_guarding"]:
-                self.__dict__.pop(name, None)
+            self._clear_fitted()
             raise
 
     def _prove_guards(self) -> None:
@@ -793,6 +808,10 @@ class HybridClassifier(DistilledClassifierMixin):
     def _search_violation(self, guard: Any) -> dict | None:
         """A concrete violation of ``guard`` by this hybrid among random Domain inputs, or ``None``."""
         S = self.domain_.sample(_SEARCH_ROWS, random_state=self._seed_)
+        if any(f.allow_missing for f in self.domain_.features):
+            # as many rows again with missing values where the Domain allows them (the rows above have none)
+            S = pd.concat([S, self.domain_.sample(_SEARCH_ROWS, random_state=self._seed_ + 2, missing_rate=0.25)],
+                          ignore_index=True)
         X1, X2 = guard.sample_pairs(S, self.domain_, random_state=self._seed_ + 1)
 
         def predict(F: pd.DataFrame) -> np.ndarray:
