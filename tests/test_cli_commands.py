@@ -640,3 +640,17 @@ def test_verify_of_a_network_without_properties_checks_nothing_and_says_so(files
     assert main(["verify", str(out)]) == 2
     assert "nothing was checked: DistilledMLPClassifier has no rule checks" in _err(capsys)
     assert main(["verify", str(out), "--property", "if duration > 1000 then 1"]) in (0, 1, 3)
+
+
+def test_distill_into_a_folder_of_other_files_does_not_advise_force(files, rules_dir, tmp_path, capsys):
+    """It said 'pass --force', and --force was then refused for the same folder."""
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "notes.txt").write_text("mine", encoding="utf-8")
+    args = ["distill", "--data", str(files / "train.csv"), "--target", "target", "--n-synthetic", "300"]
+    assert main(args + ["--out", str(other)]) == 2
+    err = _err(capsys)
+    assert "not a rulekd model directory" in err and "pass --force" not in err
+    assert (other / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert main(args + ["--out", str(rules_dir)]) == 2
+    assert "holds a model; pass --force to replace it" in _err(capsys)

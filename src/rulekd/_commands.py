@@ -209,13 +209,13 @@ def cmd_distill(args: argparse.Namespace) -> int:
     if out.is_dir() and any(out.iterdir()):
         from ._persist import _is_model_directory
 
+        if not _is_model_directory(out):  # --force would not help: say so before it is tried
+            raise _cli_error(f"--out {str(out)!r} is a folder with other files, not a rulekd model directory "
+                             f"(no manifest.json listing exactly its files); --force replaces only a model "
+                             f"directory (rulekd never deletes another folder). Choose another folder.")
         if not args.force:
-            raise _cli_error(f"--out {str(out)!r} is not empty; pass --force to replace a model saved there, "
-                             f"or choose another folder.")
-        if not _is_model_directory(out):
-            raise _cli_error(f"--out {str(out)!r} is a folder with other files, not a rulekd model directory; "
-                             f"--force replaces only a model directory (rulekd never deletes another folder). "
-                             f"Choose another folder.")
+            raise _cli_error(f"--out {str(out)!r} holds a model; pass --force to replace it, or choose another "
+                             f"folder.")
     _check_model_folder(out)
     with _progress(["reading data", "fitting", "saving"], args.quiet) as step:
         step("reading data")
