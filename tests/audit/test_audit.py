@@ -429,6 +429,21 @@ def test_balanced_accuracy_compares_labels_as_values_not_as_text():
     assert rep["performance"]["model"]["balanced_accuracy"] > 0.5
 
 
+def test_labels_the_model_does_not_know_are_noted_and_kept_out_of_balanced_accuracy():
+    """Two rows labelled 'maybe' of 400 cut the balanced accuracy by a third (each such label is a class of
+    its own there), with no note."""
+    from rulekd.audit._facts import performance
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 400).astype(object)
+    pred = np.where(rng.random(400) < 0.8, y, 1 - y).astype(object)
+    y[:2] = "maybe"
+    out = performance(y, pred, None, [0, 1])
+    assert out["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y[2:].astype(int), pred[2:].astype(int)))
+    assert out["accuracy"] == pytest.approx(np.mean(pred[2:] == y[2:]) * 398 / 400)
+    assert any("2 row(s) have a label the model does not know ('maybe')" in n for n in out["notes"])
+
+
 def test_the_teachers_roc_auc_is_computed_on_its_own_probabilities():
     """Probabilities of exactly 0 stay 0 (they once went through clipped logits, which broke ties)."""
     from sklearn.datasets import make_classification

@@ -112,13 +112,22 @@ def performance(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, class
         "brier": None,
         "notes": [],
     }
-    if len(y):
+    y_codes = _codes(y, classes)
+    known = y_codes < len(classes)
+    if not known.all():
+        strange = sorted({repr(v) for v in np.asarray(y, dtype=object)[~known]})
+        out["notes"].append(
+            f"{int((~known).sum())} row(s) have a label the model does not know ({', '.join(strange[:5])}): they "
+            f"count as wrong in the accuracy, and are left out of the balanced accuracy (a label of two rows "
+            f"would weigh there as much as a class of the model).")
+    if known.any():
         import warnings
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true"
             # On class codes: labels compare as values (0 == 0.0), as accuracy does, not as their text.
-            out["balanced_accuracy"] = float(balanced_accuracy_score(_codes(y, classes), _codes(pred, classes)))
+            out["balanced_accuracy"] = float(balanced_accuracy_score(y_codes[known],
+                                                                     _codes(pred, classes)[known]))
     if proba is None:
         out["notes"].append("The predictor gives no probabilities: no ROC AUC, Brier score or reliability.")
         out["reliability"] = None
