@@ -388,3 +388,14 @@ def test_numpy_scalars_in_an_object_column_are_their_python_kind():
     numbers = pd.Series([1 if i % 2 else 2.5 for i in range(100)], dtype=object)
     with pytest.raises(ValueError, match=r"mixes value types \['float', 'int'\].*pd\.to_numeric\(X\['c'\]\)"):
         DistilledRuleClassifier(max_rules=2, n_synthetic=200).fit(pd.DataFrame({"a": a, "c": numbers}), y)
+
+
+def test_numbers_where_the_levels_are_text_are_told_to_become_text():
+    """pd.read_csv gave ints for a column whose levels were text at fit ('0'..'3' and '?'): the message
+    listed 'unseen' levels that printed exactly like known ones."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.random(200), "ca": rng.choice(["0", "1", "2", "?"], 200)})
+    m = DistilledRuleClassifier(max_rules=2, n_synthetic=200, random_state=0).fit(X, (X.a > 0.5).astype(int))
+    with pytest.raises(ValueError, match=r"numbers where the model's levels are text.*X\['ca'\]\.astype\(str\)"):
+        m.predict(X.assign(ca=rng.choice([0, 1, 2], 200)))
+    assert (m.predict(X.assign(ca=rng.choice([0, 1, 2], 200)).astype({"ca": str})) >= 0).all()

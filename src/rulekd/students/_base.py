@@ -207,9 +207,15 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                 known = set(spec.levels)
                 unseen = [v for v in values.dropna().unique() if v not in known]
                 if unseen:
+                    shown = list(map(str, spec.levels))
+                    as_text = {str(v) for v in spec.levels if isinstance(v, str)}
+                    retyped = all(not isinstance(v, str) and str(v) in as_text for v in unseen)
                     raise ValueError(
                         f"Column {spec.name!r} has levels unseen during fit: {sorted(map(str, unseen))[:10]}. "
-                        f"Known levels: {list(map(str, spec.levels))[:20]}. Map them to a known level or to missing."
+                        f"Known levels: {shown[:20]}{f' ... ({len(shown)} in all)' if len(shown) > 20 else ''}. "
+                        + (f"They are numbers where the model's levels are text (as read from a file): convert "
+                           f"them with X[{spec.name!r}].astype(str)." if retyped else
+                           "Map them to a known level or to missing.")
                     )
                 if isinstance(values.dtype, pd.CategoricalDtype):
                     # Unused categories the model does not know (rows filtered out of a file): pandas warns,
