@@ -654,3 +654,18 @@ def test_distill_into_a_folder_of_other_files_does_not_advise_force(files, rules
     assert (other / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert main(args + ["--out", str(rules_dir)]) == 2
     assert "holds a model; pass --force to replace it" in _err(capsys)
+
+
+def test_distill_warns_of_numbers_with_thousands_separators(files, tmp_path, capsys):
+    """'1,000' in a CSV is text: the column became a categorical feature with one level per number, and
+    predict on the plain numbers then refused them as unseen levels, with no word at fit."""
+    train = pd.read_csv(files / "train.csv")
+    train["credit_amount"] = train["credit_amount"].map(lambda v: f"{int(v):,}")
+    train.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["distill", "--data", str(tmp_path / "t.csv"), "--target", "target", "--n-synthetic", "300",
+                 "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    err = _err(capsys)
+    assert "column 'credit_amount'" in err and "thousands separators" in err
+    assert main(["distill", "--data", str(files / "train.csv"), "--target", "target", "--n-synthetic", "300",
+                 "--out", str(tmp_path / "m2"), "--quiet"]) == 0
+    assert "thousands separators" not in _err(capsys)

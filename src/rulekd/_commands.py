@@ -224,6 +224,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         X = _drop_columns(X, args.drop, args.data, args.target)
         refuse_nested(X, args.data)
         X = _declared_categories(X, _domain_arg(getattr(args, "domain", None)))
+        _warn_formatted_numbers(X, args.data)
         teacher = _teacher(args.teacher)
         X = _in_teacher_order(X, teacher)
         model = _build_model(args, teacher)
@@ -246,6 +247,25 @@ def cmd_distill(args: argparse.Namespace) -> int:
         say(f"transparency (validation rows answered by rules): {model.transparency_:.3f}")
     say(f"saved to {out}/")
     return 0
+
+
+_FORMATTED_NUMBER = r"^[-+]?\d{1,3}(,\d{3})+(\.\d+)?$"
+
+
+def _warn_formatted_numbers(X: pd.DataFrame, source: str) -> None:
+    """A warning for text columns whose values are numbers written with thousands separators ("1,000"):
+    read as text, they become a categorical feature with one level per number."""
+    for c in X.columns:
+        col = X[c]
+        if not (col.dtype == object or isinstance(col.dtype, pd.CategoricalDtype)
+                or pd.api.types.is_string_dtype(col.dtype)):
+            continue
+        text = col.dropna().astype(str).str.strip()
+        if len(text) and text.str.fullmatch(_FORMATTED_NUMBER).any() and \
+                text.str.replace(",", "", regex=False).str.fullmatch(r"^[-+]?\d+(\.\d+)?$").all():
+            print(f"rulekd distill: warning: column {str(c)!r} of {source!r} holds numbers written with thousands "
+                  f"separators (e.g. {text[text.str.contains(',')].iloc[0]!r}); they are read as text, a categorical "
+                  f"feature with one level per number. Remove the separators to make it numeric.", file=sys.stderr)
 
 
 def _print_warnings(command: str, caught: list) -> None:
