@@ -138,3 +138,29 @@ def test_the_search_for_a_violation_tries_missing_values_the_domain_allows():
 
     found = h._search_violation(BrokenWhereMissing())
     assert found is not None and found["a"] is None
+
+
+def test_an_invariant_over_a_declared_one_hot_group_averages_over_its_legal_values():
+    """It averaged the student over every 0/1 combination of the columns (55 % of the weight on
+    combinations that break the group) and refused groups of 9 columns (512 combinations)."""
+    import numpy as np
+    import pandas as pd
+
+    from rulekd import Domain
+    from rulekd.hybrid import verify_hybrid
+    from rulekd.verify import Invariant
+
+    rng = np.random.default_rng(0)
+    k = 9
+    hot = rng.integers(0, k, 300)
+    X = pd.DataFrame({"a": rng.normal(size=300), **{f"o{i}": (hot == i).astype(float) for i in range(k)}})
+    y = ((X.a > 0) ^ (hot < 3)).astype(int)
+    group = tuple(f"o{i}" for i in range(k))
+    dom = Domain.from_data(X).with_onehot_group(group)
+    h = _small_hybrid(X, y, domain=dom, guards=[Invariant(group)], transparency=0.5)
+    assert len(h.guard_combos_) == k
+    assert all(sum(v.values()) == 1.0 for v, _ in h.guard_combos_)
+    assert sum(w for _, w in h.guard_combos_) == pytest.approx(1.0)
+    assert verify_hybrid(h, h.guards_, checks="none").findings[0].status == "proved"
+    moved = X.assign(**{g: 0.0 for g in group}).assign(o0=1.0)
+    np.testing.assert_array_equal(h.predict(moved), h.predict(X.assign(**{g: 0.0 for g in group}).assign(o8=1.0)))

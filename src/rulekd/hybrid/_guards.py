@@ -184,8 +184,21 @@ def _invariant_combinations(names: Sequence[str], domain: Domain, frame: pd.Data
     """Value assignments of the invariant features and their weights (sum 1)."""
     if not names:
         return []
-    per_feature = []
+    per_feature = []  # per factor: [(assignment, weight)], an assignment a dict of feature -> value
+    joint: list[str] = []
+    for group in domain.onehot_groups:
+        # A declared one-hot group guarded whole takes its k legal values, not the 2**k 0/1 combinations
+        # (most of which break the group, so the student was averaged mostly outside the Domain).
+        if set(group) <= set(names) and not any(domain[g].allow_missing for g in group):
+            X = np.column_stack([frame[g].to_numpy(dtype=np.float64, na_value=np.nan) for g in group])
+            counts = [float(np.sum(X[:, i] == 1.0)) for i in range(len(group))]
+            w = np.asarray(counts) + 1.0
+            per_feature.append([({g: float(i == j) for j, g in enumerate(group)}, float(wi))
+                                for i, wi in enumerate(w / w.sum())])
+            joint += list(group)
     for n in names:
+        if n in joint:
+            continue
         spec = domain[n]
         col = frame[n]
         if spec.kind == "categorical":
@@ -203,16 +216,20 @@ def _invariant_combinations(names: Sequence[str], domain: Domain, frame: pd.Data
             values.append(None)
             counts.append(float(col.isna().sum()))
         w = np.asarray(counts) + 1.0  # every value counts, however rare
-        per_feature.append(list(zip(values, w / w.sum())))
+        per_feature.append([({n: v}, float(wi)) for v, wi in zip(values, w / w.sum())])
     total = int(np.prod([len(p) for p in per_feature]))
     if total > MAX_COMBINATIONS:
         raise ValueError(
             f"The Invariant guards on {list(names)} need {total} value combinations of the student "
-            f"(more than {MAX_COMBINATIONS}); guard fewer features, or group one-hot columns in one guard."
+            f"(more than {MAX_COMBINATIONS}); guard fewer features, or declare one-hot columns as a group of "
+            f"the Domain (Domain.with_onehot_group) so that they take their legal values only."
         )
     out = []
     for combo in itertools.product(*per_feature):
-        out.append(({n: v for n, (v, _) in zip(names, combo)}, float(np.prod([w for _, w in combo]))))
+        values = {}
+        for assignment, _ in combo:
+            values.update(assignment)
+        out.append(({n: values[n] for n in names}, float(np.prod([w for _, w in combo]))))
     return out
 
 
