@@ -669,3 +669,21 @@ def test_distill_warns_of_numbers_with_thousands_separators(files, tmp_path, cap
     assert main(["distill", "--data", str(files / "train.csv"), "--target", "target", "--n-synthetic", "300",
                  "--out", str(tmp_path / "m2"), "--quiet"]) == 0
     assert "thousands separators" not in _err(capsys)
+
+
+def test_a_model_directorys_teacher_is_reused_with_its_text_labels(files, tmp_path, capsys):
+    """Its teacher.json, fitted on labels 'bad' / 'good', read back with classes '0', '1', and distill
+    said to fit the teacher on the same labels."""
+    train = pd.read_csv(files / "train.csv")
+    train["target"] = np.where(train["target"] == 1, "bad", "good")
+    train.to_csv(tmp_path / "t.csv", index=False)
+    base = ["distill", "--data", str(tmp_path / "t.csv"), "--target", "target", "--n-synthetic", "300", "--quiet"]
+    assert main(base + ["--out", str(tmp_path / "first")]) == 0
+    first = load(tmp_path / "first")
+    for spec in (tmp_path / "first", tmp_path / "first" / "teacher.json"):
+        out = tmp_path / f"again_{spec.name}"
+        assert main(base + ["--teacher", str(spec), "--out", str(out)]) == 0, _err(capsys)
+        again = load(out)
+        rows = train.drop(columns=["target"])
+        np.testing.assert_array_equal(again.predict(rows), first.predict(rows))  # the same teacher, distilled alike
+        assert set(again.classes_) == {"bad", "good"}

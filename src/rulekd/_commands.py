@@ -69,10 +69,22 @@ def _say(args: argparse.Namespace):
 
 # -- distill -------------------------------------------------------------------------------------
 def _teacher(spec: str) -> Any:
-    """``xgboost`` (default teacher, fitted here) or an XGBoost model JSON file (used frozen)."""
+    """``xgboost`` (default teacher, fitted here), an XGBoost model JSON file (used frozen), or a rulekd
+    model directory (or its teacher file), whose teacher is used as is with its own class labels."""
     if spec == "xgboost":
         return None
     p = Path(spec)
+    from ._persist import _is_model_directory, enclosing_model_directory, load
+
+    home = p if p.is_dir() and _is_model_directory(p) else enclosing_model_directory(p) if p.is_file() else None
+    if home is not None:
+        # An XGBoost JSON keeps no class labels (a model fitted on text labels reads back as 0, 1, ...):
+        # the model directory's teacher adapter knows them.
+        teacher = getattr(load(home), "teacher_", None)
+        if teacher is None:
+            raise _cli_error(f"--teacher {spec!r}: the model directory {str(home)!r} holds no teacher (it was "
+                             f"left out when saved); pass an XGBoost model JSON file or 'xgboost'.")
+        return teacher
     if not p.is_file():
         raise _cli_error(f"--teacher {spec!r}: expected 'xgboost' or an XGBoost model JSON file, and no such file exists.")
     import xgboost as xgb
@@ -526,8 +538,9 @@ def add_parsers(sub: Any) -> None:
     d.add_argument("--data", required=True, metavar="TRAIN", help="training data (.csv, .tsv or .parquet)")
     d.add_argument("--target", required=True, metavar="COL", help="the label column")
     d.add_argument("--model", choices=MODELS, default="rules", help="what to distil (default: rules)")
-    d.add_argument("--teacher", default="xgboost", metavar="xgboost|MODEL.json",
-                   help="'xgboost' (fitted here, the default) or a fitted XGBoost model's JSON file (used as is)")
+    d.add_argument("--teacher", default="xgboost", metavar="xgboost|MODEL.json|MODEL_DIR",
+                   help="'xgboost' (fitted here, the default), a fitted XGBoost model's JSON file, or a rulekd "
+                        "model directory (or its teacher file), whose teacher is used as is with its labels")
     d.add_argument("--max-rules", type=int, default=None, metavar="N",
                    help="rule budget (rules, hybrid) or leaves (tree); default 16")
     d.add_argument("--max-conditions", type=int, default=None, metavar="K",
