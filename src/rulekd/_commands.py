@@ -76,7 +76,8 @@ def _teacher(spec: str) -> Any:
     p = Path(spec)
     from ._persist import _is_model_directory, enclosing_model_directory, load
 
-    home = p if p.is_dir() and _is_model_directory(p) else enclosing_model_directory(p) if p.is_file() else None
+    home = (p if p.is_dir() and _is_model_directory(p)
+            else enclosing_model_directory(p) if p.is_file() and p.name.startswith("teacher") else None)
     if home is not None:
         # An XGBoost JSON keeps no class labels (a model fitted on text labels reads back as 0, 1, ...):
         # the model directory's teacher adapter knows them.
