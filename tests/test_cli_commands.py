@@ -589,6 +589,15 @@ def test_predict_skip_refused_answers_every_other_row(files, rules_dir, tmp_path
     keep = [i for i in range(len(ref)) if i not in refused]
     assert got.drop(columns="refused").loc[keep].equals(ref.loc[keep])
     assert (got.loc[keep, "refused"] == "").all()
+    # With --skip-refused the columns are the same whether or not a row was refused (a pipeline reads them)
+    assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", str(tmp_path / "ok.csv"),
+                 "--proba", "--skip-refused"]) == 0
+    clean = pd.read_csv(tmp_path / "ok.csv", dtype=str, keep_default_na=False)
+    assert list(clean.columns) == list(got.columns) and (clean["refused"] == "").all()
+    assert clean.drop(columns="refused").equals(ref)
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "q.csv"),
+                 "--skip-refused"]) == 0
+    assert "wrote 97 predictions" in capsys.readouterr().out
 
 
 def test_a_level_named_NA_is_read_as_that_level(tmp_path):

@@ -353,10 +353,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     reasons = np.full(len(X), "", dtype=object)
     if getattr(args, "skip_refused", False):
         X, reasons = _refused(model, X)
+    skip = getattr(args, "skip_refused", False)
     ok = reasons == ""
     result = pd.DataFrame(index=pd.RangeIndex(len(X)))
     if ok.all():  # every row: the answers as they are (dtypes kept)
         _answers(model, X, args.proba, result)
+        if skip:
+            result["refused"] = reasons  # the same columns whether or not a row was refused
     else:
         part = _answers(model, X[ok], args.proba, pd.DataFrame(index=pd.RangeIndex(int(ok.sum())))) \
             if ok.any() else None
@@ -370,7 +373,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"rulekd predict: {int((~ok).sum())} of {len(X)} rows refused (no prediction; the 'refused' column "
               f"says why)", file=sys.stderr)
     write_csv(result, out, args.force)
-    _say(args)(f"wrote {len(result)} predictions to {out}")
+    _say(args)(f"wrote {int(ok.sum())} predictions to {out}" + (f" ({int((~ok).sum())} rows refused, left empty)"
+                                                                 if not ok.all() else ""))
     return 0
 
 
