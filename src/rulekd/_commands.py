@@ -351,9 +351,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     X = _features(model, frame, args.data)
     refuse_nested(X, args.data)
     reasons = np.full(len(X), "", dtype=object)
-    if getattr(args, "skip_refused", False):
-        X, reasons = _refused(model, X)
     skip = getattr(args, "skip_refused", False)
+    if skip:
+        X, reasons = _refused(model, X)
     ok = reasons == ""
     result = pd.DataFrame(index=pd.RangeIndex(len(X)))
     if ok.all():  # every row: the answers as they are (dtypes kept)

@@ -180,8 +180,8 @@ def split_target(frame: pd.DataFrame, target: str, source: str) -> tuple[pd.Data
     if target not in frame.columns:
         hint = separator_hint(frame.columns)
         raise TableError(
-            f"{source!r} has no column {target!r} (columns: {', '.join(map(repr, list(frame.columns)[:20]))}); "
-            + (hint.strip() if hint else "pass --target with one of them.")
+            f"{source!r} has no column {target!r} (columns: {', '.join(map(repr, list(frame.columns)[:20]))})"
+            + (f".{hint}" if hint else "; pass --target with one of them.")
         )
     y = frame[target]
     if y.isna().any():
