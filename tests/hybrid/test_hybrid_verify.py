@@ -49,7 +49,6 @@ def test_rule_checks_other_than_all_or_none_are_refused_for_a_hybrid(hybrid):
 
 # -- review of the network verification (session 14) ---------------------------------------------------
 def _small_hybrid(X, y, **kw):
-    import numpy as np  # noqa: F401
     from sklearn.tree import DecisionTreeClassifier
 
     with warnings.catch_warnings():
@@ -110,10 +109,12 @@ def test_verify_hybrid_reads_an_array_hybrid_by_its_own_column_order_and_refuses
         own = verify_hybrid(h, props, checks="none").findings
         other = verify_hybrid(h, props, domain=reversed_domain, checks="none").findings
     assert [f.status for f in other] == [f.status for f in own]
-    first = other[0]
-    if first.status == "violated":  # the reported input really breaks the property
-        row = frame_from_rows([first.counterexample], h.domain_)[list(h.domain_.names)].to_numpy()
-        assert h.predict(row)[0] != 1
+    # the reported pair really breaks the property for the hybrid, read in its own column order
+    monotone = other[1]
+    assert monotone.status == "violated"
+    names = list(h.domain_.names)
+    pair = [frame_from_rows([monotone.counterexample[k]], h.domain_) for k in ("x", "x_prime")]
+    assert not props[1].holds(lambda F: h.predict(F[names].to_numpy()), *pair).all()
     with pytest.raises(DomainError, match="missing values that the hybrid refuses at predict"):
         verify_hybrid(h, ["if x0 is missing then 1"], domain=h.domain_.update("x0", allow_missing=True))
 

@@ -301,10 +301,10 @@ class HybridClassifier(DistilledClassifierMixin):
 
         # Teacher-labelled rows near the training rows: label and judge candidates.
         n_syn = _n_synthetic(self.n_synthetic, len(Xtr))
+        declared_rate = self._declared_rate(sw_tr)
         ts = make_transfer_set(Xtr, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
                                strategy=self.strategy, domain=self.domain_, random_state=seed,
-                               missing_rate=self._declared_rate(sw_tr),
-                               unseen_level_rate=self._declared_rate(sw_tr), row_weight=sw_tr)
+                               missing_rate=declared_rate, unseen_level_rate=declared_rate, row_weight=sw_tr)
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
         t_lab = np.argmax(ts.logits[:, order], axis=1)
 

@@ -310,10 +310,11 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         self.teacher_ = fit_teacher(self.teacher, teacher_input, self.classes_[y_idx], random_state=seed, sample_weight=sw)
         self._check_teacher_classes()
         n_syn = _n_synthetic(self.n_synthetic, len(frame), self._min_synthetic)
+        declared_rate = self._declared_rate(sw)
         ts = make_transfer_set(
             frame, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
-            strategy=self.strategy, domain=self.domain_, random_state=seed, missing_rate=self._declared_rate(sw),
-            unseen_level_rate=self._declared_rate(sw), row_weight=sw,
+            strategy=self.strategy, domain=self.domain_, random_state=seed, missing_rate=declared_rate,
+            unseen_level_rate=declared_rate, row_weight=sw,
         )
         # Map the teacher's class columns onto ours (they can be a permutation).
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
