@@ -302,6 +302,81 @@ def _(name, make, model):
         assert con.execute("SELECT count(*) FROM data").fetchone()[0] == len(X)  # nothing dropped
 
 
+@case("object-numbers")
+def _(name, make, model):
+    import decimal
+
+    X, y = _frame()
+    none_for_nan = X.assign(d=X["d"].astype(object).where(X["d"].notna(), None))  # floats and None: object
+    _refused(lambda: make().fit(none_for_nan, y), r"'d' holds numbers in an object column .*pd.to_numeric")
+    dec = X.assign(a=[decimal.Decimal(str(v)) for v in X["a"]])  # what database drivers return
+    _refused(lambda: make().fit(dec, y), r"'a' holds numbers in an object column")
+    nested = X.assign(c=[[v] for v in X["c"]])
+    _refused(lambda: make().fit(nested, y), r"'c' holds list values")
+    _refused(lambda: make().fit(X.set_axis(pd.MultiIndex.from_product([["g"], list("abcd")]), axis=1), y),
+             r"X has columns on 2 levels \(a MultiIndex")
+
+
+@case("target-types")
+def _(name, make, model):
+    X, y = _frame()
+    mixed = np.array(["yes" if v else 0 for v in y], dtype=object)
+    mixed[0], mixed[1] = 0, "yes"
+    _refused(lambda: make().fit(X, mixed), r"y mixes value types \['int', 'str'\]")
+    _refused(lambda: make().fit(X, mixed[::-1].copy()), r"y mixes value types \['int', 'str'\]")  # either first
+    dates = pd.to_datetime(np.where(y == 1, "2024-01-01", "2025-01-01"))
+    _refused(lambda: make().fit(X, dates), "y holds dates or durations")
+    _refused(lambda: make().fit(X, pd.Series(list(dates), dtype=object)), "y holds dates or durations")
+
+
+@case("weights-range")
+def _(name, make, model):
+    X, y = _frame()
+    w = np.ones(len(X))
+    # Beyond float32 (XGBoost's sums), the weights are divided by their largest: only ratios matter there.
+    for scale in (1e39, 1e300, 1e-46, 1e-300):
+        np.testing.assert_allclose(make().fit(X, y, sample_weight=w * scale).predict_proba(X),
+                                   make().fit(X, y, sample_weight=w).predict_proba(X), atol=1e-6)
+    _answered(make().fit(X, y, sample_weight=np.r_[1e39, w[1:]]), X)
+
+
+@case("unused-level")
+def _(name, make, model):
+    X, y = _frame()
+    X["c"] = X["c"].cat.add_categories(["w"])  # a level no row holds (its rows filtered out)
+    with pytest.warns(UserWarning, match=r"list levels no row holds \(the first, 'c': \['w'\]\)"):
+        m = make().fit(X, y)
+    Xp, _ = _frame(30, seed=1)
+    Xp["c"] = pd.Categorical(["w"] * 30, categories=["x", "y", "z", "w"])
+    _answered(m, Xp)  # answered, as the Domain lists it
+    _refused(lambda: make().fit(X.assign(c=X["c"].cat.remove_unused_categories()), y).predict(Xp),
+             r"'c' has levels unseen during fit: \['w'\]")  # the fix the warning names
+
+
+@case("dataframe-library")
+def _(name, make, model):
+    pa = pytest.importorskip("pyarrow")
+    X, y = _frame()
+    table = pa.Table.from_pandas(X, preserve_index=False)
+    m = make().fit(table, y)
+    assert list(m.feature_names_in_) == list(X.columns)
+    np.testing.assert_array_equal(m.predict_proba(X), m.predict_proba(table))  # a pandas frame, or the table
+
+
+@case("array-names")
+def _(name, make, model):
+    X, y = _frame()
+    num = X.drop(columns=["c"])
+    m = make().fit(num.to_numpy(), y)
+    named = pd.DataFrame(num.to_numpy(), columns=["x0", "x1", "x2"])
+    np.testing.assert_array_equal(m.predict(named), m.predict(num.to_numpy()))  # in order: by position
+    _refused(lambda: m.predict(named[["x1", "x0", "x2"]]), r"the names the rules give the features .* another order")
+    if name in RULE_STUDENTS:
+        ints = pd.DataFrame(num.to_numpy())  # columns 0, 1, 2: the rules name them '0', '1', '2'
+        mi = make().fit(ints, y)
+        np.testing.assert_array_equal(mi.rules_.predict(ints), mi.predict(ints))
+
+
 @pytest.mark.parametrize("name", sorted(MAKE))
 @pytest.mark.parametrize("case", list(ESTIMATOR_CASES))
 def test_estimator(case, name, fitted):

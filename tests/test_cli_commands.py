@@ -498,7 +498,7 @@ def test_distill_with_a_declared_domain_accepts_what_it_allows(files, tmp_path, 
     ("{", "Domain"),
     ('{"format": "rulekd.domain", "version": 1, "features": [{"name": "age", "kind": "integer", '
      '"lower": 0, "upper": 200, "allow_missing": false}], "onehot_groups": [], "constraints": []}',
-     "the Domain lacks"),
+     "lacks: leave them out with --drop status --drop duration --drop credit_history ..."),
 ])
 def test_distill_refuses_a_bad_domain_file(files, tmp_path, capsys, content, match):
     path = tmp_path / "domain.json"
@@ -696,3 +696,42 @@ def test_a_model_directorys_teacher_is_reused_with_its_text_labels(files, tmp_pa
         rows = train.drop(columns=["target"])
         np.testing.assert_array_equal(again.predict(rows), first.predict(rows))  # the same teacher, distilled alike
         assert set(again.classes_) == {"bad", "good"}
+
+
+def test_distill_domain_column_errors_name_drop_and_the_target(files, tmp_path, capsys):
+    from rulekd import Domain
+    from rulekd._tables import read_table
+
+    train = read_table(str(files / "train.csv"))
+    Domain.from_data(train).to_json(tmp_path / "with_target.json")  # lists the target as a feature
+    assert main(["distill", "--data", str(files / "train.csv"), "--target", "target", "--n-synthetic", "200",
+                 "--domain", str(tmp_path / "with_target.json"), "--out", str(tmp_path / "m"), "--quiet"]) == 2
+    err = _err(capsys)
+    assert "lists features ['target'] the data lacks; 'target' is the target" in err and "domain=" not in err
+    # Without a column the Domain lacks, --drop makes the data fit it.
+    Domain.from_data(train.drop(columns=["target", "age"])).to_json(tmp_path / "no_age.json")
+    base = ["distill", "--data", str(files / "train.csv"), "--target", "target", "--n-synthetic", "200",
+            "--max-rules", "3", "--domain", str(tmp_path / "no_age.json"), "--quiet"]
+    assert main(base + ["--out", str(tmp_path / "m")]) == 2
+    assert "the data has columns ['age'] that --domain" in _err(capsys)
+    assert main(base + ["--drop", "age", "--out", str(tmp_path / "m2")]) == 0
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--keep", "age", "--keep", "AGE"], "(--keep age and --keep AGE; names that differ only in case count as the "
+                                         "same). Pass each column to --keep once."),
+    (["--keep", "age", "--rule-column", "Age"], "(--keep age and --rule-column Age; "),
+    (["--rule-column", "PREDICTION"], "(the prediction column and --rule-column PREDICTION; "),
+    (["--keep", "prediction"], "leave --keep prediction out"),
+    (["--proba", "--keep", "proba_1"], "(--keep proba_1 and a probability column (--proba);"),
+])
+def test_export_sql_column_clashes_are_named_by_their_flags(rules_dir, capsys, extra, match):
+    assert main(["export", str(rules_dir), "--format", "sql", *extra]) == 2
+    err = _err(capsys)
+    assert match in err and "rule_column" not in err and "keep or the output" not in err
+
+
+def test_export_tree_of_a_rule_list_points_to_format_text(rules_dir, capsys):
+    assert main(["export", str(rules_dir), "--format", "tree"]) == 2
+    err = _err(capsys)
+    assert "Use --format text for these rules." in err and "style=" not in err

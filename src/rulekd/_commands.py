@@ -198,6 +198,28 @@ def _declared_categories(X: pd.DataFrame, domain: Any) -> pd.DataFrame:
     return X.astype({c: "category" for c in cols}) if cols else X
 
 
+def _check_domain_columns(X: pd.DataFrame, domain: Any, path: str | None, target: str) -> None:
+    """``--domain`` must list exactly the feature columns (the file's columns less the target and
+    ``--drop``); said in the CLI's words before the fit says it in the API's."""
+    if domain is None:
+        return
+    cols = [str(c) for c in X.columns]
+    extra = [c for c in cols if c not in domain]
+    absent = [n for n in domain.names if n not in set(cols)]
+    if not extra and not absent:
+        return
+    parts = []
+    if extra:
+        parts.append(f"the data has columns {extra[:10]} that --domain {path!r} lacks: leave them out with "
+                     + " ".join(f"--drop {c}" for c in extra[:3]) + (" ..." if len(extra) > 3 else "")
+                     + ", or add them to the Domain file")
+    if absent:
+        where = (f"; {target!r} is the target, which the Domain must not list" if target in absent
+                 else "; check the column names (and --drop)")
+        parts.append(f"--domain {path!r} lists features {absent[:10]} the data lacks{where}")
+    raise _cli_error("--domain must list exactly the feature columns: " + "; ".join(parts) + ".")
+
+
 def _n_synthetic_arg(text: str) -> Any:
     """``--n-synthetic``: "auto" or a whole number >= 0."""
     if text == "auto":
@@ -236,7 +258,9 @@ def cmd_distill(args: argparse.Namespace) -> int:
         X, y = split_target(frame, args.target, args.data)
         X = _drop_columns(X, args.drop, args.data, args.target)
         refuse_nested(X, args.data)
-        X = _declared_categories(X, _domain_arg(getattr(args, "domain", None)))
+        domain_file = getattr(args, "domain", None)
+        X = _declared_categories(X, _domain_arg(domain_file))
+        _check_domain_columns(X, _domain_arg(domain_file), domain_file, args.target)
         _warn_formatted_numbers(X, args.data)
         teacher = _teacher(args.teacher)
         X = _in_teacher_order(X, teacher)
@@ -518,7 +542,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         if given:
             raise _cli_error(f"{given[0]} applies to --format sql only.")
     rules = target.rules_ if type(target).__name__ == "HybridClassifier" else target
-    text = export(rules, args.format, **options)  # a hybrid's rules end "else: the neural student"
+    if args.format == "sql":
+        _check_sql_columns(args, rules)
+    try:
+        text = export(rules, args.format, **options)  # a hybrid's rules end "else: the neural student"
+    except ValueError as exc:
+        if args.format == "tree" and str(exc).startswith("The tree view needs"):  # the API names style=
+            raise _cli_error(str(exc).replace("Use style='list' for these rules.",
+                                              "Use --format text for these rules.")) from None
+        raise
     if args.out in (None, "-"):
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return 0
@@ -528,6 +560,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     atomic_write_text(out, text if text.endswith("\n") else text + "\n")
     _say(args)(f"wrote {out}")
     return 0
+
+
+def _check_sql_columns(args: argparse.Namespace, rules: Any) -> None:
+    """The SQL result's columns must differ (regardless of case, as SQLite and DuckDB compare names);
+    said with the flags that made them."""
+    named = [(k, f"--keep {k}") for k in args.keep] + [("prediction", "the prediction column")]
+    if args.proba:
+        named += [(f"proba_{c}", "a probability column (--proba)") for c in getattr(rules, "rules_", rules).classes]
+    if args.rule_column is not None:
+        named.append((args.rule_column, f"--rule-column {args.rule_column}"))
+    seen: dict[str, str] = {}
+    for name, why in named:
+        key = str(name).casefold()
+        if key in seen:
+            if why.startswith("--rule-column"):
+                fix = "Give --rule-column another name."
+            elif why.startswith("--keep"):
+                fix = "Pass each column to --keep once."
+            else:  # a kept input column named like an output column
+                fix = (f"Keep that input column under another name (a view that renames it), or leave "
+                       f"{seen[key].split(' (')[0]} out.")
+            raise _cli_error(f"The query would return two columns named {str(name)!r} ({seen[key]} and {why}; "
+                             f"names that differ only in case count as the same). {fix}")
+        seen[key] = why
 
 
 # -- parser ---------------------------------------------------------------------------------------------

@@ -298,11 +298,16 @@ def test_categorical_levels_strings_ints_floats_and_bools():
 def test_boolean_levels_and_labels():
     rs = RuleSet(rules=(Rule((Condition("b", "in", {True}),), False),), classes=(False, True), default=True)
     sql = to_sql(rs)
-    assert "IN (TRUE)" in sql and "THEN FALSE" in sql and "ELSE TRUE" in sql
+    assert "IN (CAST(1 AS BOOLEAN))" in sql and "THEN CAST(0 AS BOOLEAN)" in sql and "ELSE CAST(1 AS BOOLEAN)" in sql
     con = duckdb.connect()
     con.execute('CREATE TABLE "data" ("b" BOOLEAN)')
     con.execute('INSERT INTO "data" VALUES (TRUE), (FALSE), (NULL)')
     assert [r[0] for r in con.execute(sql).fetchall()] == [False, True, True]
+    # A table with columns named like the keywords: SQLite would read TRUE / FALSE as those columns.
+    lite = sqlite3.connect(":memory:")
+    lite.execute('CREATE TABLE "data" ("b" INTEGER, "True" REAL, "false" TEXT)')
+    lite.executemany('INSERT INTO "data" VALUES (?, 5.0, \'oops\')', [(1,), (0,), (None,)])
+    assert [r[0] for r in lite.execute(sql).fetchall()] == [0, 1, 1]  # SQLite's booleans are 0 / 1
     mod = python_module(rs)
     assert [mod["predict"]({"b": v}) for v in (True, False, None)] == [False, True, True]
 
@@ -821,7 +826,7 @@ def test_property_tree_view_of_any_tree_answers_like_the_rules(rs, closed_levels
     Condition("x", "<=", float(2**60), cast="float32"),  # the midpoint rounds down
 ])
 def test_exports_compare_integers_beyond_2_53_exactly(cond):
-    rs = RuleSet((Rule((cond,), 1),), classes=(0, 1), default=0)
+    rs = RuleSet((Rule((cond,), 1),), classes=(0, 1), default=0, feature_names=("x",))
     t = int(cond.value)
     ulp = 2 ** (t.bit_length() - 24)  # float32's spacing there
     around = [t, t + ulp // 2]  # the bound and the float32 midpoint above it
@@ -832,6 +837,11 @@ def test_exports_compare_integers_beyond_2_53_exactly(cond):
     # Python compares an int with a float exactly; the cast rounds the integer once, to float32.
     value = (lambda v: float(np.array([v], dtype=np.int64).astype(np.float32)[0])) if cond.cast else int
     assert expected == [int(compare[cond.op](value(v), cond.value)) for v in xs]
+    # The same integers in an object column (one holding None), a nullable column and an object array.
+    with_none = pd.DataFrame({"x": pd.Series(xs + [None], dtype=object)})
+    assert rs.predict(with_none).tolist() == expected + [0]
+    assert rs.predict(pd.DataFrame({"x": pd.array(xs + [None], dtype="Int64")})).tolist() == expected + [0]
+    assert rs.predict(np.array([[v] for v in xs], dtype=object)).tolist() == expected
     mod = python_module(rs)
     assert [mod["predict"]({"x": v}) for v in xs] == expected  # Python ints
     assert [mod["predict"]({"x": np.int64(v)}) for v in xs] == expected
@@ -841,3 +851,20 @@ def test_exports_compare_integers_beyond_2_53_exactly(cond):
     for literals in ("binary", "decimal"):
         got = [r[0] for r in con.execute(to_sql(rs, "data", order_by="id", float_literals=literals))]
         assert got == expected, literals
+
+
+def test_predict_answers_only_labels_of_the_classes():
+    """Regression: numpy holds the labels -1 and 2**63 + 1 as float64, and predict answered
+    9.223372036854776e18, which is not a class."""
+    big = 2**63 + 1
+    rs = RuleSet((Rule((Condition("x", "<=", 0.0),), big),), classes=(-1, big), default=-1)
+    out = rs.predict(pd.DataFrame({"x": [0.0, 1.0]}))
+    assert out.tolist() == [big, -1] and all(type(v) is int for v in out)
+    assert python_module(rs)["predict"]({"x": 0.0}) == big
+
+
+def test_python_export_reads_text_nan_as_missing_like_predict():
+    rs = RuleSet((Rule((Condition("x", "<=", 1.0, missing=True),), "low"),), ("high", "low"), "high")
+    mod = python_module(rs)
+    for v in ("nan", "NaN", "0.5", "2", "inf", "-inf"):
+        assert mod["predict"]({"x": v}) == rs.predict(pd.DataFrame({"x": pd.Series([v], dtype=object)}))[0], v

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
@@ -191,3 +192,44 @@ def test_bad_verify_arguments_are_named(kw, match):
     rs = RuleSet((Rule((C("x", "<", 0.5),), 1),), classes=(0, 1), default=0)
     with pytest.raises(ValueError, match=match):
         verify(rs, dom, **kw)
+
+
+def test_equal_specs_with_levels_of_other_types_keep_their_own_witnesses():
+    """Regression: a process-wide cache of full regions took FeatureSpec levels (False, True) for (0, 1)
+    (equal in Python), so after a verify over the first, the second got the witness True, which is no
+    level of its Domain: 'unknown' instead of the violation."""
+    from rulekd import Condition, Domain, FeatureSpec, Rule, RuleSet
+    from rulekd.verify import verify
+
+    def run(levels):
+        dom = Domain((FeatureSpec("f", "categorical", levels=levels),))
+        rs = RuleSet((Rule((Condition("f", "not in", frozenset([0])), Condition("f", "in", frozenset([0, 1]))), 1),),
+                     classes=(0, 1), default=0, ordered=True)
+        return [f.status for f in verify(rs, dom, checks=["redundant_condition"]).findings]
+
+    assert run((False, True)) == ["violated"]
+    assert run((0, 1)) == ["violated"]
+
+
+def test_no_finite_double_lies_past_the_largest_one():
+    """Regression: the region (-inf, -DBL_MAX) of an unbounded real feature counted as holding values, and a
+    witness past 9e307 overflowed to inf: a real conflict read 'unknown', an unsatisfiable rule was also
+    called redundant and its conditions implied."""
+    import pandas as pd
+
+    big = sys.float_info.max
+    dom = Domain((FeatureSpec("f", "real"), FeatureSpec("g", "binary")))
+    rs = RuleSet((
+        Rule((C("f", "<", -big),), 1, id="never"),
+        Rule((C("f", "<=", 0.0),), 0, id="low"),
+        Rule((C("f", "<", -big), C("g", "<=", 1.0)), 1, id="never2"),
+    ), classes=(0, 1), default=0, ordered=False)
+    found = {(f.check, f.status, f.message.split(" can never")[0]) for f in verify(rs, dom).findings}
+    assert ("dead", "violated", "Rule never") in found and ("dead", "violated", "Rule never2") in found
+    named = [f.message for f in verify(rs, dom).findings if f.check in ("redundant_rule", "redundant_condition")]
+    assert not any("never" in m for m in named)  # dead rules are reported as dead only
+    high = RuleSet((Rule((C("f", ">", 1e308),), 1), Rule((C("f", ">", 0.0),), 0)), classes=(0, 1), default=0,
+                   ordered=False)
+    (f,) = verify(high, dom, checks=["conflict"]).findings
+    assert f.status == "violated" and 1e308 < f.counterexample["f"] < math.inf
+    assert high.match(pd.DataFrame([f.counterexample])).all()

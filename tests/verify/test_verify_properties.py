@@ -241,8 +241,29 @@ def test_levels_with_control_characters_survive_the_text_form(level):
     assert back == c
 
 
+@pytest.mark.parametrize("levels", [{True}, {False, True}, {2**53 + 1, -(2**63)}, {10**20}, {1, 2.5, "x"}])
+def test_bool_and_large_integer_levels_survive_the_text_form(levels):
+    """Regression: `f in {True}` and `id in {9007199254740993}`, as the rules' text writes them, did not
+    parse back (no boolean literal; the 2**53 limit of comparisons applied to levels)."""
+    c = C("f", "in", levels)
+    (back,) = parse_condition(str(c)).conditions()
+    assert back == c and {type(v) for v in back.value} == {type(v) for v in levels}
+    with pytest.raises(PropertySyntaxError, match="cannot be represented exactly"):
+        parse_condition(f"f < {2**53 + 1}")  # a comparison still refuses it
+
+
 def test_json_escapes_and_the_empty_level_set_parse():
     (c,) = parse_condition('f in {"a\\u0001b", "\\ud83d\\ude00", \'it\\\'s\'}').conditions()
     assert c.value == frozenset({"a\x01b", "\U0001F600", "it's"})
     (empty,) = parse_condition(str(C("f", "in", set()))).conditions()
     assert empty.op == "in" and empty.value == frozenset()
+
+
+def test_a_feature_named_like_a_second_inputs_copy_does_not_hide_a_violation():
+    """Regression: the second input of a two-input property named its copy of feature a "a'" in Z3, the
+    very constant of a feature called a'; their bounds then contradicted each other and both properties
+    read as proved."""
+    dom = Domain((FeatureSpec("a", "real", 0.0, 1.0, allow_missing=True), FeatureSpec("a'", "real", 2.0, 3.0)))
+    rs = RuleSet((Rule((C("a", ">", 0.5),), 1),), classes=(0, 1), default=0, ordered=True)
+    rep = verify(rs, dom, properties=[Invariant("a"), Monotone("a", "decreasing", toward=1)], checks="none")
+    assert [f.status for f in rep.findings] == ["violated", "violated"]

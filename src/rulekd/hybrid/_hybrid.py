@@ -62,6 +62,7 @@ from ..students._base import (DistilledClassifierMixin, _array_names, _n_synthet
 from ..students._tree import _TreeFitting
 from ..teachers import fit_teacher
 from ..transfer import make_transfer_set
+from ..transfer._transfer import DECLARED_MISSING_RATE
 from ..verify import Implies, Invariant, Monotone, parse_property
 from ._guards import Guarding
 
@@ -304,7 +305,7 @@ class HybridClassifier(DistilledClassifierMixin):
         declared_rate = self._declared_rate(sw_tr)
         ts = make_transfer_set(Xtr, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
                                strategy=self.strategy, domain=self.domain_, random_state=seed,
-                               missing_rate=declared_rate, unseen_level_rate=declared_rate, row_weight=sw_tr)
+                               missing_rate=declared_rate, unseen_level_rate=DECLARED_MISSING_RATE, row_weight=sw_tr)
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
         t_lab = np.argmax(ts.logits[:, order], axis=1)
 

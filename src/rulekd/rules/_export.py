@@ -587,7 +587,9 @@ def to_sql(
 
     def literal(v: Any) -> str:
         if isinstance(v, bool):
-            return "TRUE" if v else "FALSE"
+            # Not the keywords TRUE / FALSE: SQLite reads them as a column of that name where the table
+            # has one (any case), and would answer that column's values.
+            return "CAST(1 AS BOOLEAN)" if v else "CAST(0 AS BOOLEAN)"
         if isinstance(v, int):
             return int.__repr__(v)
         if isinstance(v, float):
@@ -827,6 +829,7 @@ def to_python(model_or_rules: Any) -> str:
         if f in numeric:
             # An integer stays one: Python compares it with a float exactly (float() would round past 2**53).
             body.append(f"    x{j} = None if m{j} else (int(v{j}) if hasattr(v{j}, '__index__') else float(v{j}))")
+            body.append(f"    m{j} = m{j} or x{j} != x{j}  # text such as 'nan' is a missing value, as in RuleSet.predict")
     for i in _priority(rs):
         conds = [cond(c) for c in rs.rules[i].conditions]
         if not conds:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import operator
 import re
 from dataclasses import dataclass, field, replace
@@ -391,21 +392,48 @@ def _exact_integers(values: Any) -> tuple[np.ndarray, np.ndarray] | None:
     float32(x)); ``None`` for every other input, which ``_as_float`` reads exactly."""
     if isinstance(values, (pd.Series, pd.Index)):
         values = values.array
-    if isinstance(values, pd.arrays.IntegerArray):
+    if isinstance(values, pd.api.extensions.ExtensionArray) and pd.api.types.is_integer_dtype(values.dtype) \
+            and getattr(values.dtype, "numpy_dtype", np.dtype(object)).kind in "iu":
+        # Nullable integers (Int64, int64[pyarrow]): with a missing value numpy would see objects.
         miss = np.asarray(values.isna(), dtype=bool)
         arr = values.to_numpy(dtype=values.dtype.numpy_dtype, na_value=0)
     elif isinstance(values, pd.api.extensions.ExtensionArray):
         arr = np.asarray(values)
+        if arr.dtype == object:
+            return _object_integers(arr)
         if arr.dtype.kind not in "iu":
             return None
         miss = np.zeros(arr.shape, dtype=bool)
     else:
         arr = np.asarray(values)
+        if arr.dtype == object:
+            return _object_integers(arr)
         if arr.dtype.kind not in "iu":
             return None
         miss = np.zeros(arr.shape, dtype=bool)
     big = (arr > _EXACT_IN_FLOAT64) | (arr < -_EXACT_IN_FLOAT64) if arr.dtype.kind == "i" else arr > _EXACT_IN_FLOAT64
     return (arr, miss) if big.any() else None
+
+
+def _object_integers(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`_exact_integers` of an object array (a column holding ``None``, ``X.to_numpy()`` of a mixed
+    frame): its integers as machine integers where every present value is one, none beyond 64 bits, and
+    some beyond 2**53; ``None`` otherwise."""
+    miss = np.asarray(pd.isna(arr), dtype=bool)
+    present = arr[~miss]
+    if not present.size or not all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+                                   for v in present):
+        return None
+    ints = [int(v) for v in present]
+    if not any(abs(v) > _EXACT_IN_FLOAT64 for v in ints):
+        return None
+    for dtype in (np.int64, np.uint64):
+        info = np.iinfo(dtype)
+        if all(info.min <= v <= info.max for v in ints):
+            out = np.zeros(arr.shape, dtype=dtype)
+            out[~miss] = np.array(ints, dtype=dtype)
+            return out, miss
+    return None  # beyond 64 bits: read as floats
 
 
 def _compare_integers(x: np.ndarray, op: str, t: float) -> np.ndarray:
@@ -435,6 +463,10 @@ def _as_float(values: Any) -> np.ndarray:
 def _column(X: Any, name: str, index: dict[str, int] | None) -> Any:
     if isinstance(X, pd.DataFrame):
         if name not in X.columns:
+            # Columns named by non-text labels (pd.DataFrame(array): 0, 1, ...) are the features "0", "1", ...
+            same = [c for c in X.columns if not isinstance(c, str) and str(c) == name]
+            if len(same) == 1:
+                return X[same[0]]
             raise ValueError(
                 f"The rules use feature {name!r}, which is not a column of the data. "
                 f"Columns given: {list(map(str, X.columns))[:20]}."
@@ -689,7 +721,10 @@ class RuleSet:
         if len({type(c) for c in self.classes}) == 1:
             cls = np.asarray(self.classes)
             nul = cls.dtype.kind == "U" and any(str(c).endswith("\x00") for c in self.classes)
-            if cls.dtype != object and not nul:
+            # ... and only where that array holds the labels exactly (numpy holds the integers -1 and
+            # 2**63 + 1 as floats, which would answer a label that is not a class).
+            exact = all(type(a) is type(b) and a == b for a, b in zip(cls.tolist(), self.classes))
+            if cls.dtype != object and not nul and exact:
                 out = out.astype(cls.dtype)
         return out
 

@@ -117,6 +117,10 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
 
     # -- input -------------------------------------------------------------
     def _validate_X(self, X: Any, *, reset: bool) -> pd.DataFrame:
+        if not isinstance(X, (pd.DataFrame, pd.Series, np.ndarray)) and callable(getattr(X, "to_pandas", None)):
+            # A pyarrow Table or a polars DataFrame: as a pandas frame, so that its column names name the
+            # features as scikit-learn records them (read as an array, the rules named them x0, x1, ...).
+            X = X.to_pandas()
         if not reset and hasattr(self, "feature_names_in_") and isinstance(X, np.ndarray) and X.dtype == object \
                 and X.ndim == 2 and X.shape[1] == len(self.feature_names_in_):
             # An object array of a frame-fitted model's rows (text levels beside numbers, e.g. X.to_numpy()):
@@ -124,6 +128,12 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
             # convert string to float" before).
             X = pd.DataFrame(X, columns=list(self.feature_names_in_))
         if isinstance(X, pd.DataFrame):
+            if isinstance(X.columns, pd.MultiIndex):
+                raise ValueError(
+                    f"X has columns on {X.columns.nlevels} levels (a MultiIndex, e.g. {X.columns[0]!r}); rules name "
+                    f"each feature by one name. Flatten them first, e.g. X.columns = ['_'.join(map(str, c)) for c in "
+                    f"X.columns]."
+                )
             if X.columns.duplicated().any():
                 dup = sorted({str(c) for c in X.columns[X.columns.duplicated()]})
                 raise ValueError(f"X has duplicate column names {dup}; rename them so that rules can name each feature.")
@@ -145,6 +155,16 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                     # Fitted on a frame with non-text column names (0, 1, ...), which scikit-learn does
                     # not record: the same names in another order are realigned by name, as text names are.
                     frame = frame[fitted]
+                elif cols != fitted and sorted(cols) == sorted(fitted):
+                    # The rules' own names (x0, x1, ...) in another order: read by position (as scikit-learn
+                    # reads a frame for a model fitted on an array) the model would answer otherwise than
+                    # rules_ and its exports, which read them by name.
+                    raise ValueError(
+                        f"X's columns are the names the rules give the features ({fitted[:5]}"
+                        f"{' ...' if len(fitted) > 5 else ''}) in another order, but the model was fitted on an "
+                        f"array and reads columns by position. Pass X[{fitted[:3]}{' + ...' if len(fitted) > 3 else ''}] "
+                        f"(the columns in the rules' order) or X.to_numpy() in the fitted column order."
+                    )
                 else:  # fitted on an array: columns match by position, as scikit-learn does
                     frame = frame.set_axis(fitted, axis=1)
             if reset:
@@ -154,12 +174,25 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                 ]
                 for c in self._object_columns_:
                     kinds = {_kind_name(v) for v in frame[c].dropna()}  # numpy's str_ is a str, and so on
-                    if len(kinds) > 1:
-                        fix = (f"pd.to_numeric(X[{c!r}])" if kinds <= {"int", "float"}
-                               else f"X[{c!r}].astype(str)")
+                    nested = sorted(kinds & {"list", "tuple", "dict", "set", "ndarray"})
+                    if nested:
+                        raise ValueError(
+                            f"Column {c!r} holds {nested[0]} values; a feature holds one number or one level per "
+                            f"row. Drop the column or expand it into columns of its own."
+                        )
+                    if kinds and kinds <= {"int", "float", "Decimal"} and frame[c].dtype == object:
+                        # Numbers in an object column (None for a missing value, values from a database):
+                        # read as levels, they made a categorical feature with one level per number.
+                        raise ValueError(
+                            f"Column {c!r} holds numbers in an object column (None for missing values, or "
+                            f"decimal.Decimal values from a database, do this); convert it with "
+                            f"pd.to_numeric(X[{c!r}]) for a numeric feature, or to a pandas category "
+                            f"(X[{c!r}].astype('category')) if its numbers are codes of levels."
+                        )
+                    if len(kinds) > 1:  # numbers with text (numbers alone are refused above)
                         raise ValueError(
                             f"Column {c!r} mixes value types {sorted(kinds)}; convert it to one type "
-                            f"(e.g. {fix}) or to a pandas category."
+                            f"(e.g. X[{c!r}].astype(str)) or to a pandas category."
                         )
         else:
             try:
@@ -243,6 +276,17 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__} requires y to be passed, but the target y is None."
             )
         y = column_or_1d(y, warn=True)  # "y should be a 1d array" otherwise
+        if y.dtype.kind in "mM":
+            raise ValueError(f"y holds dates or durations ({y.dtype}); class labels must be text, integers or "
+                             f"booleans. Convert them (e.g. y.astype(str)).")
+        if y.dtype == object:
+            kinds = {_kind_name(v) for v in y if not pd.isna(v)} if len(y) else set()
+            if kinds & {"Timestamp", "datetime", "date", "Timedelta", "timedelta"}:
+                raise ValueError("y holds dates or durations; class labels must be text, integers or booleans. "
+                                 "Convert them (e.g. y.astype(str)).")
+            if len(kinds) > 1:
+                raise ValueError(f"y mixes value types {sorted(kinds)}; convert the labels to one type (e.g. "
+                                 f"y.astype(str)).")
         if y.dtype.kind == "f" and np.isnan(y).any():
             raise ValueError("y contains NaN; drop those rows or fill the labels.")
         if y.dtype == object and pd.isna(y).any():
@@ -280,8 +324,11 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                 f"Found input variables with inconsistent numbers of samples: X has {len(frame)} rows, y has {len(y_idx)}."
             )
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame, ensure_non_negative=True)
+        if sw is not None:
+            sw = _in_float32_range(sw)
         if self.domain is None:
             self.domain_ = Domain.from_data(frame)
+            _warn_unused_levels(frame, self.domain_)
         else:
             self.domain_, frame = declared_domain(self.domain, frame)
         rs = self.random_state
@@ -291,10 +338,11 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         return frame, y_idx, sw, seed
 
     def _declared_rate(self, sample_weight: Any) -> float:
-        """The share of synthetic rows given a missing value or a level the Domain allows but the rows the
-        synthetic ones come from lack: for a declared Domain, and with rows of weight 0 (they are in the
+        """The share of synthetic rows given a missing value the Domain allows but the rows the synthetic
+        ones come from never have: for a declared Domain, and with rows of weight 0 (they are in the
         inferred Domain but shape no synthetic row); none otherwise, so the transfer sets of fits with
-        inferred Domains and no zero weight are those of before."""
+        inferred Domains and no zero weight are those of before. (Levels the Domain lists but those rows
+        lack are drawn at the same rate in every fit: ``unseen_level_rate``.)"""
         zero_weight = sample_weight is not None and not np.all(np.asarray(sample_weight) > 0)
         return DECLARED_MISSING_RATE if self.domain is not None or zero_weight else 0.0
 
@@ -314,7 +362,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         ts = make_transfer_set(
             frame, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
             strategy=self.strategy, domain=self.domain_, random_state=seed, missing_rate=declared_rate,
-            unseen_level_rate=declared_rate, row_weight=sw,
+            unseen_level_rate=DECLARED_MISSING_RATE, row_weight=sw,
         )
         # Map the teacher's class columns onto ours (they can be a permutation).
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
@@ -515,6 +563,37 @@ def _check_float32_range(x: np.ndarray, name: str) -> np.ndarray:
             f"rescale it (e.g. divide it by a power of ten or take a logarithm) before fitting."
         )
     return x
+
+
+def _warn_unused_levels(frame: pd.DataFrame, domain: Domain) -> None:
+    """Say which categories of X no row holds (a pandas category keeps the levels of rows filtered out):
+    the inferred Domain lists them, so predict answers them, from synthetic rows the teacher labelled
+    without having seen one."""
+    unused = {}
+    for spec in domain.features:
+        if spec.kind == "categorical":
+            held = set(frame[spec.name].dropna().unique())
+            missing = [v for v in spec.levels if v not in held]
+            if missing:
+                unused[spec.name] = missing
+    if unused:
+        name, levels = next(iter(unused.items()))
+        warnings.warn(
+            f"{len(unused)} categorical column(s) list levels no row holds (the first, {name!r}: "
+            f"{list(map(str, levels))[:5]}). The model answers them as the teacher does on synthetic rows, and "
+            f"the teacher never saw one either. To have predict refuse them instead, remove them: "
+            f"X[{name!r}] = X[{name!r}].cat.remove_unused_categories().",
+            UserWarning, stacklevel=4)
+
+
+def _in_float32_range(sw: np.ndarray) -> np.ndarray:
+    """Weights whose largest value float32 (in which XGBoost adds weights up) turns into inf or a
+    non-normal number, divided by that value: only their ratios matter then (1e39 each, or 1e-46 each,
+    failed inside XGBoost with "Weights must be positive values" / "base_score must be in (0,1)")."""
+    top = float(np.max(sw, initial=0.0))
+    if top > _FLOAT32_MAX or 0.0 < top < np.finfo(np.float32).tiny:
+        return sw / top
+    return sw
 
 
 def _subset(ts: Any, idx: np.ndarray) -> Any:

@@ -267,8 +267,10 @@ def _draw(
 # The share of synthetic rows a student gives a missing value in each feature its declared Domain
 # (``domain=``) lets be missing but the real rows never leave missing, and a level it lists but the
 # real rows lack in each categorical feature: without them the students would never see the teacher's
-# answer there. An inferred Domain draws none (``missing_rate=0``, ``unseen_level_rate=0``) unless rows
-# of weight 0 hold what the others lack (``DistilledClassifierMixin._declared_rate``).
+# answer there. An inferred Domain draws no missing values (``missing_rate=0``) unless rows of weight 0
+# hold what the others lack (``DistilledClassifierMixin._declared_rate``). Levels are drawn at this rate
+# in every fit: an inferred Domain lists a level no row holds when a pandas category keeps it (rows
+# filtered out), or when only rows of weight 0 or the hybrid's validation rows hold it.
 DECLARED_MISSING_RATE = 0.05
 
 

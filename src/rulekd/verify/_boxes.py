@@ -30,7 +30,7 @@ __all__ = ["Region", "BoxSet", "region_of", "separable"]
 
 _BOUNDS: dict[Condition, tuple[str, float]] = {}
 _EMPTY = object()
-_FULL: dict[FeatureSpec, "Region"] = {}
+_FULL: dict[tuple, "Region"] = {}
 
 
 def exact_bound(c: Condition) -> tuple[str, float]:
@@ -59,11 +59,14 @@ class Region:
 
     @classmethod
     def full(cls, spec: FeatureSpec) -> "Region":
-        hit = _FULL.get(spec)
+        # Keyed with the levels' types too: specs with levels (0, 1) and (False, True), or (1, 2) and
+        # (1.0, 2.0), are equal, but a region's witness must be a level of its own Domain.
+        key = (spec, tuple(type(v) for v in spec.levels))
+        hit = _FULL.get(key)
         if hit is None:
             if len(_FULL) > 10_000:
                 _FULL.clear()
-            hit = _FULL[spec] = cls._full(spec)
+            hit = _FULL[key] = cls._full(spec)
         return hit.copy()
 
     @classmethod
@@ -128,8 +131,11 @@ class Region:
         if self.levels is not None:
             return bool(self.levels.any())
         if self.lo < self.hi:
-            if self.spec.kind == "real" and not self.loc and not self.hic and math.isfinite(self.lo):
-                return math.nextafter(self.lo, math.inf) < self.hi  # inf past the largest double
+            if self.spec.kind == "real":
+                # The finite doubles inside: none in (-inf, -DBL_MAX) nor in (DBL_MAX, inf).
+                a = self.lo if self.loc else math.nextafter(self.lo, math.inf)
+                b = self.hi if self.hic else math.nextafter(self.hi, -math.inf)
+                return math.isfinite(a) and math.isfinite(b) and a <= b
             return True
         return self.lo == self.hi and self.loc and self.hic
 
@@ -161,12 +167,13 @@ class Region:
             if not lo < mid < hi:
                 mid = float(np.nextafter(lo, math.inf))
             return float(mid)
+        # A finite double: lo + |lo| overflows to inf past 9e307 (has_value holds, so one exists).
         if math.isfinite(lo):
             v = lo + max(1.0, abs(lo))
-            return float(v) if v > lo else float(np.nextafter(lo, math.inf))
+            return float(v) if lo < v < math.inf else math.nextafter(lo, math.inf)
         if math.isfinite(hi):
             v = hi - max(1.0, abs(hi))
-            return float(v) if v < hi else float(np.nextafter(hi, -math.inf))
+            return float(v) if -math.inf < v < hi else math.nextafter(hi, -math.inf)
         return 0.0
 
     def minus(self, c: Condition) -> "Region | None":

@@ -160,16 +160,19 @@ class Encoding:
                     self.missing[spec.name] = _base.missing[spec.name]
                 continue
             self.own.add(spec.name)
+            # Fresh constants: a name is only a label. Named constants would be one and the same for the
+            # features a' of this input and a of a variant (tag "'"), and their bounds would then make a
+            # violated property look proved.
             name = spec.name + tag
             if spec.kind == "real":
-                self.value[spec.name] = z3.Real(name)
+                self.value[spec.name] = z3.FreshReal(name)
                 for b in (spec.lower, spec.upper):
                     if math.isfinite(b):
                         self.thresholds[spec.name].add(b)
             else:
-                self.value[spec.name] = z3.Int(name)
+                self.value[spec.name] = z3.FreshInt(name)
             if spec.allow_missing:
-                self.missing[spec.name] = z3.Bool(name + "?missing")
+                self.missing[spec.name] = z3.FreshBool(name + "?missing")
 
     def variant(self, vary: Iterable[str], tag: str = "'") -> "Encoding":
         """A second input equal to this one except on the features ``vary``."""

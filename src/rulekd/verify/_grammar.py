@@ -515,12 +515,28 @@ class _Parser:
         if self.is_op("}"):  # the empty set: `f in {}` holds for no present value
             self.next()
             return []
-        out = [self.value()]
+        out = [self.level()]
         while self.is_op(","):
             self.next()
-            out.append(self.value())
+            out.append(self.level())
         self.expect_op("}", "to close the set of levels")
         return out
+
+    def level(self) -> Any:
+        """A level in a set: as :meth:`value`, and also ``True`` / ``False`` and integers however large
+        (a level is compared for equality, not as a float), as the rules' text writes them."""
+        t = self.tok
+        if t.kind == "name" and t.value.lower() in ("true", "false"):
+            self.next()
+            return t.value.lower() == "true"
+        sign = -1 if t.kind == "op" and t.value == "-" else 1
+        digits = self.toks[self.i + 1] if sign < 0 else t
+        if digits.kind == "num" and re.fullmatch(r"\d+", digits.value):
+            if sign < 0:
+                self.next()
+            self.next()
+            return sign * int(digits.value)
+        return self.value()
 
     # property grammar
     def label(self) -> Any:

@@ -1431,7 +1431,7 @@ class _ScaledEncoding(Encoding):
                     self.std[f.name] = _base.std[f.name]
                 continue
             if domain[f.name].kind == "real":
-                e = z3.Real(f"{f.name}{tag}#std")
+                e = z3.FreshReal(f"{f.name}{tag}#std")  # fresh: no feature's name can stand for it
                 self.std[f.name] = e
                 self.value[f.name] = _q(f.mean) + _q(f.scale) * e
 
@@ -1466,7 +1466,7 @@ class _Z3Net:
 
     def _fresh(self, stem: str) -> Any:
         self._n += 1
-        return self.z3.Real(f"{stem}!{self._n}")
+        return self.z3.FreshReal(f"{stem}!{self._n}")
 
     def inputs(self, enc: Encoding, out: list) -> list[tuple[int, Any]]:
         """``[(column, term), ...]`` of the encoded input of ``enc``; new constraints go to ``out``."""
