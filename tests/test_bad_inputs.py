@@ -338,6 +338,8 @@ def _(name, make, model):
         np.testing.assert_allclose(make().fit(X, y, sample_weight=w * scale).predict_proba(X),
                                    make().fit(X, y, sample_weight=w).predict_proba(X), atol=1e-6)
     _answered(make().fit(X, y, sample_weight=np.r_[1e39, w[1:]]), X)
+    _refused(lambda: make().fit(X, y, sample_weight=np.where(y == 1, 0.0, 1.0)),
+             r"sample_weight is 0 on every row of class\(es\) \[1\].*constant model")
 
 
 @case("unused-level")

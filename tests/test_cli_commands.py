@@ -735,3 +735,11 @@ def test_export_tree_of_a_rule_list_points_to_format_text(rules_dir, capsys):
     assert main(["export", str(rules_dir), "--format", "tree"]) == 2
     err = _err(capsys)
     assert "Use --format text for these rules." in err and "style=" not in err
+
+
+def test_a_guard_outside_the_grammar_shows_its_caret_under_the_text(files, tmp_path, capsys):
+    assert main(["distill", "--data", str(files / "train.csv"), "--target", "target", "--model", "hybrid",
+                 "--guard", "if age > then 1", "--out", str(tmp_path / "m"), "--quiet"]) == 2
+    lines = _err(capsys).splitlines()
+    assert lines[-2].strip() == "if age > then 1"
+    assert lines[-1].index("^") == lines[-2].index("then")  # under the token it could not read

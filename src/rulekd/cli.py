@@ -278,7 +278,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rulekd: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (RulekdError, ValueError) as exc:  # bad data or files: one line, never a traceback
-        msg = " ".join(str(exc).split())
+        from .verify import PropertySyntaxError
+
+        # ... except a property's syntax error (a --guard), whose caret marks a place on the line above it.
+        msg = str(exc).rstrip() if isinstance(exc, PropertySyntaxError) else " ".join(str(exc).split())
         print(f"rulekd: error: {msg}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception as exc:  # a bug: the traceback for a report, and an exit code of its own

@@ -326,6 +326,13 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame, ensure_non_negative=True)
         if sw is not None:
             sw = _in_float32_range(sw)
+            weighted = np.bincount(y_idx, weights=sw, minlength=len(self.classes_)) > 0
+            if weighted.sum() < 2:
+                raise ValueError(
+                    f"sample_weight is 0 on every row of class(es) {self.classes_[~weighted].tolist()[:10]}, so "
+                    f"only {self.classes_[weighted].tolist()} would be learned (a constant model); a classifier "
+                    f"needs rows of weight > 0 in at least two classes. Check the weights."
+                )
         if self.domain is None:
             self.domain_ = Domain.from_data(frame)
             _warn_unused_levels(frame, self.domain_)
