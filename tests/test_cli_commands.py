@@ -743,3 +743,15 @@ def test_a_guard_outside_the_grammar_shows_its_caret_under_the_text(files, tmp_p
     lines = _err(capsys).splitlines()
     assert lines[-2].strip() == "if age > then 1"
     assert lines[-1].index("^") == lines[-2].index("then")  # under the token it could not read
+
+
+def test_a_column_with_an_empty_header_keeps_its_missing_values(tmp_path):
+    """Regression: the per-column NA options were keyed by the header's text, and pandas names an empty
+    header cell "Unnamed: 1": with a model level "NA" in another column, that column's NA became text."""
+    from rulekd._tables import read_table
+
+    path = tmp_path / "t.csv"
+    path.write_text("a,,c\n1,NA,NA\n2,3,x\n3,,y\n", encoding="utf-8")
+    frame = read_table(str(path), text_levels={"c": ["NA", "x", "y"]})
+    assert frame["Unnamed: 1"].dtype == np.float64 and frame["Unnamed: 1"].isna().tolist() == [True, False, True]
+    assert frame["c"].tolist() == ["NA", "x", "y"]  # the level, kept as text

@@ -80,6 +80,9 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
             raise TableError(f"{str(p)!r} is empty: it has no header row.")
         if header[0].startswith("\ufeff"):  # a byte-order mark (Excel's "CSV UTF-8"): pandas drops it too
             header[0] = header[0][1:]
+        # The names pandas gives the columns: an empty header cell is "Unnamed: <position>" (the per-column
+        # options below are keyed by these names).
+        header = [h if h else f"Unnamed: {i}" for i, h in enumerate(header)]
         dup = sorted({h for h in header if header.count(h) > 1})
         if dup:
             raise TableError(f"{str(p)!r} has duplicate column names {dup}; rename them so each feature has one name.")
