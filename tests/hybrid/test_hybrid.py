@@ -609,3 +609,30 @@ def test_the_search_stays_inside_the_domain_given(fitted):
     if f.status == "violated":
         for k in ("x", "x_prime"):
             assert narrow.contains(frame_from_rows([f.counterexample[k]], narrow)).all()
+
+
+def test_the_guards_cost_per_row_is_counted_and_announced_when_large(german, monkeypatch):
+    from rulekd import Domain
+    from rulekd.hybrid import _hybrid
+    from rulekd.hybrid._guards import Guarding
+
+    Xtr, _, ytr, _ = german
+    guards = (Monotone("duration", "increasing", toward=1), Monotone("age", "increasing", toward=1),
+              Invariant("status_sex"))
+    g = Guarding.fit(guards, Domain.from_data(Xtr), np.array([0, 1]), Xtr)
+    seen = []
+
+    def proba(frame):
+        seen.append(len(frame))
+        return np.tile([0.9, 0.1], (len(frame), 1))  # never class 1: every grid point is tried
+
+    top = Xtr.iloc[[int(np.argmax(Xtr["duration"].to_numpy() + Xtr["age"].to_numpy() * 1000))]]
+    top = top.assign(duration=Xtr["duration"].max(), age=Xtr["age"].max())  # above every grid point of both
+    g.student_answer(proba, top)
+    assert sum(seen) == g.evaluations_per_row == (1 + len(g.grids["duration"])) * (1 + len(g.grids["age"])) * len(
+        g.combos)
+    monkeypatch.setattr(_hybrid, "_GUARD_COST_WARNING", 2)  # one Monotone guard over a 2-value grid costs 3
+    with pytest.warns(UserWarning, match=r"The guards cost up to \d+ student evaluations for each row"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", GuardConflictWarning)
+            _fast(guards=[Monotone("duration", toward=1)]).fit(Xtr.iloc[:200], ytr.iloc[:200])

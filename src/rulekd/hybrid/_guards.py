@@ -152,6 +152,16 @@ class Guarding:
         w = np.asarray([w for _, w in self.combos])
         return np.tensordot(w, p, axes=1)
 
+    @property
+    def evaluations_per_row(self) -> int:
+        """The most student evaluations a row the student answers can cost: each Monotone guard
+        evaluates what follows it at its row's value and at each grid point below (above) it, and the
+        Invariant guards average over their combinations of values, so the factors multiply."""
+        n = max(len(self.combos), 1)
+        for *_, grid in self.monotone_steps():
+            n *= 1 + len(grid)
+        return n
+
     def student_answer(self, proba: Callable[[pd.DataFrame], np.ndarray], frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """``(class codes, probabilities)`` of the guarded student for each row."""
         return self._answer(proba, frame, self.monotone_steps())

@@ -99,6 +99,8 @@ _FOCUS_WEIGHT = 0.1
 _FOCUS_ATTRS = ("base_student_", "focus_rules_")
 # Random Domain inputs searched for a violation of a guard Z3 could not prove.
 _SEARCH_ROWS = 20_000
+# Student evaluations per row (Guarding.evaluations_per_row) above which fit says what the guards cost.
+_GUARD_COST_WARNING = 1_000
 
 
 class HybridClassifier(DistilledClassifierMixin):
@@ -310,6 +312,13 @@ class HybridClassifier(DistilledClassifierMixin):
         t_lab = np.argmax(ts.logits[:, order], axis=1)
 
         g = Guarding.fit(self.guards_, self.domain_, self.classes_, Xtr)
+        if g.evaluations_per_row > _GUARD_COST_WARNING:
+            warnings.warn(
+                f"The guards cost up to {g.evaluations_per_row:,} student evaluations for each row the student "
+                f"answers (each Monotone guard's grid multiplies the cost of the guards after it, and Invariant "
+                f"guards average over their values): fit and predict will be about that much slower on those "
+                f"rows. Fewer Monotone guards, or Invariant guards over fewer values, cost less (docs/hybrid.md, "
+                f"Guards).", UserWarning, stacklevel=3)
         self.guard_grids_ = {name: np.asarray(v, dtype=np.float64) for name, v in g.grids.items()}
         self.guard_combos_ = [(dict(values), float(w)) for values, w in g.combos]
         self._guarding = g
