@@ -316,7 +316,10 @@ def peer_adapters(budget: int, frozen: Any, dataset: str = "", *, te2rules_stage
                     uses_teacher=True, needs_numeric=True,
                     note="FIGS' max_rules counts splits; a sum of k trees with s splits has s + k leaves."),
             Adapter(f"HSTree CV ({budget} leaves)", "peer-hstree", budget,
-                    lambda: HSTreeClassifierCV(max_leaf_nodes=budget),
+                    # Its own default tree has no random_state (ties between equal splits broke at random,
+                    # so reruns differed): the same tree, seeded.
+                    lambda: HSTreeClassifierCV(DecisionTreeClassifier(max_leaf_nodes=budget, random_state=0),
+                                               max_leaf_nodes=budget),
                     _hs_complexity, uses_teacher=True, needs_numeric=True),
             Adapter(f"BoostedRules ({budget} stumps)", "peer-boosted", budget,
                     lambda: BoostedRulesClassifier(n_estimators=budget, random_state=0), _boosted_complexity,
