@@ -275,3 +275,93 @@ def test_an_equality_constraint_the_data_meets_is_met_by_every_synthetic_row(str
     S = sample_synthetic(X, 500, strategy=strategy, domain=d, random_state=0)
     assert d.contains(S).all()
     assert S["z"].nunique() > 200  # the other features still vary
+
+
+def _shares_and_pairs(n=200, seed=0):
+    rng = np.random.default_rng(seed)
+    p = rng.random(n)
+    X = pd.DataFrame({"p": p, "q": 1 - p})
+    for i in range(4):  # lo_i <= hi_i: a random pair of rows meets all four a tenth of the time
+        lo = rng.normal(size=n)
+        X[f"lo{i}"], X[f"hi{i}"] = lo, lo + rng.exponential(0.1, size=n)
+    d = Domain.from_data(X).with_constraint({"p": 1.0, "q": 1.0}, "==", 1.0)
+    for i in range(4):
+        d = d.with_constraint({f"lo{i}": 1.0, f"hi{i}": -1.0}, "<=", 0.0)
+    return X, d
+
+
+def test_constraints_that_keep_few_drawn_rows_are_still_met_from_the_data():
+    """Regression: each round drew only the rows still missing, so a Domain keeping a tenth of them was never
+    filled; the rest came from uniform rows (|z| up to 1e6 where the data are within 3) or, with an equality
+    constraint, raised DomainError."""
+    X, d = _shares_and_pairs()
+    S = sample_synthetic(X, 1000, strategy="marginal", domain=d, random_state=0)
+    assert len(S) == 1000 and d.contains(S).all()
+    for c in X.columns:
+        assert X[c].min() - 1e-9 <= S[c].min() and S[c].max() <= X[c].max() + 1e-9  # values of the data's range
+
+
+def test_equality_constraints_sharing_a_feature_tie_all_their_features():
+    """Regression: p + q == 1 and r + q == 1 (q written second) tied q to r after p to q, so p kept q's old
+    donor row; every row broke the first constraint."""
+    rng = np.random.default_rng(0)
+    p = rng.random(50)
+    X = pd.DataFrame({"p": p, "q": 1 - p, "r": p})
+    d = Domain.from_data(X).with_constraint({"q": 1, "p": 1}, "==", 1).with_constraint({"r": 1, "q": 1}, "==", 1)
+    for strategy in ("marginal", "perturb"):
+        S = sample_synthetic(X, 300, strategy=strategy, domain=d, random_state=0)
+        assert d.contains(S).all() and np.allclose(S["p"] + S["q"], 1.0)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"noise": -0.1}, "noise must be a finite number >= 0"), ({"noise": float("nan")}, "noise"),
+    ({"noise": float("inf")}, "noise"), ({"p_swap": 1.5}, r"p_swap must be a number in \[0, 1\]"),
+    ({"p_swap": float("nan")}, "p_swap"), ({"n_samples": 2.7}, "n_samples must be a whole number"),
+    ({"n_samples": True}, "n_samples"),
+])
+def test_sampler_parameters_are_checked(kw, match):
+    X = pd.DataFrame({"a": [1.0, 2.0, 3.0]})
+    args = {"n_samples": 10, **kw}
+    with pytest.raises(ValueError, match=match):
+        sample_synthetic(X, args.pop("n_samples"), random_state=0, **args)
+
+
+def test_huge_values_and_weights_keep_their_spread():
+    """Regression: np.std of values near 1e160 overflowed, so every jittered value fell on a bound; weights
+    whose sum overflowed made numpy refuse the probabilities."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=200) * 1e160})
+    S = sample_synthetic(X, 1000, strategy="perturb", random_state=0)
+    assert S["x"].nunique() > 900
+    w = np.r_[1e308, 1e308, np.ones(198)]
+    S = sample_synthetic(X, 50, strategy="perturb", random_state=0, row_weight=w)
+    assert len(S) == 50
+
+
+def test_transfer_sets_keep_columns_types_and_the_domains_levels():
+    """make_transfer_set: integer column labels put real and synthetic values in the same columns; an integer
+    type is not wrapped around; a level the Domain adds stays a level; a bool column with missing synthetic
+    values is numeric, not object; a Domain lacking a column is refused."""
+    class Zero:
+        def logits(self, data):
+            self.seen = data
+            return np.zeros((len(data), 2))
+
+    t = Zero()
+    X = pd.DataFrame(np.random.default_rng(0).normal(size=(20, 2)))  # columns 0, 1
+    ts = make_transfer_set(X, t, n_synthetic=5, random_state=0)
+    assert list(ts.X.columns) == [0, 1] and not ts.X.isna().any().any()
+    Xi = pd.DataFrame({"n": np.array([10, 20, 30, 120], dtype=np.int8)})
+    d = Domain.from_data(Xi).update("n", upper=200.0)
+    ts = make_transfer_set(Xi, t, n_synthetic=500, domain=d, random_state=0, strategy="marginal")
+    assert d.contains(ts.X).all() and ts.X["n"].min() >= 10
+    Xc = pd.DataFrame({"c": pd.Categorical(list("xyxy")), "a": [1.0, 2.0, 3.0, 4.0]})
+    dc = Domain.from_data(Xc).update("c", levels=("x", "y", "z"))
+    ts = make_transfer_set(Xc, t, n_synthetic=200, domain=dc, random_state=0, unseen_level_rate=0.3)
+    assert (t.seen["c"] == "z").sum() > 20 and dc.contains(ts.X).all()
+    Xb = pd.DataFrame({"flag": [True, False] * 10, "a": np.arange(20.0)})
+    db = Domain.from_data(Xb).update("flag", allow_missing=True)
+    ts = make_transfer_set(Xb, t, n_synthetic=200, domain=db, random_state=0, missing_rate=0.2)
+    assert t.seen["flag"].dtype == np.float64 and t.seen["flag"].isna().any()
+    with pytest.raises(ValueError, match=r"The Domain lacks X's columns \['a'\]"):
+        make_transfer_set(Xb, t, n_synthetic=5, domain=Domain.from_data(Xb[["flag"]]))

@@ -23,15 +23,17 @@ be missing and the real rows never leave missing.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 from scipy.sparse.csgraph import connected_components
 
 from ..domain import Domain
-from ..exceptions import TeacherError
+from ..exceptions import DomainError, TeacherError
 
 __all__ = ["TransferSet", "make_transfer_set", "sample_synthetic", "STRATEGIES"]
 
@@ -100,9 +102,13 @@ def sample_synthetic(
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}.")
+    if isinstance(n_samples, (bool, np.bool_)) or not isinstance(n_samples, numbers.Integral) or n_samples < 0:
+        raise ValueError(f"n_samples must be a whole number >= 0, got {n_samples!r}.")
     n_samples = int(n_samples)
-    if n_samples < 0:
-        raise ValueError(f"n_samples must be >= 0, got {n_samples}.")
+    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0.0 <= noise < math.inf:
+        raise ValueError(f"noise must be a finite number >= 0 (the jitter's share of a feature's spread), got {noise!r}.")
+    if isinstance(p_swap, bool) or not isinstance(p_swap, numbers.Real) or not 0.0 <= p_swap <= 1.0:
+        raise ValueError(f"p_swap must be a number in [0, 1], got {p_swap!r}.")
     if len(X) == 0:
         raise ValueError("Cannot sample synthetic rows from an empty table.")
     for rate_name, rate in (("missing_rate", missing_rate), ("unseen_level_rate", unseen_level_rate)):
@@ -133,19 +139,56 @@ def sample_synthetic(
     groups += [g for g in tied if len(g) > 1]
     if strategy == "perturb":
         groups += correlated_groups(X, domain)
+    groups = _merged(groups, domain.names)
     parts = []
     need = n_samples
+    drawn = kept = 0
     for _ in range(20):
-        block = _draw(X, domain, need, strategy, rng, p_swap, noise, groups, {n for g in tied for n in g},
+        # The first round draws what is asked; later ones as many more as the share kept so far needs
+        # (drawing only what was missing, a Domain that keeps a tenth of the rows was never filled).
+        size = need if not drawn else min(int(math.ceil(1.2 * need * drawn / max(kept, 1))), 50 * n_samples + 100)
+        block = _draw(X, domain, size, strategy, rng, p_swap, noise, groups, {n for g in tied for n in g},
                       missing_rate, unseen_level_rate, p_row)
+        drawn += len(block)
         block = block[domain.contains(block)] if len(block) else block
-        parts.append(block)
-        need -= len(block)
+        kept += len(block)
+        parts.append(block.iloc[:need])
+        need -= len(parts[-1])
         if need <= 0:
             break
     if need > 0:
-        parts.append(domain.sample(need, rng))
+        # What the data's rows cannot give (they break the Domain's constraints almost always): uniform rows.
+        try:
+            parts.append(domain.sample(need, rng))
+        except DomainError as exc:
+            raise DomainError(
+                f"Could not draw {n_samples} synthetic rows inside the Domain: {kept} of {drawn} rows drawn from "
+                f"the data met its one-hot groups and constraints, and {exc}") from None
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+
+
+def _merged(groups: list[list[str]], names: Sequence[str]) -> list[list[str]]:
+    """Groups that share a feature joined into one (connected components), each in ``names``' order:
+    tying each group's members to its first in turn undid an earlier tie (p + q == 1 and q + r == 1:
+    p kept q's old donor row)."""
+    if not groups:
+        return []
+    index = {n: i for i, n in enumerate(names)}
+    parent = list(range(len(names)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for g in groups:
+        for m in g[1:]:
+            parent[root(index[m])] = root(index[g[0]])
+    members: dict[int, list[str]] = {}
+    for n in sorted({n for g in groups for n in g}, key=index.__getitem__):
+        members.setdefault(root(index[n]), []).append(n)
+    return [m for m in members.values() if len(m) > 1]
 
 
 # Numeric features this correlated (absolute Spearman on the real rows) are swapped together.
@@ -245,7 +288,7 @@ def _draw(
             out = np.where(swap[:, j], x[donor], x[base_idx])
             if spec.kind != "binary" and spec.name not in unjittered:
                 finite = x[live & ~np.isnan(x)]
-                spread = float(np.std(finite)) if finite.size else 0.0
+                spread = _spread(finite)
                 jitter = rng.normal(0.0, noise * spread, size=n_samples)
                 jittered = out + jitter
                 if spec.kind == "integer":
@@ -274,15 +317,27 @@ def _draw(
 DECLARED_MISSING_RATE = 0.05
 
 
+def _spread(x: np.ndarray) -> float:
+    """The standard deviation of finite values, computed on a scale that cannot overflow (np.std of
+    values near 1e160 is inf, and the jitter then put every value on a bound)."""
+    if not x.size:
+        return 0.0
+    scale = float(np.max(np.abs(x)))
+    if scale == 0.0 or scale < 1e150:
+        return float(np.std(x))
+    return float(np.std(x / scale)) * scale
+
+
 def _row_probabilities(row_weight: Any, n: int) -> np.ndarray | None:
     """Drawing probabilities of the real rows from their weights; ``None`` (uniform) for equal weights."""
     if row_weight is None:
         return None
     w = np.asarray(row_weight, dtype=np.float64).reshape(-1)
-    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or not w.sum() > 0:
+    if w.shape != (n,) or not np.isfinite(w).all() or (w < 0).any() or not (w > 0).any():
         raise ValueError(f"row_weight must be {n} finite non-negative weights, not all 0.")
     if (w == w[0]).all():
         return None  # the same draws as without weights
+    w = w / w.max()  # a sum of weights near 1e308 overflowed
     return w / w.sum()
 
 
@@ -306,16 +361,29 @@ def make_transfer_set(
     """
     parts = [X.reset_index(drop=True)] if include_real else []
     if n_synthetic > 0:
+        if domain is not None:
+            uncovered = [str(c) for c in X.columns if str(c) not in domain]
+            if uncovered:
+                raise ValueError(f"The Domain lacks X's columns {uncovered[:10]}: synthetic rows would have no value "
+                                 f"there. Describe every column (Domain.from_data(X), then Domain.update).")
         synthetic = sample_synthetic(X, n_synthetic, strategy=strategy, domain=domain, random_state=random_state,
                                      missing_rate=missing_rate, unseen_level_rate=unseen_level_rate,
                                      row_weight=row_weight)
-        parts.append(_like(synthetic, X))
+        # sample_synthetic names the columns by text (as the Domain does): X's own names again, so that
+        # the concat below puts each value under its column (pd.DataFrame(array) names them 0, 1, ...).
+        synthetic.columns = [dict((str(c), c) for c in X.columns).get(c, c) for c in synthetic.columns]
+        parts.append(_like(synthetic[list(X.columns)], X))
     if not parts:
         raise ValueError("The transfer set is empty: include the real rows or ask for synthetic ones.")
     data = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     for name in X.columns:  # concat can drop category dtypes when levels differ
         if isinstance(X[name].dtype, pd.CategoricalDtype) and not isinstance(data[name].dtype, pd.CategoricalDtype):
-            data[name] = pd.Categorical(data[name], categories=X[name].cat.categories)
+            levels = list(X[name].cat.categories)
+            if domain is not None and str(name) in domain:  # levels the Domain adds (drawn above) stay levels
+                levels += [v for v in domain[str(name)].levels if v not in set(levels)]
+            data[name] = pd.Categorical(data[name], categories=levels)
+        elif X[name].dtype == bool and data[name].dtype == object:  # synthetic NaN (a Domain allows them)
+            data[name] = data[name].astype(np.float64)
     novel = {}  # levels of the synthetic rows the real ones lack (drawn for a declared Domain)
     for name in X.columns:
         if isinstance(X[name].dtype, pd.CategoricalDtype) and len(data) > len(X):
@@ -383,11 +451,14 @@ def _like(S: pd.DataFrame, X: pd.DataFrame) -> pd.DataFrame:
         if S[name].dtype == target:
             continue
         if isinstance(target, np.dtype) and target.kind in "biu" and S[name].isna().any():
-            continue  # numpy bool / int columns cannot hold NaN
+            continue  # numpy bool / int columns cannot hold NaN (a bool column: see make_transfer_set)
         if isinstance(target, np.dtype) and target.kind in "iu" and S[name].dtype.kind == "f":
             v = S[name].to_numpy()
             if not np.array_equal(v, np.round(v)):
                 continue  # a Domain that makes the feature real: casting would truncate its values
+            end = 2.0 ** (8 * target.itemsize - (target.kind == "i"))  # the first whole number past the type
+            if v.size and (v.min() < float(np.iinfo(target).min) or v.max() >= end):
+                continue  # outside the integer type (a widened Domain, values near 2**63): it would wrap around
         try:
             S[name] = S[name].astype(target)
         except (TypeError, ValueError):
