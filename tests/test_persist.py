@@ -854,3 +854,31 @@ def test_a_model_load_would_refuse_is_not_saved(credit, tmp_path):
     with pytest.raises(ModelDirectoryError, match="cannot be saved: layer 0: the weights hold NaN"):
         save(net, tmp_path / "m")
     assert not (tmp_path / "m").exists()
+
+
+def test_a_hybrid_with_given_rules_testing_numbers_by_sets_saves_and_loads(tmp_path):
+    """Regression: a candidate `a in {2, 6}` on an integer feature (or `c > 1` on number levels) fitted,
+    answered and was proved, then save refused it as a comparison its feature's kind does not allow."""
+    import warnings
+
+    from xgboost import XGBClassifier
+
+    from rulekd import Condition, DistilledMLPClassifier, Domain, FeatureSpec, HybridClassifier, Rule, RuleSet
+
+    rng = np.random.default_rng(0)
+    dom = Domain((FeatureSpec("a", "integer", 0, 6), FeatureSpec("c", "categorical", levels=(1, 2, 3))))
+    X = pd.DataFrame({"a": rng.integers(0, 7, 300).astype(float),
+                      "c": pd.Categorical(rng.integers(1, 4, 300), categories=[1, 2, 3])})
+    y = (X.a.isin([2, 6]) | (X.c == 3)).astype(int)
+    given = RuleSet((Rule((Condition("a", "in", frozenset({2, 6})),), 1), Rule((Condition("c", ">", 2.0),), 1)),
+                    classes=(0, 1), default=0, ordered=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = HybridClassifier(teacher=XGBClassifier(n_estimators=10, max_depth=2, n_jobs=1, enable_categorical=True),
+                             rules=given, student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5),
+                             transparency=0.6, n_synthetic=1000, domain=dom, random_state=0).fit(X, y)
+    assert any(c.is_categorical for r in h.rule_path_.rules for c in r.conditions if c.feature == "a")
+    save(h, tmp_path / "m")
+    back = load(tmp_path / "m")
+    np.testing.assert_array_equal(back.predict_proba(X), h.predict_proba(X))
+    assert back.decided_by(X).tolist() == h.decided_by(X).tolist()

@@ -1230,8 +1230,12 @@ def _check_common(est: Any, entry: _Entry) -> None:
             for c in rule.conditions:
                 if c.feature not in dom:
                     raise ValueError(f"rule {rule.id!r} of {attr} tests {c.feature!r}, which the Domain lacks.")
-                categorical = dom[c.feature].kind == "categorical"
-                if (c.is_categorical and not categorical) or (c.is_numeric and categorical):
+                # A set of values on a numeric feature (`a in {2, 6}`, from a user's candidate rules), and a
+                # threshold on a categorical feature whose levels are numbers, are read by predict and the
+                # verifier alike; a threshold on text levels is not.
+                spec = dom[c.feature]
+                if c.is_numeric and spec.kind == "categorical" and not all(
+                        isinstance(v, (int, float)) and not isinstance(v, bool) for v in spec.levels):
                     raise ValueError(f"rule {rule.id!r} of {attr} compares {c.feature!r} in a way its "
                                      f"{dom[c.feature].kind} kind does not allow.")
     teacher_classes = getattr(getattr(est, "teacher_", None), "classes_", None)

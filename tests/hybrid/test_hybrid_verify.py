@@ -2,6 +2,8 @@
 
 import warnings
 
+import numpy as np
+import pandas as pd
 import pytest
 from xgboost import XGBClassifier
 
@@ -165,3 +167,36 @@ def test_an_invariant_over_a_declared_one_hot_group_averages_over_its_legal_valu
     assert verify_hybrid(h, h.guards_, checks="none").findings[0].status == "proved"
     moved = X.assign(**{g: 0.0 for g in group}).assign(o0=1.0)
     np.testing.assert_array_equal(h.predict(moved), h.predict(X.assign(**{g: 0.0 for g in group}).assign(o8=1.0)))
+
+
+def test_a_narrower_domain_is_searched_for_violations_too():
+    """Regression: with domain= other than the hybrid's own, a property Z3's witness did not settle was left
+    'unknown' without the random search its message claimed (brute force over the narrower Domain refuted it)."""
+    import dataclasses
+    import itertools
+    import warnings
+
+    from xgboost import XGBClassifier
+
+    from rulekd import DistilledMLPClassifier, Domain, FeatureSpec, HybridClassifier
+    from rulekd.hybrid import verify_hybrid
+
+    rng = np.random.default_rng(0)
+    dom = Domain((FeatureSpec("a", "integer", 0, 6), FeatureSpec("b", "integer", 0, 3), FeatureSpec("c", "binary", 0, 1)))
+    X = pd.DataFrame({"a": rng.integers(0, 7, 300), "b": rng.integers(0, 4, 300), "c": rng.integers(0, 2, 300)}).astype(float)
+    y = ((0.8 * X.a - X.b + 1.5 * X.c + rng.normal(0, 1, 300)) > 1.5).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = HybridClassifier(teacher=XGBClassifier(n_estimators=10, max_depth=2, n_jobs=1),
+                             student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5),
+                             transparency=0.3, n_synthetic=1000, domain=dom, random_state=0).fit(X, y)
+    narrow = dataclasses.replace(dom, features=(dom["a"], FeatureSpec("b", "integer", 0, 2), dom["c"]))
+    grid = pd.DataFrame(list(itertools.product(range(7), range(3), range(2))), columns=["a", "b", "c"]).astype(float)
+    pred = h.predict(grid)
+    for text in ("invariant a", "monotone a decreasing toward 1"):
+        (f,) = verify_hybrid(h, [text], domain=narrow, checks="none").findings
+        assert f.status == "violated", (text, f.message)
+        rows = pd.DataFrame([f.counterexample["x"], f.counterexample["x_prime"]]
+                            if "x" in f.counterexample else [f.counterexample])
+        assert narrow.contains(rows.astype(float)).all()
+    assert len(set(pred)) == 2  # the grid the Domain allows does hold both answers

@@ -803,7 +803,8 @@ class HybridClassifier(DistilledClassifierMixin):
                 cex = self._search_violation(g)
             if cex is not None:
                 raise GuardConflictError(
-                    f"The guards cannot all hold together: '{g.text()}' fails. Counterexample: {cex}. "
+                    f"The guards cannot all hold together with the hybrid's construction (rules first, then "
+                    f"the guarded student; docs/hybrid.md, Guards): '{g.text()}' fails. Counterexample: {cex}. "
                     f"Drop or change one of the guards."
                 )
             if f.status == "unknown":
@@ -815,14 +816,17 @@ class HybridClassifier(DistilledClassifierMixin):
                 )
         self.guard_report_ = report
 
-    def _search_violation(self, guard: Any) -> dict | None:
-        """A concrete violation of ``guard`` by this hybrid among random Domain inputs, or ``None``."""
-        S = self.domain_.sample(_SEARCH_ROWS, random_state=self._seed_)
-        if any(f.allow_missing for f in self.domain_.features):
+    def _search_violation(self, guard: Any, domain: Domain | None = None) -> dict | None:
+        """A concrete violation of ``guard`` by this hybrid among random inputs of ``domain`` (the
+        hybrid's own by default; another must list its features in its column order and allow nothing
+        its predict refuses: ``verify_hybrid`` checks both), or ``None``."""
+        domain = self.domain_ if domain is None else domain
+        S = domain.sample(_SEARCH_ROWS, random_state=self._seed_)
+        if any(f.allow_missing for f in domain.features):
             # as many rows again with missing values where the Domain allows them (the rows above have none)
-            S = pd.concat([S, self.domain_.sample(_SEARCH_ROWS, random_state=self._seed_ + 2, missing_rate=0.25)],
+            S = pd.concat([S, domain.sample(_SEARCH_ROWS, random_state=self._seed_ + 2, missing_rate=0.25)],
                           ignore_index=True)
-        X1, X2 = guard.sample_pairs(S, self.domain_, random_state=self._seed_ + 1)
+        X1, X2 = guard.sample_pairs(S, domain, random_state=self._seed_ + 1)
 
         def predict(F: pd.DataFrame) -> np.ndarray:
             return self.classes_[self._answer(self._canonical(F, reset=False))[0]]
@@ -830,7 +834,7 @@ class HybridClassifier(DistilledClassifierMixin):
         ok = guard.holds(predict, X1) if X2 is None else guard.holds(predict, X1, X2)
         # A pair whose varied input leaves the Domain (a linear constraint, a one-hot group) is no
         # counterexample: only pairs inside it count.
-        inside = self.domain_.contains(X1) & (True if X2 is None else self.domain_.contains(X2))
+        inside = domain.contains(X1) & (True if X2 is None else domain.contains(X2))
         ok = ok | ~inside
         if ok.all():
             return None

@@ -202,9 +202,8 @@ def verify_hybrid(
         else:
             # Z3's input is no violation for this network; another may be: search the Domain as the fit does for
             # guards (Z3's witness depends on its time limits, so one such input alone decided nothing).
-            # The search samples the hybrid's own Domain: with another domain= it could find inputs outside it.
-            same = dataclasses.replace(domain, features=tuple(domain[n] for n in names)) == hybrid.domain_
-            found = hybrid._search_violation(prop) if same else None
+            # The search samples the Domain given (in the hybrid's column order), so what it finds lies inside it.
+            found = hybrid._search_violation(prop, dataclasses.replace(domain, features=tuple(domain[n] for n in names)))
             if found is not None:
                 rows = [found["x"], found["x_prime"]] if "x_prime" in found else [found]
                 findings.append(_violated(hybrid, prop, rows, domain, names, predict, time.perf_counter() - t0,
