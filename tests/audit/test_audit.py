@@ -620,7 +620,7 @@ def test_an_unknown_finding_is_explained_by_its_own_reason(german, monkeypatch):
     hyb = HybridClassifier(teacher=_xgb(), student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=3),
                            rules=DistilledRuleClassifier(max_rules=4, n_synthetic=0), n_synthetic=0,
                            transparency=0.5, random_state=0).fit(b.data.iloc[:300], b.target.iloc[:300])
-    monkeypatch.setattr(HybridClassifier, "_search_violation", lambda self, prop: None)  # nothing found by search
+    monkeypatch.setattr(HybridClassifier, "_search_violation", lambda self, prop, domain=None: None)  # nothing found
     rep = audit(hyb, german["X"], german["y"], properties=["monotone duration increasing toward 1"],
                 time_budget_s=30)
     unknown = [f for f in rep["verification"]["findings"] if f["status"] == "unknown"]
