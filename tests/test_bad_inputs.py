@@ -333,10 +333,14 @@ def _(name, make, model):
 def _(name, make, model):
     X, y = _frame()
     w = np.ones(len(X))
-    # Beyond float32 (XGBoost's sums), the weights are divided by their largest: only ratios matter there.
-    for scale in (1e39, 1e300, 1e-46, 1e-300):
-        np.testing.assert_allclose(make().fit(X, y, sample_weight=w * scale).predict_proba(X),
-                                   make().fit(X, y, sample_weight=w).predict_proba(X), atol=1e-6)
+    # The XGBoost teacher gets the weights divided by their mean: their scale decided whether it could split
+    # at all (min_child_weight=1 against sums of weights, squared in float32), silently below 1e39. (The
+    # students read weights as frequencies: the real rows' share of the transfer set grows with them.)
+    teacher = make().fit(X, y, sample_weight=w).teacher_.proba(X)
+    for scale in (1e39, 1e300, 1e20, 1e-3, 1e-30, 1e-46, 1e-300):
+        m = make().fit(X, y, sample_weight=w * scale)
+        np.testing.assert_allclose(m.teacher_.proba(X), teacher, atol=1e-6)
+        _answered(m, X)
     _answered(make().fit(X, y, sample_weight=np.r_[1e39, w[1:]]), X)
     _refused(lambda: make().fit(X, y, sample_weight=np.where(y == 1, 0.0, 1.0)),
              r"sample_weight is 0 on every row of class\(es\) \[1\].*constant model")

@@ -755,3 +755,21 @@ def test_a_column_with_an_empty_header_keeps_its_missing_values(tmp_path):
     frame = read_table(str(path), text_levels={"c": ["NA", "x", "y"]})
     assert frame["Unnamed: 1"].dtype == np.float64 and frame["Unnamed: 1"].isna().tolist() == [True, False, True]
     assert frame["c"].tolist() == ["NA", "x", "y"]  # the level, kept as text
+
+
+def test_a_parquet_decimal_column_is_a_numeric_feature(tmp_path):
+    """Parquet decimals reach pandas as decimal.Decimal objects: read_table made them a category with one
+    level per number, and distill then failed naming no fix."""
+    import decimal
+
+    pa = pytest.importorskip("pyarrow")
+    rng = np.random.default_rng(0)
+    amount = rng.integers(0, 10_000, 200) / 100
+    table = pa.table({"amount": pa.array([decimal.Decimal(f"{v:.2f}") for v in amount], type=pa.decimal128(9, 2)),
+                      "target": (amount > 50).astype(int)})
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, tmp_path / "d.parquet")
+    assert main(["distill", "--data", str(tmp_path / "d.parquet"), "--target", "target", "--max-rules", "2",
+                 "--n-synthetic", "300", "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    assert load(tmp_path / "m").domain_["amount"].kind == "real"

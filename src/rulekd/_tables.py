@@ -119,6 +119,9 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
             if _nested(col) is not None:
                 continue  # lists (Parquet): refused by refuse_nested where the column is used, not when dropped
             kinds = {type(v).__name__ for v in col.dropna()}
+            if "Decimal" in kinds and kinds <= {"Decimal", "int", "float"}:  # a Parquet decimal column: numbers
+                frame[c] = col.astype("float64")
+                continue
             if kinds == {"bool"}:  # True / False with empty cells: the same binary feature as without them
                 frame[c] = col.astype("float64")
                 continue

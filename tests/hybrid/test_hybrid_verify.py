@@ -200,3 +200,32 @@ def test_a_narrower_domain_is_searched_for_violations_too():
                             if "x" in f.counterexample else [f.counterexample])
         assert narrow.contains(rows.astype(float)).all()
     assert len(set(pred)) == 2  # the grid the Domain allows does hold both answers
+
+
+def test_a_domain_random_inputs_cannot_meet_leaves_the_property_unknown_and_says_why():
+    """Regression (session 15): the search over a domain= with an equality constraint (shares p + q == 1,
+    which Domain.sample cannot draw) raised DomainError where the verdict had been 'unknown'."""
+    import warnings
+
+    from xgboost import XGBClassifier
+
+    from rulekd import DistilledMLPClassifier, HybridClassifier
+    from rulekd.hybrid import verify_hybrid
+
+    rng = np.random.default_rng(0)
+    p = rng.random(300)
+    X = pd.DataFrame({"p": p, "q": 1 - p, "r": rng.random(300)})
+    y = ((X.p + 0.3 * X.r + rng.normal(0, 0.2, 300)) > 0.6).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = HybridClassifier(teacher=XGBClassifier(n_estimators=10, max_depth=2, n_jobs=1),
+                             student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5),
+                             transparency=0.3, n_synthetic=1000, random_state=0).fit(X, y)
+    shares = h.domain_.with_constraint({"p": 1.0, "q": 1.0}, "==", 1.0)
+    statuses = []
+    for text in ("invariant r", "monotone r increasing toward 1", "monotone p increasing toward 1"):
+        (f,) = verify_hybrid(h, [text], domain=shares, checks="none").findings
+        statuses.append(f.status)
+        if f.status == "unknown":
+            assert "the Domain's constraints leave random inputs no room" in f.message
+    assert "unknown" in statuses

@@ -273,3 +273,35 @@ def test_an_object_array_with_text_names_the_fix(data):
     X, y = data
     with pytest.raises(ValueError, match=r"X is an array holding text .*Pass a pandas DataFrame"):
         DistilledRuleClassifier(teacher=_teacher(), n_synthetic=100).fit(X.to_numpy(dtype=object), y)
+
+
+def test_a_teacher_that_cannot_read_unused_levels_still_fits_an_inferred_domain():
+    """Regression: levels a pandas category kept (rows filtered out) are drawn in synthetic rows since
+    session 15; a Pipeline teacher with OneHotEncoder(handle_unknown='error') then failed the fit, which had
+    worked. With an inferred Domain the transfer set is drawn without them, with a warning naming the fix."""
+    import warnings
+
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    from rulekd import DistilledRuleClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200), "c": pd.Categorical(rng.choice(["x", "y"], 200),
+                                                                    categories=["x", "y", "z"])})
+    y = ((X["a"] > 0) ^ (X["c"] == "y")).astype(int)
+    teacher = make_pipeline(ColumnTransformer([("c", OneHotEncoder(), ["c"])], remainder="passthrough"),
+                            LogisticRegression())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = DistilledRuleClassifier(teacher=teacher, max_rules=4, n_synthetic=500, random_state=0).fit(X, y)
+    texts = [str(w.message) for w in caught]
+    assert any("The teacher cannot read levels the training rows lack (the first, 'c': ['z'])" in t for t in texts)
+    assert m.predict(X).shape == (200,)
+    from rulekd.exceptions import TeacherError
+
+    with pytest.raises(TeacherError, match=r"handle_unknown='ignore'"):  # a declared Domain keeps the error
+        DistilledRuleClassifier(teacher=teacher, max_rules=4, n_synthetic=500, random_state=0,
+                                domain=Domain.from_data(X)).fit(X, y)

@@ -57,12 +57,10 @@ from sklearn.utils.validation import check_is_fitted
 from ..rules import Condition, Rule, RuleSet
 from ..students import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
 from ..domain import Domain
-from ..students._base import (DistilledClassifierMixin, _array_names, _n_synthetic, _TeacherView, answered_proba,
-                              rank_first)
+from ..exceptions import DomainError
+from ..students._base import DistilledClassifierMixin, _array_names, _n_synthetic, answered_proba, rank_first
 from ..students._tree import _TreeFitting
 from ..teachers import fit_teacher
-from ..transfer import make_transfer_set
-from ..transfer._transfer import DECLARED_MISSING_RATE
 from ..verify import Implies, Invariant, Monotone, parse_property
 from ._guards import Guarding
 
@@ -304,10 +302,7 @@ class HybridClassifier(DistilledClassifierMixin):
 
         # Teacher-labelled rows near the training rows: label and judge candidates.
         n_syn = _n_synthetic(self.n_synthetic, len(Xtr))
-        declared_rate = self._declared_rate(sw_tr)
-        ts = make_transfer_set(Xtr, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
-                               strategy=self.strategy, domain=self.domain_, random_state=seed,
-                               missing_rate=declared_rate, unseen_level_rate=DECLARED_MISSING_RATE, row_weight=sw_tr)
+        ts = self._transfer_set(Xtr, sw_tr, n_syn, seed)
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
         t_lab = np.argmax(ts.logits[:, order], axis=1)
 
@@ -799,8 +794,12 @@ class HybridClassifier(DistilledClassifierMixin):
         report = verify_hybrid(self, properties=self.guards_, checks="none", timeout_ms=5000, time_budget_s=60)
         for f, g in zip(report.findings, self.guards_):
             cex = f.counterexample if f.status == "violated" else None
+            searched = True
             if f.status == "unknown":
-                cex = self._search_violation(g)
+                try:
+                    cex = self._search_violation(g)
+                except DomainError:  # a Domain that Domain.sample cannot draw from (an equality constraint)
+                    searched = False
             if cex is not None:
                 raise GuardConflictError(
                     f"The guards cannot all hold together with the hybrid's construction (rules first, then "
@@ -809,8 +808,9 @@ class HybridClassifier(DistilledClassifierMixin):
                 )
             if f.status == "unknown":
                 warnings.warn(
-                    f"The guard '{g.text()}' could not be proved for every input ({f.message}); it held on "
-                    f"{_SEARCH_ROWS} random inputs of the Domain.",
+                    f"The guard '{g.text()}' could not be proved for every input ({f.message}); "
+                    + (f"it held on {_SEARCH_ROWS} random inputs of the Domain." if searched else
+                       "the Domain's constraints leave random inputs no room, so none was searched."),
                     GuardConflictWarning,
                     stacklevel=3,
                 )
@@ -819,7 +819,8 @@ class HybridClassifier(DistilledClassifierMixin):
     def _search_violation(self, guard: Any, domain: Domain | None = None) -> dict | None:
         """A concrete violation of ``guard`` by this hybrid among random inputs of ``domain`` (the
         hybrid's own by default; another must list its features in its column order and allow nothing
-        its predict refuses: ``verify_hybrid`` checks both), or ``None``."""
+        its predict refuses: ``verify_hybrid`` checks both), or ``None``. Raises ``DomainError`` where
+        the Domain cannot be sampled (its constraints leave random inputs almost no room)."""
         domain = self.domain_ if domain is None else domain
         S = domain.sample(_SEARCH_ROWS, random_state=self._seed_)
         if any(f.allow_missing for f in domain.features):

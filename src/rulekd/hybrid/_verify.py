@@ -203,14 +203,19 @@ def verify_hybrid(
             # Z3's input is no violation for this network; another may be: search the Domain as the fit does for
             # guards (Z3's witness depends on its time limits, so one such input alone decided nothing).
             # The search samples the Domain given (in the hybrid's column order), so what it finds lies inside it.
-            found = hybrid._search_violation(prop, dataclasses.replace(domain, features=tuple(domain[n] for n in names)))
+            searched = "random Domain inputs"
+            try:
+                found = hybrid._search_violation(prop, dataclasses.replace(domain,
+                                                                           features=tuple(domain[n] for n in names)))
+            except DomainError:  # its constraints leave random inputs no room (an equality): no search
+                found, searched = None, "a search (the Domain's constraints leave random inputs no room)"
             if found is not None:
                 rows = [found["x"], found["x_prime"]] if "x_prime" in found else [found]
                 findings.append(_violated(hybrid, prop, rows, domain, names, predict, time.perf_counter() - t0,
                                           "an input found by sampling the Domain"))
                 continue
             findings.append(Finding("property", "unknown", f"'{text}' is not proved for an arbitrary network, and "
-                                    f"neither the solver's input nor random Domain inputs violate it for this "
+                                    f"neither the solver's input nor {searched} violate it for this "
                                     f"one; nothing is claimed.", seconds=time.perf_counter() - t0, property=text,
                                     details={"reason": "needs the network's weights"}))
     target = {"source": "rulekd.HybridClassifier", "rules": len(hybrid.rules_), "ordered": True,

@@ -588,8 +588,9 @@ def to_sql(
     def literal(v: Any) -> str:
         if isinstance(v, bool):
             # Not the keywords TRUE / FALSE: SQLite reads them as a column of that name where the table
-            # has one (any case), and would answer that column's values.
-            return "CAST(1 AS BOOLEAN)" if v else "CAST(0 AS BOOLEAN)"
+            # has one (any case), and would answer that column's values. Nor CAST(1 AS BOOLEAN), which
+            # MySQL lacks. A comparison is a boolean in every engine (1 / 0 in SQLite and MySQL).
+            return "(1 = 1)" if v else "(1 = 0)"
         if isinstance(v, int):
             return int.__repr__(v)
         if isinstance(v, float):

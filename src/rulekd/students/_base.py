@@ -24,6 +24,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from ..domain import Domain, refuse_non_numbers
+from ..exceptions import TeacherError
 from ..rules._ir import _exact_integers
 from ..teachers import fit_teacher
 from ..teachers._adapter import _softmax
@@ -325,7 +326,6 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
             )
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, frame, ensure_non_negative=True)
         if sw is not None:
-            sw = _in_float32_range(sw)
             weighted = np.bincount(y_idx, weights=sw, minlength=len(self.classes_)) > 0
             if weighted.sum() < 2:
                 raise ValueError(
@@ -343,6 +343,33 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         seed = int(rs.randint(0, 2**31 - 1))
         self._seed_ = seed
         return frame, y_idx, sw, seed
+
+    def _transfer_set(self, frame: pd.DataFrame, sw: Any, n_syn: int, seed: int) -> Any:
+        """The teacher-labelled transfer set of ``frame``'s rows (the students' and the hybrid's).
+
+        Levels the Domain lists but the rows lack are drawn in a share of the synthetic rows; a teacher
+        that cannot read them (a ``OneHotEncoder`` with ``handle_unknown='error'``) is a ``TeacherError``
+        for a declared Domain, and, for an inferred one (levels a pandas category kept, or the hybrid's
+        validation rows hold), a warning and a transfer set without them, as before such levels were drawn.
+        """
+        declared_rate = self._declared_rate(sw)
+        kw = dict(n_synthetic=n_syn, strategy=self.strategy, domain=self.domain_, random_state=seed,
+                  missing_rate=declared_rate, row_weight=sw)
+        view = _TeacherView(self.teacher_, self._frame_input_)
+        try:
+            return make_transfer_set(frame, view, unseen_level_rate=DECLARED_MISSING_RATE, **kw)
+        except TeacherError as exc:
+            novel = getattr(exc, "novel_levels", None)
+            if self.domain is not None or not novel:
+                raise
+        name, levels = next(iter(novel.items()))
+        warnings.warn(
+            f"The teacher cannot read levels the training rows lack (the first, {name!r}: {levels}), so no "
+            f"synthetic row holds them and the model answers them without having seen the teacher's answer. "
+            f"Remove unused categories (X[{name!r}].cat.remove_unused_categories()) to have predict refuse "
+            f"them, or give the teacher an encoder that accepts them (OneHotEncoder(handle_unknown='ignore')).",
+            UserWarning, stacklevel=4)
+        return make_transfer_set(frame, view, unseen_level_rate=0.0, **kw)
 
     def _declared_rate(self, sample_weight: Any) -> float:
         """The share of synthetic rows given a missing value the Domain allows but the rows the synthetic
@@ -365,12 +392,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         self.teacher_ = fit_teacher(self.teacher, teacher_input, self.classes_[y_idx], random_state=seed, sample_weight=sw)
         self._check_teacher_classes()
         n_syn = _n_synthetic(self.n_synthetic, len(frame), self._min_synthetic)
-        declared_rate = self._declared_rate(sw)
-        ts = make_transfer_set(
-            frame, _TeacherView(self.teacher_, self._frame_input_), n_synthetic=n_syn,
-            strategy=self.strategy, domain=self.domain_, random_state=seed, missing_rate=declared_rate,
-            unseen_level_rate=DECLARED_MISSING_RATE, row_weight=sw,
-        )
+        ts = self._transfer_set(frame, sw, n_syn, seed)
         # Map the teacher's class columns onto ours (they can be a permutation).
         order = [list(self.teacher_.classes_).index(c) for c in self.classes_]
         ts.logits = ts.logits[:, order]
@@ -591,16 +613,6 @@ def _warn_unused_levels(frame: pd.DataFrame, domain: Domain) -> None:
             f"the teacher never saw one either. To have predict refuse them instead, remove them: "
             f"X[{name!r}] = X[{name!r}].cat.remove_unused_categories().",
             UserWarning, stacklevel=4)
-
-
-def _in_float32_range(sw: np.ndarray) -> np.ndarray:
-    """Weights whose largest value float32 (in which XGBoost adds weights up) turns into inf or a
-    non-normal number, divided by that value: only their ratios matter then (1e39 each, or 1e-46 each,
-    failed inside XGBoost with "Weights must be positive values" / "base_score must be in (0,1)")."""
-    top = float(np.max(sw, initial=0.0))
-    if top > _FLOAT32_MAX or 0.0 < top < np.finfo(np.float32).tiny:
-        return sw / top
-    return sw
 
 
 def _subset(ts: Any, idx: np.ndarray) -> Any:

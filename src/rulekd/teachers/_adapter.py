@@ -464,6 +464,20 @@ def _seeded(est: Any, random_state: Any) -> Any:
     return est
 
 
+def _mean_one(sample_weight: Any) -> np.ndarray:
+    """Weights divided by their mean, for XGBoost: it compares sums of weights (hessians) with
+    ``min_child_weight=1`` and squares them in float32, so their scale decided whether it could split at all
+    (weights of 0.001 each, as when normalised to sum to 1, or of 1e20 or 1e-30, gave a constant teacher
+    without a word, and 1e39 failed inside XGBoost). Weights of mean 1 are unchanged; the students use the
+    weights as given (frequency weights: the real rows' share of the transfer set)."""
+    w = np.asarray(sample_weight, dtype=np.float64)
+    top = float(np.max(w, initial=0.0))
+    if top <= 0.0 or not np.isfinite(top):
+        return w  # refused by the caller's checks (or XGBoost's own)
+    mean = float(np.mean(w / top))  # the largest first: a sum of weights near 1e308 overflows
+    return w if mean * top == 1.0 else (w / top) / mean
+
+
 def fit_teacher(
     teacher: Any,
     X: Any,
@@ -499,6 +513,8 @@ def fit_teacher(
     est = default_teacher(random_state) if teacher is None else _seeded(clone(teacher), random_state)
     fit_kw = {} if sample_weight is None else {"sample_weight": sample_weight}
     if _is_xgboost(est):
+        if sample_weight is not None:
+            fit_kw = {"sample_weight": _mean_one(sample_weight)}
         enc = LabelEncoder().fit(y)
         if len(enc.classes_) < 2:
             raise TeacherError("The target has a single class; a classifier needs at least two.")

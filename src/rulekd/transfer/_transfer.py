@@ -88,7 +88,7 @@ def sample_synthetic(
     missing but ``X`` never leaves missing (the students pass ``DECLARED_MISSING_RATE`` for a user's
     ``domain=``, so that the rules learn the teacher's answer there; 0 keeps ``X``'s missing values only).
     ``unseen_level_rate``: likewise, the share given a level the Domain lists but ``X`` never holds, in
-    each categorical feature (the students pass the same rate).
+    each categorical feature (the students pass ``DECLARED_MISSING_RATE`` in every fit).
     ``row_weight``: one non-negative weight per row of ``X`` (a student's ``sample_weight``); synthetic
     rows start from, and take values of, real rows drawn in proportion to it, so a row of weight 0
     shapes none of them. ``None`` or equal weights draw every row alike.
@@ -417,11 +417,13 @@ def _teacher_logits(teacher: Any, data: pd.DataFrame, novel: dict | None = None)
             raise TeacherError(f"The teacher cannot read missing values ({first}), and {missing.sum()} transfer "
                                f"rows have them, in {cols}. {fix}") from exc
         if novel:
-            raise TeacherError(
+            err = TeacherError(
                 f"The teacher failed on synthetic rows holding levels the Domain lists but the training rows "
                 f"lack ({first}): {novel}. Give it an encoder that accepts them (e.g. OneHotEncoder("
                 f"handle_unknown='ignore')), use the default XGBoost teacher, or declare only levels the data "
-                f"holds.") from exc
+                f"holds.")
+            err.novel_levels = novel  # a fit with an inferred Domain draws again without them (students/_base)
+            raise err from exc
         raise
     # -inf is a probability of 0 (a log-softmax that underflowed): kept as a finite logit far below the
     # row's largest, whose softmax is still exactly 0; NaN, +inf and rows with no finite logit are refused.
