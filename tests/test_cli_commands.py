@@ -317,9 +317,9 @@ def test_distilled_hybrid_candidates_are_not_polished(max_rules):
                               guards=[])
     model = _build_model(args, None)
     if max_rules is None:
-        assert model.rules is None
-    else:
-        assert model.rules.get_params()["polish"] is False and model.rules.max_rules == 5
+        assert model.rules is None and model.max_rules == 32  # the hybrid's own cap
+    else:  # --max-rules also bounds the rules that answer (it sized only the candidates': 24 answered for 4)
+        assert model.rules.get_params()["polish"] is False and model.rules.max_rules == 5 and model.max_rules == 5
 
 
 # -- reading CSV files as written, and never writing into a model directory ----------------------
@@ -773,3 +773,85 @@ def test_a_parquet_decimal_column_is_a_numeric_feature(tmp_path):
     assert main(["distill", "--data", str(tmp_path / "d.parquet"), "--target", "target", "--max-rules", "2",
                  "--n-synthetic", "300", "--out", str(tmp_path / "m"), "--quiet"]) == 0
     assert load(tmp_path / "m").domain_["amount"].kind == "real"
+
+
+def test_distill_keeps_zero_padded_class_codes_and_names_words_read_as_missing(tmp_path, capsys):
+    """Regression: a target of codes "01", "02", "10" was read as the numbers 1, 2, 10 (predict answered 1 and
+    10, and the audit's labels no longer matched); 'NA' in a text column became a missing value silently."""
+    rng = np.random.default_rng(0)
+    n = 200
+    a = rng.normal(size=n)
+    frame = pd.DataFrame({"a": a.round(3), "g": rng.choice(["yes", "no", "NA"], n),
+                          "grade": np.where(a < -0.5, "01", np.where(a < 0.5, "02", "10"))})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["distill", "--data", str(tmp_path / "t.csv"), "--target", "grade", "--max-rules", "4",
+                 "--n-synthetic", "300", "--out", str(tmp_path / "m")]) == 0
+    err = capsys.readouterr().err
+    assert "column 'g' of" in err and "'NA' (" in err and "read as missing values" in err
+    assert load(tmp_path / "m").classes_.tolist() == ["01", "02", "10"]
+    assert main(["predict", str(tmp_path / "m"), "--data", str(tmp_path / "t.csv"), "--out",
+                 str(tmp_path / "p.csv"), "--quiet"]) == 0
+    pred = pd.read_csv(tmp_path / "p.csv", dtype=str)["prediction"]
+    assert set(pred) <= {"01", "02", "10"}
+    assert main(["audit", str(tmp_path / "m"), "--data", str(tmp_path / "t.csv"), "--target", "grade",
+                 "--out", str(tmp_path / "r.html"), "--json", str(tmp_path / "r.json"), "--quiet"]) == 0
+    perf = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["sections"]["performance"]["model"]
+    assert perf["accuracy"] > 0.9 and not perf["notes"]  # the file's labels read as the model's codes
+    assert [c["class"] for c in perf["roc_auc_per_class"]] == ["01", "02", "10"]
+
+
+def test_refusals_and_counterexamples_print_plain_values(tmp_path):
+    """Regression: the refused column read `cp: level np.int64(5) unseen during fit`, and a hybrid's sampled
+    counterexample showed duration=np.float64(50.0)."""
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=120), "cp": pd.Categorical(rng.integers(0, 4, 120))})
+    y = (frame["a"] > 0).astype(int).to_numpy()
+    _, path = _small_model(tmp_path, frame, y)
+    rows = frame.head(3).assign(cp=pd.Categorical([5, 1, 2]))
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    assert main(["predict", str(path), "--data", str(tmp_path / "rows.csv"), "--out", str(tmp_path / "p.csv"),
+                 "--skip-refused", "--quiet"]) == 0
+    refused = pd.read_csv(tmp_path / "p.csv")["refused"].fillna("").tolist()
+    assert refused[0] == "cp: level 5 unseen during fit" and refused[1:] == ["", ""]
+
+
+def test_a_sampled_hybrid_counterexample_holds_python_values():
+    import warnings
+
+    from xgboost import XGBClassifier
+
+    from rulekd import DistilledMLPClassifier, HybridClassifier
+    from rulekd.verify import Invariant
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.integers(0, 5, 200).astype(float), "b": rng.normal(size=200)})
+    y = (X["a"] + X["b"] > 2).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = HybridClassifier(teacher=XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1),
+                             student=DistilledMLPClassifier(hidden_layer_sizes=(4,), max_epochs=3),
+                             n_synthetic=300, random_state=0).fit(X, y)
+    found = h._search_violation(Invariant("a"))
+    assert found is not None
+    assert all(type(v) in (float, int) for row in (found["x"], found["x_prime"]) for v in row.values())
+
+
+def test_distill_warns_of_numbers_with_a_marker_for_missing_values(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    chol = rng.integers(150, 300, 120).astype(str).astype(object)
+    chol[[3, 7]] = "?"  # UCI's marker for a missing value
+    frame = pd.DataFrame({"a": rng.normal(size=120), "chol": chol, "y": rng.integers(0, 2, 120)})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert main(["distill", "--data", str(tmp_path / "t.csv"), "--target", "y", "--max-rules", "2",
+                 "--n-synthetic", "200", "--out", str(tmp_path / "m")]) == 0
+    err = capsys.readouterr().err
+    assert "column 'chol' of" in err and "holds numbers except ['?'] (2 cells)" in err
+
+
+def test_predict_out_dash_writes_the_standard_output(files, rules_dir, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", "-"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith("prediction") and len(out.splitlines()) == 101
+    assert not (tmp_path / "-").exists()

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ._tables import (check_new_file, check_writable, read_table, refuse_inside_model_directory, refuse_nested,
-                      separator_hint, split_target, write_csv)
+                      separator_hint, split_target, write_csv, zero_padded_codes)
 from .exceptions import RulekdError
 from .verify._cli import _positive_float
 
@@ -169,8 +169,10 @@ def _build_model(args: argparse.Namespace, teacher: Any) -> Any:
     # The hybrid's own candidate rule student unless a budget is given (as it was benchmarked: no polish).
     rules = None if args.max_rules is None else DistilledRuleClassifier(max_rules=args.max_rules, polish=False)
     transparency = 0.5 if args.transparency is None else args.transparency
+    # --max-rules bounds the rules that answer (it sized only the candidate student's, and 24 answered for 4).
+    cap = {} if args.max_rules is None else {"max_rules": args.max_rules}
     return HybridClassifier(teacher=teacher, rules=rules, transparency=transparency, guards=tuple(args.guards),
-                            n_synthetic=n_syn, domain=domain, random_state=seed)
+                            n_synthetic=n_syn, domain=domain, random_state=seed, **cap)
 
 
 def _domain_arg(path: str | None) -> Any:
@@ -254,7 +256,9 @@ def cmd_distill(args: argparse.Namespace) -> int:
     _check_model_folder(out)
     with _progress(["reading data", "fitting", "saving"], args.quiet) as step:
         step("reading data")
-        frame = read_table(args.data, encoding=args.encoding)
+        codes = [args.target] if zero_padded_codes(args.data, args.target, args.encoding) else []
+        frame = read_table(args.data, encoding=args.encoding, text_columns=codes)  # "01" stays "01"
+        _warn_na_tokens(frame, args.data)
         X, y = split_target(frame, args.target, args.data)
         X = _drop_columns(X, args.drop, args.data, args.target)
         refuse_nested(X, args.data)
@@ -303,6 +307,24 @@ def _warn_formatted_numbers(X: pd.DataFrame, source: str) -> None:
             print(f"rulekd distill: warning: column {str(c)!r} of {source!r} holds numbers written with thousands "
                   f"separators (e.g. {text[text.str.contains(',')].iloc[0]!r}); they are read as text, a categorical "
                   f"feature with one level per number. Remove the separators to make it numeric.", file=sys.stderr)
+            continue
+        number = text.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+        odd = sorted(set(text[~number]))
+        if len(text) and number.mean() >= 0.9 and 0 < len(odd) <= 3:
+            # Numbers but for a marker such as "?" (UCI's missing values): a level per number, silently.
+            print(f"rulekd distill: warning: column {str(c)!r} of {source!r} holds numbers except {odd} "
+                  f"({int((~number).sum())} cells); it is read as text, a categorical feature with one level per "
+                  f"number. If those cells are missing values, leave them empty (or write NA) to make it numeric.",
+                  file=sys.stderr)
+
+
+def _warn_na_tokens(frame: pd.DataFrame, source: str) -> None:
+    """A warning for words read as missing values in text columns ("NA" may be a level: not applicable)."""
+    for c, tokens in frame.attrs.get("na_tokens", {}).items():
+        shown = ", ".join(f"{t!r} ({n})" for t, n in list(tokens.items())[:5])
+        print(f"rulekd distill: warning: column {c!r} of {source!r}: cells {shown} were read as missing values. "
+              f"If such a word is a level of its own (e.g. 'NA' for not applicable), rename it in the file (e.g. "
+              f"to 'not applicable'); empty cells are missing values.", file=sys.stderr)
 
 
 def _print_warnings(command: str, caught: list) -> None:
@@ -369,7 +391,8 @@ def _features(model: Any, frame: pd.DataFrame, source: str) -> pd.DataFrame:
 def cmd_predict(args: argparse.Namespace) -> int:
     """Predictions of a saved model for every row of a data file, as CSV in input order."""
     model = _load_model(args.model)
-    out = check_new_file(args.out, args.force, inputs=(args.data,))
+    to_stdout = args.out == "-"  # as for export: "-" is the standard output, not a file named "-"
+    out = None if to_stdout else check_new_file(args.out, args.force, inputs=(args.data,))
     texts = _text_features(model)
     frame = read_table(args.data, encoding=args.encoding, text_columns=list(texts), text_levels=texts)
     X = _features(model, frame, args.data)
@@ -396,6 +419,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
         result["refused"] = reasons
         print(f"rulekd predict: {int((~ok).sum())} of {len(X)} rows refused (no prediction; the 'refused' column "
               f"says why)", file=sys.stderr)
+    if to_stdout:
+        result.to_csv(sys.stdout, index=False)
+        return 0
     write_csv(result, out, args.force)
     _say(args)(f"wrote {int(ok.sum())} predictions to {out}" + (f" ({int((~ok).sum())} rows refused, left empty)"
                                                                  if not ok.all() else ""))
@@ -432,7 +458,8 @@ def _refused(model: Any, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
             known = pd.Index(list(spec.levels), dtype=object)
             unseen = col.notna().to_numpy() & (known.get_indexer(col.astype(object).to_numpy()) < 0)
             for i in np.flatnonzero(unseen):
-                why[i].append(f"{spec.name}: level {col.iloc[i]!r} unseen during fit")
+                v = col.iloc[i]
+                why[i].append(f"{spec.name}: level {(v.item() if isinstance(v, np.generic) else v)!r} unseen during fit")
         elif not pd.api.types.is_numeric_dtype(col.dtype) or isinstance(col.dtype, pd.CategoricalDtype):
             number = pd.to_numeric(col.astype(object), errors="coerce")
             text = col.notna().to_numpy() & number.isna().to_numpy()
@@ -461,7 +488,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise _cli_error(f"--json {args.json!r} is the same file as --out; give the JSON report a name of its own "
                          f"(e.g. ending in .json).")
     texts = _text_features(model)
-    frame = read_table(args.data, encoding=args.encoding, text_columns=list(texts), text_levels=texts)
+    codes = [args.target] if all(isinstance(c, str) for c in model.classes_.tolist()) else []
+    frame = read_table(args.data, encoding=args.encoding, text_columns=list(texts) + codes, text_levels=texts)
     X, y = split_target(frame, args.target, args.data)
     for c in args.protected:
         if c not in X.columns:
@@ -603,7 +631,8 @@ def add_parsers(sub: Any) -> None:
                    help="'xgboost' (fitted here, the default), a fitted XGBoost model's JSON file, or a rulekd "
                         "model directory (or its teacher file), whose teacher is used as is with its labels")
     d.add_argument("--max-rules", type=int, default=None, metavar="N",
-                   help="rule budget (rules, hybrid) or leaves (tree); default 16")
+                   help="at most N rules (rules; hybrid: the rules that answer, and its candidate rule student's "
+                        "budget) or leaves (tree); default 16 (hybrid: 32)")
     d.add_argument("--max-conditions", type=int, default=None, metavar="K",
                    help="rules: at most K conditions in any one rule (default: no limit)")
     d.add_argument("--transparency", type=float, default=None, metavar="F",
@@ -628,7 +657,8 @@ def add_parsers(sub: Any) -> None:
     p = sub.add_parser("predict", help="predict with a saved model")
     p.add_argument("model", metavar="DIR", help="model directory")
     p.add_argument("--data", required=True, metavar="X", help="rows to predict (.csv, .tsv or .parquet)")
-    p.add_argument("--out", required=True, metavar="PRED.csv", help="CSV to write: prediction (+ decided_by, probabilities)")
+    p.add_argument("--out", required=True, metavar="PRED.csv",
+                   help="CSV to write: prediction (+ decided_by, probabilities); - for the standard output")
     p.add_argument("--proba", action="store_true", help="add one probability column per class")
     p.add_argument("--skip-refused", action="store_true",
                    help="rows the model refuses (a level unseen during fit, text in a numeric feature, a missing "

@@ -113,6 +113,8 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
     if len(frame) == 0:
         raise TableError(f"{str(p)!r} has a header but no rows.")
     frame.columns = [str(c) for c in frame.columns]
+    if suffix in CSV_SUFFIXES:
+        frame.attrs["na_tokens"] = _na_tokens(p, frame, sep, encoding, text_levels or {})
     for c in frame.columns:
         col = frame[c]
         if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
@@ -129,6 +131,41 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
                 frame[c] = col.map(lambda v: v if pd.isna(v) else str(v))
             frame[c] = frame[c].astype("category")
     return frame
+
+
+def _na_tokens(p: Path, frame: pd.DataFrame, sep: str, encoding: str,
+               text_levels: Mapping[str, Sequence[str]]) -> dict[str, dict[str, int]]:
+    """Per text column with missing values, the words pandas read as missing ("NA", "null", "None", ...;
+    not empty cells) and how often: a level such as "NA" (not applicable) becomes a missing value
+    silently otherwise. Columns whose levels a model keeps as text (``text_levels``) are left out."""
+    from pandas._libs.parsers import STR_NA_VALUES
+
+    cols = [c for c in frame.columns if c not in text_levels and frame[c].isna().any()
+            and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype))]
+    if not cols:
+        return {}
+    raw = pd.read_csv(p, sep=sep, encoding=encoding, usecols=cols, dtype=str, keep_default_na=False,
+                      index_col=False, low_memory=False)
+    out = {}
+    for c in cols:
+        counts = raw[c].str.strip()[raw[c].str.strip().isin(STR_NA_VALUES - {""})].value_counts()
+        if len(counts):
+            out[c] = {str(k): int(v) for k, v in counts.items()}
+    return out
+
+
+def zero_padded_codes(path: str | Path, column: str, encoding: str = "utf-8") -> bool:
+    """Whether a CSV column holds numbers written with leading zeros ("01", "007"): codes, which reading
+    them as numbers would turn into other labels (1, 7)."""
+    p = Path(path)
+    if p.suffix.lower() not in CSV_SUFFIXES:
+        return False
+    try:
+        raw = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", encoding=encoding, usecols=[column],
+                          dtype=str, keep_default_na=False, index_col=False, low_memory=False)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, LookupError):
+        return False  # read_table names the problem
+    return bool(raw[column].str.strip().str.fullmatch(r"[-+]?0\d+").any())
 
 
 def _na_options(header: Sequence[str], text_levels: Mapping[str, Sequence[str]]) -> dict:

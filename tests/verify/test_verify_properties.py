@@ -267,3 +267,14 @@ def test_a_feature_named_like_a_second_inputs_copy_does_not_hide_a_violation():
     rs = RuleSet((Rule((C("a", ">", 0.5),), 1),), classes=(0, 1), default=0, ordered=True)
     rep = verify(rs, dom, properties=[Invariant("a"), Monotone("a", "decreasing", toward=1)], checks="none")
     assert [f.status for f in rep.findings] == ["violated", "violated"]
+
+
+def test_a_property_proved_because_no_input_meets_its_condition_says_so():
+    """`if age > 100 then bad` over ages 18-99 holds for no input at all: proved, and the report says it is
+    vacuous (a CLI user read 'proved' while predict answered 'good' for age 120, outside the Domain)."""
+    rep = verify(RULES, DOM, properties=["if age > 100 then bad", "if age > 40 and age < 42 then good"],
+                 checks="none")
+    vac, real = rep.findings
+    assert vac.status == "proved" and vac.details == {"vacuous": True} and "vacuously" in vac.message
+    assert "vacuously" not in real.message and not real.details.get("vacuous")
+    assert "vacuously" in rep.summary()

@@ -840,10 +840,12 @@ class HybridClassifier(DistilledClassifierMixin):
         if ok.all():
             return None
         i = int(np.flatnonzero(~ok)[0])
-        row = {k: (None if pd.isna(v) else v) for k, v in X1.iloc[i].items()}
-        if X2 is None:
-            return row
-        return {"x": row, "x_prime": {k: (None if pd.isna(v) else v) for k, v in X2.iloc[i].items()}}
+
+        def plain(frame: pd.DataFrame) -> dict:  # Python values (np.float64(50.0) read badly in a report)
+            return {k: (None if pd.isna(v) else (v.item() if isinstance(v, np.generic) else v))
+                    for k, v in frame.iloc[i].items()}
+
+        return plain(X1) if X2 is None else {"x": plain(X1), "x_prime": plain(X2)}
 
     @property
     def guarding_(self) -> Guarding:

@@ -36,6 +36,7 @@ from ..verify import Finding, VerificationReport
 from ..verify._checks import Context, Solver, Spec
 from ..verify._encode import Encoding, frame_from_rows
 from ..verify._properties import PropertyContext, check_time_budget, parse_properties
+from ..verify._verify import _vacuous
 
 __all__ = ["verify_hybrid", "implies_conflict", "ImpliesScreen"]
 
@@ -191,9 +192,10 @@ def verify_hybrid(
         text = prop.text()
         secs = time.perf_counter() - t0
         if res.status == "unsat":
+            vac = _vacuous(ctx.solver, ctx.enc, prop)
             findings.append(Finding("property", "proved", f"'{text}' holds on every input of the Domain, "
-                                    f"whichever part answers (proved for any network).", seconds=secs,
-                                    property=text))
+                                    f"whichever part answers (proved for any network){vac}.", seconds=secs,
+                                    property=text, details={"vacuous": True} if vac else {}))
         elif res.status == "unknown":
             findings.append(Finding("property", "unknown", f"'{text}' is undecided: {res.reason}.", seconds=secs,
                                     property=text, details={"reason": res.reason}))
@@ -255,7 +257,7 @@ def _violated(hybrid: Any, prop: Any, rows: list, domain: Any, names: list, pred
     frame = pd.concat([frame_from_rows([r], domain) for r in rows], ignore_index=True)
     X = frame[names] if hybrid._frame_input_ else frame[names].to_numpy(dtype=np.float64, na_value=np.nan)
     by = list(hybrid.decided_by(X))
-    preds = list(predict(frame))
+    preds = [v.item() if isinstance(v, np.generic) else v for v in predict(frame)]
     text = prop.text()
     return Finding("property", "violated", f"'{text}' fails on {how} (predictions: {', '.join(map(repr, preds))}; "
                    f"answered by {', '.join(map(str, by))}).", rules=tuple(b for b in by if b != "student"),

@@ -58,7 +58,8 @@ def add_verify_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("rules", metavar="DIR|RULES.json",
                    help="a model directory (rulekd distill / rulekd.save) or a rule set in the rulekd JSON format")
     p.add_argument("--domain", metavar="DOMAIN.json",
-                   help="Domain in the rulekd JSON format (default: every feature unbounded, missing allowed)")
+                   help="Domain in the rulekd JSON format (default: a model directory's own Domain, the range "
+                        "of its training data; for a rules JSON, every feature unbounded, missing allowed)")
     p.add_argument("--property", dest="properties", action="append", default=[], metavar="TEXT",
                    help='a property, e.g. "if age < 25 and amount > 10000 then bad", '
                         '"monotone duration increasing toward bad", "invariant sex"; repeatable')

@@ -366,6 +366,17 @@ def equivalence_finding(spec: C.Spec, n_jobs: int | None) -> Finding:
     return C.finish_equivalence(ectx, res, time.perf_counter() - t0)
 
 
+def _vacuous(solver: Any, enc: Any, prop: Property) -> str:
+    """For an ``Implies`` proved because no input of the Domain meets its condition, words that say so (a
+    condition outside the training data's range, ``if age > 100 then ...``, is proved for no input at all)."""
+    from ._properties import Implies
+
+    if not isinstance(prop, Implies) or solver.check([prop.condition.z3(enc.cond)], [enc]).status != "unsat":
+        return ""
+    return (", vacuously: no input of the Domain meets its condition (check the condition against the Domain's "
+            "bounds and levels)")
+
+
 def check_properties(ctx: C.Context, props: Sequence[Property]) -> list[Finding]:
     """One finding per property, each from a single Z3 query over the Domain."""
     out = []
@@ -382,8 +393,9 @@ def check_properties(ctx: C.Context, props: Sequence[Property]) -> list[Finding]
         text = prop.text()
         secs = time.perf_counter() - t0
         if res.status == "unsat":
-            out.append(Finding("property", "proved", f"'{text}' holds on every input of the Domain.",
-                               seconds=secs, property=text))
+            vac = _vacuous(ctx.solver, ctx.enc, prop)
+            out.append(Finding("property", "proved", f"'{text}' holds on every input of the Domain{vac}.",
+                               seconds=secs, property=text, details={"vacuous": True} if vac else {}))
         elif res.status == "unknown":
             out.append(Finding("property", "unknown", f"'{text}' is undecided: {res.reason}.", seconds=secs,
                                property=text, details={"reason": res.reason}))
