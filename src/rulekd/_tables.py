@@ -144,8 +144,11 @@ def _na_tokens(p: Path, frame: pd.DataFrame, sep: str, encoding: str,
             and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype))]
     if not cols:
         return {}
-    raw = pd.read_csv(p, sep=sep, encoding=encoding, usecols=cols, dtype=str, keep_default_na=False,
-                      index_col=False, low_memory=False)
+    try:
+        raw = pd.read_csv(p, sep=sep, encoding=encoding, usecols=cols, dtype=str, keep_default_na=False,
+                          index_col=False, low_memory=False)
+    except (OSError, ValueError, pd.errors.ParserError):  # a warning's worth: never a reason to fail the read
+        return {}
     out = {}
     for c in cols:
         counts = raw[c].str.strip()[raw[c].str.strip().isin(STR_NA_VALUES - {""})].value_counts()
@@ -163,8 +166,8 @@ def zero_padded_codes(path: str | Path, column: str, encoding: str = "utf-8") ->
     try:
         raw = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", encoding=encoding, usecols=[column],
                           dtype=str, keep_default_na=False, index_col=False, low_memory=False)
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, LookupError):
-        return False  # read_table names the problem
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, LookupError):
+        return False  # read_table names the problem (a missing file, a column it lacks, ...)
     return bool(raw[column].str.strip().str.fullmatch(r"[-+]?0\d+").any())
 
 
