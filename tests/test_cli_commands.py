@@ -855,3 +855,19 @@ def test_predict_out_dash_writes_the_standard_output(files, rules_dir, tmp_path,
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("prediction") and len(out.splitlines()) == 101
     assert not (tmp_path / "-").exists()
+
+
+def test_a_bare_xgboost_file_and_text_labels_are_told_how_to_match(tmp_path, capsys):
+    """A teacher.json copied out of its model directory knows classes 0, 1, ... only: the message named 'Fit the
+    teacher on the same labels', though it was; now it says why and what to pass."""
+    from xgboost import XGBClassifier
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=80), "b": rng.normal(size=80)})
+    y = (frame["a"] > 0).astype(int)
+    XGBClassifier(n_estimators=5, max_depth=2).fit(frame, y).save_model(str(tmp_path / "teacher.json"))
+    frame.assign(target=np.where(y == 1, "good", "bad")).to_csv(tmp_path / "t.csv", index=False)
+    assert main(["distill", "--data", str(tmp_path / "t.csv"), "--target", "target", "--teacher",
+                 str(tmp_path / "teacher.json"), "--max-rules", "2", "--out", str(tmp_path / "m"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "A saved XGBoost model keeps no class labels" in err and "--teacher DIR" in err

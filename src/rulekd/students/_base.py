@@ -431,9 +431,13 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         t = set(self.teacher_.classes_.tolist())
         missing = [c for c in self.classes_.tolist() if c not in t]
         if missing:
+            codes = sorted(map(str, t)) == sorted(str(i) for i in range(len(t)))
             raise ValueError(
                 f"The teacher does not know the classes {missing}; its classes are {sorted(map(str, t))}. "
-                f"Fit the teacher on the same labels."
+                + ("A saved XGBoost model keeps no class labels (it answers 0, 1, ... in the order of the labels "
+                   "it was fitted on): pass the rulekd model directory it came from (rulekd distill --teacher DIR), "
+                   "or labels 0..k-1 in that order." if codes and not all(str(c).isdigit() for c in missing)
+                   else "Fit the teacher on the same labels.")
             )
 
     # -- prediction (rule students) -------------------------------------------
