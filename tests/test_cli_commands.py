@@ -277,6 +277,9 @@ def test_option_misuse_is_reported(files, tmp_path, capsys):
     assert "--model rules only" in _err(capsys)
     assert main(base + ["--max-conditions", "0"]) == 2
     assert "--max-conditions must be at least 1" in _err(capsys)
+    assert main(base + ["--seed", "-1"]) == 2
+    err = _err(capsys)
+    assert "--seed must be a whole number from 0 to 4294967295, got -1" in err and "RandomState" not in err
     assert not (tmp_path / "m").exists()
 
 
@@ -871,3 +874,11 @@ def test_a_bare_xgboost_file_and_text_labels_are_told_how_to_match(tmp_path, cap
                  str(tmp_path / "teacher.json"), "--max-rules", "2", "--out", str(tmp_path / "m"), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "A saved XGBoost model keeps no class labels" in err and "--teacher DIR" in err
+
+
+@pytest.mark.parametrize("body", ["1,5;2;0\n3;4,5;1\n", "1;2;0\n3,1;4,5,6,7;1\n"])
+def test_a_semicolon_file_with_commas_in_its_fields_is_named_as_such(tmp_path, capsys, body):
+    (tmp_path / "t.csv").write_text("a;b;target\n" + body, encoding="utf-8")
+    assert main(["distill", "--data", str(tmp_path / "t.csv"), "--target", "target", "--out",
+                 str(tmp_path / "m"), "--quiet"]) == 2
+    assert "its fields look separated by ';', not commas" in capsys.readouterr().err

@@ -140,6 +140,8 @@ def _build_model(args: argparse.Namespace, teacher: Any) -> Any:
     from . import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier, HybridClassifier
 
     seed = args.seed
+    if not 0 <= seed < 2**32:  # the API's message named numpy's RandomState
+        raise _cli_error(f"--seed must be a whole number from 0 to 4294967295, got {seed}.")
     if args.max_rules is not None and args.max_rules < 1:
         raise _cli_error(f"--max-rules must be at least 1, got {args.max_rules}.")
     if args.max_conditions is not None and args.max_conditions < 1:

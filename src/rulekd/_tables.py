@@ -98,13 +98,15 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
                 f"{str(p)!r} is not {encoding} text (byte {exc.start}); re-save it as UTF-8 or pass --encoding."
             ) from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise TableError(f"{str(p)!r} is not a well-formed CSV file: {str(exc).strip()}") from None
+            # A header with one field holding ';' (a spreadsheet's export) and rows with commas in them.
+            raise TableError(f"{str(p)!r} is not a well-formed CSV file: {str(exc).strip().rstrip('.')}."
+                             + (separator_hint(header) if len(header) == 1 else "")) from None
         if any(issubclass(w.category, pd.errors.ParserWarning) and "does not match length" in str(w.message)
                for w in caught):
             raise TableError(
                 f"{str(p)!r} has rows with more fields than its header ({len(header)} columns: "
                 f"{', '.join(map(repr, header[:10]))}{' ...' if len(header) > 10 else ''}); name every column "
-                f"in the header or remove the extra fields."
+                f"in the header or remove the extra fields." + (separator_hint(header) if len(header) == 1 else "")
             )
     else:
         raise TableError(
