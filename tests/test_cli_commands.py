@@ -882,3 +882,10 @@ def test_a_semicolon_file_with_commas_in_its_fields_is_named_as_such(tmp_path, c
     assert main(["distill", "--data", str(tmp_path / "t.csv"), "--target", "target", "--out",
                  str(tmp_path / "m"), "--quiet"]) == 2
     assert "its fields look separated by ';', not commas" in capsys.readouterr().err
+
+
+def test_demo_refuses_a_negative_seed_in_cli_words(tmp_path, capsys):
+    assert main(["demo", "--seed", "-1", "--out", str(tmp_path / "d"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--seed must be a whole number from 0 to 4294967295, got -1" in err and "RandomState" not in err
+    assert not (tmp_path / "d").exists()

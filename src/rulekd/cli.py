@@ -114,6 +114,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     if args.max_rules < 1:
         raise CLIError(f"--max-rules must be at least 1, got {args.max_rules}.")
+    if not 0 <= args.seed < 2**32:
+        raise CLIError(f"--seed must be a whole number from 0 to 4294967295, got {args.seed}.")
     out = Path(args.out)
     _prepare_out_dir(out, DEMO_FILES, args.force)
     say = (lambda *a: None) if args.quiet else (lambda *a: print(*a, flush=True))

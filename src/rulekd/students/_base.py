@@ -93,7 +93,8 @@ def declared_domain(domain: Domain, frame: pd.DataFrame) -> tuple[Domain, pd.Dat
         where = f"its features {why[:5]}" if why else "a one-hot group or a linear constraint"
         raise ValueError(
             f"{len(bad)} row(s) of X lie outside domain= (the first, row {int(bad[0])}, in {where}). Widen the "
-            f"Domain (Domain.update: bounds, levels, allow_missing=True) or drop those rows."
+            f"Domain (Domain.update: bounds, levels, allow_missing=True; for rulekd distill, edit the --domain "
+            f"file's \"lower\", \"upper\", \"levels\" or \"allow_missing\") or drop those rows."
         )
     return domain, frame
 
