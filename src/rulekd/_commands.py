@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ._tables import (check_new_file, check_writable, read_table, refuse_inside_model_directory, refuse_nested,
-                      separator_hint, split_target, write_csv, zero_padded_codes)
+                      na_tokens, separator_hint, split_target, write_csv, zero_padded_codes)
 from .exceptions import RulekdError
 from .verify._cli import _positive_float
 
@@ -260,7 +260,7 @@ def cmd_distill(args: argparse.Namespace) -> int:
         step("reading data")
         codes = [args.target] if zero_padded_codes(args.data, args.target, args.encoding) else []
         frame = read_table(args.data, encoding=args.encoding, text_columns=codes)  # "01" stays "01"
-        _warn_na_tokens(frame, args.data)
+        _warn_na_tokens(na_tokens(args.data, frame, args.encoding), args.data)
         X, y = split_target(frame, args.target, args.data)
         X = _drop_columns(X, args.drop, args.data, args.target)
         refuse_nested(X, args.data)
@@ -320,9 +320,9 @@ def _warn_formatted_numbers(X: pd.DataFrame, source: str) -> None:
                   file=sys.stderr)
 
 
-def _warn_na_tokens(frame: pd.DataFrame, source: str) -> None:
+def _warn_na_tokens(found: dict[str, dict[str, int]], source: str) -> None:
     """A warning for words read as missing values in text columns ("NA" may be a level: not applicable)."""
-    for c, tokens in frame.attrs.get("na_tokens", {}).items():
+    for c, tokens in found.items():
         shown = ", ".join(f"{t!r} ({n})" for t, n in list(tokens.items())[:5])
         print(f"rulekd distill: warning: column {c!r} of {source!r}: cells {shown} were read as missing values. "
               f"If such a word is a level of its own (e.g. 'NA' for not applicable), rename it in the file (e.g. "

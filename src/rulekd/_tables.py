@@ -115,8 +115,6 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
     if len(frame) == 0:
         raise TableError(f"{str(p)!r} has a header but no rows.")
     frame.columns = [str(c) for c in frame.columns]
-    if suffix in CSV_SUFFIXES:
-        frame.attrs["na_tokens"] = _na_tokens(p, frame, sep, encoding, text_levels or {})
     for c in frame.columns:
         col = frame[c]
         if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
@@ -135,25 +133,33 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
     return frame
 
 
-def _na_tokens(p: Path, frame: pd.DataFrame, sep: str, encoding: str,
-               text_levels: Mapping[str, Sequence[str]]) -> dict[str, dict[str, int]]:
-    """Per text column with missing values, the words pandas read as missing ("NA", "null", "None", ...;
-    not empty cells) and how often: a level such as "NA" (not applicable) becomes a missing value
-    silently otherwise. Columns whose levels a model keeps as text (``text_levels``) are left out."""
+def _raw_text(path: str | Path, columns: Sequence[str], encoding: str) -> pd.DataFrame | None:
+    """``columns`` of a CSV file as the text written in it (no number parsing, no missing-value words),
+    or None for another kind of file or one ``read_table`` will refuse (it names the problem)."""
+    p = Path(path)
+    if p.suffix.lower() not in CSV_SUFFIXES or not columns:
+        return None
+    try:
+        return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", encoding=encoding,
+                           usecols=list(columns), dtype=str, keep_default_na=False, index_col=False, low_memory=False)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, LookupError):
+        return None
+
+
+def na_tokens(path: str | Path, frame: pd.DataFrame, encoding: str = "utf-8") -> dict[str, dict[str, int]]:
+    """Per text column of ``frame`` (``read_table(path)``) with missing values, the words pandas read as
+    missing ("NA", "null", "None", ...; not empty cells) and how often: a level such as "NA" (not
+    applicable) becomes a missing value silently otherwise."""
     from pandas._libs.parsers import STR_NA_VALUES
 
-    cols = [c for c in frame.columns if c not in text_levels and frame[c].isna().any()
-            and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype))]
-    if not cols:
-        return {}
-    try:
-        raw = pd.read_csv(p, sep=sep, encoding=encoding, usecols=cols, dtype=str, keep_default_na=False,
-                          index_col=False, low_memory=False)
-    except (OSError, ValueError, pd.errors.ParserError):  # a warning's worth: never a reason to fail the read
-        return {}
+    cols = [c for c in frame.columns if frame[c].isna().any()
+            and (frame[c].dtype == object or isinstance(frame[c].dtype, pd.CategoricalDtype)
+                 or pd.api.types.is_string_dtype(frame[c].dtype))]
+    raw = _raw_text(path, cols, encoding)
     out = {}
-    for c in cols:
-        counts = raw[c].str.strip()[raw[c].str.strip().isin(STR_NA_VALUES - {""})].value_counts()
+    for c in cols if raw is not None else []:
+        text = raw[c].str.strip()
+        counts = text[text.isin(STR_NA_VALUES - {""})].value_counts()
         if len(counts):
             out[c] = {str(k): int(v) for k, v in counts.items()}
     return out
@@ -162,15 +168,8 @@ def _na_tokens(p: Path, frame: pd.DataFrame, sep: str, encoding: str,
 def zero_padded_codes(path: str | Path, column: str, encoding: str = "utf-8") -> bool:
     """Whether a CSV column holds numbers written with leading zeros ("01", "007"): codes, which reading
     them as numbers would turn into other labels (1, 7)."""
-    p = Path(path)
-    if p.suffix.lower() not in CSV_SUFFIXES:
-        return False
-    try:
-        raw = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", encoding=encoding, usecols=[column],
-                          dtype=str, keep_default_na=False, index_col=False, low_memory=False)
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, LookupError):
-        return False  # read_table names the problem (a missing file, a column it lacks, ...)
-    return bool(raw[column].str.strip().str.fullmatch(r"[-+]?0\d+").any())
+    raw = _raw_text(path, [column], encoding)
+    return raw is not None and bool(raw[column].str.strip().str.fullmatch(r"[-+]?0\d+").any())
 
 
 def _na_options(header: Sequence[str], text_levels: Mapping[str, Sequence[str]]) -> dict:

@@ -397,13 +397,6 @@ def _exact_integers(values: Any) -> tuple[np.ndarray, np.ndarray] | None:
         # Nullable integers (Int64, int64[pyarrow]): with a missing value numpy would see objects.
         miss = np.asarray(values.isna(), dtype=bool)
         arr = values.to_numpy(dtype=values.dtype.numpy_dtype, na_value=0)
-    elif isinstance(values, pd.api.extensions.ExtensionArray):
-        arr = np.asarray(values)
-        if arr.dtype == object:
-            return _object_integers(arr)
-        if arr.dtype.kind not in "iu":
-            return None
-        miss = np.zeros(arr.shape, dtype=bool)
     else:
         arr = np.asarray(values)
         if arr.dtype == object:

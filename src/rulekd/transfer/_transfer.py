@@ -168,26 +168,20 @@ def sample_synthetic(
 
 
 def _merged(groups: list[list[str]], names: Sequence[str]) -> list[list[str]]:
-    """Groups that share a feature joined into one (connected components), each in ``names``' order:
-    tying each group's members to its first in turn undid an earlier tie (p + q == 1 and q + r == 1:
-    p kept q's old donor row)."""
+    """Groups that share a feature joined into one (connected components, as ``correlated_groups``), each in
+    ``names``' order: tying each group's members to its first in turn undid an earlier tie (p + q == 1 and
+    q + r == 1: p kept q's old donor row)."""
     if not groups:
         return []
     index = {n: i for i, n in enumerate(names)}
-    parent = list(range(len(names)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    linked = np.zeros((len(names), len(names)), dtype=bool)
     for g in groups:
         for m in g[1:]:
-            parent[root(index[m])] = root(index[g[0]])
+            linked[index[g[0]], index[m]] = True
+    _, label = connected_components(linked, directed=False)
     members: dict[int, list[str]] = {}
     for n in sorted({n for g in groups for n in g}, key=index.__getitem__):
-        members.setdefault(root(index[n]), []).append(n)
+        members.setdefault(int(label[index[n]]), []).append(n)
     return [m for m in members.values() if len(m) > 1]
 
 
@@ -323,7 +317,7 @@ def _spread(x: np.ndarray) -> float:
     if not x.size:
         return 0.0
     scale = float(np.max(np.abs(x)))
-    if scale == 0.0 or scale < 1e150:
+    if scale < 1e150:
         return float(np.std(x))
     return float(np.std(x / scale)) * scale
 
