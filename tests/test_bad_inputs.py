@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import inspect
 import os
 import re
@@ -545,6 +546,47 @@ def test_writing_through_a_symbolic_link_replaces_its_target(tmp_path):
     atomic_write_text(tmp_path / "link.txt", "new")
     assert (tmp_path / "link.txt").is_symlink()
     assert (tmp_path / "real.txt").read_text(encoding="utf-8") == "new"
+
+
+def test_a_new_file_is_complete_and_synced_before_it_appears(tmp_path, monkeypatch):
+    """write_text without overwrite wrote the path itself, unsynced: a crash left a half-written file."""
+    from rulekd import _io
+
+    events = []
+    real_fsync, real_link = os.fsync, os.link
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+
+    def link(src, dst):
+        assert not os.path.exists(dst)
+        assert open(src, encoding="utf-8").read() == "complete text"  # whole before it gets its name
+        events.append("link")
+        return real_link(src, dst)
+
+    monkeypatch.setattr(os, "link", link)
+    _io.write_text(tmp_path / "report.html", "complete text")
+    assert events[:2] == ["fsync", "link"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html"]
+    with pytest.raises(FileExistsError, match="already exists"):
+        _io.write_text(tmp_path / "report.html", "other")
+    assert (tmp_path / "report.html").read_text(encoding="utf-8") == "complete text"
+
+
+def test_a_new_file_appearing_meanwhile_is_kept_even_without_hard_links(tmp_path, monkeypatch):
+    from rulekd import _io
+
+    def appear_then_refuse_links(src, dst):
+        Path(dst).write_text("the user's file", encoding="utf-8")  # written by someone else meanwhile
+        raise PermissionError(errno.EPERM, "Operation not permitted")  # as on a file system without links
+
+    monkeypatch.setattr(os, "link", appear_then_refuse_links)
+    with pytest.raises(FileExistsError, match="already exists"):
+        _io.write_text(tmp_path / "rules.json", "ours")
+    assert (tmp_path / "rules.json").read_text(encoding="utf-8") == "the user's file"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rules.json"]  # no temporary file left
+    monkeypatch.setattr(os, "link", lambda src, dst: (_ for _ in ()).throw(OSError(errno.ENOTSUP, "no links")))
+    _io.write_text(tmp_path / "other.json", "ours")  # the fallback: a rename after a check
+    assert (tmp_path / "other.json").read_text(encoding="utf-8") == "ours"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "rules.json"]
 
 
 def test_rule_and_domain_files_are_kept_unless_overwrite(tmp_path):

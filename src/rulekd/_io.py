@@ -83,13 +83,16 @@ def fsync_dir(folder: Any) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: Any, text: str) -> None:
+def atomic_write_text(path: Any, text: str, *, replace: bool = True) -> None:
     """Write ``text`` to ``path`` through a temporary file and a rename.
 
     A reader never sees a half-written file, and an existing file is only
     replaced once the new content is complete. The temporary file has a name
     of its own (``.<name>.<random>.tmp``, created exclusively), so no other
     file is touched; a symbolic link is followed (its target is replaced).
+    ``replace=False`` never replaces a file: the complete temporary file is
+    linked to ``path``, which fails (``FileExistsError``) if a file appeared
+    there meanwhile.
     """
     path = _target(path)
     tmp = None
@@ -108,9 +111,12 @@ def atomic_write_text(path: Any, text: str) -> None:
             break
         else:  # pragma: no cover - 100 random names all taken
             raise FileExistsError(errno.EEXIST, "no free temporary name beside it", str(path))
-        with contextlib.suppress(OSError):  # a private file stays private (the new one has the default mode)
-            os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
-        os.replace(tmp, path)
+        if replace:
+            with contextlib.suppress(OSError):  # a private file stays private (the new one has the default mode)
+                os.chmod(tmp, stat.S_IMODE(os.stat(path).st_mode))
+            os.replace(tmp, path)
+        else:
+            _link_new(tmp, path)
         fsync_dir(path.parent)
     except BaseException as exc:  # an encoding error or Ctrl-C too: no half-written temporary file is left
         if tmp is not None:
@@ -121,11 +127,28 @@ def atomic_write_text(path: Any, text: str) -> None:
         raise
 
 
+def _link_new(tmp: Path, path: Path) -> None:
+    """Make the complete file ``tmp`` the new file ``path``; ``FileExistsError`` if ``path`` exists."""
+    try:
+        os.link(tmp, path)  # atomic, and never over an existing file
+    except FileExistsError:
+        raise
+    except OSError:  # a file system without hard links: a rename after a check (a narrow race)
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "File exists", str(path)) from None
+        os.rename(tmp, path)
+        return
+    with contextlib.suppress(OSError):  # the file is written; a stray temporary name is only untidy
+        tmp.unlink()
+
+
 def write_text(path: Any, text: Any, *, overwrite: bool = False) -> Path:
     """Write ``text`` (or ``text()``, rendered only once the path is known to be free) to ``path``.
 
-    An existing file is kept (``FileExistsError``) unless ``overwrite=True``,
-    which replaces it atomically (:func:`atomic_write_text`). Returns ``Path(path)``.
+    The text goes to a synced temporary file first (:func:`atomic_write_text`), so
+    the path never holds a half-written file. An existing file is kept
+    (``FileExistsError``) unless ``overwrite=True``, which replaces it
+    atomically. Returns ``Path(path)``.
     """
     given = Path(path)
     shown = os.fspath(path)
@@ -137,20 +160,12 @@ def write_text(path: Any, text: Any, *, overwrite: bool = False) -> Path:
     if not overwrite and path.exists():
         raise refuse()  # before rendering anything
     content = text() if callable(text) else text
-    if overwrite:
-        atomic_write_text(path, content)
-        return given
-    try:
-        fh = open(path, "x", encoding="utf-8")  # "x": fails if the file appeared meanwhile
-    except FileExistsError:
+    try:  # a new file too goes through a synced temporary file: never seen half-written
+        atomic_write_text(path, content, replace=overwrite)
+    except FileExistsError:  # it appeared meanwhile
+        if overwrite:
+            raise
         raise refuse() from None
-    try:
-        with fh:
-            fh.write(content)
-    except BaseException:  # the file this call created, half-written: removed, so that a retry finds the path free
-        with contextlib.suppress(OSError):
-            path.unlink()
-        raise
     return given
 
 

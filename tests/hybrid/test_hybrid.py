@@ -193,6 +193,25 @@ def test_default_rule_student_draws_synthetic_rows_with_the_hybrids_strategy(ger
     assert seen == ["marginal"]
 
 
+def test_a_given_rule_student_on_auto_gets_the_hybrids_transfer_set_size(german, monkeypatch):
+    # The CLI's --max-rules passes DistilledRuleClassifier(max_rules=N): its "auto" took the rule
+    # student's own 40,000-row floor while --n-synthetic sized everything else.
+    from rulekd.students import _rules
+
+    seen = []
+    fit = _rules.DistilledRuleClassifier.fit
+
+    def spy(self, *args, **kw):
+        seen.append(self.n_synthetic)
+        return fit(self, *args, **kw)
+
+    monkeypatch.setattr(_rules.DistilledRuleClassifier, "fit", spy)
+    Xtr, _, ytr, _ = german
+    _fast(rules=DistilledRuleClassifier(max_rules=4), n_synthetic=300, transparency=0.5).fit(Xtr, ytr)
+    _fast(rules=DistilledRuleClassifier(max_rules=4, n_synthetic=250), n_synthetic=300, transparency=0.5).fit(Xtr, ytr)
+    assert seen == [300, 250]
+
+
 def test_guards_hold_on_random_domain_inputs(guarded):
     S = guarded.domain_.sample(10_000, random_state=1)
     for g in GUARDS:

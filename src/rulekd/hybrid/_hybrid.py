@@ -112,8 +112,9 @@ class HybridClassifier(DistilledClassifierMixin):
     rules : rule student, RuleSet or None, default=None
         Where candidate rules come from besides the built-in trees: an unfitted
         rule student (default ``DistilledRuleClassifier(max_rules=16, polish=False)``
-        with the hybrid's ``n_synthetic``), or a :class:`RuleSet` of candidates to
-        choose from.
+        with the hybrid's ``n_synthetic``; a rule student given with
+        ``n_synthetic="auto"`` also gets the hybrid's size), or a :class:`RuleSet`
+        of candidates to choose from.
     student : estimator or None, default=None
         The neural student (default ``DistilledMLPClassifier()``); its teacher is
         replaced by the hybrid's.
@@ -448,6 +449,8 @@ class HybridClassifier(DistilledClassifierMixin):
             base = (DistilledRuleClassifier(max_rules=16, polish=False, n_synthetic=n_syn, strategy=self.strategy)
                     if self.rules is None else clone(self.rules))
             base.set_params(teacher=self.teacher_, random_state=seed)
+            if base.get_params().get("n_synthetic") == "auto":  # as the built-in one (the CLI's --max-rules)
+                base.set_params(n_synthetic=n_syn)
             self._declare_domain(base)
             base.fit(fit_X, labels, **kw)
             out += [(conds, "rule student") for conds in self._renamed(base)]
