@@ -278,6 +278,16 @@ def test_a_neural_student_is_audited_and_its_network_verified_only_with_properti
     assert [f["check"] for f in with_prop["verification"]["findings"]] == ["property"]
     assert with_prop["verification"]["scope"] == "the network over the Domain"  # it said "the rules"
     assert [f["scope"] for f in with_prop["verification"]["findings"]] == ["network"]
+    # The Domain it was verified over is recorded, and audited rows outside it are counted (they were not).
+    assert with_prop["verification"]["domain"] == net.domain_.to_dict()
+    far = german["X"].copy()
+    far.loc[far.index[:3], "credit_amount"] = 10**7
+    expected = int((~net.domain_.contains(net._validate_X(far, reset=False))).sum())
+    assert expected >= 3
+    outside = audit(net, far, german["y"], properties=["invariant status_sex"], time_budget_s=30)
+    assert outside["verification"]["rows_outside_domain"] == expected
+    assert any(i["text"].startswith(f"{expected} of the 200 audited rows lie outside the Domain")
+               for i in outside["limitations"]["items"])
     # checks= names rule checks, which a network has none of: they do not stop its properties
     listed = audit(net, german["X"], german["y"], properties=["invariant status_sex"], checks=["gap", "dead"],
                    time_budget_s=30)
@@ -649,6 +659,28 @@ def test_rows_outside_the_domain_are_named_in_the_limitations(german):
     assert fitted_rows["verification"]["rows_outside_domain"] == 0
     assert not any("lie outside the Domain" in i["text"] for i in fitted_rows["limitations"]["items"])
 
+
+
+@pytest.mark.parametrize("as_array", [False, True])
+def test_a_scikit_learn_tree_is_audited_with_the_rules_it_is_verified_as(as_array):
+    """A DecisionTreeClassifier was verified (findings naming leaf2, leaf5) while the report said it had no
+    rules, transparency 0 and no rule count."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "b": rng.uniform(0, 10, 300)})
+    y = ((X.a + (X.b - 5) / 3) > 0.3).astype(int)
+    Xf = X.to_numpy() if as_array else X
+    est = DecisionTreeClassifier(max_depth=2, random_state=0).fit(Xf, y)
+    rep = audit(est, Xf, y, time_budget_s=30)
+    listed = {r["id"]: r for r in rep["rules"]["rules"]}
+    assert rep["rules"]["present"] and len(listed) == est.get_n_leaves()
+    cited = {i for f in rep["verification"]["findings"] for i in f["rules"]}
+    assert cited and cited <= set(listed)  # every rule a finding names is in the list
+    leaves = est.apply(Xf)
+    assert sorted(r["support"] for r in listed.values()) == sorted(np.bincount(leaves)[np.unique(leaves)])
+    assert rep["transparency"]["transparency"] == 1.0
+    assert rep["summary"]["headline"]["rules"] == est.get_n_leaves()
 
 
 def test_timeouts_are_told_to_raise_the_budget(german):

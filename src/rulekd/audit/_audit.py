@@ -66,6 +66,10 @@ class _Subject:
 
                 check_is_fitted(model)
             self.rules = getattr(model, "rules_", None)
+            if self.rules is None and hasattr(model, "tree_") and hasattr(model, "classes_"):
+                from ..rules import from_sklearn_tree  # a scikit-learn tree: its leaves, as verify() reads it
+
+                self.rules = from_sklearn_tree(model)
             if self.rules is not None and not isinstance(self.rules, RuleSet):
                 raise TypeError(f"Expected the model's rules_ to be a RuleSet, got {type(self.rules).__name__}.")
             if self.rules is not None:
@@ -489,9 +493,15 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
         domain = getattr(subject.model, "domain_", None)
     data = None
     try:
+        from ..domain import Domain
         from ..verify._verify import resolve_target
 
-        _, dom, _, _, _ = resolve_target(target, domain)
+        if subject.kind == "neural":  # a network's Domain: the one given, else its own (as verify_network)
+            dom = domain if domain is not None else subject.model.domain_
+            if not isinstance(dom, Domain):
+                dom = Domain.from_dict(dom) if isinstance(dom, dict) else Domain.from_json(dom)
+        else:
+            _, dom, _, _, _ = resolve_target(target, domain)
         if all(n in frame.columns for n in dom.names):
             data = frame
             # "Every input of the Domain" does not speak for audited rows outside it (values beyond its bounds).
