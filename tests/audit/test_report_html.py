@@ -130,3 +130,29 @@ def test_headless_chromium_loads_the_page(german_report, tmp_path):
     bad = [line for line in proc.stderr.splitlines()
            if "CONSOLE" in line or "Refused to" in line or "net::ERR" in line or "Uncaught" in line]
     assert not bad, bad
+
+
+def test_the_domains_groups_and_constraints_are_shown_where_a_proof_rests_on_them():
+    """A property proved only thanks to a Domain constraint: the HTML's Domain table showed bounds and levels
+    only, so its reader could not see the assumption."""
+    from rulekd import Condition, Rule, RuleSet
+    from rulekd.domain import Domain
+
+    rng = np.random.default_rng(0)
+    x1 = rng.uniform(0, 1, 200)
+    X = pd.DataFrame({"x0": np.minimum(1, x1 + rng.uniform(0, 0.2, 200)), "x1": x1,
+                      "u": [1.0, 0.0] * 100, "v": [0.0, 1.0] * 100})
+    y = (X.x0 > 0.5).astype(int).to_numpy()
+    rs = RuleSet((Rule((Condition("x0", ">", 0.5),), 1),), classes=(0, 1), default=0, feature_names=tuple(X))
+    box = Domain.from_data(X).update("x0", lower=0.0, upper=1.0).update("x1", lower=0.0, upper=1.0)
+    dom = box.with_constraint({"x0": 1, "x1": -1}, ">=", 0).with_onehot_group(["u", "v"])
+    rep = audit(rs, X, y, domain=dom, properties=["if x1 > 0.5 then 1"], time_budget_s=30)
+    assert [f["severity"] for f in rep["verification"]["findings"] if f["check"] == "property"] == ["proved"]
+    html = rep.to_html()
+    part = html[html.index("The Domain (what"):]
+    part = part[:part.index("</details>")]
+    assert "constraint: <code>1.0·x0 + -1.0·x1 &gt;= 0.0</code>" in part
+    assert "one-hot group: exactly one of <code>u</code>, <code>v</code> is 1" in part
+    plain = audit(rs, X, y, domain=box, properties=["if x1 > 0.5 then 1"], time_budget_s=30)
+    assert [f["severity"] for f in plain["verification"]["findings"] if f["check"] == "property"] == ["violated"]
+    assert "No one-hot group and no linear constraint" in plain.to_html()

@@ -280,7 +280,13 @@ ul.limits li { margin: .25rem 0; }
 <table><thead><tr><th>feature</th><th>kind</th><th>bounds / levels</th><th>missing allowed</th></tr></thead><tbody>
 {% for f in v.domain.features %}<tr><td><code>{{ f.name }}</code></td><td>{{ f.kind }}</td>
 <td>{% if f.kind == "categorical" %}{{ f.levels | join(", ") }}{% else %}{{ f.lower }} to {{ f.upper }}{% endif %}</td><td>{{ f.allow_missing | yesno }}</td></tr>{% endfor %}
-</tbody></table></details>
+</tbody></table>
+{% set groups = v.domain.get("onehot_groups") or [] %}{% set cons = v.domain.get("constraints") or [] %}
+{% if groups or cons %}<p>Every input also meets these (a proof may rest on them):</p><ul>
+{% for g in groups %}<li>one-hot group: exactly one of {% for n in g %}<code>{{ n }}</code>{% if not loop.last %}, {% endif %}{% endfor %} is 1</li>{% endfor %}
+{% for c in cons %}<li>constraint: <code>{% for n, a in c.coefficients.items() %}{% if not loop.first %} + {% endif %}{{ a }}·{{ n }}{% endfor %} {{ c.op }} {{ c.rhs }}</code></li>{% endfor %}
+</ul>{% else %}<p class="note">No one-hot group and no linear constraint: every combination of the values above is an input.</p>{% endif %}
+</details>
 {% endif %}
 {% endif %}
 </section>
