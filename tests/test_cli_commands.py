@@ -434,6 +434,24 @@ def test_audit_refuses_one_file_for_both_reports(files, rules_dir, tmp_path, cap
     assert not out.exists()
 
 
+def test_audit_flags_a_label_the_model_lacks_instead_of_refusing_the_file(files, rules_dir, tmp_path):
+    """One label 'unknown' among 0 and 1 made the column text: every label read as a string and audit
+    refused the file ("None of the labels in y ... is a class of the model")."""
+    import json
+
+    test = pd.read_csv(files / "test.csv")
+    test["target"] = test["target"].astype(object)
+    test.loc[0, "target"] = "unknown"
+    test.to_csv(tmp_path / "stray.csv", index=False)
+    out, js = tmp_path / "r.html", tmp_path / "r.json"
+    assert main(["audit", str(rules_dir), "--data", str(tmp_path / "stray.csv"), "--target", "target",
+                 "--out", str(out), "--json", str(js), "--quiet"]) == 0
+    balance = {str(b["class"]): b for b in json.loads(js.read_text(encoding="utf-8"))["sections"]["data"]["class_balance"]}
+    assert balance["unknown"]["n"] == 1 and balance["unknown"]["unknown_to_model"]
+    assert {k: b["n"] for k, b in balance.items() if k != "unknown"} == {
+        str(k): int(n) for k, n in test["target"].iloc[1:].astype(int).value_counts().items()}
+
+
 def test_a_semicolon_separated_file_is_named_as_such(files, rules_dir, tmp_path, capsys):
     pd.read_csv(files / "rows.csv").to_csv(tmp_path / "semi.csv", sep=";", index=False)
     assert main(["predict", str(rules_dir), "--data", str(tmp_path / "semi.csv"), "--out", str(tmp_path / "p.csv")]) == 2

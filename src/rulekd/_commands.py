@@ -493,6 +493,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     codes = [args.target] if all(isinstance(c, str) for c in model.classes_.tolist()) else []
     frame = read_table(args.data, encoding=args.encoding, text_columns=list(texts) + codes, text_levels=texts)
     X, y = split_target(frame, args.target, args.data)
+    y = _as_model_labels(y, model.classes_.tolist())
     for c in args.protected:
         if c not in X.columns:
             raise _cli_error(f"--protected {c!r} is not a column of {args.data!r}.")
@@ -510,6 +511,30 @@ def cmd_audit(args: argparse.Namespace) -> int:
         report.write_json(json_out, overwrite=args.force)
     _say(args)(f"{report}\nwrote {out}" + (f" and {json_out}" if json_out else ""))
     return 0
+
+
+def _as_model_labels(y: Any, classes: list) -> Any:
+    """A target column read as text because of a label the model lacks ("unknown" among 0 and 1): each
+    value that reads as one of the model's number classes becomes that class; the others stay text, so
+    the audit flags them instead of refusing the file."""
+    y = pd.Series(y)
+    if all(isinstance(c, str) for c in classes) or not (
+            y.dtype == object or isinstance(y.dtype, (pd.CategoricalDtype, pd.StringDtype))):
+        return y
+    y = y.astype(object)
+
+    def as_class(v: Any) -> Any:
+        if isinstance(v, str):
+            try:
+                num = float(v.strip())
+            except ValueError:
+                return v
+            for c in classes:
+                if not isinstance(c, str) and num == c:
+                    return c
+        return v
+
+    return y.map(as_class)
 
 
 def _audit_properties(texts: list[str], model: Any) -> list[Any]:

@@ -439,6 +439,17 @@ def test_balanced_accuracy_compares_labels_as_values_not_as_text():
     assert rep["performance"]["model"]["balanced_accuracy"] > 0.5
 
 
+def test_a_plain_list_of_labels_with_one_unknown_label_keeps_the_others_as_numbers():
+    """np.asarray([0, 1, 'x']) made every label text, and audit refused y as holding no class of the model."""
+    X, y, _, _, rs, _ = _tiny()
+    labels = [int(v) for v in y]
+    labels[0] = "unknown"
+    rep = audit(rs, X, labels, verify=False)
+    balance = {b["class"]: b["n"] for b in rep["data"]["class_balance"]}
+    assert balance.pop("unknown") == 1
+    assert balance == {int(k): int(n) for k, n in pd.Series(labels[1:]).value_counts().items()}
+
+
 def test_labels_the_model_does_not_know_are_noted_and_kept_out_of_balanced_accuracy():
     """Two rows labelled 'maybe' of 400 cut the balanced accuracy by a third (each such label is a class of
     its own there), with no note."""

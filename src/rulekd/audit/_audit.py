@@ -897,6 +897,8 @@ def audit(
                          "label) or y.to_numpy() (rows matched by position).")
     if isinstance(y, (pd.Series, pd.Index)):
         y = y.to_numpy()
+    elif isinstance(y, (list, tuple)) and np.ndim(y) == 1:  # np.asarray([0, 1, "x"]) makes every label text
+        y = np.array(list(y) + [None], dtype=object)[:-1]
     y_arr = _objects(np.asarray(y).ravel() if np.ndim(y) else np.asarray([y]))
     frame = subject.frame(X)
     if len(frame) != len(y_arr):
