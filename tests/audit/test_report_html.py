@@ -156,3 +156,22 @@ def test_the_domains_groups_and_constraints_are_shown_where_a_proof_rests_on_the
     plain = audit(rs, X, y, domain=box, properties=["if x1 > 0.5 then 1"], time_budget_s=30)
     assert [f["severity"] for f in plain["verification"]["findings"] if f["check"] == "property"] == ["violated"]
     assert "No one-hot group and no linear constraint" in plain.to_html()
+
+
+def test_a_label_with_a_lone_surrogate_is_written_not_refused(tmp_path):
+    """A label read with surrogateescape (b'caf\\xe9' as 'caf\\udce9'): write_json and write_html raised
+    UnicodeEncodeError."""
+    import json
+
+    from rulekd import Condition, Rule, RuleSet
+
+    X = pd.DataFrame({"x0": np.linspace(0, 1, 50)})
+    rs = RuleSet((Rule((Condition("x0", ">", 0.5),), 1),), classes=(0, 1), default=0, feature_names=("x0",))
+    y = [1 if v > 0.5 else 0 for v in X.x0]
+    y[0] = "caf\udce9"
+    rep = audit(rs, X, pd.Series(y, dtype=object), verify=False)
+    rep.write_json(tmp_path / "r.json")
+    rep.write_html(tmp_path / "r.html")
+    back = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert "caf\udce9" in [b["class"] for b in back["sections"]["data"]["class_balance"]]  # exactly, via \u escapes
+    assert "caf\\udce9" in (tmp_path / "r.html").read_text(encoding="utf-8")  # shown as its escape

@@ -93,8 +93,14 @@ class AuditReport:
         return copy.deepcopy(self.document)
 
     def to_json(self, *, indent: int | None = 2) -> str:
-        """The report as strict JSON text (no NaN or infinity, UTF-8 kept)."""
-        return json.dumps(self.document, indent=indent, ensure_ascii=False, allow_nan=False)
+        """The report as strict JSON text (no NaN or infinity, UTF-8 kept; \\u escapes where a label
+        holds text UTF-8 cannot carry, such as a lone surrogate)."""
+        text = json.dumps(self.document, indent=indent, ensure_ascii=False, allow_nan=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = json.dumps(self.document, indent=indent, ensure_ascii=True, allow_nan=False)
+        return text
 
     def to_html(self) -> str:
         """One self-contained HTML page: inline CSS, plots as PNG data URIs, no script, no external URL.
@@ -103,7 +109,12 @@ class AuditReport:
         """
         from ._html import render_html
 
-        return render_html(self.document)
+        html = render_html(self.document)
+        try:
+            html.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate in a label: shown as its escape (\\udce9), never lost
+            html = html.encode("utf-8", "backslashreplace").decode("utf-8")
+        return html
 
     def write_json(self, path: Any, *, overwrite: bool = False) -> Path:
         """Write :meth:`to_json` to ``path``; an existing file is kept unless ``overwrite=True``."""
