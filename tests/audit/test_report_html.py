@@ -107,6 +107,18 @@ def test_html_renders_from_a_stored_json_report(german_report):
     assert _section_ids(again.to_html()) == list(SECTIONS)
 
 
+@pytest.mark.parametrize("section, key", [("summary", "description"), ("verification", "scope"),
+                                          ("rules", "semantics"), ("transparency", "definition")])
+def test_a_stored_report_lacking_a_field_the_page_shows_is_a_clear_error(german_report, section, key):
+    """from_json took such documents and to_html then raised jinja2's UndefinedError."""
+    import json
+
+    doc = json.loads(german_report.to_json())
+    del doc["sections"][section][key]
+    with pytest.raises(ValueError, match=rf"cannot be rendered as HTML: .*{key}.*audit again"):
+        AuditReport.from_json(json.dumps(doc)).to_html()
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

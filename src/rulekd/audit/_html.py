@@ -222,8 +222,15 @@ def render_html(doc: dict) -> str:
 
     env = _environment()
     require("matplotlib", "report")
+    import jinja2
+
     template = env.from_string(TEMPLATE)
     s = doc["sections"]
-    return template.render(doc=doc, s=s, order=doc["section_order"],
-                           titles=doc.get("section_titles") or {k: k for k in doc["section_order"]},
-                           plots=plots(doc))
+    try:
+        return template.render(doc=doc, s=s, order=doc["section_order"],
+                               titles=doc.get("section_titles") or {k: k for k in doc["section_order"]},
+                               plots=plots(doc))
+    except (jinja2.UndefinedError, KeyError, TypeError, AttributeError) as exc:  # an edited or older document
+        raise ValueError(f"This audit report cannot be rendered as HTML: a field the page shows is missing or of "
+                         f"another type ({exc}). Render the JSON report that audit() wrote, unedited, or audit "
+                         f"again.") from None
