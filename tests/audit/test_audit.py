@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -692,6 +693,34 @@ def test_a_scikit_learn_tree_is_audited_with_the_rules_it_is_verified_as(as_arra
     assert sorted(r["support"] for r in listed.values()) == sorted(np.bincount(leaves)[np.unique(leaves)])
     assert rep["transparency"]["transparency"] == 1.0
     assert rep["summary"]["headline"]["rules"] == est.get_n_leaves()
+
+
+def test_a_gap_input_an_implies_guard_answers_is_said_to_be_the_guards():
+    """The note said the neural student answers a gap finding's input that the guard answered."""
+    from rulekd import DistilledMLPClassifier
+    from rulekd.hybrid import HybridClassifier
+
+    rng = np.random.default_rng(0)
+    n = 400
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.uniform(0, 10, n)})
+    y = ((X.a + (X.b - 5) / 3 + rng.normal(scale=0.3, size=n)) > 0.3).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        h = HybridClassifier(teacher=_xgb(), max_rules=4, n_synthetic=300, guards=["if a > 0 then 0"],
+                             student=DistilledMLPClassifier(hidden_layer_sizes=(8,), max_epochs=5), random_state=0)
+        h.fit(X.iloc[:300], y.iloc[:300])
+        rep = audit(h, X.iloc[300:], y.iloc[300:], time_budget_s=30)
+    gaps = [f for f in rep["verification"]["findings"]
+            if f["check"] == "gap" and f["status"] == "violated" and f["counterexample"]]
+    assert gaps
+    for f in gaps:
+        by = h.decided_by(pd.DataFrame([f["counterexample"]]))[0]
+        if by.startswith("guard:"):
+            assert f["note"].startswith(f"No rule matches here; {by} (an Implies guard) answers this input")
+        else:
+            assert f["note"] == ("No rule matches here; the neural student answers these inputs, except where an "
+                                 "Implies guard answers.")
+    assert any(h.decided_by(pd.DataFrame([f["counterexample"]]))[0].startswith("guard:") for f in gaps)
 
 
 def test_timeouts_are_told_to_raise_the_budget(german):

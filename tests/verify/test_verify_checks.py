@@ -256,6 +256,8 @@ def test_empty_rule_set_is_all_gap():
     rs = RuleSet((), classes=(0, 1), default=0, feature_names=("x",))
     report = verify(rs, Domain((F("x", "real", 0, 1),)))
     assert [f.check for f in report.violated] == ["gap"]
+    # It read "No rule matches any input with anywhere".
+    assert report.violated[0].message == "No rule matches any input; the default (0) answers everywhere."
 
 
 def test_parallel_workers_give_the_same_findings(monkeypatch):

@@ -555,8 +555,13 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
             f["scope"] = scope
             f["severity"] = _severity(f, subject.kind)
             if f["check"] == "gap" and f["status"] == "violated":
+                by = _answered_by(subject, f.get("counterexample")) if hybrid else None
                 f["note"] = (
-                    "No rule matches here; the neural student answers these inputs." if hybrid else
+                    (f"No rule matches here; {by} (an Implies guard) answers this input, the neural student "
+                     f"the rest of the region outside the guard." if by and by.startswith("guard:") else
+                     "No rule matches here; the neural student answers these inputs"
+                     + (", except where an Implies guard answers." if _implies_guards(subject) else "."))
+                    if hybrid else
                     f"No rule matches here; the default class ({subject.rules.default!r}) answers, as designed. "
                     "This is information, not a violation."
                 )
@@ -592,6 +597,22 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
         "target": plain(report.target),
     })
     return base
+
+
+def _answered_by(subject: _Subject, row: Any) -> str | None:
+    """What answers a finding's input (``decided_by``), or None when it cannot be read back."""
+    if not isinstance(row, Mapping) or not hasattr(subject.model, "decided_by"):
+        return None
+    try:
+        return str(np.asarray(subject.model.decided_by(subject.frame(pd.DataFrame([dict(row)]))))[0])
+    except Exception:  # an input the model's own checks refuse: say nothing rather than guess
+        return None
+
+
+def _implies_guards(subject: _Subject) -> bool:
+    from ..verify import Implies
+
+    return any(isinstance(g, Implies) for g in getattr(subject.model, "guards_", ()) or ())
 
 
 def _check_bins(bins: Any, protected: Mapping) -> None:

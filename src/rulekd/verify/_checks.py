@@ -930,8 +930,9 @@ def check_gap(ctx: Context, *, max_regions: int, data: pd.DataFrame | None) -> l
                 inside &= c.evaluate(data_frame[c.feature])
             details["data_share"] = float(np.mean(inside & uncounted))
             uncounted &= ~inside
-        findings.append(Finding("gap", "violated",
-                                f"No rule matches any input with {region_text}; {_who(ctx)} answers there.",
+        message = (f"No rule matches any input with {region_text}; {_who(ctx)} answers there." if region else
+                   f"No rule matches any input; {_who(ctx)} answers everywhere.")
+        findings.append(Finding("gap", "violated", message,
                                 counterexample=row, seconds=time.perf_counter() - t0, details=details))
         blocked.append(z3.Not(enc.conj(region)) if region else z3.BoolVal(False))
     if not findings:
