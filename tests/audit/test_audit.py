@@ -373,6 +373,9 @@ def test_bad_input_is_refused(german):
         audit(model, X, y, pos_label="yes", verify=False)
     with pytest.raises(TypeError, match="audit"):
         audit(object(), X, y)
+    for subject in (model, model.rules_):  # the student got scikit-learn's "Found array with 0 sample(s)"
+        with pytest.raises(ValueError, match=r"^audit\(\) needs at least one row\.$"):
+            audit(subject, X.iloc[:0], y.iloc[:0], verify=False)
     from rulekd.verify import PropertySyntaxError
 
     with pytest.raises(PropertySyntaxError):
