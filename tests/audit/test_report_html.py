@@ -73,6 +73,21 @@ def test_hostile_names_and_labels_are_escaped():
     assert _section_ids(html) == list(SECTIONS)
 
 
+def test_bidirectional_controls_in_user_text_are_shown_not_obeyed():
+    """U+202E in a level reached the page raw and could show a rule's text reversed to a reviewer."""
+    from rulekd import Condition, Rule, RuleSet
+
+    level = "abc\u202edef"
+    X = pd.DataFrame({"k": pd.Categorical([level, "other"] * 20)})
+    rs = RuleSet((Rule((Condition("k", "in", frozenset([level])),), 1),), classes=(0, 1), default=0,
+                 feature_names=("k",))
+    rep = audit(rs, X, [1, 0] * 20, verify=False, title="report \u2067x\u2069")
+    html = rep.to_html()
+    assert not any(ch in html for ch in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+    assert "abc\\u202edef" in html and "report \\u2067x\\u2069" in html
+    assert any(level in r["rule"] for r in rep["rules"]["rules"])  # the JSON keeps the text exactly
+
+
 def test_write_refuses_to_overwrite(german_report, tmp_path):
     p = tmp_path / "audit.json"
     german_report.write_json(p)

@@ -201,6 +201,11 @@ def plots(doc: dict) -> dict:
 
 
 # -- rendering -----------------------------------------------------------------------------
+# Bidirectional controls in a name or level could reorder the text a reviewer reads (a rule's condition
+# shown backwards): they are shown as their escapes.
+_BIDI_SHOWN = {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C)}
+
+
 def _environment() -> Any:
     jinja2 = require("jinja2", "report")
     from markupsafe import Markup, escape
@@ -208,7 +213,7 @@ def _environment() -> Any:
     def finalize(v: Any) -> Any:
         if v is None:
             return "—"
-        return Markup(str(escape(v)).replace("://", "&#58;//"))
+        return Markup(str(escape(v)).replace("://", "&#58;//").translate(_BIDI_SHOWN))
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, finalize=finalize,
                              trim_blocks=True, lstrip_blocks=True)
