@@ -878,6 +878,21 @@ def test_predict_out_dash_writes_the_standard_output(files, rules_dir, tmp_path,
     assert not (tmp_path / "-").exists()
 
 
+def test_a_reader_that_stops_early_is_not_told_about_bad_input(files, rules_dir, tmp_path, capsys, monkeypatch):
+    """`rulekd predict ... --out - | head` printed "rulekd: error: [Errno 32] Broken pipe" and exited 2."""
+    import io
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", "-"]) == 141
+    assert capsys.readouterr().err == ""
+
+
 def test_a_bare_xgboost_file_and_text_labels_are_told_how_to_match(tmp_path, capsys):
     """A teacher.json copied out of its model directory knows classes 0, 1, ... only: the message named 'Fit the
     teacher on the same labels', though it was; now it says why and what to pass."""

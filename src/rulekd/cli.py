@@ -23,6 +23,7 @@ terminal and never with ``--quiet``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -33,6 +34,8 @@ from .exceptions import RulekdError
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
 # A bug in rulekd, not in the input: never 1, which `verify` uses for "violated".
 EXIT_INTERNAL = 4
+# The reader of the standard output closed it early (`| head`): 128 + SIGPIPE, as other tools exit.
+EXIT_BROKEN_PIPE = 141
 _DEMO_MARKER = ".rulekd-demo"
 
 
@@ -256,6 +259,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_stdout() -> None:
+    """Point the standard output at the null device, so that flushing it at exit does not fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # no file descriptor (a captured stream): nothing to flush
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -271,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as exc:
         print(f"rulekd: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # the reader stopped early (`rulekd predict ... --out - | head`): not an error of input
+        _quiet_stdout()
+        return EXIT_BROKEN_PIPE
     except PermissionError as exc:
         where = f"{exc.filename!r}" if exc.filename else str(exc)
         print(f"rulekd: error: permission denied: {where}; fix its permissions or choose another path.",
