@@ -122,6 +122,12 @@ def test_hybrid_distill_verify_and_export(files, hybrid_dir, capsys):
     assert main(["verify", str(hybrid_dir), "--property", "invariant status_sex", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [f["status"] for f in report["findings"] if f["check"] == "property"] == ["proved"]
+    # Without --property, the hybrid's own guards are proved again (they were not: dead rules only).
+    assert main(["verify", str(hybrid_dir), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [(f["property"], f["status"]) for f in report["findings"] if f["check"] == "property"] == [
+        ("invariant status_sex", "proved")]
+    assert {f["check"] for f in report["findings"]} == {"dead", "property"}
     assert main(["export", str(hybrid_dir), "--format", "sql"]) == 2
     assert "neural student answers the rest" in _err(capsys)
     assert main(["export", str(hybrid_dir), "--format", "text"]) == 0
@@ -876,6 +882,33 @@ def test_predict_out_dash_writes_the_standard_output(files, rules_dir, tmp_path,
     out = capsys.readouterr().out
     assert out.splitlines()[0].startswith("prediction") and len(out.splitlines()) == 101
     assert not (tmp_path / "-").exists()
+
+
+def test_an_output_file_that_appears_while_working_is_kept(files, rules_dir, tmp_path, capsys, monkeypatch):
+    """predict --out and export --out checked for the file, then renamed over whatever appeared meanwhile."""
+    from rulekd import _commands, _tables
+
+    real = _tables.check_new_file
+
+    def check_then_someone_writes(path, force, **kw):
+        p = real(path, force, **kw)
+        Path(p).write_text("the user's file", encoding="utf-8")
+        return p
+
+    # The check just before the write: write_csv's for predict (which also checks before its work), export's own.
+    for module, argv in (
+            (_tables, ["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", str(tmp_path / "p.csv")]),
+            (_commands, ["export", str(rules_dir), "--format", "sql", "--out", str(tmp_path / "r.sql")])):
+        monkeypatch.setattr(module, "check_new_file", check_then_someone_writes)
+        out = Path(argv[-1])
+        assert main(argv) == 2
+        assert "appeared while rulekd was working; it was kept" in _err(capsys)
+        assert out.read_text(encoding="utf-8") == "the user's file"
+        out.unlink()
+        assert main(argv + ["--force"]) == 0  # with --force it is replaced, as asked
+        assert out.read_text(encoding="utf-8") != "the user's file"
+        monkeypatch.setattr(module, "check_new_file", real)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "r.sql"]
 
 
 def test_a_reader_that_stops_early_is_not_told_about_bad_input(files, rules_dir, tmp_path, capsys, monkeypatch):

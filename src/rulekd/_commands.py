@@ -612,7 +612,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ._io import atomic_write_text
 
     out = check_new_file(args.out, args.force, inputs=(args.model,))
-    atomic_write_text(out, text if text.endswith("\n") else text + "\n")
+    try:
+        atomic_write_text(out, text if text.endswith("\n") else text + "\n", replace=args.force)
+    except FileExistsError:
+        raise _cli_error(f"--out {args.out!r} appeared while rulekd was working; it was kept. Pass --force to "
+                         f"replace it, or choose another path.") from None
     _say(args)(f"wrote {out}")
     return 0
 

@@ -288,12 +288,16 @@ def check_writable(folder: str | Path) -> None:
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, force: bool) -> Path:
-    """Write ``frame`` as UTF-8 CSV through a temporary file (atomic replace)."""
+    """Write ``frame`` as UTF-8 CSV through a temporary file (an atomic replace with ``force``; without it,
+    a file that appeared since the check is kept)."""
     from ._io import atomic_write_text
 
     p = check_new_file(path, force)
     try:
-        atomic_write_text(p, frame.to_csv(index=False))
+        atomic_write_text(p, frame.to_csv(index=False), replace=force)
+    except FileExistsError:
+        raise TableError(f"{str(p)!r} appeared while rulekd was working; it was kept. Pass --force to replace "
+                         f"it, or choose another output path.") from None
     except OSError as exc:
         raise TableError(f"Cannot write {str(p)!r}: {exc.strerror or exc}.") from None
     return p

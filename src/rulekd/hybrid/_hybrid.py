@@ -193,6 +193,9 @@ class HybridClassifier(DistilledClassifierMixin):
         ``sample_weight`` (nan if none).
     guard_conflicts_ : list of dict
         Candidate rules set aside for contradicting a guard: ``rule``, ``guard``, ``reason``.
+    guard_report_ : VerificationReport
+        The guards proved on the whole composition at fit (with guards only; not kept by
+        :func:`rulekd.save`, prove them again with :func:`verify_hybrid`).
     validation_scores_ : dict
         Validation accuracy of the hybrid, the student alone and the rules on their rows.
 

@@ -666,7 +666,8 @@ class RuleSet:
         """A hybrid's rules (``metadata["default"] == "student"``): the rows no rule answers go to its
         neural student, and ``default`` only stands in for it. Text shows ``else: the neural student``;
         SQL and Python exports answer those rows with NULL / None; ``verify`` refuses properties of the
-        set alone (they hold or fail on the whole hybrid) and leaves out ``redundant_rule``."""
+        set alone (they hold or fail on the whole hybrid) and leaves ``gap`` and ``redundant_rule`` out of
+        ``checks="all"`` (its gaps are where the student answers)."""
         return self.metadata.get("default") == "student"
 
     @property

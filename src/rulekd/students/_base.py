@@ -488,7 +488,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
 
     @available_if(lambda self: self._answers_with_rules)
     def get_rules(self) -> pd.DataFrame:
-        """One row per rule: id, rule text, prediction, support, confidence.
+        """One row per rule: id, rule text, prediction, support, confidence, n_conditions.
 
         ``support``: training rows the rule's conditions match (in a rule list an earlier rule may
         answer some of them; ``decided_by`` names the rule that answers each row). ``confidence``: the

@@ -171,7 +171,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         Categorical features are always one-hot in the encoded input;
         "embedding" maps each one-hot block (of more than two levels) through
         a learned embedding of ``min(8, round(1.6 * levels**0.56))``
-        dimensions, folded into the first layer by :meth:`weights`; "auto"
+        dimensions (at most ``levels - 1``), folded into the first layer by :meth:`weights`; "auto"
         embeds features with more than 10 levels where that takes fewer
         parameters than one-hot.
     n_synthetic : int or "auto", default="auto"
@@ -223,7 +223,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         Trainable parameters of ``module_`` (the hint projection, used only in
         training, is not counted).
     history_ : list of dict
-        Per epoch: ``train_loss``, ``val_loss`` and each term's contribution.
+        Per epoch: ``epoch``, ``train_loss``, ``val_loss``, each term's
+        contribution and ``seconds`` (since training began).
     loss_scales_ : dict
         Normalising scale of each feature / relation term (its raw value on
         the untrained student).

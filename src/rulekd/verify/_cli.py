@@ -66,7 +66,8 @@ def add_verify_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--checks", default=None, metavar="LIST",
                    help="comma-separated checks (conflict, dead, gap, redundant_condition, redundant_rule), "
                         "'all' or 'none' (default: all without --property; none with it, so that the exit "
-                        "status answers for the properties)")
+                        "status answers for the properties). A hybrid's model directory takes 'all' (its dead "
+                        "rules) or 'none'; without --property its guards are proved on the whole hybrid")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--timeout-ms", type=_positive_int, default=10_000, metavar="N",
                    help="Z3 limit per query in milliseconds (default: 10000)")
@@ -129,7 +130,9 @@ def run_verify(args: argparse.Namespace) -> int:
 
                 if checks not in ("all", "none"):
                     raise ValueError("A hybrid is verified with --checks all or none (dead rules and properties).")
-                report = verify_hybrid(rules, list(args.properties), domain=domain, checks=checks,
+                # Without --property, the properties the hybrid declares: its guards, proved again.
+                props = list(args.properties) or list(getattr(rules, "guards_", ()) or ())
+                report = verify_hybrid(rules, props, domain=domain, checks=checks,
                                        timeout_ms=args.timeout_ms, time_budget_s=args.time_budget_s)
             else:
                 report = verify(rules, domain, properties=list(args.properties), checks=checks,
