@@ -173,6 +173,24 @@ def test_clone_and_pickle_keep_parameters_and_predictions(name):
     np.testing.assert_array_equal(back.predict(X), est.predict(X))
 
 
+@pytest.mark.parametrize("name", sorted(FAST))
+def test_a_refit_that_fails_leaves_no_half_refitted_model(name):
+    """A student's failed refit kept the new classes_ / columns beside the old model: an MLP answered its old
+    labels under the new names, a rule student's predict_proba had a column fewer than classes_."""
+    from sklearn.exceptions import NotFittedError
+
+    X, y = _data()
+    est = _fast(name).fit(X, y)
+    labels = np.where(y == 1, "yes", "no")
+    with pytest.raises(ValueError):
+        est.fit(X, labels[:-1])  # one label short
+    with pytest.raises(NotFittedError):
+        est.predict(X)
+    assert not [k for k in vars(est) if k.endswith("_") and not k.startswith("__")]
+    est.fit(X.iloc[:, :2], labels)  # and it fits again from scratch
+    assert set(est.predict(X.iloc[:, :2])) <= {"no", "yes"} and est.n_features_in_ == 2
+
+
 @pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
 def test_set_output_exists_exactly_where_there_is_a_transform(cls):
     """``set_output`` applies to transformers; rulekd's estimators are classifiers without ``transform``."""

@@ -58,7 +58,8 @@ from ..rules import Condition, Rule, RuleSet
 from ..students import DistilledMLPClassifier, DistilledRuleClassifier, DistilledTreeClassifier
 from ..domain import Domain
 from ..exceptions import DomainError
-from ..students._base import DistilledClassifierMixin, _array_names, _n_synthetic, answered_proba, rank_first
+from ..students._base import (DistilledClassifierMixin, _array_names, _n_synthetic, answered_proba, clear_fitted,
+                              rank_first)
 from ..students._tree import _TreeFitting
 from ..teachers import fit_teacher
 from ..verify import Implies, Invariant, Monotone, parse_property
@@ -277,8 +278,8 @@ class HybridClassifier(DistilledClassifierMixin):
 
     def _clear_fitted(self) -> None:
         """Drop every fitted attribute (the model is unfitted again)."""
-        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("__")] + ["_guarding"]:
-            self.__dict__.pop(name, None)
+        clear_fitted(self)
+        self.__dict__.pop("_guarding", None)
 
     def _fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HybridClassifier":
         self._validate_params()

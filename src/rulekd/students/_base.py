@@ -9,6 +9,7 @@ the fitted levels. Rules, the teacher and the neural student all read it.
 
 from __future__ import annotations
 
+import functools
 import numbers
 import warnings
 from typing import Any
@@ -97,6 +98,27 @@ def declared_domain(domain: Domain, frame: pd.DataFrame) -> tuple[Domain, pd.Dat
             f"file's \"lower\", \"upper\", \"levels\" or \"allow_missing\") or drop those rows."
         )
     return domain, frame
+
+
+def clear_fitted(estimator: Any) -> None:
+    """Drop every fitted attribute (names ending in ``_``): the estimator is unfitted again."""
+    for name in [k for k in vars(estimator) if k.endswith("_") and not k.startswith("__")]:
+        estimator.__dict__.pop(name, None)
+
+
+def unfitted_on_error(fit: Any) -> Any:
+    """``fit`` that leaves the estimator unfitted when it raises. A refit that failed half way kept the
+    new ``classes_`` or columns beside the old model, which then answered in the wrong terms (labels of
+    the old fit under the new names, a probability column short)."""
+    @functools.wraps(fit)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            clear_fitted(self)
+            raise
+
+    return wrapper
 
 
 class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):

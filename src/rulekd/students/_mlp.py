@@ -40,7 +40,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import TeacherError, require
-from ._base import DistilledClassifierMixin
+from ._base import DistilledClassifierMixin, unfitted_on_error
 
 __all__ = ["DistilledMLPClassifier"]
 
@@ -376,6 +376,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         return tuple(int(h) for h in hidden), knowledge
 
     # -- fit ---------------------------------------------------------------------
+    @unfitted_on_error
     def fit(self, X: Any, y: Any, sample_weight: Any = None, *, transfer_weight: Any = None) -> "DistilledMLPClassifier":
         """Fit the teacher (unless frozen), build the transfer set, train the network.
 

@@ -23,7 +23,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from ..rules import RuleSet
 from ..rules._ir import Rule
-from ._base import DistilledClassifierMixin
+from ._base import DistilledClassifierMixin, unfitted_on_error
 from ._polish import Bins, polish, prune
 from ._tao import Tree
 from ._tree import _TreeFitting
@@ -167,6 +167,7 @@ class DistilledRuleClassifier(_TreeFitting, DistilledClassifierMixin):
     # With polish: wider budgets, as multiples of max_rules, learned and pruned back.
     _wider = (1.5, 2.0)
 
+    @unfitted_on_error
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "DistilledRuleClassifier":
         """Fit the teacher (unless frozen), build the transfer set, learn the rules.
 

@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..rules import RuleSet
 from ..rules._ir import Condition, Rule
-from ._base import DistilledClassifierMixin, answered_proba
+from ._base import DistilledClassifierMixin, answered_proba, unfitted_on_error
 from ._tao import Tree
 
 __all__ = ["DistilledTreeClassifier"]
@@ -315,6 +315,7 @@ class DistilledTreeClassifier(_TreeFitting, DistilledClassifierMixin):
         self.domain = domain
         self.random_state = random_state
 
+    @unfitted_on_error
     def fit(self, X: Any, y: Any, sample_weight: Any = None) -> "DistilledTreeClassifier":
         """Fit the teacher (unless frozen), build the transfer set, grow and refine the tree.
 
