@@ -628,6 +628,18 @@ def test_a_hybrid_guarding_a_bool_or_huge_integer_label_loads_back(tmp_path, lab
     assert [g.text() for g in refit.guards_] == [g.text() for g in model.guards_]
 
 
+@pytest.mark.filterwarnings("ignore:.*candidate rule\\(s\\) contradict a guard")
+def test_a_hybrid_lacking_a_monotone_guards_grid_is_refused_at_load(credit, tmp_path):
+    """It loaded, and predict failed: "No grid for the Monotone guard(s) on ['duration']"."""
+    X, y, _ = credit
+    folder = save(_guarded_hybrid(X, y, "monotone duration increasing toward 1"), tmp_path / "h")
+    assert type(load(folder)).__name__ == "HybridClassifier"
+    _edit_json(folder / "metadata.json", lambda d: d["attributes"]["guard_grids_"].update(value={}))
+    _rehash(folder)
+    with pytest.raises(ModelDirectoryError, match=r"lacks the grid of the Monotone guard\(s\) on \['duration'\]"):
+        load(folder)
+
+
 def test_a_newer_format_version_is_named_before_its_new_keys(saved, tmp_path):
     import shutil
 
@@ -680,6 +692,70 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path):
     write_text(p, "new", overwrite=True)
     assert p.read_text(encoding="utf-8") == "new"
     assert stat.S_IMODE(os.stat(p).st_mode) == 0o600
+
+
+def test_a_saved_folder_keeps_the_permissions_of_the_folder_it_replaces(saved, tmp_path):
+    """An empty 0700 folder, or a 0700 model directory replaced with overwrite=True, became 0755."""
+    import stat
+
+    rules = load(saved["rules"])
+    for name, first in (("empty", None), ("model", rules)):
+        folder = tmp_path / name
+        if first is None:
+            folder.mkdir()
+        else:
+            save(first, folder)
+        os.chmod(folder, 0o700)
+        save(rules, folder, overwrite=True)
+        assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+        assert type(load(folder)) is DistilledRuleClassifier
+
+
+def test_a_failed_save_into_an_empty_folder_keeps_the_folder(saved, tmp_path, monkeypatch):
+    """The empty folder was removed before the final rename; when that failed, the user's folder was gone."""
+    rules = load(saved["rules"])
+    (tmp_path / "empty").mkdir()
+    real = os.rename
+    monkeypatch.setattr(persist.os, "rename", lambda a, b: (_ for _ in ()).throw(OSError(5, "simulated I/O error"))
+                        if ".rulekd-tmp-" in str(a) else real(a, b))
+    with pytest.raises(OSError, match="simulated"):
+        save(rules, tmp_path / "empty")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"] and not any((tmp_path / "empty").iterdir())
+
+
+def test_an_overwrite_whose_undo_fails_says_where_the_old_model_is(saved, tmp_path, monkeypatch):
+    rules = load(saved["rules"])
+    save(rules, tmp_path / "m")
+    real = os.rename
+    monkeypatch.setattr(persist.os, "rename", lambda a, b: (_ for _ in ()).throw(OSError(5, "simulated I/O error"))
+                        if ".rulekd-" in str(a) else real(a, b))
+    with pytest.raises(ModelDirectoryError, match="the old model directory is at .*rulekd-old-.*; rename it back"):
+        save(rules, tmp_path / "m", overwrite=True)
+    old = [p for p in tmp_path.iterdir() if ".rulekd-old-" in p.name]
+    assert len(old) == 1 and type(load(old[0])) is DistilledRuleClassifier  # the old model, whole
+
+
+def test_an_old_model_that_cannot_be_deleted_is_named(saved, tmp_path, monkeypatch):
+    rules = load(saved["rules"])
+    save(rules, tmp_path / "m")
+    monkeypatch.setattr(persist.shutil, "rmtree", lambda *a, **k: None)  # as when the old copy is read-only
+    with pytest.warns(UserWarning, match="could not be deleted .*delete it yourself"):
+        save(rules, tmp_path / "m", overwrite=True)
+
+
+def test_an_unreadable_folder_is_a_permission_error_not_a_damaged_model(saved, tmp_path, monkeypatch):
+    """os.walk skipped a folder it could not list: 'has no manifest.json' / 'listed ... but missing'."""
+    folder = Path(shutil.copytree(saved["mlp"], tmp_path / "m"))
+    real = os.scandir
+
+    def scandir(path=".", *a):
+        if os.fspath(path) == os.fspath(folder):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    with pytest.raises(PermissionError, match=r"Cannot list the folder .*/m' of the model directory .* fix its"):
+        load(folder)
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads file descriptors' paths from /proc")

@@ -40,6 +40,7 @@ dropped silently.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -48,9 +49,11 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import sys
 import types
 import typing
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -1481,20 +1484,40 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
                 os.fsync(f.fileno())
         for folder in sorted({tmp.joinpath(*rel.split("/")).parent for rel in files}, reverse=True):
             fsync_dir(folder)  # their entries too, deepest first
+        if state != "absent":  # the folder replaced keeps its permissions (a private 0700 one stays private)
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
         if state == "absent":
             os.rename(tmp, target)
         elif state == "empty":
-            target.rmdir()
-            os.rename(tmp, target)
+            try:
+                os.rename(tmp, target)  # POSIX renames over an empty folder atomically
+            except OSError:  # elsewhere: remove it first, and put it back if the rename still fails
+                target.rmdir()
+                try:
+                    os.rename(tmp, target)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        target.mkdir()
+                    raise
         else:
             old = parent / f".{temp_stem(target.name)}.rulekd-old-{secrets.token_hex(6)}"
             os.rename(target, old)
             try:
                 os.rename(tmp, target)
-            except BaseException:
-                os.rename(old, target)
+            except BaseException as exc:
+                try:
+                    os.rename(old, target)
+                except OSError as undo:
+                    raise ModelDirectoryError(
+                        f"Saving over {str(target)!r} failed ({exc}), and putting the old model back failed too "
+                        f"({undo}): the old model directory is at {str(old)!r}; rename it back.") from exc
                 raise
             shutil.rmtree(old, ignore_errors=True)
+            if old.exists():
+                warnings.warn(f"The new model is saved at {str(target)!r}, but the old one, renamed aside to "
+                              f"{str(old)!r}, could not be deleted (permissions?); delete it yourself.",
+                              UserWarning, stacklevel=2)
         fsync_dir(parent)  # the renames, not only the files, survive a power loss
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -1575,7 +1598,12 @@ def _listing(root: Path) -> tuple[list[str], list[str]]:
     """Relative paths of the files and folders under ``root``; refuses links and special files."""
     files: list[str] = []
     dirs: list[str] = []
-    for here, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def unreadable(exc: OSError) -> None:  # os.walk skipped such a folder, and its files read as missing
+        raise PermissionError(exc.errno, f"Cannot list the folder {exc.filename!r} of the model directory "
+                                         f"({exc.strerror}); fix its permissions", exc.filename) from None
+
+    for here, dirnames, filenames in os.walk(root, followlinks=False, onerror=unreadable):
         rel_here = os.path.relpath(here, root)
         base = "" if rel_here == "." else rel_here.replace(os.sep, "/") + "/"
         for d in sorted(dirnames):

@@ -71,6 +71,11 @@ def _check_hybrid(h: "HybridClassifier") -> None:
     unknown = sorted(set(h.guard_grids_) - names)
     if unknown:
         raise ValueError(f"guard_grids_ names features {unknown[:5]} the Domain lacks.")
+    from ..verify import Monotone
+
+    lacking = sorted({g.feature for g in h.guards_ if isinstance(g, Monotone)} - set(h.guard_grids_))
+    if lacking:  # it loaded, then predict failed: "No grid for the Monotone guard(s)"
+        raise ValueError(f"guard_grids_ lacks the grid of the Monotone guard(s) on {lacking[:5]}.")
     ids = {h.rules_.rule_id(i) for i in range(len(h.rules_))}
     unknown = sorted(set(h.rule_precision_) - ids)
     if unknown:
