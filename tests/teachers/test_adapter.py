@@ -547,3 +547,17 @@ def test_minus_infinity_logits_are_probability_zero_not_an_error():
     mlp = DistilledMLPClassifier(teacher=teacher, hidden_layer_sizes=(4,), max_epochs=5, n_synthetic=300,
                                  random_state=0).fit(X, y)
     assert np.isfinite(mlp.predict_proba(X)).all()
+
+
+def test_an_xgboost_teacher_without_enable_categorical_on_category_columns_is_told_the_fix():
+    """XGBoost's own error came from inside its DMatrix ("the experimental DMatrix parameter ...")."""
+    from xgboost import XGBClassifier
+
+    from rulekd.exceptions import TeacherError
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0] * 5, "c": pd.Categorical(["x", "y"] * 10)})
+    y = np.array([0, 1] * 10)
+    with pytest.raises(TeacherError, match=r"category columns \['c'\]: pass XGBClassifier\(enable_categorical=True"):
+        fit_teacher(XGBClassifier(n_estimators=2), X, y)
+    assert fit_teacher(XGBClassifier(n_estimators=2, enable_categorical=True), X, y).predict(X).shape == (20,)
+    assert fit_teacher(XGBClassifier(n_estimators=2), X[["a"]], y).predict(X[["a"]]).shape == (20,)

@@ -519,6 +519,12 @@ def fit_teacher(
         if len(enc.classes_) < 2:
             raise TeacherError("The target has a single class; a classifier needs at least two.")
         if isinstance(X, pd.DataFrame):
+            cats = [str(c) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
+            if cats and not est.get_params().get("enable_categorical"):
+                raise TeacherError(
+                    f"The XGBoost teacher cannot read the category columns {cats[:5]}: pass "
+                    f"XGBClassifier(enable_categorical=True, ...) (as rulekd's default teacher does), or encode "
+                    f"those columns as numbers first.")
             X = _xgboost_categories(X.set_axis([xgboost_name(c) for c in X.columns], axis=1))
         est.fit(X, enc.transform(y), **fit_kw)
         return XGBoostTeacher(est, label_encoder=enc)
