@@ -589,6 +589,26 @@ def test_a_new_file_appearing_meanwhile_is_kept_even_without_hard_links(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.json", "rules.json"]
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_pipe_or_device_is_written_as_a_stream_not_replaced(tmp_path):
+    """`--out /dev/stdout --force` failed (a temporary file beside /proc/self/fd/1), and without --force the
+    device 'already existed'."""
+    import threading
+
+    from rulekd._io import write_text
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text(encoding="utf-8")))
+    reader.start()
+    write_text(fifo, "streamed")  # no overwrite needed: nothing is replaced
+    reader.join(timeout=10)
+    assert got == ["streamed"]
+    assert fifo.exists() and not fifo.is_file()  # the pipe itself is still there, not a file in its place
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
 def test_rule_and_domain_files_are_kept_unless_overwrite(tmp_path):
     """RuleSet.to_json, Domain.to_json and export(path=) refuse an existing file by default, like save."""
     from rulekd.rules import export

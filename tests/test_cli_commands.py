@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -909,6 +910,25 @@ def test_an_output_file_that_appears_while_working_is_kept(files, rules_dir, tmp
         assert out.read_text(encoding="utf-8") != "the user's file"
         monkeypatch.setattr(module, "check_new_file", real)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv", "r.sql"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_predict_and_export_write_into_a_named_pipe(files, rules_dir, tmp_path):
+    """A device or pipe given as --out (/dev/stdout, a FIFO) is written to: it 'already existed' without
+    --force, and with it the temporary file beside it could not be made."""
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for argv in (["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", str(fifo)],
+                 ["export", str(rules_dir), "--format", "sql", "--out", str(fifo)]):
+        got = []
+        reader = threading.Thread(target=lambda: got.append(fifo.read_text(encoding="utf-8")))
+        reader.start()
+        assert main(argv + ["--quiet"]) == 0
+        reader.join(timeout=30)
+        assert got and got[0].strip()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
 
 
 def test_a_reader_that_stops_early_is_not_told_about_bad_input(files, rules_dir, tmp_path, capsys, monkeypatch):

@@ -61,6 +61,16 @@ def _target(path: Any) -> Path:
     return path
 
 
+def is_stream(path: Any) -> bool:
+    """An existing path that is neither a regular file nor a folder (a device such as ``/dev/stdout``, a
+    FIFO): written to as a stream, never replaced."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
 def temp_stem(name: str) -> str:
     """``name`` cut so that a temporary name built on it (about 30 more bytes) stays within the 255 bytes
     file systems allow (a legal 245-byte file or folder name could not be replaced)."""
@@ -92,8 +102,13 @@ def atomic_write_text(path: Any, text: str, *, replace: bool = True) -> None:
     file is touched; a symbolic link is followed (its target is replaced).
     ``replace=False`` never replaces a file: the complete temporary file is
     linked to ``path``, which fails (``FileExistsError``) if a file appeared
-    there meanwhile.
+    there meanwhile. A device or a pipe (``/dev/stdout``, a FIFO) is written
+    directly: there is no file to replace.
     """
+    if is_stream(path):
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        return
     path = _target(path)
     tmp = None
     try:
@@ -148,10 +163,14 @@ def write_text(path: Any, text: Any, *, overwrite: bool = False) -> Path:
     The text goes to a synced temporary file first (:func:`atomic_write_text`), so
     the path never holds a half-written file. An existing file is kept
     (``FileExistsError``) unless ``overwrite=True``, which replaces it
-    atomically. Returns ``Path(path)``.
+    atomically. A device or pipe (``/dev/stdout``) is written to, as a stream.
+    Returns ``Path(path)``.
     """
     given = Path(path)
     shown = os.fspath(path)
+    if is_stream(path):
+        atomic_write_text(path, text() if callable(text) else text)
+        return given
     path = _target(path)
 
     def refuse() -> FileExistsError:

@@ -245,7 +245,11 @@ def split_target(frame: pd.DataFrame, target: str, source: str) -> tuple[pd.Data
 def check_new_file(path: str | Path, force: bool, *, inputs: tuple = ()) -> Path:
     """``path`` as a Path, after checking it may be written (never overwrites without ``force``, never
     one of the command's ``inputs``, even with it: the data a command reads are not its output)."""
+    from ._io import is_stream
+
     p = Path(path)
+    if is_stream(p):  # /dev/stdout, a FIFO: written to, nothing replaced, so no --force needed
+        return p
     if p.exists() and p.is_dir():
         raise TableError(f"{str(p)!r} is a directory; give a file name.")
     for src in inputs:
