@@ -416,6 +416,9 @@ def test_a_rulekd_hybrid_is_verified_as_a_whole(german):
     assert v["ran"] and v["whole_hybrid"]
     guard = [f for f in v["findings"] if f["scope"] == "hybrid" and "duration" in (f.get("property") or "")]
     assert guard and guard[0]["status"] == "proved"
+    # The guards are listed beside the properties (the page listed properties only).
+    assert v["guards"] == ["if duration > 60.0 then 1"]
+    assert "guards, proved on the whole hybrid: <code>if duration &gt; 60.0 then 1</code>" in rep.to_html()
     assert all(f["scope"] == "rules" for f in v["findings"] if f["check"] != "property")
     # Redundancy against a placeholder default means nothing for a hybrid: not checked, and said so.
     assert "redundant_rule" in v["skipped"] and not any(f["check"] == "redundant_rule" for f in v["findings"])

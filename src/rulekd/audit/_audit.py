@@ -534,6 +534,7 @@ def _verification_section(subject: _Subject, frame: pd.DataFrame, properties: Se
     reports = [("network" if subject.kind == "neural" else "rules", report)]
     if hybrid and whole is not None:
         guards = list(getattr(subject.model, "guards_", ()) or ())
+        base["guards"] = [g.text() if hasattr(g, "text") else str(g) for g in guards]
         texts = {p.text() for p in props}
         whole_props = props + [g for g in guards if not hasattr(g, "text") or g.text() not in texts]
         if whole_props:

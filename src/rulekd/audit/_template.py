@@ -265,6 +265,7 @@ ul.limits li { margin: .25rem 0; }
 <span class="badge information">information</span> a gap: inputs no rule matches, answered by the default class (or a hybrid's student), as designed;
 <span class="badge unknown">unknown</span> undecided (a timeout or the budget, or the reason the finding gives): nothing is claimed.</p>
 {% if v.properties %}<p>Properties checked: {% for pr in v.properties %}<code>{{ pr }}</code>{% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
+{% if v.get("guards") %}<p>The hybrid's guards, proved on the whole hybrid: {% for pr in v.guards %}<code>{{ pr }}</code>{% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
 {% if v.skipped %}<p class="note">Skipped: {% for k, w in v.skipped.items() %}{{ k }} ({{ w }}){% if not loop.last %}; {% endif %}{% endfor %}.</p>{% endif %}
 <table><thead><tr><th>status</th><th>check</th><th>finding</th><th>rules</th><th class="n">time</th><th>counterexample</th></tr></thead><tbody>
 {% for f in v.findings %}
