@@ -922,7 +922,7 @@ def audit(
     elif isinstance(y, (list, tuple)) and np.ndim(y) == 1:  # np.asarray([0, 1, "x"]) makes every label text
         y = np.array(list(y) + [None], dtype=object)[:-1]
     y_arr = _objects(np.asarray(y).ravel() if np.ndim(y) else np.asarray([y]))
-    if len(y_arr) == 0 and getattr(X, "shape", (len(X),))[0] == 0:  # before the model's own checks word it
+    if len(y_arr) == 0 and (X.shape[0] if hasattr(X, "shape") else len(X)) == 0:  # before the model's checks
         raise ValueError("audit() needs at least one row.")
     frame = subject.frame(X)
     if len(frame) != len(y_arr):
