@@ -186,6 +186,39 @@ def test_distance_gradient_is_finite_with_duplicate_rows():
     assert torch.isfinite(s.grad).all()
 
 
+def test_distances_are_normalised_by_the_mean_over_every_pair_identical_rows_included():
+    """Park et al.'s mean is over all pairs i != j; pairs of identical rows were left out, so a batch with
+    repeated rows (a tree teacher's leaves) was scaled by a larger mean, and a student equal to the teacher
+    up to a 1e-4 jitter scored 0.06 where it should score about 0."""
+    gen = torch.Generator().manual_seed(0)
+    base = torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    teacher = base[torch.tensor([0, 0, 0, 1, 1, 2, 3, 3])]  # repeated rows, as leaves of a small tree
+    student = teacher + 1e-4 * torch.randn(teacher.shape, generator=gen, dtype=torch.float64)
+    assert float(rkd_distance_loss(student, teacher)) < 1e-6
+    for scale in (0.5, 1.0, 1e3):  # and scale free
+        assert float(rkd_distance_loss(scale * teacher, teacher)) < 1e-9
+    # The hand value: distances over their mean over the 8 * 7 ordered pairs.
+    d = torch.cdist(teacher, teacher)
+    s = torch.cdist(student, student)
+    expected = torch.nn.functional.smooth_l1_loss(s / (s.sum() / 56), d / (d.sum() / 56))
+    assert float(rkd_distance_loss(student, teacher)) == pytest.approx(float(expected), abs=1e-9)
+
+
+def test_response_loss_reads_a_teacher_probability_of_zero_or_one():
+    """A teacher logit of -inf (log of a probability of 0) gave nan: 0 * log 0 was 0 * -inf."""
+    s = torch.zeros(1, 3, dtype=torch.float64)
+    t = torch.tensor([[0.0, -math.inf, 1.0]], dtype=torch.float64)
+    p = np.array([1.0, 0.0, math.e]) / (1.0 + math.e)
+    expected = float(np.sum(p[p > 0] * np.log(p[p > 0] * 3)))  # KL(p || uniform), 0 log 0 = 0
+    assert float(response_loss(s, t, temperature=1.0)) == pytest.approx(expected, rel=1e-12)
+    one = torch.tensor([[-math.inf, math.inf]], dtype=torch.float64)  # probability exactly 1 on class 1
+    s2 = torch.zeros(1, 2, dtype=torch.float64, requires_grad=True)
+    loss = response_loss(s2, one, temperature=2.0)
+    assert float(loss) == pytest.approx(4.0 * math.log(2.0), rel=1e-12)  # T**2 * KL([0, 1] || [.5, .5])
+    loss.backward()
+    assert torch.isfinite(s2.grad).all()
+
+
 # -- the combined loss ----------------------------------------------------------------------
 def test_distillation_loss_normalises_feature_and_relation_terms_to_one_at_calibration():
     g = torch.Generator().manual_seed(0)

@@ -547,6 +547,51 @@ def test_transfer_weight_multiplies_row_weights_and_bad_factors_are_refused(prob
     assert real_only.n_epochs_ == FAST["max_epochs"]
 
 
+def test_the_validation_loss_is_the_weighted_mean_over_the_held_out_rows(problem, monkeypatch):
+    """Batches were averaged by their size: with factors that vary along the (sorted) held-out rows, the loss
+    early stopping watched was 0.286 where the weighted mean over the rows was 0.257."""
+    import torch
+    import torch.nn.functional as F
+
+    X, y, teacher = problem
+    seen = {}
+    fidelity = DistilledMLPClassifier._fidelity_from
+
+    def spy(self, ts, val_idx):
+        seen["ts"], seen["val"] = ts, val_idx
+        return fidelity(self, ts, val_idx)
+
+    monkeypatch.setattr(DistilledMLPClassifier, "_fidelity_from", spy)
+    T = 4.0
+    m = DistilledMLPClassifier(teacher=FrozenEstimator(teacher), hidden_layer_sizes=(8,), knowledge=("response",),
+                               n_synthetic=600, max_epochs=3, early_stopping=False, batch_size=32, temperature=T,
+                               random_state=0)
+    m.fit(X, y, transfer_weight=lambda F_: np.r_[np.ones(len(F_) // 2), np.full(len(F_) - len(F_) // 2, 0.01)])
+    ts, val = seen["ts"], seen["val"]
+    z = torch.tensor(m._forward(m._encode(ts.X.iloc[val]))[:, 0], dtype=torch.float64)
+    zz = torch.stack([torch.zeros_like(z), z], 1)
+    t = torch.tensor(ts.logits[val], dtype=torch.float64)
+    per_row = F.cross_entropy(zz, torch.tensor(ts.labels_index[val]), reduction="none") + T * T * (
+        torch.softmax(t / T, 1) * (torch.log_softmax(t / T, 1) - torch.log_softmax(zz / T, 1))).sum(1)
+    w = torch.tensor(ts.weights[val], dtype=torch.float64)
+    assert m.history_[-1]["val_loss"] == pytest.approx(float((per_row * w).sum() / w.sum()), rel=1e-5)
+    assert m.history_[-1]["val_loss"] != pytest.approx(float(per_row.mean()), rel=1e-2)  # the weights matter
+
+
+def test_a_knowledge_weight_of_zero_trains_as_leaving_the_kind_out(problem):
+    """feature_weight=0 drew the hint projection's weights anyway, moving every later draw: another network
+    than knowledge without "feature" (weights up to 0.32 apart)."""
+    X, y, teacher = problem
+    kw = dict(teacher=FrozenEstimator(teacher), hidden_layer_sizes=(8,), n_synthetic=200, max_epochs=5,
+              early_stopping=False, random_state=0)
+    zero = DistilledMLPClassifier(feature_weight=0.0, **kw).fit(X, y)
+    absent = DistilledMLPClassifier(knowledge=("response", "relation"), **kw).fit(X, y)
+    for a, b in zip(zero.coefs_ + zero.intercepts_, absent.coefs_ + absent.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    present = DistilledMLPClassifier(**kw).fit(X, y)
+    assert not np.array_equal(present.coefs_[0], absent.coefs_[0])
+
+
 def test_a_few_synthetic_rows_do_not_become_the_whole_validation_set(problem, monkeypatch):
     """n_synthetic=20 held out 3 synthetic rows and validated on them alone (early stopping and fidelity_
     on 3 rows); the real rows' share is held out as well then."""

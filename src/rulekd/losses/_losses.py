@@ -102,9 +102,14 @@ def response_loss(
     t = _as_two_column(teacher_logits).detach().to(s.dtype)
     if s.shape != t.shape:
         raise ValueError(f"Student logits {tuple(s.shape)} and teacher logits {tuple(t.shape)} do not match.")
+    # A teacher probability of exactly 0 or 1 (a logit of -inf / +inf, e.g. log(0)): the largest finite
+    # logit instead, and 0 * log 0 = 0 (0 * -inf was nan).
+    big = torch.finfo(t.dtype).max
+    t = torch.nan_to_num(t, nan=float("nan"), posinf=big, neginf=-big)
     log_q = F.log_softmax(s / temperature, dim=1)
     log_p = F.log_softmax(t / temperature, dim=1)
-    per_row = (log_p.exp() * (log_p - log_q)).sum(dim=1)
+    p = log_p.exp()
+    per_row = torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p)).sum(dim=1)
     return _weighted_mean(per_row, weight) * float(temperature) ** 2
 
 
@@ -188,18 +193,27 @@ def _pairwise_distances(x: torch.Tensor) -> torch.Tensor:
     return d.masked_fill(eye, 0.0)
 
 
+def _mean_distance(d: torch.Tensor) -> torch.Tensor:
+    """Park et al.'s normaliser: the mean distance over all pairs of two rows (``i != j``), identical rows
+    included (they were left out, so a batch with repeated rows was scaled by a larger mean, and a student
+    equal to the teacher up to a small jitter scored far from 0)."""
+    n = d.shape[0]
+    if n < 2:
+        return d.new_tensor(1.0)
+    return d.sum() / (n * (n - 1))  # the diagonal is exactly 0
+
+
 def _normalised_distances(x: torch.Tensor) -> torch.Tensor:
     d = _pairwise_distances(x)
-    pos = d > 1e-6
-    mean = d[pos].mean() if bool(pos.any()) else d.new_tensor(1.0)
-    return d / mean.clamp_min(_EPS)
+    return d / _mean_distance(d).clamp_min(_EPS)
 
 
 def rkd_distance_loss(student: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
     """RKD distance loss (Park et al., 2019).
 
     Pairwise Euclidean distances within the batch, each set divided by its
-    mean over pairs of distinct rows, compared with the Huber (smooth L1,
+    mean over all pairs of two rows (``i != j``, identical rows included, as
+    Park et al. define it), compared with the Huber (smooth L1,
     ``beta=1``) loss, averaged over all ``n * n`` ordered pairs (the diagonal
     contributes zero).
 
@@ -291,9 +305,7 @@ def _geometry(x: torch.Tensor, terms: tuple[str, ...]) -> dict[str, torch.Tensor
         eye = torch.eye(x.shape[0], dtype=torch.bool, device=x.device)
         if "distance" in terms:
             d = norm.masked_fill(eye, 0.0)
-            pos = d > 1e-6
-            mean = d[pos].mean() if bool(pos.any()) else d.new_tensor(1.0)
-            out["distance"] = d / mean.clamp_min(_EPS)
+            out["distance"] = d / _mean_distance(d).clamp_min(_EPS)
         if "angle" in terms:
             # The true length where the pair counts (as _angles: length > 1e-8). norm is that length
             # above sqrt(_EPS) = 1e-6 (and is used there: the same arithmetic, bit for bit, as before this

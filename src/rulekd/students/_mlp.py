@@ -678,7 +678,9 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         net.reset_parameters(gen)
         feats = data.get("feat")
         projection = None
-        if feats is not None and "feature" in knowledge:
+        if feats is not None and "feature" in knowledge and self.feature_weight > 0:
+            # (with weight 0, no projection: drawing its weights moved every later draw of ``gen``, so
+            # feature_weight=0 trained another network than leaving "feature" out)
             projection = HintProjection(hidden[-1], feats.shape[1], generator=gen)
         loss_fn = DistillationLoss(
             temperature=self.temperature,
@@ -728,16 +730,19 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
 
         def validation_loss() -> float:
             net.eval()
-            total, count = 0.0, 0
+            total, count = 0.0, 0.0
             with torch.no_grad():
                 for i in range(0, len(val_t), bs):
                     idx = val_t[i:i + bs]
                     t, parts = loss_fn.combine(batch_terms(idx, outputs_only=bool(watched)))
                     value = sum(parts[key] for key in watched if key in parts) if watched else float(t)
-                    total += value * len(idx)
-                    count += len(idx)
+                    # Each batch's value is a weighted mean: batches count by their weight (by their size,
+                    # a sorted val_idx undid transfer_weight), so this is the weighted mean over the rows.
+                    weight = float(tensors["w"][idx.to(device)].sum())
+                    total += value * weight
+                    count += weight
             net.train()
-            return total / max(count, 1)
+            return total / count if count > 0 else 0.0
 
         history: list[dict] = []
         best = (math.inf, 0, copy.deepcopy(net.state_dict()))
@@ -769,10 +774,11 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                     opt.zero_grad(set_to_none=True)
                     total.backward()
                     opt.step()
-                    total_sum += float(total.detach()) * len(idx)
-                    count += len(idx)
+                    weight = float(tensors["w"][idx.to(device)].sum())  # as in validation_loss
+                    total_sum += float(total.detach()) * weight
+                    count += weight
                     for key, v in parts.items():
-                        sums[key] = sums.get(key, 0.0) + v * len(idx)
+                        sums[key] = sums.get(key, 0.0) + v * weight
                 record = {"epoch": epoch, "train_loss": total_sum / count}
                 record.update({key: v / count for key, v in sums.items()})
                 record["val_loss"] = validation_loss()

@@ -265,9 +265,17 @@ class XGBoostTeacher(_InputMixin, Teacher):
         n_jobs = getattr(self._inner, "n_jobs", None) if self._sklearn else None
         return xgb.DMatrix(self._input(X), enable_categorical=True, missing=np.nan, nthread=n_jobs)
 
+    @property
+    def iteration_range(self) -> tuple[int, int]:
+        """The rounds the model answers with: up to its ``best_iteration`` when it was fitted with early
+        stopping (as its own ``predict_proba``; all its trees gave up to 0.3 other probabilities), else all."""
+        best = self._booster.attr("best_iteration")
+        return (0, int(best) + 1) if best is not None else (0, 0)
+
     def logits(self, X: Any) -> np.ndarray:
         dm = self._dmatrix(X)
-        m = np.asarray(self._booster.predict(dm, output_margin=True), dtype=np.float64)
+        m = np.asarray(self._booster.predict(dm, output_margin=True, iteration_range=self.iteration_range),
+                       dtype=np.float64)
         if m.ndim == 1:
             return np.column_stack([np.zeros_like(m), m])
         return m

@@ -173,12 +173,12 @@ def teacher_features(
 
 def _xgboost_features(teacher: XGBoostTeacher, X: Any, kind: str, approximate: bool) -> np.ndarray:
     dm = teacher._dmatrix(X)
+    rounds = teacher.iteration_range  # the trees the model answers with (early stopping: up to its best)
     if kind == "leaves":
-        out = np.asarray(teacher._booster.predict(dm, pred_leaf=True))
+        out = np.asarray(teacher._booster.predict(dm, pred_leaf=True, iteration_range=rounds))
         return out.reshape(out.shape[0], -1).astype(np.int64)
-    out = np.asarray(
-        teacher._booster.predict(dm, pred_contribs=True, approx_contribs=bool(approximate)), dtype=np.float64
-    )
+    out = np.asarray(teacher._booster.predict(dm, pred_contribs=True, approx_contribs=bool(approximate),
+                                              iteration_range=rounds), dtype=np.float64)
     return out.reshape(out.shape[0], -1)
 
 
@@ -229,14 +229,26 @@ def _torch_hidden(teacher: TorchTeacher, X: Any, layer: Any) -> np.ndarray:
     named = dict(module.named_modules())
     captured: dict[str, Any] = {}
     handles = []
+    # Tensors are cloned as they are captured: a later in-place operation (ReLU(inplace=True)) changed them.
+    def keep(t: Any) -> Any:
+        t = t[0] if isinstance(t, (tuple, list)) else t
+        return t.detach().clone()
+
     if layer is None:
+        # The input of the nn.Linear called last in forward (the one declared last need not be: a module
+        # declaring its head before its body gave the raw input back).
         linears = [n for n, m in named.items() if isinstance(m, torch.nn.Linear)]
         if not linears:
             raise TeacherError("The torch teacher has no nn.Linear; name the modules to read with layer=.")
-        name = linears[-1]
-        names = [name]
-        handles.append(named[name].register_forward_hook(
-            lambda m, inp, out: captured.__setitem__(name, inp[0])))
+        calls: list[str] = []
+
+        def record(n: str, inp: Any) -> None:  # returns None: a hook's return value would replace the output
+            calls.append(n)
+            captured[n] = keep(inp)
+
+        for n in linears:
+            handles.append(named[n].register_forward_hook(lambda m, inp, out, n=n: record(n, inp)))
+        names = calls  # filled by the forward pass below; the last call is kept
     else:
         names = [layer] if isinstance(layer, str) else list(layer)
         missing = [n for n in names if n not in named or n == ""]
@@ -244,7 +256,7 @@ def _torch_hidden(teacher: TorchTeacher, X: Any, layer: Any) -> np.ndarray:
             raise ValueError(f"The torch teacher has no sub-modules {missing}; its modules: {[n for n in named if n][:20]}.")
         for n in names:
             handles.append(named[n].register_forward_hook(
-                lambda m, inp, out, n=n: captured.__setitem__(n, out)))
+                lambda m, inp, out, n=n: captured.__setitem__(n, keep(out))))
     was_training = module.training
     module.eval()
     try:
@@ -254,12 +266,15 @@ def _torch_hidden(teacher: TorchTeacher, X: Any, layer: Any) -> np.ndarray:
         module.train(was_training)
         for h in handles:
             h.remove()
+    if layer is None:
+        if not calls:
+            raise TeacherError("The torch teacher's forward called none of its nn.Linear modules; name the "
+                               "modules to read with layer=.")
+        names = [calls[-1]]
     parts = []
     for n in names:
         if n not in captured:
             raise TeacherError(f"The torch teacher's module {n!r} was not called in forward.")
         t = captured[n]
-        if isinstance(t, (tuple, list)):
-            t = t[0]
-        parts.append(t.detach().cpu().reshape(t.shape[0], -1).double().numpy())
+        parts.append(t.cpu().reshape(t.shape[0], -1).double().numpy())
     return np.hstack(parts)
