@@ -561,3 +561,120 @@ def test_an_xgboost_teacher_without_enable_categorical_on_category_columns_is_to
         fit_teacher(XGBClassifier(n_estimators=2), X, y)
     assert fit_teacher(XGBClassifier(n_estimators=2, enable_categorical=True), X, y).predict(X).shape == (20,)
     assert fit_teacher(XGBClassifier(n_estimators=2), X[["a"]], y).predict(X[["a"]]).shape == (20,)
+
+
+# -- teachers fitted elsewhere, and teachers inside other estimators (a review's findings) -----------------
+def _frame(n=120, seed=0):
+    rng = np.random.default_rng(seed)
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.normal(size=n)})
+    y = np.where(X["a"] + X["b"] > 0, "good", "bad")
+    return X, y
+
+
+def test_a_frozen_teacher_reads_its_own_columns_in_its_own_order():
+    """Columns in another order failed inside scikit-learn / XGBoost; other columns too, with their words."""
+    from sklearn.ensemble import RandomForestClassifier
+    from xgboost import XGBClassifier
+
+    X, y = _frame()
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    t = as_teacher(FrozenEstimator(forest))
+    reordered = X[["c", "a", "b"]]
+    np.testing.assert_array_equal(t.proba(reordered), forest.predict_proba(X))
+    np.testing.assert_array_equal(t.proba(X.to_numpy()), forest.predict_proba(X))  # an array: by position
+    with pytest.raises(TeacherError, match=r"it lacks \['id'\] and needs \['c'\]"):
+        t.proba(X[["a", "b"]].assign(id=1.0))
+    booster = XGBClassifier(n_estimators=3, n_jobs=1).fit(X, (y == "good").astype(int))
+    tx = as_teacher(FrozenEstimator(booster))
+    np.testing.assert_allclose(tx.proba(reordered), booster.predict_proba(X), rtol=1e-6)
+    with pytest.raises(TeacherError, match=r"needs \['c'\]"):
+        tx.proba(X[["a", "b"]])
+
+
+def test_an_xgboost_teacher_given_the_wrong_number_of_columns_is_refused():
+    """29 columns for a 30-column booster were read with the last as missing, silently (0.937 agreement)."""
+    from xgboost import XGBClassifier
+
+    X, y = _frame()
+    booster = XGBClassifier(n_estimators=3, n_jobs=1).fit(X.to_numpy(), (y == "good").astype(int)).get_booster()
+    t = as_teacher(FrozenEstimator(booster))
+    with pytest.raises(TeacherError, match="trained on 3 features, the data have 2"):
+        t.proba(X.to_numpy()[:, :2])
+    with pytest.raises(TeacherError, match="trained on 3 features, the data have 4"):
+        t.proba(np.c_[X.to_numpy(), X.to_numpy()[:, :1]])
+
+
+def test_xgboost_inside_other_estimators_gets_encoded_labels_and_weights_of_mean_one():
+    """Text labels failed inside XGBoost under a Pipeline / calibration; weights of 0.001 gave a Pipeline's
+    XGBoost a constant teacher (a bare one had its weights divided by their mean)."""
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from xgboost import XGBClassifier
+
+    X, y = _frame(200)
+    xgb = XGBClassifier(n_estimators=20, max_depth=2, n_jobs=1)
+    for est in (make_pipeline(StandardScaler(), xgb), CalibratedClassifierCV(xgb, cv=2)):
+        t = fit_teacher(est, X, y, sample_weight=np.full(len(X), 1e-3))
+        assert list(t.classes_) == ["bad", "good"]
+        assert np.mean(t.predict(X) == y) > 0.9  # not constant
+
+
+def test_a_multiclass_objective_on_two_classes_and_a_multi_output_teacher_are_named():
+    from sklearn.ensemble import RandomForestClassifier
+    from xgboost import XGBClassifier
+
+    X, y = _frame()
+    with pytest.raises(TeacherError, match="objective 'multi:softprob' needs three classes or more"):
+        fit_teacher(XGBClassifier(objective="multi:softprob", n_estimators=2), X, y)
+    two = np.c_[(y == "good").astype(int), (X["c"] > 0).astype(int) * 2]
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, np.c_[two[:, 0], np.arange(len(X)) % 3])
+    with pytest.raises(TeacherError, match="predicts 2 outputs .* distil one output at a time"):
+        as_teacher(FrozenEstimator(forest))
+
+
+def test_sample_weight_reaches_teachers_that_pass_fit_keywords_on():
+    """A vote or a search takes sample_weight through **fit_params: it was refused as 'no such parameter'."""
+    from sklearn.ensemble import VotingClassifier
+
+    X, y = _frame()
+    vote = VotingClassifier([("a", LogisticRegression()), ("b", LogisticRegression(C=0.1))], voting="soft")
+    w = np.where(y == "good", 5.0, 1.0)
+    weighted = fit_teacher(vote, X, y, sample_weight=w)
+    plain = fit_teacher(vote, X, y)
+    assert not np.allclose(weighted.proba(X), plain.proba(X))
+
+
+def test_a_torch_teacher_that_returns_probabilities_is_warned_about():
+    """Read as logits, a final Sigmoid's outputs in [0, 1] gave class 1 on every row, silently."""
+    torch = pytest.importorskip("torch")
+    from rulekd.teachers import TorchTeacher
+
+    torch.manual_seed(0)
+    X = np.random.default_rng(0).normal(size=(50, 3)).astype(np.float32)
+    sig = TorchTeacher(torch.nn.Sequential(torch.nn.Linear(3, 1), torch.nn.Sigmoid()), classes=[0, 1])
+    with pytest.warns(UserWarning, match=r"look like probabilities.*Drop the module's final Sigmoid"):
+        sig.logits(X)
+    soft = TorchTeacher(torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.Softmax(dim=1)), classes=[0, 1, 2])
+    with pytest.warns(UserWarning, match="sum to 1 on each row"):
+        soft.logits(X)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TorchTeacher(torch.nn.Linear(3, 2), classes=[0, 1]).logits(X)  # logits: no warning
+    with pytest.raises(TeacherError, match=r"could not read the data \(2 columns\)"):
+        TorchTeacher(torch.nn.Linear(3, 2), classes=[0, 1]).logits(X[:, :2])
+
+
+def test_labels_that_read_alike_but_differ_in_type_are_told_so():
+    """'does not know the classes ['0', '1']; its classes are ['0', '1']' hid the int / text difference."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from rulekd import DistilledRuleClassifier
+
+    X, y = _frame()
+    codes = (y == "good").astype(int)
+    forest = FrozenEstimator(RandomForestClassifier(n_estimators=3, random_state=0).fit(X, codes))
+    with pytest.raises(ValueError, match=r"classes \['0', '1'\]; its classes are \[0, 1\]\. .*differ in type"):
+        DistilledRuleClassifier(teacher=forest, max_rules=2, n_synthetic=0).fit(X, codes.astype(str))

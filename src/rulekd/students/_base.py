@@ -456,10 +456,12 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         if missing:
             codes = sorted(map(str, t)) == sorted(str(i) for i in range(len(t)))
             raise ValueError(
-                f"The teacher does not know the classes {missing}; its classes are {sorted(map(str, t))}. "
+                f"The teacher does not know the classes {missing}; its classes are {sorted(t, key=str)!r}. "
                 + ("A saved XGBoost model keeps no class labels (it answers 0, 1, ... in the order of the labels "
                    "it was fitted on): pass the rulekd model directory it came from (rulekd distill --teacher DIR), "
                    "or labels 0..k-1 in that order." if codes and not all(str(c).isdigit() for c in missing)
+                   else "The labels read the same but differ in type (text against numbers): give y the "
+                   "teacher's label type." if {str(c) for c in missing} <= {str(c) for c in t}
                    else "Fit the teacher on the same labels.")
             )
 

@@ -9,7 +9,9 @@ an ``nn.Module``, or a :class:`Teacher`) is used as is and never modified.
 
 from __future__ import annotations
 
+import inspect
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -121,6 +123,32 @@ class Teacher:
         return f"{type(self).__name__}({self.estimator!r})"
 
 
+def _aligned(X: Any, names: list[str] | None, shown: Any = str) -> Any:
+    """``X`` with the columns a frame-fitted model was fitted on (``names``), in its order: the same columns in
+    another order are reordered, an array of that width is named by position; other columns are a
+    TeacherError naming what is missing and what is extra (scikit-learn's and XGBoost's own errors came from
+    inside them). ``shown`` maps a column label to the name the model knows it by."""
+    if names is None:
+        return X
+    if not isinstance(X, pd.DataFrame):
+        arr = np.asarray(X)
+        if arr.ndim == 2 and arr.shape[1] == len(names):
+            return pd.DataFrame(arr, columns=names)
+        return X
+    cols = [shown(c) for c in X.columns]
+    if cols == list(names):
+        return X
+    if len(set(cols)) == len(cols) and set(cols) == set(names):
+        where = {c: i for i, c in enumerate(cols)}
+        return X.iloc[:, [where[n] for n in names]].set_axis(list(X.columns[[where[n] for n in names]]), axis=1)
+    missing = [n for n in names if n not in set(cols)]
+    extra = [c for c in cols if c not in set(names)]
+    raise TeacherError(
+        f"The teacher was fitted on other columns than the data's: it lacks {extra[:10]} and needs "
+        f"{missing[:10]}. Pass the columns it was trained on (drop the others, e.g. an id or the target), with "
+        f"the names it was trained with.")
+
+
 class _InputMixin:
     """Feed the model data in the form it was fitted on (frame or array)."""
 
@@ -137,7 +165,7 @@ class _InputMixin:
 class SklearnTeacher(_InputMixin, Teacher):
     """Any fitted scikit-learn classifier with ``predict_proba`` or ``decision_function``."""
 
-    def __init__(self, estimator: Any):
+    def __init__(self, estimator: Any, classes: Any = None):
         if not (hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")):
             raise TeacherError(
                 f"{type(estimator).__name__} has neither predict_proba nor decision_function; "
@@ -149,10 +177,19 @@ class SklearnTeacher(_InputMixin, Teacher):
             raise TeacherError(f"The teacher {type(estimator).__name__} is not fitted.") from None
         self.estimator = estimator
         inner = _unfrozen(estimator)
-        self.classes_ = np.asarray(getattr(inner, "classes_", None))
+        raw = getattr(inner, "classes_", None) if classes is None else classes
+        if isinstance(raw, list) and raw and all(np.ndim(c) == 1 for c in raw):
+            raise TeacherError(f"The teacher {type(inner).__name__} predicts {len(raw)} outputs (one classes_ per "
+                               f"output): distil one output at a time, with a teacher fitted on that output.")
+        self.classes_ = np.asarray(raw)
         if self.classes_.ndim != 1 or len(self.classes_) < 2:
             raise TeacherError("The teacher must be a classifier with at least two classes_.")
-        self.uses_frame = getattr(inner, "feature_names_in_", None) is not None
+        names = getattr(inner, "feature_names_in_", None)
+        self.uses_frame = names is not None
+        self._names = None if names is None else [str(n) for n in names]
+
+    def _input(self, X: Any) -> Any:
+        return _aligned(super()._input(X), self._names)
 
     def _predict_proba(self, Xi: Any) -> np.ndarray | None:
         if not hasattr(self.estimator, "predict_proba"):
@@ -250,11 +287,18 @@ class XGBoostTeacher(_InputMixin, Teacher):
         return max(n, 2)
 
     def _input(self, X: Any) -> Any:
-        X = _xgboost_categories(super()._input(X))
         names = self._booster.feature_names
+        if names is not None:
+            X = _aligned(X, list(names), shown=xgboost_name)
+        X = _xgboost_categories(super()._input(X))
         if isinstance(X, pd.DataFrame) and names is not None and list(X.columns) != list(names):
             if [xgboost_name(c) for c in X.columns] == list(names):
                 X = X.set_axis(list(names), axis=1)  # the names rulekd gave XGBoost (see xgboost_name)
+        width = self._booster.num_features()
+        got = X.shape[1] if hasattr(X, "shape") and len(X.shape) == 2 else None
+        if got is not None and got != width:  # XGBoost read fewer columns as missing values, silently
+            raise TeacherError(f"The XGBoost teacher was trained on {width} features, the data have {got}: pass "
+                               f"the columns it was trained on, in that order.")
         return X
 
     def _dmatrix(self, X: Any) -> Any:
@@ -326,6 +370,21 @@ class TorchTeacher(Teacher):
     def __init__(self, module: Any, classes: Any = (0, 1)):
         self.estimator = module
         self.classes_ = np.asarray(classes)
+        self._warned = False
+
+    def _check_logits(self, out: np.ndarray) -> None:
+        """Warn (once) when the outputs look like probabilities: read as logits, a final Sigmoid's
+        outputs in [0, 1] gave class 1 on every row, a Softmax's flattened the soft targets."""
+        if getattr(self, "_warned", False) or out.size < 20 or not np.isfinite(out).all():
+            return
+        inside = bool(out.min() >= 0.0 and out.max() <= 1.0)
+        sums_to_one = out.ndim == 2 and out.shape[1] > 1 and bool(np.allclose(out.sum(axis=1), 1.0, atol=1e-4))
+        if inside and (out.ndim == 1 or out.shape[1] == 1 or sums_to_one):
+            self._warned = True
+            warnings.warn(
+                "The torch teacher's outputs all lie in [0, 1]" + (" and sum to 1 on each row" if sums_to_one else "")
+                + ": they look like probabilities, but TorchTeacher reads logits. Drop the module's final Sigmoid "
+                "/ Softmax (or wrap it so that forward returns the scores before it).", UserWarning, stacklevel=3)
 
     def input_tensor(self, X: Any) -> Any:
         """``X`` as a tensor of the module's own dtype and device (a float64 module, or one on a GPU),
@@ -348,11 +407,17 @@ class TorchTeacher(Teacher):
 
         was_training = self.estimator.training
         self.estimator.eval()
+        x = self.input_tensor(X)
         try:
             with torch.no_grad():
-                out = self.estimator(self.input_tensor(X)).detach().cpu().double().numpy()  # bfloat16 has no numpy dtype
+                out = self.estimator(x).detach().cpu().double().numpy()  # bfloat16 has no numpy dtype
+        except RuntimeError as exc:  # e.g. "mat1 and mat2 shapes cannot be multiplied": the data's width
+            raise TeacherError(f"The torch teacher could not read the data ({x.shape[1]} columns): "
+                               f"{str(exc).splitlines()[0][:200]}. Pass the columns it was trained on, in that "
+                               f"order, encoded as at its training.") from None
         finally:
             self.estimator.train(was_training)
+        self._check_logits(out)
         if out.ndim == 1 or out.shape[1] == 1:
             out = out.reshape(-1)
             out = np.column_stack([np.zeros_like(out), out])
@@ -526,6 +591,10 @@ def fit_teacher(
         enc = LabelEncoder().fit(y)
         if len(enc.classes_) < 2:
             raise TeacherError("The target has a single class; a classifier needs at least two.")
+        objective = est.get_params().get("objective")
+        if isinstance(objective, str) and objective.startswith("multi:") and len(enc.classes_) == 2:
+            raise TeacherError(f"The XGBoost teacher's objective {objective!r} needs three classes or more; the "
+                               f"target has two: use objective='binary:logistic' (XGBoost's default).")
         if isinstance(X, pd.DataFrame):
             cats = [str(c) for c in X.columns if isinstance(X[c].dtype, pd.CategoricalDtype)]
             if cats and not est.get_params().get("enable_categorical"):
@@ -538,8 +607,15 @@ def fit_teacher(
         return XGBoostTeacher(est, label_encoder=enc)
     if not hasattr(est, "fit"):
         raise TeacherError(f"The teacher {type(est).__name__} has no fit method.")
+    # XGBoost inside another estimator (a Pipeline, a search, a calibration) wants labels 0..k-1 and weights
+    # of mean 1, as a bare one gets (weights of 0.001 gave a constant teacher).
+    nested_xgb = any(_is_xgboost(v) for v in est.get_params(deep=True).values())
     if sample_weight is not None:
-        fit_kw = _weight_keywords(est, sample_weight)
+        fit_kw = _weight_keywords(est, _mean_one(sample_weight) if nested_xgb else sample_weight)
+    encoded = None
+    if nested_xgb:
+        encoded = LabelEncoder().fit(y)
+        y = encoded.transform(y)
     try:
         est.fit(X, y, **fit_kw)
     except (ValueError, TypeError) as exc:
@@ -553,7 +629,7 @@ def fit_teacher(
             f"({str(exc).splitlines()[0][:120]}). Give it a Pipeline that encodes them (e.g. a ColumnTransformer "
             f"with OneHotEncoder), or use the default XGBoost teacher, which reads categories natively."
         ) from None
-    return SklearnTeacher(est)
+    return SklearnTeacher(est, classes=None if encoded is None else encoded.classes_)
 
 
 def _weight_keywords(est: Any, sample_weight: Any) -> dict:
@@ -564,7 +640,10 @@ def _weight_keywords(est: Any, sample_weight: Any) -> dict:
     name, target = ("sample_weight", est)
     if isinstance(est, Pipeline):
         name, target = f"{est.steps[-1][0]}__sample_weight", est.steps[-1][1]
-    if not has_fit_parameter(target, "sample_weight"):
+    takes_keywords = any(p.kind is inspect.Parameter.VAR_KEYWORD
+                         for p in inspect.signature(target.fit).parameters.values())
+    if not has_fit_parameter(target, "sample_weight") and not (takes_keywords and not isinstance(est, Pipeline)):
+        # (a search, a vote or a stack passes **fit_params on to its estimators)
         raise TeacherError(
             f"The teacher {type(target).__name__} cannot take sample_weight (its fit has no such parameter); "
             f"fit without sample_weight, or choose a teacher that takes it (e.g. XGBClassifier)."
