@@ -678,3 +678,19 @@ def test_labels_that_read_alike_but_differ_in_type_are_told_so():
     forest = FrozenEstimator(RandomForestClassifier(n_estimators=3, random_state=0).fit(X, codes))
     with pytest.raises(ValueError, match=r"classes \['0', '1'\]; its classes are \[0, 1\]\. .*differ in type"):
         DistilledRuleClassifier(teacher=forest, max_rules=2, n_synthetic=0).fit(X, codes.astype(str))
+
+
+def test_a_pipeline_teacher_takes_sample_weight_with_metadata_routing_on():
+    """With routing on, Pipeline.fit refused the step__sample_weight rulekd built."""
+    import sklearn
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = _frame()
+    w = np.where(y == "good", 5.0, 1.0)
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipe = make_pipeline(StandardScaler().set_fit_request(sample_weight=False),
+                             LogisticRegression().set_fit_request(sample_weight=True))
+        routed = fit_teacher(pipe, X, y, sample_weight=w)
+    plain = fit_teacher(make_pipeline(StandardScaler(), LogisticRegression()), X, y, sample_weight=w)
+    np.testing.assert_allclose(routed.proba(X), plain.proba(X), rtol=1e-6)

@@ -633,12 +633,16 @@ def fit_teacher(
 
 
 def _weight_keywords(est: Any, sample_weight: Any) -> dict:
-    """``fit`` keywords that pass ``sample_weight`` to ``est`` (a Pipeline: to its last step)."""
+    """``fit`` keywords that pass ``sample_weight`` to ``est`` (a Pipeline: to its last step; with
+    scikit-learn's metadata routing on, plain ``sample_weight``, routed where the steps request it)."""
+    import sklearn
     from sklearn.pipeline import Pipeline
     from sklearn.utils.validation import has_fit_parameter
 
     name, target = ("sample_weight", est)
     if isinstance(est, Pipeline):
+        if sklearn.get_config().get("enable_metadata_routing"):  # step__sample_weight is refused then
+            return {"sample_weight": sample_weight}
         name, target = f"{est.steps[-1][0]}__sample_weight", est.steps[-1][1]
     takes_keywords = any(p.kind is inspect.Parameter.VAR_KEYWORD
                          for p in inspect.signature(target.fit).parameters.values())
