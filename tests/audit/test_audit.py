@@ -732,5 +732,6 @@ def test_a_gap_input_an_implies_guard_answers_is_said_to_be_the_guards():
 def test_timeouts_are_told_to_raise_the_budget(german):
     rep = audit(german["model"], german["X"], german["y"], time_budget_s=1e-6)
     texts = [i["text"] for i in rep["limitations"]["items"] if i["kind"] == "verification"]
-    assert any("solver timeout or time budget" in t and "Raise timeout_ms or time_budget_s" in t for t in texts)
+    assert any("solver timeout or time budget" in t and "Raise timeout_ms or time_budget_s" in t
+               and "rulekd audit --time-budget-s" in t for t in texts)  # the CLI's name too
     assert not any("does not decide them" in t for t in texts)

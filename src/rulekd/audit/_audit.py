@@ -787,7 +787,8 @@ def _limitations_section(subject: _Subject, description: str | None, teacher: _T
                                     f"a larger time budget does not decide them.")
             else:
                 add("verification", f"{n} verification finding(s) are unknown (solver timeout or time budget): "
-                                    f"nothing is claimed for them. Raise timeout_ms or time_budget_s to decide them.")
+                                    f"nothing is claimed for them. Raise timeout_ms or time_budget_s to decide them "
+                                    f"(`rulekd audit --time-budget-s`).")
         outside = ver.get("rows_outside_domain") or 0
         if outside:
             add("verification", f"{outside} of the {data['n_rows']} audited rows lie outside the Domain the "
