@@ -656,3 +656,17 @@ def test_the_guards_cost_per_row_is_counted_and_announced_when_large(german, mon
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", GuardConflictWarning)
             _fast(guards=[Monotone("duration", toward=1)]).fit(Xtr.iloc[:200], ytr.iloc[:200])
+
+
+def test_too_many_invariant_combinations_are_refused_with_both_ways_to_declare_groups(german):
+    """The message named Domain.with_onehot_group only, an API word a command-line user cannot act on."""
+    from rulekd import Domain
+    from rulekd.hybrid._guards import MAX_COMBINATIONS, Guarding
+
+    Xtr, _, _, _ = german
+    guards = (Invariant("purpose"), Invariant("credit_history"), Invariant("savings"), Invariant("job"))
+    sizes = [Xtr[g.feature].cat.categories.size for g in guards]
+    assert int(np.prod(sizes)) > MAX_COMBINATIONS
+    with pytest.raises(ValueError, match=r"Domain\.with_onehot_group; on the command line, \"onehot_groups\" in the "
+                                         r"--domain file"):
+        Guarding.fit(guards, Domain.from_data(Xtr), np.array([0, 1]), Xtr)

@@ -232,7 +232,8 @@ def _invariant_combinations(names: Sequence[str], domain: Domain, frame: pd.Data
         raise ValueError(
             f"The Invariant guards on {list(names)} need {total} value combinations of the student "
             f"(more than {MAX_COMBINATIONS}); guard fewer features, or declare one-hot columns as a group of "
-            f"the Domain (Domain.with_onehot_group) so that they take their legal values only."
+            f"the Domain (Domain.with_onehot_group; on the command line, \"onehot_groups\" in the --domain "
+            f"file) so that they take their legal values only."
         )
     out = []
     for combo in itertools.product(*per_feature):
