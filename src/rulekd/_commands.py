@@ -118,8 +118,9 @@ def _drop_columns(X: pd.DataFrame, drop: list[str], source: str, target: str) ->
 
 
 def _in_teacher_order(X: pd.DataFrame, teacher: Any) -> pd.DataFrame:
-    """``X`` with its columns in the order a loaded teacher was fitted on (XGBoost checks the order);
-    the student reads columns by name, so this changes no answer."""
+    """``X`` with its columns in the order a loaded teacher was fitted on; the student reads columns by
+    name, so this changes no answer. (The teacher adapter would reorder them too, ``_adapter._aligned``: this
+    check is here for its message in the command line's words, before any fitting.)"""
     names = getattr(getattr(teacher, "estimator", None), "feature_names_in_", None)
     if names is None:
         return X

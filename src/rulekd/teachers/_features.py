@@ -240,15 +240,12 @@ def _torch_hidden(teacher: TorchTeacher, X: Any, layer: Any) -> np.ndarray:
         linears = [n for n, m in named.items() if isinstance(m, torch.nn.Linear)]
         if not linears:
             raise TeacherError("The torch teacher has no nn.Linear; name the modules to read with layer=.")
-        calls: list[str] = []
-
         def record(n: str, inp: Any) -> None:  # returns None: a hook's return value would replace the output
-            calls.append(n)
+            captured.clear()  # only the latest call is read: no copy of every layer's input is kept
             captured[n] = keep(inp)
 
         for n in linears:
             handles.append(named[n].register_forward_hook(lambda m, inp, out, n=n: record(n, inp)))
-        names = calls  # filled by the forward pass below; the last call is kept
     else:
         names = [layer] if isinstance(layer, str) else list(layer)
         missing = [n for n in names if n not in named or n == ""]
@@ -267,10 +264,10 @@ def _torch_hidden(teacher: TorchTeacher, X: Any, layer: Any) -> np.ndarray:
         for h in handles:
             h.remove()
     if layer is None:
-        if not calls:
+        if not captured:
             raise TeacherError("The torch teacher's forward called none of its nn.Linear modules; name the "
                                "modules to read with layer=.")
-        names = [calls[-1]]
+        names = list(captured)  # the nn.Linear called last
     parts = []
     for n in names:
         if n not in captured:
