@@ -958,3 +958,25 @@ def test_a_hybrid_with_given_rules_testing_numbers_by_sets_saves_and_loads(tmp_p
     back = load(tmp_path / "m")
     np.testing.assert_array_equal(back.predict_proba(X), h.predict_proba(X))
     assert back.decided_by(X).tolist() == h.decided_by(X).tolist()
+
+
+def test_a_leading_tilde_is_the_home_folder(saved, tmp_path, monkeypatch):
+    """`save(m, "~/models/x")` made a folder named `~` in the working directory (and load looked there);
+    rules, Domain and report files written or read by path did the same."""
+    from rulekd import RuleSet
+
+    home, work = tmp_path / "home", tmp_path / "work"
+    home.mkdir()
+    work.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    model = load(saved["rules"])
+    folder = save(model, "~/models/credit")
+    assert folder == home / "models" / "credit" and (folder / "manifest.json").is_file()
+    assert not (work / "~").exists()
+    back = load("~/models/credit")
+    assert back.rules_ == model.rules_
+    model.rules_.to_json("~/rules.json")
+    assert (home / "rules.json").is_file() and not (work / "~").exists()
+    assert RuleSet.from_json("~/rules.json") == model.rules_
+    assert RuleSet.from_json(Path("~/rules.json")) == model.rules_

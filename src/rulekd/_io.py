@@ -50,6 +50,17 @@ def json_value(v: Any) -> Any:
     return str(v)
 
 
+def user_path(path: Any) -> Path:
+    """``path`` as a :class:`~pathlib.Path`, a leading ``~`` (or ``~user``) expanded to the home folder, as
+    the shell and pandas do: ``save(model, "~/models/credit")`` writes under the home folder, not into a
+    new folder named ``~`` in the working directory. A home that cannot be found leaves ``~`` as it is."""
+    p = Path(os.fspath(path))
+    try:
+        return p.expanduser()
+    except RuntimeError:
+        return p
+
+
 def _target(path: Any) -> Path:
     """The file to write for ``path``: a symbolic link's target (the link keeps pointing at the new
     content); a directory is refused."""
@@ -164,9 +175,9 @@ def write_text(path: Any, text: Any, *, overwrite: bool = False) -> Path:
     the path never holds a half-written file. An existing file is kept
     (``FileExistsError``) unless ``overwrite=True``, which replaces it
     atomically. A device or pipe (``/dev/stdout``) is written to, as a stream.
-    Returns ``Path(path)``.
+    Returns ``Path(path)`` (a leading ``~`` expanded, :func:`user_path`).
     """
-    given = Path(path)
+    path = given = user_path(path)
     shown = os.fspath(path)
     if is_stream(path):
         atomic_write_text(path, text() if callable(text) else text)

@@ -61,7 +61,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from ._io import fsync_dir, temp_stem
+from ._io import fsync_dir, temp_stem, user_path
 from .domain import Domain
 from .exceptions import RulekdError
 from .rules import RuleSet
@@ -1428,7 +1428,8 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
         A fitted ``DistilledRuleClassifier``, ``DistilledTreeClassifier``,
         ``DistilledMLPClassifier`` (or another registered rulekd estimator).
     path : str or path-like
-        The folder to create. Missing parent folders are created.
+        The folder to create. Missing parent folders are created; a leading
+        ``~`` is the home folder.
     overwrite : bool, default=False
         Replace an existing non-empty folder at ``path``, but only if it is
         itself a rulekd model directory (its ``manifest.json`` lists every
@@ -1467,7 +1468,7 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
         raise TypeError(f"path must be a str or path-like, got {type(path).__name__}.")
     files: dict[str, bytes] = {}
     _write_model(model, files, "")  # everything is validated and encoded before the disk is touched
-    target = Path(os.path.abspath(os.fspath(path)))
+    target = Path(os.path.abspath(user_path(path)))
     if not target.name:
         raise ModelDirectoryError(f"Cannot save a model directory at {str(target)!r}; name a folder.")
     state = _target_state(target, overwrite)
@@ -1543,7 +1544,7 @@ def enclosing_model_directory(path: str | os.PathLike) -> Path | None:
     A model directory's manifest lists every file in it, so anything written
     inside one (a prediction file, a nested model) breaks its loading.
     """
-    here = Path(os.path.abspath(os.fspath(path)))
+    here = Path(os.path.abspath(user_path(path)))
     for folder in here.parents:
         if (folder / _MANIFEST).is_file() and _is_model_directory(folder):
             return folder
@@ -1758,7 +1759,7 @@ def load(path: str | os.PathLike) -> Any:
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or path-like, got {type(path).__name__}.")
-    root = Path(os.fspath(path))
+    root = user_path(path)
     if not root.exists():
         raise ModelDirectoryNotFoundError(f"No model directory at {str(root)!r}: the path does not exist.")
     if not root.is_dir():

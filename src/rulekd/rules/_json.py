@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import dump_json
+from .._io import dump_json, user_path
 from ..exceptions import RuleFormatError
 from ._floats import format_float, parse_float
 from ._ir import Condition, Rule, RuleSet
@@ -197,7 +197,7 @@ def read_source(text_or_path: Any, *, what: str, max_bytes: int, error: type[Exc
     if isinstance(text_or_path, str) and not _looks_like_json(text_or_path):
         text_or_path = Path(text_or_path)
     if isinstance(text_or_path, os.PathLike):
-        path = Path(text_or_path)
+        path = user_path(text_or_path)
         shown = str(path) if len(str(path)) <= 200 else str(path)[:200] + "..."
         try:
             is_file = path.is_file()
