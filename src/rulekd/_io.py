@@ -104,8 +104,8 @@ def fsync_dir(folder: Any) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: Any, text: str, *, replace: bool = True) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename.
+def atomic_write_text(path: Any, text: str | bytes, *, replace: bool = True) -> None:
+    """Write ``text`` (UTF-8; ``bytes`` as they are) to ``path`` through a temporary file and a rename.
 
     A reader never sees a half-written file, and an existing file is only
     replaced once the new content is complete. The temporary file has a name
@@ -116,8 +116,9 @@ def atomic_write_text(path: Any, text: str, *, replace: bool = True) -> None:
     there meanwhile. A device or a pipe (``/dev/stdout``, a FIFO) is written
     directly: there is no file to replace.
     """
+    binary = isinstance(text, (bytes, bytearray))
     if is_stream(path):
-        with open(path, "w", encoding="utf-8") as fh:
+        with open(path, "wb") if binary else open(path, "w", encoding="utf-8") as fh:
             fh.write(text)
         return
     path = _target(path)
@@ -125,8 +126,8 @@ def atomic_write_text(path: Any, text: str, *, replace: bool = True) -> None:
     try:
         for _ in range(100):
             candidate = path.with_name(f".{temp_stem(path.name)}.{secrets.token_hex(4)}.tmp")
-            try:
-                fh = open(candidate, "x", encoding="utf-8")  # "x": never an existing file
+            try:  # "x": never an existing file
+                fh = open(candidate, "xb") if binary else open(candidate, "x", encoding="utf-8")
             except FileExistsError:
                 continue
             tmp = candidate
@@ -169,7 +170,8 @@ def _link_new(tmp: Path, path: Path) -> None:
 
 
 def write_text(path: Any, text: Any, *, overwrite: bool = False) -> Path:
-    """Write ``text`` (or ``text()``, rendered only once the path is known to be free) to ``path``.
+    """Write ``text`` (or ``text()``, rendered only once the path is known to be free) to ``path``;
+    ``bytes`` are written as they are.
 
     The text goes to a synced temporary file first (:func:`atomic_write_text`), so
     the path never holds a half-written file. An existing file is kept

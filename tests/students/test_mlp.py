@@ -309,6 +309,19 @@ def test_onnx_export_predicts_like_the_student(fitted, mixed, tmp_path):
     np.testing.assert_allclose(logits[:, 0], fitted.decision_function(X), atol=1e-4)
 
 
+def test_onnx_export_keeps_an_existing_file_unless_told(fitted, tmp_path):
+    """to_onnx(path) wrote over any file at path (onnx.save), where every other writer keeps it."""
+    onnx = pytest.importorskip("onnx")
+    path = tmp_path / "student.onnx"
+    path.write_bytes(b"someone's file")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        fitted.to_onnx(path)
+    assert path.read_bytes() == b"someone's file"
+    model = fitted.to_onnx(path, overwrite=True)
+    assert onnx.load(str(path)) == model
+    assert [p.name for p in tmp_path.iterdir()] == ["student.onnx"]  # no temporary file left
+
+
 def test_onnx_export_multiclass(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     X, y = make_classification(n_samples=150, n_features=4, n_informative=3, n_redundant=0, n_classes=3,

@@ -1008,7 +1008,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         check_is_fitted(self)
         return [(W.copy(), b.copy()) for W, b in zip(self.coefs_, self.intercepts_)]
 
-    def to_onnx(self, path: Any = None, *, opset: int = 17) -> Any:
+    def to_onnx(self, path: Any = None, *, opset: int = 17, overwrite: bool = False) -> Any:
         """Export the network to ONNX (input: :meth:`encode`'s output as float32).
 
         Outputs ``logits`` ``(n, 1)`` for two classes else ``(n, k)``,
@@ -1019,9 +1019,12 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         Parameters
         ----------
         path : str or path-like, optional
-            Where to write the model; the ``onnx.ModelProto`` is returned
-            either way.
+            Where to write the model (through a temporary file: never
+            half-written); the ``onnx.ModelProto`` is returned either way.
         opset : int, default=17
+        overwrite : bool, default=False
+            Replace an existing file at ``path``; without it an existing file
+            is kept and ``FileExistsError`` raised, as every rulekd writer does.
         """
         check_is_fitted(self)
         onnx = require("onnx", "test")
@@ -1078,7 +1081,9 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         })
         onnx.checker.check_model(model)
         if path is not None:
-            onnx.save(model, str(path))
+            from .._io import write_text
+
+            write_text(path, model.SerializeToString, overwrite=overwrite)
         return model
 
     # -- pickling --------------------------------------------------------------------------
