@@ -104,6 +104,36 @@ def test_sklearn_split_of_missing_from_present_values():
     rs = from_sklearn_tree(tree)
     Xt = np.vstack([X, [[3e38, 0.0], [-3e38, 0.0], [np.nan, 0.0]]])
     np.testing.assert_array_equal(rs.predict(Xt), tree.predict(Xt))
+    # said as what it is (it read "float32(x0) > inf or x0 is missing" and "float32(x0) <= inf")
+    first = {str(r.conditions[0]) for r in rs.rules}
+    assert first == {"x0 is missing", "x0 is not missing"}, rs.to_text()
+
+
+def test_sklearn_categories_missing_split_and_too_few_levels():
+    # a split of the missing codes from the others reads "c is missing", not "c in {} or c is missing"
+    codes = np.array([0, 1, 2, 0, 1, 2, np.nan, np.nan])
+    tree = DecisionTreeClassifier().fit(codes[:, None], [0, 0, 0, 0, 0, 0, 1, 1])
+    rs = from_sklearn_tree(tree, ["c"], categories={"c": ["a", "b", "z"]})
+    assert "{}" not in rs.to_text() and "c is missing" in rs.to_text()
+    frame = pd.DataFrame({"c": ["a", "b", "z", None]})
+    np.testing.assert_array_equal(rs.predict(frame), tree.predict(np.array([[0], [1], [2], [np.nan]])))
+    # the tree saw codes 0-5; a list of four levels gave a rule "c in {}" and lost class 1 without a word
+    codes = np.arange(6.0).repeat(10)[:, None]
+    tree = DecisionTreeClassifier(max_depth=1).fit(codes, (codes[:, 0] >= 5).astype(int))
+    with pytest.raises(RuleFormatError, match=r"splits 'c' at code 4.5.*lists 4 level\(s\).*Pass every level"):
+        from_sklearn_tree(tree, ["c"], categories={"c": ["a", "b", "c", "d"]})
+    assert len(from_sklearn_tree(tree, ["c"], categories={"c": list("abcdef")}).rules) == 2
+
+
+def test_sklearn_leaf_labels_are_checked():
+    X = np.arange(10.0)[:, None]
+    tree = DecisionTreeClassifier().fit(X, np.array(["a"] * 5 + ["b"] * 5))
+    with pytest.raises(RuleFormatError, match="leaf_labels gives leaf 1 the label 0, which is not one of"):
+        from_sklearn_tree(tree, leaf_labels=np.array([0, 0, 1]))  # encoded labels, not "a"/"b" (tuple.index)
+    with pytest.raises(ValueError, match="leaf_labels has 2 entries; the tree has 3 nodes"):
+        from_sklearn_tree(tree, leaf_labels=np.array(["a", "b"]))
+    with pytest.raises(ValueError, match="stop_at has 1 entries"):
+        from_sklearn_tree(tree, stop_at=np.array([True]))
 
 
 def test_sklearn_tree_string_labels_and_dataframe_names():
@@ -276,6 +306,23 @@ def test_xgboost_categorical_dataframe(max_cat_to_onehot):
     with pytest.raises(RuleFormatError, match="job"):
         first_cat = next(k for k, t in enumerate(trees) if 1 in t.get("split_type", []))
         from_xgboost_tree(model, first_cat)
+
+
+def test_xgboost_categories_listing_too_few_levels_are_refused():
+    """Codes the list lacks vanished from the rule: levels "e" and "f" answered as the other side."""
+    import xgboost as xgb
+
+    levels = ["a", "b", "c", "d", "e", "f"]
+    codes = np.random.default_rng(0).integers(0, 6, 400)
+    X = pd.DataFrame({"c": pd.Categorical.from_codes(codes, levels)})
+    m = xgb.XGBClassifier(n_estimators=1, max_depth=1, enable_categorical=True, tree_method="hist",
+                          n_jobs=1).fit(X, (codes <= 1).astype(int))
+    with pytest.raises(RuleFormatError, match=r"code\(s\) \[4, 5\] of 'c'.*lists 4 level"):
+        from_xgboost_tree(m, 0, categories={"c": levels[:4]})
+    rs = from_xgboost_tree(m, 0, categories={"c": levels})
+    Xt = pd.DataFrame({"c": pd.Categorical(levels, categories=levels)})
+    leaves = m.get_booster().predict(xgb.DMatrix(Xt, enable_categorical=True), pred_leaf=True).ravel().astype(int)
+    assert rs.decided_by(Xt).tolist() == [f"t0_leaf{k}" for k in leaves]
 
 
 def test_xgboost_importer_errors():

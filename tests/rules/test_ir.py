@@ -460,3 +460,25 @@ def test_a_hybrids_rules_name_the_student_where_no_rule_answers():
     plain = RuleSet((rule,), classes=(0, 1), default=0, ordered=False)
     assert plain.decided_by(pd.DataFrame({"x": [0.1]})).tolist() == ["default"]
     assert plain.to_text().endswith("default: 0")
+
+
+def test_merge_keeps_a_cast_and_a_plain_bound_that_tie_on_floats_but_not_on_big_integers():
+    """A float32-cast and a plain bound with the same exact bound for every float64 differ on int64 values
+    beyond 2**53 (the cast rounds them): merging kept either one, by argument order."""
+    t = float(2**60 + 2**37)  # a float32 value whose upper midpoint rounds up
+    cast = Condition("x", "<=", t, cast="float32")
+    plain = Condition("x", "<=", cast.exact_bound()[1])
+    x = np.array([2**60 + 3 * 2**36 - 1, 2**60, 2**61], dtype=np.int64)
+    for conds in ([cast, plain], [plain, cast], [cast.negate(), plain.negate()], [plain.negate(), cast.negate()]):
+        merged = merge_conjunction(conds)
+        want = np.logical_and.reduce([c.evaluate(x) for c in conds])
+        np.testing.assert_array_equal(np.logical_and.reduce([c.evaluate(x) for c in merged]), want)
+    assert len(merge_conjunction([cast, Condition("x", "<=", t + 2**40, cast="float32")])) == 1  # still merged
+
+
+def test_text_of_a_cast_threshold_beyond_float32_warns_nothing():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "overflow encountered in cast" was raised here
+        assert str(Condition("x", "<=", 1e308, cast="float32")) == "float32(x) <= 1e+308"

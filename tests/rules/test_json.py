@@ -388,3 +388,15 @@ def test_a_document_nested_too_deeply_for_the_schema_is_a_clean_error(monkeypatc
     rs = RuleSet(rules=(Rule((Condition("x", ">", 0.5),), 1),), classes=(0, 1), default=0)
     with pytest.raises(RuleFormatError, match="nested too deeply"):
         RuleSet.from_json(rs.to_json())
+
+
+@pytest.mark.parametrize("field,text", [
+    ("classes", '"classes": [0, 1e400], "default": 0, "rules": []'),
+    ("default", '"classes": [0, 1], "default": -1e400, "rules": []'),
+    ("prediction", '"classes": [0, 1], "default": 0, "rules": [{"conditions": [], "prediction": 1e999}]'),
+])
+def test_labels_json_cannot_write_are_refused_on_read(field, text):
+    """1e400 reads as inf: from_json accepted a label to_json then refused to write (no round trip)."""
+    doc = '{"format": "rulekd.ruleset", "version": 1, "ordered": true, ' + text + "}"
+    with pytest.raises(RuleFormatError, match="cannot be inf|cannot be -inf"):
+        RuleSet.from_json(doc)

@@ -88,6 +88,9 @@ def from_sklearn_tree(
         raise ValueError("Pass leaf_proba=... to read a regression tree as a classifier.")
     if values.shape != (t.node_count, len(classes)):
         raise ValueError(f"Leaf probabilities have shape {values.shape}, expected {(t.node_count, len(classes))}.")
+    for what, given in (("leaf_labels", leaf_labels), ("stop_at", stop_at)):
+        if given is not None and len(given) != t.node_count:
+            raise ValueError(f"{what} has {len(given)} entries; the tree has {t.node_count} nodes (one per node).")
     total = float(t.weighted_n_node_samples[0])
     rules: list[Rule] = []
 
@@ -95,12 +98,31 @@ def from_sklearn_tree(
         name = feature_names[t.feature[node]]
         thr = float(t.threshold[node])
         ml = bool(miss_left[node]) if miss_left is not None else False
+        if thr == math.inf and not ml:
+            # scikit-learn's split of the missing values from the others: every value goes left
+            # (x <= inf), a missing one right. Said as such (it read "c in {} or c is missing").
+            return (Condition(name, "is not missing"), Condition(name, "is missing"))
         if name in categories:
             levels = list(categories[name])
             codes = np.arange(len(levels), dtype=np.float64)
             left = frozenset(lv for lv, c in zip(levels, codes) if float(np.float32(c)) <= thr)
             right = frozenset(levels) - left
-            return (Condition(name, "in", left, ml), Condition(name, "in", right, not ml))
+            if not 0 <= thr <= len(levels) - 1:
+                # A threshold lies within the codes the tree saw (a midpoint between two, or for the random
+                # splitter a value from min up to max): one outside the list's codes means the tree saw
+                # codes the list lacks, and an import would answer them wrongly.
+                raise RuleFormatError(
+                    f"The tree splits {name!r} at code {thr:g}, but categories[{name!r}] lists "
+                    f"{len(levels)} level(s) (codes 0-{len(levels) - 1}): the tree saw codes the list lacks. "
+                    f"Pass every level, in category-code order."
+                )
+
+            def side(listed: frozenset, missing: bool) -> Condition:
+                # No level on a side that missing values take (a split of the missing values from the
+                # rest at the largest code): said as such, not "c in {} or c is missing".
+                return Condition(name, "is missing") if missing and not listed else Condition(name, "in", listed, missing)
+
+            return side(left, ml), side(right, not ml)
         return (
             Condition(name, "<=", thr, ml, "float32"),
             Condition(name, ">", thr, not ml, "float32"),
@@ -114,6 +136,12 @@ def from_sklearn_tree(
             p = v / s if s > 0 else np.full(len(classes), 1.0 / len(classes))
             if leaf_labels is not None:
                 pred = leaf_labels[node]
+                if pred not in classes:
+                    raise RuleFormatError(
+                        f"leaf_labels gives leaf {node} the label "
+                        f"{pred.item() if isinstance(pred, np.generic) else pred!r}, which is not one of the classes "
+                        f"{list(classes)!r}; give labels from classes= (or the tree's classes_)."
+                    )
             else:
                 pred = classes[int(np.argmax(v))]
             ci = classes.index(pred)
@@ -265,6 +293,13 @@ def from_xgboost_tree(
                 )
             levels = list(categories[name])
             right_codes = set(cat_sets.get(node, []))
+            unlisted = sorted(k for k in right_codes if not 0 <= k < len(levels))
+            if unlisted:  # those codes would vanish from the rule, and their level answer as the other side
+                raise RuleFormatError(
+                    f"Tree {tree_index} sends category code(s) {unlisted} of {name!r} right, but "
+                    f"categories[{name!r}] lists {len(levels)} level(s) (codes 0-{len(levels) - 1}). Pass "
+                    f"every level the model was fitted with, in category-code order."
+                )
             right_set = frozenset(lv for k, lv in enumerate(levels) if k in right_codes)
             # The listed codes go right and every other value left, as XGBoost sends a code it does
             # not list (out of range, negative) left. (It truncates a fractional code first: 1.5

@@ -290,9 +290,7 @@ class Condition:
             return ""
         if self.is_numeric:
             v = self.value
-            if self.cast == "float32" and math.isfinite(v):
-                return repr(float(np.float32(v))) if float(np.float32(v)) == v else repr(v)
-            return repr(v)
+            return repr(v)  # a float32 threshold's repr is its float32 repr (the same float)
         return "{" + ", ".join(_format_level(v) for v in sorted(self.value, key=_level_key)) + "}"
 
     def __str__(self) -> str:
@@ -830,6 +828,10 @@ def merge_conjunction(conditions: Sequence[Condition]) -> tuple[Condition, ...]:
                 cu = c.exact_bound()[0] in ("<=", "<")
                 du = d.exact_bound()[0] in ("<=", "<")
                 if cu != du:
+                    continue
+                if c.cast != d.cast and c.exact_bound() == d.exact_bound():
+                    # The same bound for every float64, but not for machine integers beyond 2**53, which
+                    # a float32 cast rounds and the plain test compares exactly: both stay.
                     continue
                 keep = _tighter(c, d, upper=cu)
                 out[k] = replace(keep, missing=c.missing and d.missing)

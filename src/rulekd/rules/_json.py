@@ -163,7 +163,7 @@ def ruleset_from_dict(data: Any) -> RuleSet:
         rules = tuple(
             Rule(
                 conditions=tuple(_condition_from_dict(c) for c in r["conditions"]),
-                prediction=r["prediction"],
+                prediction=_label(r["prediction"], "A rule's prediction"),
                 proba=r.get("proba"),
                 support=r.get("support", 0),
                 confidence=r.get("confidence", 1.0),
@@ -174,8 +174,8 @@ def ruleset_from_dict(data: Any) -> RuleSet:
         )
         return RuleSet(
             rules=rules,
-            classes=tuple(data["classes"]),
-            default=data["default"],
+            classes=tuple(_label(c) for c in data["classes"]),  # 1e400 reads as inf, which to_json refuses
+            default=_label(data["default"], "The default label"),
             default_proba=data.get("default_proba"),
             ordered=data["ordered"],
             feature_names=data.get("feature_names"),
