@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -975,3 +976,23 @@ def test_demo_refuses_a_negative_seed_in_cli_words(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--seed must be a whole number from 0 to 4294967295, got -1" in err and "RandomState" not in err
     assert not (tmp_path / "d").exists()
+
+
+def test_one_bad_cell_in_a_true_false_column_refuses_only_its_row(tmp_path, capsys):
+    """One cell that is not True/False made pandas read the column as text: --skip-refused then refused every
+    row ("'True' is not a number"), and without it the error named 'True' as the bad value."""
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"age": rng.integers(18, 80, 300), "flag": rng.choice([True, False], 300)})
+    train["y"] = ((train.age < 30) | train.flag).astype(int)
+    train.to_csv(tmp_path / "train.csv", index=False)
+    assert main(["distill", "--data", str(tmp_path / "train.csv"), "--target", "y", "--n-synthetic", "500",
+                 "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    (tmp_path / "new.csv").write_text("age,flag\n50,True\n50,x\n60,FALSE\n25,false\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["predict", str(tmp_path / "m"), "--data", str(tmp_path / "new.csv"), "--out", "-",
+                 "--skip-refused", "--quiet"]) == 0
+    got = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str, keep_default_na=False)
+    assert got["refused"].tolist() == ["", "flag: 'x' is not a number", "", ""]
+    assert got["prediction"].tolist() == ["1", "", "0", "1"]
+    assert main(["predict", str(tmp_path / "m"), "--data", str(tmp_path / "new.csv"), "--out", "-"]) == 2
+    assert "text such as 'x'" in _err(capsys)

@@ -443,6 +443,10 @@ def _answers(model: Any, X: pd.DataFrame, proba: bool, result: pd.DataFrame) -> 
     return result
 
 
+# Words a CSV reader takes for booleans (pandas reads a column of only these as bool, True being 1).
+_BOOL_WORDS = {"true": 1.0, "false": 0.0}
+
+
 def _refused(model: Any, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Per row, why the model would refuse it ("" where it answers): ``--skip-refused``.
 
@@ -464,7 +468,12 @@ def _refused(model: Any, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
                 v = col.iloc[i]
                 why[i].append(f"{spec.name}: level {(v.item() if isinstance(v, np.generic) else v)!r} unseen during fit")
         elif not pd.api.types.is_numeric_dtype(col.dtype) or isinstance(col.dtype, pd.CategoricalDtype):
-            number = pd.to_numeric(col.astype(object), errors="coerce")
+            values = col.astype(object)
+            if spec.kind == "binary":
+                # One bad cell makes pandas read a True/False column as text: the other cells are still
+                # the binary feature they were at fit (True is 1), only the bad one is refused.
+                values = values.map(lambda v: _BOOL_WORDS.get(v.strip().lower(), v) if isinstance(v, str) else v)
+            number = pd.to_numeric(values, errors="coerce")
             text = col.notna().to_numpy() & number.isna().to_numpy()
             for i in np.flatnonzero(text):
                 why[i].append(f"{spec.name}: {col.iloc[i]!r} is not a number")

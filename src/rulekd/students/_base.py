@@ -283,6 +283,8 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
             else:
                 if isinstance(col.dtype, pd.CategoricalDtype):
                     text = [v for v in col.dropna().unique() if isinstance(v, str) and not _is_number(v)]
+                    if spec.kind == "binary":  # True / False are what that column held: name another cell
+                        text = [v for v in text if v.lower() not in ("true", "false")] or text
                     raise ValueError(
                         f"Column {spec.name!r} was numeric during fit but is categorical now"
                         + (f" (it holds text such as {text[0]!r})" if text else "")
