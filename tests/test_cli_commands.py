@@ -996,3 +996,37 @@ def test_one_bad_cell_in_a_true_false_column_refuses_only_its_row(tmp_path, caps
     assert got["prediction"].tolist() == ["1", "", "0", "1"]
     assert main(["predict", str(tmp_path / "m"), "--data", str(tmp_path / "new.csv"), "--out", "-"]) == 2
     assert "text such as 'x'" in _err(capsys)
+
+
+def test_predict_writes_csv_only_under_a_name_that_says_so(files, rules_dir, tmp_path, capsys):
+    """--out x.parquet wrote CSV text into a file named .parquet (nothing could read it as Parquet); a .tsv
+    name got commas."""
+    for name in ("p.parquet", "p.xlsx"):
+        assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", str(tmp_path / name),
+                     "--quiet"]) == 2
+        assert "predictions are written as CSV text; name the output .csv" in _err(capsys)
+        assert not (tmp_path / name).exists()
+    assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", str(tmp_path / "p.tsv"),
+                 "--quiet"]) == 0
+    assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", str(tmp_path / "p.csv"),
+                 "--quiet"]) == 0
+    tsv = pd.read_csv(tmp_path / "p.tsv", sep="\t", dtype=str)
+    assert list(tsv.columns) == ["prediction", "decided_by"] and tsv.equals(pd.read_csv(tmp_path / "p.csv", dtype=str))
+
+
+def test_predict_keeps_answers_in_line_with_a_file_holding_empty_lines(files, rules_dir, tmp_path, capsys):
+    """An empty line between rows was skipped: every later prediction moved up one line against the input."""
+    lines = (files / "rows.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "gap.csv").write_text("\n".join(lines[:3] + [""] + lines[3:6]) + "\n\n\n", encoding="utf-8")
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "gap.csv"), "--out", str(tmp_path / "p.csv"),
+                 "--quiet"]) == 2
+    assert "1 empty line(s) between its rows (data row(s) 3" in _err(capsys)
+    assert not (tmp_path / "p.csv").exists()
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "gap.csv"), "--out", "-",
+                 "--skip-refused", "--quiet"]) == 0
+    got = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str, keep_default_na=False)
+    (tmp_path / "plain.csv").write_text("\n".join(lines[:6]) + "\n", encoding="utf-8")
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "plain.csv"), "--out", "-", "--quiet"]) == 0
+    ref = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str, keep_default_na=False)
+    assert len(got) == 6 and got["refused"].tolist() == ["", "", "empty line", "", "", ""]  # trailing ones dropped
+    assert got.drop(columns="refused").drop(index=2).reset_index(drop=True).equals(ref)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ._tables import (check_new_file, check_writable, read_table, refuse_inside_model_directory, refuse_nested,
-                      na_tokens, separator_hint, split_target, write_csv, zero_padded_codes)
+                      refuse_non_csv_output, na_tokens, separator_hint, split_target, write_csv, zero_padded_codes)
 from .exceptions import RulekdError
 from .verify._cli import _positive_float
 
@@ -395,15 +395,27 @@ def cmd_predict(args: argparse.Namespace) -> int:
     """Predictions of a saved model for every row of a data file, as CSV in input order."""
     model = _load_model(args.model)
     to_stdout = args.out == "-"  # as for export: "-" is the standard output, not a file named "-"
+    if not to_stdout:
+        refuse_non_csv_output(args.out)
     out = None if to_stdout else check_new_file(args.out, args.force, inputs=(args.data,))
     texts = _text_features(model)
-    frame = read_table(args.data, encoding=args.encoding, text_columns=list(texts), text_levels=texts)
+    frame = read_table(args.data, encoding=args.encoding, text_columns=list(texts), text_levels=texts,
+                       keep_blank_lines=True)
+    blank = frame.attrs.get("blank_rows", [])
+    skip = getattr(args, "skip_refused", False)
+    if blank and not skip:
+        shown = ", ".join(str(i + 1) for i in blank[:10]) + (" ..." if len(blank) > 10 else "")
+        raise _cli_error(
+            f"{args.data!r} has {len(blank)} empty line(s) between its rows (data row(s) {shown}, counted from 1 "
+            f"after the header): predictions are one per row, in input order, so they would no longer line up "
+            f"with the lines. Remove the empty lines, or pass --skip-refused to get an empty prediction for each."
+        )
     X = _features(model, frame, args.data)
     refuse_nested(X, args.data)
     reasons = np.full(len(X), "", dtype=object)
-    skip = getattr(args, "skip_refused", False)
     if skip:
         X, reasons = _refused(model, X)
+        reasons[blank] = "empty line"
     ok = reasons == ""
     result = pd.DataFrame(index=pd.RangeIndex(len(X)))
     if ok.all():  # every row: the answers as they are (dtypes kept)

@@ -30,7 +30,7 @@ class TableError(RulekdError, ValueError):
 
 
 def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Sequence[str] = (),
-               text_levels: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+               text_levels: Mapping[str, Sequence[str]] | None = None, keep_blank_lines: bool = False) -> pd.DataFrame:
     """A DataFrame from a CSV (``,``; ``.tsv``: tab) or Parquet file; text columns become categories.
 
     ``text_columns``: CSV columns read as text whatever their values look like
@@ -43,6 +43,9 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
     would otherwise take the first column as an index and shift every
     column); a delimiter at the end of every line is tolerated. In a
     one-column file an empty line is a missing value, not skipped.
+    ``keep_blank_lines`` (predict: one answer per line): an empty line
+    between rows is a row of missing values, listed (0-based) in
+    ``frame.attrs["blank_rows"]``; empty lines at the end are dropped.
     """
     p = Path(path)
     if not p.exists():
@@ -90,7 +93,7 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", pd.errors.ParserWarning)
                 frame = pd.read_csv(p, sep=sep, encoding=encoding, low_memory=False, index_col=False,
-                                    skip_blank_lines=len(header) > 1,
+                                    skip_blank_lines=len(header) > 1 and not keep_blank_lines,
                                     dtype={c: str for c in text_columns if c in header} or None,
                                     **_na_options(header, text_levels or {}))
         except UnicodeDecodeError as exc:
@@ -108,6 +111,8 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
                 f"{', '.join(map(repr, header[:10]))}{' ...' if len(header) > 10 else ''}); name every column "
                 f"in the header or remove the extra fields." + (separator_hint(header) if len(header) == 1 else "")
             )
+        if keep_blank_lines and len(header) > 1:
+            frame = _mark_blank_rows(frame, p, sep, encoding)
     else:
         raise TableError(
             f"{str(p)!r}: unknown file type {suffix or '(none)'!r}; use .csv, .tsv or .parquet."
@@ -130,6 +135,24 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
             if len(kinds) > 1:
                 frame[c] = col.map(lambda v: v if pd.isna(v) else str(v))
             frame[c] = frame[c].astype("category")
+    return frame
+
+
+def _mark_blank_rows(frame: pd.DataFrame, p: Path, sep: str, encoding: str) -> pd.DataFrame:
+    """``frame`` read with its empty lines as rows: those at the end dropped, the others listed in
+    ``frame.attrs["blank_rows"]`` (a skipped empty line shifted every later answer against the input lines)."""
+    with open(p, newline="", encoding=encoding) as fh:
+        rows = csv.reader(fh, delimiter=sep)
+        next(rows, None)  # the header
+        blank = [i for i, row in enumerate(rows) if not row]
+    if not blank or blank[-1] >= len(frame) or not frame.iloc[blank].isna().all(axis=None):
+        return frame  # nothing empty, or the two readers disagree on the rows: as read
+    end = len(frame)
+    while blank and blank[-1] == end - 1:
+        blank.pop()
+        end -= 1
+    frame = frame.iloc[:end]
+    frame.attrs["blank_rows"] = blank
     return frame
 
 
@@ -291,14 +314,29 @@ def check_writable(folder: str | Path) -> None:
     os.unlink(probe)
 
 
+# Output names that promise another format than the CSV text the commands write.
+NOT_CSV_SUFFIXES = PARQUET_SUFFIXES + (".xlsx", ".xls", ".json", ".feather", ".arrow")
+
+
+def refuse_non_csv_output(path: str | Path) -> None:
+    """An output named ``.parquet`` (or another non-CSV format) would hold CSV text nothing reads as that
+    format: refused before any work is done."""
+    suffix = Path(path).suffix.lower()
+    if suffix in NOT_CSV_SUFFIXES:
+        raise TableError(f"{str(path)!r} names a {suffix} file, but predictions are written as CSV text; name "
+                         f"the output .csv (or .tsv for tab-separated values).")
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path, force: bool) -> Path:
-    """Write ``frame`` as UTF-8 CSV through a temporary file (an atomic replace with ``force``; without it,
-    a file that appeared since the check is kept)."""
+    """Write ``frame`` as UTF-8 CSV (tab-separated for a ``.tsv`` name) through a temporary file (an atomic
+    replace with ``force``; without it, a file that appeared since the check is kept)."""
     from ._io import atomic_write_text
 
+    refuse_non_csv_output(path)
     p = check_new_file(path, force)
+    sep = "\t" if p.suffix.lower() == ".tsv" else ","
     try:
-        atomic_write_text(p, frame.to_csv(index=False), replace=force)
+        atomic_write_text(p, frame.to_csv(index=False, sep=sep), replace=force)
     except FileExistsError:
         raise TableError(f"{str(p)!r} appeared while rulekd was working; it was kept. Pass --force to replace "
                          f"it, or choose another output path.") from None
