@@ -1030,3 +1030,40 @@ def test_predict_keeps_answers_in_line_with_a_file_holding_empty_lines(files, ru
     ref = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str, keep_default_na=False)
     assert len(got) == 6 and got["refused"].tolist() == ["", "", "empty line", "", "", ""]  # trailing ones dropped
     assert got.drop(columns="refused").drop(index=2).reset_index(drop=True).equals(ref)
+
+
+def test_distill_reads_zero_padded_codes_as_levels_and_refuses_unnamed_columns(tmp_path, capsys):
+    """Codes such as '007' and '7' were read as the same number 7 (only the target was kept as text); a
+    column with an empty header cell became the feature 'Unnamed: 1', named by its position."""
+    rng = np.random.default_rng(0)
+    dx = rng.choice(["007", "7", "070", "700"], 300)
+    pd.DataFrame({"dx": dx, "age": rng.integers(18, 80, 300), "risk": (dx == "007").astype(int)}).to_csv(
+        tmp_path / "c.csv", index=False)
+    capsys.readouterr()
+    assert main(["distill", "--data", str(tmp_path / "c.csv"), "--target", "risk", "--n-synthetic", "500",
+                 "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    err = _err(capsys)
+    assert "column(s) ['dx']" in err and "leading zeros" in err
+    (tmp_path / "new.csv").write_text("dx,age\n007,40\n7,40\n", encoding="utf-8")
+    assert main(["predict", str(tmp_path / "m"), "--data", str(tmp_path / "new.csv"), "--out", "-", "--quiet"]) == 0
+    assert pd.read_csv(io.StringIO(capsys.readouterr().out))["prediction"].tolist() == [1, 0]
+    (tmp_path / "d.csv").write_text("id,,y\n" + "".join(f"{i},{i % 7},{i % 2}\n" for i in range(60)), encoding="utf-8")
+    assert main(["distill", "--data", str(tmp_path / "d.csv"), "--target", "y", "--out", str(tmp_path / "d"),
+                 "--quiet"]) == 2
+    assert "no name in the header ('Unnamed: 1'" in _err(capsys) and not (tmp_path / "d").exists()
+
+
+def test_read_table_messages_for_a_workbook_a_leading_empty_line_and_a_protected_target(files, rules_dir, tmp_path,
+                                                                                         capsys):
+    (tmp_path / "book.csv").write_bytes(b"PK\x03\x04" + bytes(200))  # an .xlsx saved under a .csv name
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "book.csv"), "--out", "-"]) == 2
+    assert "is a spreadsheet workbook" in _err(capsys)  # it suggested --encoding latin-1
+    text = (files / "rows.csv").read_text(encoding="utf-8")
+    (tmp_path / "lead.csv").write_text("\n" + text, encoding="utf-8")  # "is empty: it has no header row"
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "lead.csv"), "--out", "-", "--quiet"]) == 0
+    got = capsys.readouterr().out
+    assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", "-", "--quiet"]) == 0
+    assert got == capsys.readouterr().out
+    assert main(["audit", str(rules_dir), "--data", str(files / "test.csv"), "--target", "target",
+                 "--protected", "target", "--out", str(tmp_path / "a.html")]) == 2
+    assert "--protected 'target' is the target" in _err(capsys)  # it said "is not a column"

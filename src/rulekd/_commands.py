@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from ._tables import (check_new_file, check_writable, read_table, refuse_inside_model_directory, refuse_nested,
-                      refuse_non_csv_output, na_tokens, separator_hint, split_target, write_csv, zero_padded_codes)
+                      refuse_non_csv_output, na_tokens, separator_hint, split_target, write_csv,
+                      zero_padded_columns)
 from .exceptions import RulekdError
 from .verify._cli import _positive_float
 
@@ -259,11 +260,18 @@ def cmd_distill(args: argparse.Namespace) -> int:
     _check_model_folder(out)
     with _progress(["reading data", "fitting", "saving"], args.quiet) as step:
         step("reading data")
-        codes = [args.target] if zero_padded_codes(args.data, args.target, args.encoding) else []
+        codes = zero_padded_columns(args.data, args.encoding)
         frame = read_table(args.data, encoding=args.encoding, text_columns=codes)  # "01" stays "01"
         _warn_na_tokens(na_tokens(args.data, frame, args.encoding), args.data)
         X, y = split_target(frame, args.target, args.data)
         X = _drop_columns(X, args.drop, args.data, args.target)
+        _refuse_unnamed(X, args.data)
+        padded = [c for c in codes if c in X.columns]
+        if padded:
+            print(f"rulekd distill: warning: column(s) {padded[:10]} of {args.data!r} hold numbers written with "
+                  f"leading zeros (such as {_padded_example(X[padded[0]])!r}): read as codes (categorical levels), "
+                  f"not as numbers, so '007' and '7' stay apart. If they are amounts, write them without the zeros.",
+                  file=sys.stderr)
         refuse_nested(X, args.data)
         domain_file = getattr(args, "domain", None)
         X = _declared_categories(X, _domain_arg(domain_file))
@@ -319,6 +327,25 @@ def _warn_formatted_numbers(X: pd.DataFrame, source: str) -> None:
                   f"({int((~number).sum())} cells); it is read as text, a categorical feature with one level per "
                   f"number. If those cells are missing values, leave them empty (or write NA) to make it numeric.",
                   file=sys.stderr)
+
+
+def _padded_example(col: pd.Series) -> str:
+    """A value of ``col`` written with a leading zero."""
+    values = col.dropna().astype(str)
+    hit = values[values.str.strip().str.fullmatch(r"[-+]?0\d+")]
+    return str(hit.iloc[0]) if len(hit) else str(values.iloc[0])
+
+
+def _refuse_unnamed(X: pd.DataFrame, source: str) -> None:
+    """A feature whose header cell is empty: pandas names it by its position ("Unnamed: 3"), so a file with
+    its columns in another order would feed another column to it (often it is a saved row index)."""
+    unnamed = [c for c in X.columns if re.fullmatch(r"Unnamed: \d+", str(c))]
+    if unnamed:
+        raise _cli_error(
+            f"{source!r} has column(s) with no name in the header ({', '.join(map(repr, unnamed[:5]))}, as pandas "
+            f"calls them by position; often a saved row index). Columns are matched by name at predict time, so "
+            f"name them in the header, or leave them out with --drop {str(unnamed[0])!r}."
+        )
 
 
 def _warn_na_tokens(found: dict[str, dict[str, int]], source: str) -> None:
@@ -517,6 +544,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     X, y = split_target(frame, args.target, args.data)
     y = _as_model_labels(y, model.classes_.tolist())
     for c in args.protected:
+        if c == args.target:
+            raise _cli_error(f"--protected {c!r} is the target (--target); name the protected feature, e.g. a "
+                             f"column such as sex or age group.")
         if c not in X.columns:
             raise _cli_error(f"--protected {c!r} is not a column of {args.data!r}.")
     protected = {c: X[c] for c in args.protected} if args.protected else None

@@ -69,9 +69,20 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
             raise TableError(f"{str(p)!r} has duplicate column names {dup}; rename them.")
     elif suffix in CSV_SUFFIXES:
         sep = "\t" if suffix == ".tsv" else ","
+        with open(p, "rb") as fh:
+            magic = fh.read(8)
+        if magic.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):  # a zip (.xlsx) or an OLE file (.xls)
+            raise TableError(f"{str(p)!r} is a spreadsheet workbook (or another binary file), not CSV text; save it "
+                             f"as CSV (in Excel: Save As, 'CSV UTF-8') and pass that file.")
         try:
             with open(p, newline="", encoding=encoding) as fh:
-                header = next(csv.reader(fh, delimiter=sep), None)
+                lead = 0  # empty lines above the header (pandas skips them; the header is the first row)
+                for header in csv.reader(fh, delimiter=sep):
+                    if header:
+                        break
+                    lead += 1
+                else:
+                    header = None
         except UnicodeDecodeError as exc:
             raise TableError(
                 f"{str(p)!r} is not {encoding} text (byte {exc.start}); re-save it as UTF-8 or pass "
@@ -92,7 +103,7 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", pd.errors.ParserWarning)
-                frame = pd.read_csv(p, sep=sep, encoding=encoding, low_memory=False, index_col=False,
+                frame = pd.read_csv(p, sep=sep, encoding=encoding, low_memory=False, index_col=False, skiprows=lead,
                                     skip_blank_lines=len(header) > 1 and not keep_blank_lines,
                                     dtype={c: str for c in text_columns if c in header} or None,
                                     **_na_options(header, text_levels or {}))
@@ -112,7 +123,7 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
                 f"in the header or remove the extra fields." + (separator_hint(header) if len(header) == 1 else "")
             )
         if keep_blank_lines and len(header) > 1:
-            frame = _mark_blank_rows(frame, p, sep, encoding)
+            frame = _mark_blank_rows(frame, p, sep, encoding, lead)
     else:
         raise TableError(
             f"{str(p)!r}: unknown file type {suffix or '(none)'!r}; use .csv, .tsv or .parquet."
@@ -138,12 +149,13 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
     return frame
 
 
-def _mark_blank_rows(frame: pd.DataFrame, p: Path, sep: str, encoding: str) -> pd.DataFrame:
+def _mark_blank_rows(frame: pd.DataFrame, p: Path, sep: str, encoding: str, lead: int) -> pd.DataFrame:
     """``frame`` read with its empty lines as rows: those at the end dropped, the others listed in
     ``frame.attrs["blank_rows"]`` (a skipped empty line shifted every later answer against the input lines)."""
     with open(p, newline="", encoding=encoding) as fh:
         rows = csv.reader(fh, delimiter=sep)
-        next(rows, None)  # the header
+        for _ in range(lead + 1):  # the empty lines above the header, and the header
+            next(rows, None)
         blank = [i for i, row in enumerate(rows) if not row]
     if not blank or blank[-1] >= len(frame) or not frame.iloc[blank].isna().all(axis=None):
         return frame  # nothing empty, or the two readers disagree on the rows: as read
@@ -188,11 +200,18 @@ def na_tokens(path: str | Path, frame: pd.DataFrame, encoding: str = "utf-8") ->
     return out
 
 
-def zero_padded_codes(path: str | Path, column: str, encoding: str = "utf-8") -> bool:
-    """Whether a CSV column holds numbers written with leading zeros ("01", "007"): codes, which reading
-    them as numbers would turn into other labels (1, 7)."""
-    raw = _raw_text(path, [column], encoding)
-    return raw is not None and bool(raw[column].str.strip().str.fullmatch(r"[-+]?0\d+").any())
+def zero_padded_columns(path: str | Path, encoding: str = "utf-8") -> list[str]:
+    """The CSV columns holding numbers written with leading zeros ("01234", "007"): codes such as postal or
+    diagnosis codes, which reading as numbers would merge ("007" and "7") and order."""
+    p = Path(path)
+    if p.suffix.lower() not in CSV_SUFFIXES:
+        return []
+    try:
+        raw = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", encoding=encoding, dtype=str,
+                          keep_default_na=False, index_col=False, low_memory=False)
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, LookupError):
+        return []  # read_table names the problem
+    return [str(c) for c in raw.columns if raw[c].str.strip().str.fullmatch(r"[-+]?0\d+").any()]
 
 
 def _na_options(header: Sequence[str], text_levels: Mapping[str, Sequence[str]]) -> dict:
