@@ -1067,3 +1067,26 @@ def test_read_table_messages_for_a_workbook_a_leading_empty_line_and_a_protected
     assert main(["audit", str(rules_dir), "--data", str(files / "test.csv"), "--target", "target",
                  "--protected", "target", "--out", str(tmp_path / "a.html")]) == 2
     assert "--protected 'target' is the target" in _err(capsys)  # it said "is not a column"
+
+
+def test_distill_warns_about_dates_amounts_and_decimal_commas_read_as_text(tmp_path, capsys):
+    """Dates, '$11,089', '12.5%' and '18,5' in a CSV became categorical features with a level per value,
+    silently (the same dates in Parquet are refused)."""
+    rng = np.random.default_rng(0)
+    n = 120
+    frame = pd.DataFrame({
+        "visit": pd.date_range("2020-01-01", periods=n).strftime("%Y-%m-%d"),
+        "balance": [f"${v:,}" for v in rng.integers(1000, 90000, n)],
+        "rate": [f"{v / 10}%" for v in rng.integers(0, 200, n)],
+        "bmi": [f"{v},{d}" for v, d in zip(rng.integers(15, 40, n), rng.integers(0, 10, n))],
+        "age": rng.integers(18, 80, n),
+    })
+    frame["y"] = (frame.age < 40).astype(int)
+    frame.to_csv(tmp_path / "b.csv", index=False)
+    assert main(["distill", "--data", str(tmp_path / "b.csv"), "--target", "y", "--n-synthetic", "300",
+                 "--max-rules", "2", "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    err = _err(capsys)
+    assert "column 'visit' of" in err and "holds dates (e.g. '2020-01-01')" in err
+    assert "column 'balance'" in err and "'rate'" in err and "currency or percent signs" in err
+    assert "column 'bmi'" in err and "decimal comma" in err
+    assert "column 'age'" not in err

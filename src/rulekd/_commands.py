@@ -320,6 +320,14 @@ def _warn_formatted_numbers(X: pd.DataFrame, source: str) -> None:
                   f"feature with one level per number. Remove the separators to make it numeric.", file=sys.stderr)
             continue
         number = text.str.fullmatch(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+        kind = _text_kind(text) if len(text) and number.mean() < 0.9 else None
+        if kind is not None:
+            what, fix = kind
+            example = text[~number].iloc[0]
+            print(f"rulekd distill: warning: column {str(c)!r} of {source!r} holds {what} (e.g. {example!r}); they "
+                  f"are read as text, a categorical feature with one level per value, and a value not seen in "
+                  f"training is refused at predict time. {fix}", file=sys.stderr)
+            continue
         odd = sorted(set(text[~number]))
         if len(text) and number.mean() >= 0.9 and 0 < len(odd) <= 3:
             # Numbers but for a marker such as "?" (UCI's missing values): a level per number, silently.
@@ -327,6 +335,27 @@ def _warn_formatted_numbers(X: pd.DataFrame, source: str) -> None:
                   f"({int((~number).sum())} cells); it is read as text, a categorical feature with one level per "
                   f"number. If those cells are missing values, leave them empty (or write NA) to make it numeric.",
                   file=sys.stderr)
+
+
+_DATE = r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?|\d{1,2}[/.]\d{1,2}[/.]\d{2,4}"
+
+
+def _text_kind(text: pd.Series) -> tuple[str, str] | None:
+    """What most cells of a text column are when they are numbers in disguise (dates, amounts with currency or
+    percent signs, decimal commas), with the fix; None otherwise."""
+    def most(mask: pd.Series) -> bool:
+        return bool(mask.mean() >= 0.9)
+
+    if most(text.str.fullmatch(_DATE)):
+        return "dates", "Convert them to numbers first (e.g. the year, or days since a reference date)."
+    bare = text.str.replace(r"[$€£¥%\s]", "", regex=True)
+    plain = r"[-+]?(\d+\.?\d*|\.\d+)"
+    if (bare != text).any() and most(bare.str.replace(",", "", regex=False).str.fullmatch(plain)):
+        return ("amounts written with currency or percent signs",
+                "Remove the signs (and thousands separators) to make it numeric.")
+    if most(text.str.fullmatch(r"[-+]?\d+,\d+")):
+        return "numbers written with a decimal comma", "Write them with a decimal point to make it numeric."
+    return None
 
 
 def _padded_example(col: pd.Series) -> str:
