@@ -1090,3 +1090,14 @@ def test_distill_warns_about_dates_amounts_and_decimal_commas_read_as_text(tmp_p
     assert "column 'balance'" in err and "'rate'" in err and "currency or percent signs" in err
     assert "column 'bmi'" in err and "decimal comma" in err
     assert "column 'age'" not in err
+
+
+def test_a_bad_byte_far_into_a_file_is_placed_where_it_is(rules_dir, files, tmp_path, capsys):
+    """pandas counts the byte within the chunk it decodes: a bad byte at 800,000 was reported at byte 1."""
+    head = (files / "rows.csv").read_text(encoding="utf-8").splitlines()
+    body = "\n".join([head[0]] + head[1:] * (800_000 // len("\n".join(head[1:])) + 1)) + "\n"
+    at = len(body.encode("utf-8"))
+    (tmp_path / "late.csv").write_bytes(body.encode("utf-8") + b"\xe9" + b"\n")
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "late.csv"), "--out", "-"]) == 2
+    err = _err(capsys)
+    assert f"is not utf-8 text (byte {at})" in err and "latin-1" in err

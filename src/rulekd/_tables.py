@@ -107,9 +107,12 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
                                     skip_blank_lines=len(header) > 1 and not keep_blank_lines,
                                     dtype={c: str for c in text_columns if c in header} or None,
                                     **_na_options(header, text_levels or {}))
-        except UnicodeDecodeError as exc:
+        except UnicodeDecodeError:
+            # pandas counts exc.start within the chunk it was decoding, not in the file: find the byte again.
+            at = _first_undecodable(p, encoding)
             raise TableError(
-                f"{str(p)!r} is not {encoding} text (byte {exc.start}); re-save it as UTF-8 or pass --encoding."
+                f"{str(p)!r} is not {encoding} text{'' if at is None else f' (byte {at})'}; re-save it as UTF-8 or "
+                f"pass --encoding ({_encoding_guess(p)})."
             ) from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             # A header with one field holding ';' (a spreadsheet's export) and rows with commas in them.
@@ -243,6 +246,24 @@ def refuse_nested(frame: pd.DataFrame, source: str) -> None:
             raise TableError(f"Column {str(c)!r} of {source!r} holds {type(v).__name__} values, which cannot be a "
                              f"feature or a group; drop it (distill: --drop {c}) or flatten it into columns of "
                              f"numbers or text.")
+
+
+def _first_undecodable(path: Path, encoding: str) -> int | None:
+    """The offset in the file of the first byte that ``encoding`` cannot decode (None if none is found)."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as exc:
+                # the decoder may hold a few bytes of the previous chunk (an unfinished character)
+                pending = len(decoder.getstate()[0]) if hasattr(decoder, "getstate") else 0
+                return offset + exc.start - pending
+            offset += len(chunk)
+    return None
 
 
 def _encoding_guess(path: Path) -> str:
