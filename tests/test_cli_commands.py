@@ -1101,3 +1101,60 @@ def test_a_bad_byte_far_into_a_file_is_placed_where_it_is(rules_dir, files, tmp_
     assert main(["predict", str(rules_dir), "--data", str(tmp_path / "late.csv"), "--out", "-"]) == 2
     err = _err(capsys)
     assert f"is not utf-8 text (byte {at})" in err and "latin-1" in err
+
+
+def test_predict_reads_long_fields_lines_of_spaces_and_a_bom_above_an_empty_line(files, rules_dir, tmp_path, capsys):
+    """Review of the empty-line handling: a 200,000-character note crashed Python's csv reader (internal
+    error); a line of spaces refused the whole file; a BOM then an empty line read as 'no rows'."""
+    lines = (files / "rows.csv").read_text(encoding="utf-8").splitlines()
+    assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", "-", "--quiet"]) == 0
+    ref = capsys.readouterr().out.splitlines()
+    long = [lines[0] + ",note"] + [f'{ln},"{"x" * 200_000}"' for ln in lines[1:4]]
+    (tmp_path / "long.csv").write_text("\n".join(long) + "\n", encoding="utf-8")
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "long.csv"), "--out", "-", "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines() == ref[:4]
+    (tmp_path / "ws.csv").write_text("\n".join(lines[:3] + ["   "] + lines[3:5] + [" \t"]) + "\n", encoding="utf-8")
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "ws.csv"), "--out", "-", "--skip-refused",
+                 "--quiet"]) == 0
+    got = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype=str, keep_default_na=False)
+    assert got["refused"].tolist() == ["", "", "empty line", "", ""]
+    assert got["prediction"].drop(index=2).tolist() == [r.split(",")[0] for r in ref[1:5]]
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbf\n" + "\n".join(lines[:5]).encode("utf-8") + b"\n")
+    assert main(["predict", str(rules_dir), "--data", str(tmp_path / "bom.csv"), "--out", "-", "--quiet"]) == 0
+    assert capsys.readouterr().out.splitlines() == ref[:5]
+
+
+def test_distill_reading_keeps_numbers_numeric_where_they_are(tmp_path, capsys):
+    """Review: '-04' (a signed number) made its column codes; '0,125' (a decimal comma) was called a thousands
+    separator, advising to remove it; a column the --domain declares integer was refused as categorical."""
+    from rulekd import Domain, load
+
+    rng = np.random.default_rng(0)
+    temp = rng.integers(-9, 30, 200)
+    hour = rng.integers(0, 24, 200)
+    frame = pd.DataFrame({"temp": [f"{t:03d}" for t in temp], "hour": [f"{h:02d}" for h in hour],
+                          "w": [f"{v},{d}" for v, d in zip(rng.integers(0, 1, 200), rng.integers(100, 999, 200))],
+                          "y": ((temp > 10) ^ (hour > 12)).astype(int)})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    Domain.from_data(pd.DataFrame({"temp": temp, "hour": hour})).to_json(tmp_path / "d.json")
+    assert main(["distill", "--data", str(tmp_path / "t.csv"), "--target", "y", "--drop", "w", "--n-synthetic", "300",
+                 "--domain", str(tmp_path / "d.json"), "--out", str(tmp_path / "m"), "--quiet"]) == 0
+    assert "leading zeros" not in _err(capsys)  # hour is declared integer: --domain wins; temp has signs
+    kinds = {f.name: f.kind for f in load(tmp_path / "m").domain_.features}
+    assert kinds == {"temp": "integer", "hour": "integer"}
+    assert main(["distill", "--data", str(tmp_path / "t.csv"), "--target", "y", "--n-synthetic", "300",
+                 "--out", str(tmp_path / "m2"), "--quiet"]) == 0
+    err = _err(capsys)
+    assert "column(s) ['hour']" in err and "thousands" not in err and "column 'w'" in err and "decimal comma" in err
+
+
+def test_more_reading_messages_from_the_review(files, rules_dir, tmp_path, capsys):
+    head = "a" * 10_000 + ",b\n"  # a bad byte in a header longer than the reader's first chunk
+    (tmp_path / "h.csv").write_bytes(head.encode() + b"1,2\xe9\n")
+    (tmp_path / "t.csv").write_bytes(b"a,b\n1,2\n3,\xc3")  # a character cut short at the end of the file
+    for name, at in (("h.csv", len(head) + 3), ("t.csv", 10)):
+        assert main(["predict", str(rules_dir), "--data", str(tmp_path / name), "--out", "-"]) == 2
+        assert f"is not utf-8 text (byte {at})" in _err(capsys)
+    assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", str(tmp_path / "p.csv.gz"),
+                 "--quiet"]) == 2  # plain text under a .gz name
+    assert "names a .gz file" in _err(capsys) and not (tmp_path / "p.csv.gz").exists()

@@ -260,7 +260,9 @@ def cmd_distill(args: argparse.Namespace) -> int:
     _check_model_folder(out)
     with _progress(["reading data", "fitting", "saving"], args.quiet) as step:
         step("reading data")
-        codes = zero_padded_columns(args.data, args.encoding)
+        declared = _domain_arg(getattr(args, "domain", None))
+        numeric = set() if declared is None else {f.name for f in declared.features if f.kind != "categorical"}
+        codes = [c for c in zero_padded_columns(args.data, args.encoding) if c not in numeric]  # --domain wins
         frame = read_table(args.data, encoding=args.encoding, text_columns=codes)  # "01" stays "01"
         _warn_na_tokens(na_tokens(args.data, frame, args.encoding), args.data)
         X, y = split_target(frame, args.target, args.data)
@@ -313,8 +315,11 @@ def _warn_formatted_numbers(X: pd.DataFrame, source: str) -> None:
                 or pd.api.types.is_string_dtype(col.dtype)):
             continue
         text = col.dropna().astype(str).str.strip()
-        if len(text) and text.str.fullmatch(_FORMATTED_NUMBER).any() and \
-                text.str.replace(",", "", regex=False).str.fullmatch(r"^[-+]?\d+(\.\d+)?$").all():
+        comma = text[text.str.contains(",", regex=False)]
+        # Thousands only where every comma is one ("18,5" or "0,125" are decimal commas: removing the comma
+        # as advised would make them 185 and 125).
+        if len(comma) and comma.str.fullmatch(_FORMATTED_NUMBER).all() and not comma.str.match(r"[-+]?0,").any() \
+                and text.str.replace(",", "", regex=False).str.fullmatch(r"^[-+]?\d+(\.\d+)?$").all():
             print(f"rulekd distill: warning: column {str(c)!r} of {source!r} holds numbers written with thousands "
                   f"separators (e.g. {text[text.str.contains(',')].iloc[0]!r}); they are read as text, a categorical "
                   f"feature with one level per number. Remove the separators to make it numeric.", file=sys.stderr)
@@ -348,7 +353,7 @@ def _text_kind(text: pd.Series) -> tuple[str, str] | None:
 
     if most(text.str.fullmatch(_DATE)):
         return "dates", "Convert them to numbers first (e.g. the year, or days since a reference date)."
-    bare = text.str.replace(r"[$€£¥%\s]", "", regex=True)
+    bare = text.str.replace(r"[$€£¥%]", "", regex=True).str.strip()
     plain = r"[-+]?(\d+\.?\d*|\.\d+)"
     if (bare != text).any() and most(bare.str.replace(",", "", regex=False).str.fullmatch(plain)):
         return ("amounts written with currency or percent signs",

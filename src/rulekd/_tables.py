@@ -6,12 +6,14 @@ problem and the fix; nothing here overwrites a file unless asked to.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
+import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -45,7 +47,8 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
     one-column file an empty line is a missing value, not skipped.
     ``keep_blank_lines`` (predict: one answer per line): an empty line
     between rows is a row of missing values, listed (0-based) in
-    ``frame.attrs["blank_rows"]``; empty lines at the end are dropped.
+    ``frame.attrs["blank_rows"]``. Empty lines (or lines of spaces) above
+    the header and at the end are dropped.
     """
     p = Path(path)
     if not p.exists():
@@ -75,25 +78,22 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
             raise TableError(f"{str(p)!r} is a spreadsheet workbook (or another binary file), not CSV text; save it "
                              f"as CSV (in Excel: Save As, 'CSV UTF-8') and pass that file.")
         try:
-            with open(p, newline="", encoding=encoding) as fh:
+            with open(p, newline="", encoding=encoding) as fh, _large_fields():
                 lead = 0  # empty lines above the header (pandas skips them; the header is the first row)
-                for header in csv.reader(fh, delimiter=sep):
-                    if header:
+                header = None
+                for row in csv.reader(fh, delimiter=sep):
+                    if lead == 0 and row and row[0].startswith("\ufeff"):
+                        row[0] = row[0][1:]  # a byte-order mark (Excel's "CSV UTF-8"): pandas drops it too
+                    if not _is_blank(row):
+                        header = row
                         break
                     lead += 1
-                else:
-                    header = None
-        except UnicodeDecodeError as exc:
-            raise TableError(
-                f"{str(p)!r} is not {encoding} text (byte {exc.start}); re-save it as UTF-8 or pass "
-                f"--encoding ({_encoding_guess(p)})."
-            ) from None
+        except UnicodeDecodeError:
+            raise TableError(_not_encoded(p, encoding)) from None
         except LookupError:
             raise TableError(f"Unknown text encoding {encoding!r}; use e.g. utf-8 or latin-1.") from None
         if not header:
             raise TableError(f"{str(p)!r} is empty: it has no header row.")
-        if header[0].startswith("\ufeff"):  # a byte-order mark (Excel's "CSV UTF-8"): pandas drops it too
-            header[0] = header[0][1:]
         # The names pandas gives the columns: an empty header cell is "Unnamed: <position>" (the per-column
         # options below are keyed by these names).
         header = [h if h else f"Unnamed: {i}" for i, h in enumerate(header)]
@@ -104,16 +104,11 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always", pd.errors.ParserWarning)
                 frame = pd.read_csv(p, sep=sep, encoding=encoding, low_memory=False, index_col=False, skiprows=lead,
-                                    skip_blank_lines=len(header) > 1 and not keep_blank_lines,
+                                    skip_blank_lines=len(header) > 1,
                                     dtype={c: str for c in text_columns if c in header} or None,
                                     **_na_options(header, text_levels or {}))
         except UnicodeDecodeError:
-            # pandas counts exc.start within the chunk it was decoding, not in the file: find the byte again.
-            at = _first_undecodable(p, encoding)
-            raise TableError(
-                f"{str(p)!r} is not {encoding} text{'' if at is None else f' (byte {at})'}; re-save it as UTF-8 or "
-                f"pass --encoding ({_encoding_guess(p)})."
-            ) from None
+            raise TableError(_not_encoded(p, encoding)) from None
         except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             # A header with one field holding ';' (a spreadsheet's export) and rows with commas in them.
             raise TableError(f"{str(p)!r} is not a well-formed CSV file: {str(exc).strip().rstrip('.')}."
@@ -125,8 +120,8 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
                 f"{', '.join(map(repr, header[:10]))}{' ...' if len(header) > 10 else ''}); name every column "
                 f"in the header or remove the extra fields." + (separator_hint(header) if len(header) == 1 else "")
             )
-        if keep_blank_lines and len(header) > 1:
-            frame = _mark_blank_rows(frame, p, sep, encoding, lead)
+        if keep_blank_lines or len(header) == 1:
+            frame = _blank_lines_as_rows(frame, p, sep, encoding, lead, keep=len(header) == 1 or keep_blank_lines)
     else:
         raise TableError(
             f"{str(p)!r}: unknown file type {suffix or '(none)'!r}; use .csv, .tsv or .parquet."
@@ -152,23 +147,53 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
     return frame
 
 
-def _mark_blank_rows(frame: pd.DataFrame, p: Path, sep: str, encoding: str, lead: int) -> pd.DataFrame:
-    """``frame`` read with its empty lines as rows: those at the end dropped, the others listed in
-    ``frame.attrs["blank_rows"]`` (a skipped empty line shifted every later answer against the input lines)."""
-    with open(p, newline="", encoding=encoding) as fh:
+@contextlib.contextmanager
+def _large_fields() -> Iterator[None]:
+    """Python's csv reader refuses a field over 128 KiB (a long free-text note); pandas reads any."""
+    old = csv.field_size_limit()
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
+
+
+def _is_blank(row: list[str]) -> bool:
+    """An empty line, or one of spaces only, as pandas's ``skip_blank_lines`` skips them."""
+    return not row or (len(row) == 1 and not row[0].strip())
+
+
+def _blank_lines_as_rows(frame: pd.DataFrame, p: Path, sep: str, encoding: str, lead: int, *,
+                         keep: bool) -> pd.DataFrame:
+    """``frame`` with one row per line of data: the empty lines pandas skipped put back as rows of missing
+    values (``keep``: a skipped empty line shifted every later answer against the input lines), listed
+    0-based in ``frame.attrs["blank_rows"]``; empty lines at the end dropped. A one-column file, which pandas
+    reads with its empty lines as missing values, loses only those at the end."""
+    with open(p, newline="", encoding=encoding) as fh, _large_fields():
         rows = csv.reader(fh, delimiter=sep)
         for _ in range(lead + 1):  # the empty lines above the header, and the header
             next(rows, None)
-        blank = [i for i, row in enumerate(rows) if not row]
-    if not blank or blank[-1] >= len(frame) or not frame.iloc[blank].isna().all(axis=None):
-        return frame  # nothing empty, or the two readers disagree on the rows: as read
-    end = len(frame)
-    while blank and blank[-1] == end - 1:
-        blank.pop()
-        end -= 1
-    frame = frame.iloc[:end]
+        flags = [_is_blank(row) for row in rows]
+    total = len(flags)
+    while total and flags[total - 1]:
+        total -= 1
+    blank = [i for i in range(total) if flags[i]]
+    one_column = frame.shape[1] == 1
+    if len(frame) != (len(flags) if one_column else total - len(blank)):
+        return frame  # the two readers disagree on the rows: as read
+    if one_column:  # there an empty line is a missing value (the file has no other way to write one)
+        return frame.iloc[:total]
+    frame = frame.set_axis([i for i in range(total) if not flags[i]]).reindex(range(total))
     frame.attrs["blank_rows"] = blank
     return frame
+
+
+def _not_encoded(p: Path, encoding: str) -> str:
+    """The message for a file that is not ``encoding`` text, with the offset of the first bad byte in the file
+    (pandas counts it within the chunk it was decoding)."""
+    at = _first_undecodable(p, encoding)
+    return (f"{str(p)!r} is not {encoding} text{'' if at is None else f' (byte {at})'}; re-save it as UTF-8 or "
+            f"pass --encoding ({_encoding_guess(p)}).")
 
 
 def _raw_text(path: str | Path, columns: Sequence[str], encoding: str) -> pd.DataFrame | None:
@@ -214,7 +239,12 @@ def zero_padded_columns(path: str | Path, encoding: str = "utf-8") -> list[str]:
                           keep_default_na=False, index_col=False, low_memory=False)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, LookupError):
         return []  # read_table names the problem
-    return [str(c) for c in raw.columns if raw[c].str.strip().str.fullmatch(r"[-+]?0\d+").any()]
+    def codes(col: pd.Series) -> bool:  # digits only (a code has no sign, no point), one at least zero-padded
+        cells = col.str.strip()
+        cells = cells[cells != ""]
+        return bool(len(cells)) and cells.str.fullmatch(r"\d+").all() and cells.str.fullmatch(r"0\d+").any()
+
+    return [str(c) for c in raw.columns if codes(raw[c])]
 
 
 def _na_options(header: Sequence[str], text_levels: Mapping[str, Sequence[str]]) -> dict:
@@ -263,6 +293,10 @@ def _first_undecodable(path: Path, encoding: str) -> int | None:
                 pending = len(decoder.getstate()[0]) if hasattr(decoder, "getstate") else 0
                 return offset + exc.start - pending
             offset += len(chunk)
+        try:
+            decoder.decode(b"", final=True)  # a character cut short at the end of the file
+        except UnicodeDecodeError as exc:
+            return offset + exc.start - len(decoder.getstate()[0]) if hasattr(decoder, "getstate") else offset
     return None
 
 
@@ -355,7 +389,8 @@ def check_writable(folder: str | Path) -> None:
 
 
 # Output names that promise another format than the CSV text the commands write.
-NOT_CSV_SUFFIXES = PARQUET_SUFFIXES + (".xlsx", ".xls", ".json", ".feather", ".arrow")
+NOT_CSV_SUFFIXES = PARQUET_SUFFIXES + (".xlsx", ".xls", ".json", ".feather", ".arrow", ".gz", ".bz2", ".zip", ".xz",
+                                       ".zst")
 
 
 def refuse_non_csv_output(path: str | Path) -> None:
