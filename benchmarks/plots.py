@@ -7,7 +7,8 @@ a PNG of the same name:
   each method's median fidelity over folds against the median size it used (in
   its own unit: leaves, rules, stumps, terms), one point per budget, bars from
   the lowest to the highest fold;
-* ``hybrid*.json`` -> accuracy against transparency, one panel per data set:
+* ``hybrid*.json`` -> accuracy against transparency, one panel per data set (``hybrid_corels.json``:
+  HybridCORELS's points, one per binarisation):
   the hybrid at each transparency level (median accuracy against the median
   share of held-out rows answered by rules), the teacher and the neural student
   alone as horizontal lines, the rule student alone as a point at 1;
@@ -133,10 +134,16 @@ def plot_hybrid(payload: dict, out: Path) -> Path | None:
         d = df[df.dataset == name]
         med = d.groupby("method", sort=False)[["accuracy", "transparency"]].median()
         hyb = med[med.index.str.startswith("hybrid")].sort_values("transparency")
-        ax.plot(hyb.transparency, hyb.accuracy, "o-", color="tab:blue", lw=2, label="hybrid")
+        if len(hyb):
+            ax.plot(hyb.transparency, hyb.accuracy, "o-", color="tab:blue", lw=2, label="hybrid")
         for m, r in hyb.iterrows():
             ax.annotate(m.split("@")[-1].strip(), (r.transparency, r.accuracy), textcoords="offset points",
                         xytext=(4, 4), fontsize=7, color="tab:blue")
+        # hybrid_corels.json: the public peer's points ("HybridCORELS @ 0.50 (q=5, card 1)"), one per setting
+        for m, r in med[med.index.str.startswith("HybridCORELS")].iterrows():
+            ax.plot([r.transparency], [r.accuracy], "x", ms=8, color="tab:purple", label="HybridCORELS")
+            ax.annotate(m.split("(")[-1].split(",")[0], (r.transparency, r.accuracy), textcoords="offset points",
+                        xytext=(4, -10), fontsize=7, color="tab:purple")
         refs = (("teacher", "tab:red", "-"), ("neural student alone", "tab:green", "--"))
         for key, color, ls in refs:
             if key in med.index:
