@@ -276,8 +276,8 @@ def cmd_distill(args: argparse.Namespace) -> int:
                   file=sys.stderr)
         refuse_nested(X, args.data)
         domain_file = getattr(args, "domain", None)
-        X = _declared_categories(X, _domain_arg(domain_file))
-        _check_domain_columns(X, _domain_arg(domain_file), domain_file, args.target)
+        X = _declared_categories(X, declared)
+        _check_domain_columns(X, declared, domain_file, args.target)
         _warn_formatted_numbers(X, args.data)
         teacher = _teacher(args.teacher)
         X = _in_teacher_order(X, teacher)
@@ -366,7 +366,7 @@ def _text_kind(text: pd.Series) -> tuple[str, str] | None:
 def _padded_example(col: pd.Series) -> str:
     """A value of ``col`` written with a leading zero."""
     values = col.dropna().astype(str)
-    hit = values[values.str.strip().str.fullmatch(r"[-+]?0\d+")]
+    hit = values[values.str.strip().str.fullmatch(r"0\d+")]
     return str(hit.iloc[0]) if len(hit) else str(values.iloc[0])
 
 

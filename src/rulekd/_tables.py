@@ -44,7 +44,8 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
     A file whose first row has more fields than its header is refused (pandas
     would otherwise take the first column as an index and shift every
     column); a delimiter at the end of every line is tolerated. In a
-    one-column file an empty line is a missing value, not skipped.
+    one-column file an empty line is a missing value, not skipped (but
+    those at the end are).
     ``keep_blank_lines`` (predict: one answer per line): an empty line
     between rows is a row of missing values, listed (0-based) in
     ``frame.attrs["blank_rows"]``. Empty lines (or lines of spaces) above
@@ -121,7 +122,7 @@ def read_table(path: str | Path, *, encoding: str = "utf-8", text_columns: Seque
                 f"in the header or remove the extra fields." + (separator_hint(header) if len(header) == 1 else "")
             )
         if keep_blank_lines or len(header) == 1:
-            frame = _blank_lines_as_rows(frame, p, sep, encoding, lead, keep=len(header) == 1 or keep_blank_lines)
+            frame = _blank_lines_as_rows(frame, p, sep, encoding, lead)
     else:
         raise TableError(
             f"{str(p)!r}: unknown file type {suffix or '(none)'!r}; use .csv, .tsv or .parquet."
@@ -163,12 +164,11 @@ def _is_blank(row: list[str]) -> bool:
     return not row or (len(row) == 1 and not row[0].strip())
 
 
-def _blank_lines_as_rows(frame: pd.DataFrame, p: Path, sep: str, encoding: str, lead: int, *,
-                         keep: bool) -> pd.DataFrame:
+def _blank_lines_as_rows(frame: pd.DataFrame, p: Path, sep: str, encoding: str, lead: int) -> pd.DataFrame:
     """``frame`` with one row per line of data: the empty lines pandas skipped put back as rows of missing
-    values (``keep``: a skipped empty line shifted every later answer against the input lines), listed
-    0-based in ``frame.attrs["blank_rows"]``; empty lines at the end dropped. A one-column file, which pandas
-    reads with its empty lines as missing values, loses only those at the end."""
+    values (a skipped empty line shifted every later answer against the input lines), listed 0-based in
+    ``frame.attrs["blank_rows"]``; empty lines at the end dropped. A one-column file, which pandas reads
+    with its empty lines as missing values, loses only those at the end."""
     with open(p, newline="", encoding=encoding) as fh, _large_fields():
         rows = csv.reader(fh, delimiter=sep)
         for _ in range(lead + 1):  # the empty lines above the header, and the header
@@ -239,6 +239,7 @@ def zero_padded_columns(path: str | Path, encoding: str = "utf-8") -> list[str]:
                           keep_default_na=False, index_col=False, low_memory=False)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, LookupError):
         return []  # read_table names the problem
+
     def codes(col: pd.Series) -> bool:  # digits only (a code has no sign, no point), one at least zero-padded
         cells = col.str.strip()
         cells = cells[cells != ""]
