@@ -150,6 +150,14 @@ def test_audit_writes_html_and_json(files, hybrid_dir, tmp_path):
     assert doc["sections"]["disaggregated"]
     text = html.read_text(encoding="utf-8")
     assert "status_sex" in text and "<script src=" not in text
+    # which file and which model directory the report is about, with their SHA-256
+    import hashlib
+
+    pv = doc["provenance"]
+    manifest = hashlib.sha256((hybrid_dir / "manifest.json").read_bytes()).hexdigest()
+    assert pv["data_file"]["sha256"] == hashlib.sha256((files / "test.csv").read_bytes()).hexdigest()
+    assert pv["model"]["sha256"] == manifest and pv["model"]["path"] == os.path.abspath(hybrid_dir)
+    assert pv["data_file"]["path"] == os.path.abspath(files / "test.csv") and manifest in text
 
 
 # -- bad input: one line on stderr, exit 2, nothing overwritten -------------------------------------

@@ -590,13 +590,32 @@ def cmd_audit(args: argparse.Namespace) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         report = audit(model, X, y, protected=protected, properties=_audit_properties(args.properties, model),
-                       time_budget_s=args.time_budget_s)
+                       time_budget_s=args.time_budget_s, provenance=_file_provenance(args.data, args.model))
     _print_warnings("audit", caught)
     report.write_html(out, overwrite=args.force)
     if json_out is not None:
         report.write_json(json_out, overwrite=args.force)
     _say(args)(f"{report}\nwrote {out}" + (f" and {json_out}" if json_out else ""))
     return 0
+
+
+def _file_provenance(data: str, model_dir: str) -> dict:
+    """The data file and the model directory an audit read, with their SHA-256 (the manifest's for the model:
+    it lists every file of the directory with its own). The model's replaces the fingerprint audit() takes of
+    the loaded model, which a save would write anew (parameters not saved, such as a teacher, are defaults)."""
+    import hashlib
+
+    def sha256(path: Path) -> str:
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+
+    return {"data_file": {"path": os.path.abspath(data), "sha256": sha256(Path(data))},
+            "model": {"sha256": sha256(Path(model_dir) / "manifest.json"), "path": os.path.abspath(model_dir),
+                      "method": "SHA-256 of the model directory's manifest.json (it lists every file of the directory "
+                                "with its SHA-256): sha256sum MODEL_DIR/manifest.json"}}
 
 
 def _as_model_labels(y: Any, classes: list) -> Any:

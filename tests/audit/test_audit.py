@@ -735,3 +735,39 @@ def test_timeouts_are_told_to_raise_the_budget(german):
     assert any("solver timeout or time budget" in t and "Raise timeout_ms or time_budget_s" in t
                and "rulekd audit --time-budget-s" in t for t in texts)  # the CLI's name too
     assert not any("does not decide them" in t for t in texts)
+
+
+def test_the_report_fingerprints_the_audited_rows_and_the_model(german, german_report, tmp_path):
+    """A reviewer could not tell which data or which model a report was about (no hash of either)."""
+    import hashlib
+
+    from sklearn.linear_model import LogisticRegression
+
+    from rulekd import save
+
+    pv = german_report.to_dict()["provenance"]
+    folder = save(german["model"], tmp_path / "m")
+    assert pv["model"]["sha256"] == hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    assert pv["data"]["rows"] == len(german["X"])
+    again = audit(german["model"], german["X"], german["y"], verify=False).to_dict()["provenance"]
+    assert again["data"] == pv["data"] and again["model"] == pv["model"]  # the same rows, the same model
+    X2 = german["X"].copy()
+    X2.iloc[7, X2.columns.get_loc("duration")] += 1
+    changed = audit(german["model"], X2, german["y"], verify=False).to_dict()["provenance"]
+    y2 = german["y"].copy()
+    y2.iloc[3] = 1 - y2.iloc[3]
+    relabelled = audit(german["model"], german["X"], y2, verify=False).to_dict()["provenance"]
+    assert len({pv["data"]["sha256"], changed["data"]["sha256"], relabelled["data"]["sha256"]}) == 3
+    rs = german["model"].rules_
+    by_rules = audit(rs, german["X"], german["y"], verify=False).to_dict()["provenance"]
+    assert by_rules["model"]["sha256"] == hashlib.sha256(rs.to_json().encode("utf-8")).hexdigest()
+    Xn = german["X"].select_dtypes("number")
+    plain = audit(LogisticRegression(max_iter=2000).fit(Xn, german["y"]), Xn, german["y"], verify=False)
+    assert plain.to_dict()["provenance"]["model"]["sha256"] is None
+    assert "rulekd.save cannot write this model" in plain.to_html()
+    html = german_report.to_html()
+    assert pv["data"]["sha256"] in html and pv["model"]["sha256"] in html
+    # a report written before provenance existed still loads and renders
+    old = german_report.to_dict()
+    del old["provenance"]
+    assert "Provenance" not in AuditReport.from_dict(old).to_html()

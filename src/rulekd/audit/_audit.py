@@ -837,6 +837,7 @@ def audit(
     n_jobs: int | None = None,
     description: str | None = None,
     title: str | None = None,
+    provenance: Mapping[str, Any] | None = None,
 ) -> AuditReport:
     """Audit a fitted model on labelled rows: a model card as data, HTML and JSON.
 
@@ -893,6 +894,12 @@ def audit(
         it is shown in the data section and its ``Caveats:`` list goes into
         the limitations.
     title : str, optional
+    provenance : mapping, optional
+        More facts about where the audited data and model come from, added
+        to the report's ``provenance`` as given (``rulekd audit`` adds the
+        data file and the model directory with their SHA-256). The report
+        always records SHA-256 fingerprints of the audited rows and of the
+        model (see ``docs/audit.md``).
 
     Returns
     -------
@@ -1003,8 +1010,39 @@ def audit(
         "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "environment": {"rulekd": __version__, "python": platform.python_version(),
                         "numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__},
+        "provenance": plain({**_provenance(subject, frame, y_arr), **dict(provenance or {})}),
         "section_order": list(SECTIONS),
         "section_titles": dict(SECTION_TITLES),
         "sections": plain(sections),
     }
     return AuditReport(doc)
+
+
+def _provenance(subject: _Subject, frame: pd.DataFrame, y: np.ndarray) -> dict:
+    """Fingerprints of what was audited, so a reviewer can tell which data and which model a report is about."""
+    import hashlib
+
+    rows = hashlib.sha256(frame.to_csv(index=False).encode("utf-8", "surrogatepass"))
+    rows.update(pd.Series(y, dtype=object).to_csv(index=False, header=False).encode("utf-8", "surrogatepass"))
+    out = {"data": {"rows": len(frame), "sha256": rows.hexdigest(),
+                    "method": "SHA-256 of the audited rows as pandas writes them to CSV (DataFrame.to_csv(index=False), "
+                              "the model's feature columns in its order), then the labels, one per line"}}
+    try:
+        if subject.kind == "ruleset":
+            digest = hashlib.sha256(subject.model.to_json().encode("utf-8")).hexdigest()
+            method = "SHA-256 of the rule set's JSON (RuleSet.to_json(), UTF-8)"
+        else:
+            from .._persist import _MANIFEST, _write_model
+
+            files: dict[str, bytes] = {}
+            _write_model(subject.model, files, "")
+            digest = hashlib.sha256(files[_MANIFEST]).hexdigest()
+            method = ("SHA-256 of manifest.json as rulekd.save writes this model (it lists every file of the model "
+                      "directory with its SHA-256, and the library versions): sha256sum MODEL_DIR/manifest.json. "
+                      "A model loaded from a directory can differ from that directory's (parameters a save does "
+                      "not keep, such as the teacher estimator, come back as defaults); rulekd audit records the "
+                      "directory's own")
+        out["model"] = {"sha256": digest, "method": method}
+    except Exception as exc:  # a model rulekd cannot save: said, not a failed audit
+        out["model"] = {"sha256": None, "reason": f"rulekd.save cannot write this model ({type(exc).__name__})"}
+    return out

@@ -60,6 +60,7 @@ SCHEMA: dict = {
         "schema_version": {"const": 1},
         "created": {"type": "string"},
         "environment": {"type": "object", "required": ["rulekd"]},
+        "provenance": {"type": "object"},  # reports written before it lack it
         "section_order": {"const": ["summary", "data", "model", "performance", "fidelity", "transparency",
                                     "rules", "verification", "disaggregated", "limitations"]},
         "section_titles": {"type": "object", "additionalProperties": {"type": "string"}},

@@ -75,6 +75,11 @@ ul.limits li { margin: .25rem 0; }
 <p><strong>{{ sm.model_type }}</strong>: {{ sm.description }}. Audited on {{ sm.n_rows | num }} rows,
  {{ sm.n_features | num }} features; classes {{ sm.classes | join(", ") }}.
 {% if sm.teacher %} Teacher: {{ sm.teacher }}.{% else %} No teacher.{% endif %}</p>
+{% set pv = doc.get("provenance") %}{% if pv %}
+<p class="meta">Provenance. Audited rows: SHA-256 <code>{{ pv.data.sha256 }}</code> ({{ pv.data.method }}).
+{% if pv.get("data_file") %} Data file {{ pv.data_file.path }}: SHA-256 <code>{{ pv.data_file.sha256 }}</code>.{% endif %}
+{% if pv.model.sha256 %} Model{% if pv.model.get("path") %} {{ pv.model.path }}{% endif %}: SHA-256 <code>{{ pv.model.sha256 }}</code> ({{ pv.model.method }}).{% else %} Model: no fingerprint ({{ pv.model.reason }}).{% endif %}</p>
+{% endif %}
 <div class="headline">
 <div class="card"><div class="v">{{ sm.headline.accuracy | pct }}</div><div class="k">accuracy</div></div>
 <div class="card"><div class="v">{{ sm.headline.balanced_accuracy | pct }}</div><div class="k">balanced accuracy</div></div>
