@@ -771,3 +771,34 @@ def test_the_report_fingerprints_the_audited_rows_and_the_model(german, german_r
     old = german_report.to_dict()
     del old["provenance"]
     assert "Provenance" not in AuditReport.from_dict(old).to_html()
+
+
+def test_accuracy_and_group_rates_carry_95_percent_wilson_intervals(german, german_report):
+    """A reviewer had rates of small groups with nothing saying how far chance could move them."""
+    from scipy.stats import binomtest
+
+    def wilson(k, n):
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        return [ci.low, ci.high]
+
+    perf = german_report["performance"]["model"]
+    n, acc = perf["n"], perf["accuracy"]
+    np.testing.assert_allclose(perf["accuracy_ci"], wilson(round(acc * n), n), rtol=1e-12)
+    assert german_report["summary"]["headline"]["accuracy_ci"] == perf["accuracy_ci"]
+    rows = [r for a in german_report["disaggregated"]["attributes"] for mt in a["metrics"] for r in mt["groups"]]
+    assert rows
+    for r in rows:
+        np.testing.assert_allclose(r["selection_rate_ci"], wilson(round(r["selection_rate"] * r["n"]), r["n"]),
+                                   rtol=1e-12)
+        assert r["selection_rate_ci"][0] <= r["selection_rate"] <= r["selection_rate_ci"][1]
+        if r["tpr"] is None:
+            assert r["tpr_ci"] is None
+    one = audit(german["model"], german["X"].head(1), german["y"].head(1), verify=False)
+    lo, hi = one["performance"]["model"]["accuracy_ci"]  # one row: the interval is wide, and inside [0, 1]
+    assert 0 <= lo < hi <= 1 and hi - lo > 0.7
+    html = german_report.to_html()
+    assert "95 % interval" in html and "Wilson intervals" in html
+    old = german_report.to_dict()  # a report written before the intervals renders without them
+    del old["sections"]["summary"]["headline"]["accuracy_ci"]
+    del old["sections"]["performance"]["model"]["accuracy_ci"]
+    assert "95 % interval" not in AuditReport.from_dict(old).to_html()

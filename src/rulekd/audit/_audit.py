@@ -728,6 +728,7 @@ def _summary_section(subject: _Subject, data: dict, perf: dict, fid: dict, trans
                      title: str | None) -> dict:
     headline = {
         "accuracy": perf["model"]["accuracy"],
+        "accuracy_ci": perf["model"]["accuracy_ci"],
         "balanced_accuracy": perf["model"]["balanced_accuracy"],
         "roc_auc": perf["model"]["roc_auc"],
         "fidelity": fid.get("agreement") if fid["available"] else None,

@@ -43,6 +43,25 @@ def safe_mean(mask: np.ndarray) -> float | None:
     return float(np.mean(mask)) if len(mask) else None
 
 
+_Z95 = 1.959963984540054  # the standard normal's 97.5 % quantile
+
+
+def wilson_interval(mask: np.ndarray) -> list[float] | None:
+    """The 95 % Wilson score interval of the share of ``True`` in ``mask`` (``None`` when it is empty).
+
+    Wilson's interval stays inside [0, 1] and keeps its coverage on small
+    groups and shares near 0 or 1, where the normal approximation does not.
+    """
+    n = len(mask)
+    if not n:
+        return None
+    p = float(np.mean(mask))
+    z2 = _Z95 * _Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return [max(0.0, float(centre - half)), min(1.0, float(centre + half))]
+
+
 def jsonable_params(params: dict) -> dict:
     """Estimator parameters as JSON: scalars as they are, estimators and other objects as their ``repr``."""
     out = {}
@@ -107,6 +126,7 @@ def performance(y: np.ndarray, pred: np.ndarray, proba: np.ndarray | None, class
     out: dict[str, Any] = {
         "n": int(len(y)),
         "accuracy": safe_mean(correct),
+        "accuracy_ci": wilson_interval(correct),
         "balanced_accuracy": None,
         "roc_auc": None,
         "brier": None,
@@ -338,6 +358,11 @@ def group_metrics(groups: np.ndarray, order: Sequence, y: np.ndarray, pred: np.n
             "tpr": safe_mean(says_pos[m & is_pos]),
             "fpr": safe_mean(says_pos[m & ~is_pos]),
             "accuracy": safe_mean(correct[m]),
+            # 95 % Wilson intervals: how far a small group's figures can be from the group's own rates
+            "selection_rate_ci": wilson_interval(says_pos[m]),
+            "tpr_ci": wilson_interval(says_pos[m & is_pos]),
+            "fpr_ci": wilson_interval(says_pos[m & ~is_pos]),
+            "accuracy_ci": wilson_interval(correct[m]),
             "small": n < min_group_size,
         })
     gaps = {}

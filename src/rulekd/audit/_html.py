@@ -29,6 +29,13 @@ def _pct(v: Any, digits: int = 1) -> str:
     return f"{100 * float(v):.{digits}f} %"
 
 
+def _ci(v: Any) -> str:
+    """A 95 % interval [lo, hi] as "(lo–hi %)"; nothing for a report without one (written before them)."""
+    if not isinstance(v, (list, tuple)) or len(v) != 2 or any(not isinstance(x, (int, float)) for x in v):
+        return ""
+    return f"({100 * float(v[0]):.1f}–{100 * float(v[1]):.1f} %)"
+
+
 def _num(v: Any, digits: int = 3) -> str:
     if v is None or isinstance(v, str):
         return "—" if v is None else v
@@ -217,7 +224,7 @@ def _environment() -> Any:
 
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, finalize=finalize,
                              trim_blocks=True, lstrip_blocks=True)
-    env.filters.update(pct=_pct, num=_num, secs=_secs, yesno=_yesno, cex=_cex, params=_params, value=_value)
+    env.filters.update(pct=_pct, ci=_ci, num=_num, secs=_secs, yesno=_yesno, cex=_cex, params=_params, value=_value)
     return env
 
 

@@ -81,7 +81,8 @@ ul.limits li { margin: .25rem 0; }
 {% if pv.model.sha256 %} Model{% if pv.model.get("path") %} {{ pv.model.path }}{% endif %}: SHA-256 <code>{{ pv.model.sha256 }}</code> ({{ pv.model.method }}).{% else %} Model: no fingerprint ({{ pv.model.reason }}).{% endif %}</p>
 {% endif %}
 <div class="headline">
-<div class="card"><div class="v">{{ sm.headline.accuracy | pct }}</div><div class="k">accuracy</div></div>
+<div class="card"><div class="v">{{ sm.headline.accuracy | pct }}</div><div class="k">accuracy
+{%- if sm.headline.get("accuracy_ci") %}<br>95 % interval {{ sm.headline.accuracy_ci | ci }}{% endif %}</div></div>
 <div class="card"><div class="v">{{ sm.headline.balanced_accuracy | pct }}</div><div class="k">balanced accuracy</div></div>
 <div class="card"><div class="v">{{ sm.headline.roc_auc | num }}</div><div class="k">ROC AUC</div></div>
 <div class="card"><div class="v">{{ sm.headline.fidelity | pct }}</div><div class="k">fidelity to the teacher</div></div>
@@ -165,6 +166,7 @@ ul.limits li { margin: .25rem 0; }
 {% for key, name in [("accuracy", "accuracy"), ("balanced_accuracy", "balanced accuracy"), ("roc_auc", "ROC AUC"), ("brier", "Brier score")] %}
 <tr><th>{{ name }}</th><td class="n">{{ p.model[key] | num }}</td>{% if p.teacher %}<td class="n">{{ p.teacher[key] | num }}</td>{% endif %}</tr>
 {% endfor %}
+{% if p.model.get("accuracy_ci") %}<tr><th>accuracy, 95 % interval</th><td class="n">{{ p.model.accuracy_ci | ci }}</td>{% if p.teacher %}<td class="n">{{ p.teacher.get("accuracy_ci") | ci }}</td>{% endif %}</tr>{% endif %}
 {% if p.model.reliability %}<tr><th>expected calibration error</th><td class="n">{{ p.model.reliability.ece | num }}</td>{% if p.teacher %}<td class="n">{{ p.teacher.reliability.ece | num if p.teacher.reliability else "—" }}</td>{% endif %}</tr>{% endif %}
 </tbody></table>
 <p class="note">ROC AUC: {{ p.model.get("roc_auc_kind", "—") }}. Brier score: {{ p.model.get("brier_kind", "—") }}.</p>
@@ -305,7 +307,9 @@ ul.limits li { margin: .25rem 0; }
 {% if g.attributes %}
 <p>Positive class{{ "es" if g.positive_classes | length > 1 else "" }}: {{ g.positive_classes | join(", ") }}.
  Selection rate: {{ g.definitions.selection_rate }}; TPR: {{ g.definitions.tpr }}; FPR: {{ g.definitions.fpr }};
- gap: {{ g.definitions.gap }}. Groups with fewer than {{ g.min_group_size }} rows are flagged small.</p>
+ gap: {{ g.definitions.gap }}. Groups with fewer than {{ g.min_group_size }} rows are flagged small. In
+ brackets: 95 % Wilson intervals, the range of rates the group's rows are consistent with; where the intervals
+ of two groups overlap, their gap may be chance.</p>
 {% for a in g.attributes %}
 <h3>{{ a.name }}</h3>
 <p class="note">{% if a.grouping.binned %}Numeric, cut into groups: {{ a.grouping.method }}; cut points {{ a.grouping.cut_points | join(", ") }}
@@ -315,8 +319,10 @@ ul.limits li { margin: .25rem 0; }
 <th class="n">TPR</th><th class="n">FPR</th><th class="n">accuracy</th></tr></thead><tbody>
 {% for row in mt.groups %}
 <tr><td>{{ row.group }}{% if row.small %} <span class="flag">small</span>{% endif %}</td><td class="n">{{ row.n | num }}</td><td class="n">{{ row.share | pct }}</td>
-<td class="n">{{ row.n_positive | num }}</td><td class="n">{{ row.selection_rate | pct }}</td><td class="n">{{ row.tpr | pct }}</td>
-<td class="n">{{ row.fpr | pct }}</td><td class="n">{{ row.accuracy | pct }}</td></tr>
+<td class="n">{{ row.n_positive | num }}</td><td class="n">{{ row.selection_rate | pct }} <span class="note">{{ row.get("selection_rate_ci") | ci }}</span></td>
+<td class="n">{{ row.tpr | pct }} <span class="note">{{ row.get("tpr_ci") | ci }}</span></td>
+<td class="n">{{ row.fpr | pct }} <span class="note">{{ row.get("fpr_ci") | ci }}</span></td>
+<td class="n">{{ row.accuracy | pct }} <span class="note">{{ row.get("accuracy_ci") | ci }}</span></td></tr>
 {% endfor %}
 </tbody></table>
 <table><thead><tr><th>positive class {{ mt.positive_class }}</th><th class="n">max gap</th><th>highest</th><th>lowest</th></tr></thead><tbody>
