@@ -34,6 +34,7 @@ th, td { border: 1px solid var(--line); padding: .3rem .55rem; text-align: left;
 th { background: var(--band); font-weight: 600; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.rule, pre, code { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .85rem; }
+p code { overflow-wrap: anywhere; }  /* a SHA-256 or a long path wraps on a narrow screen */
 pre { background: var(--band); border: 1px solid var(--line); padding: .75rem; overflow-x: auto;
       white-space: pre-wrap; }
 .headline { display: flex; flex-wrap: wrap; gap: .75rem; margin: .75rem 0; }
