@@ -78,8 +78,8 @@ ul.limits li { margin: .25rem 0; }
 {% if sm.teacher %} Teacher: {{ sm.teacher }}.{% else %} No teacher.{% endif %}</p>
 {% set pv = doc.get("provenance") %}{% if pv %}
 <p class="meta">Provenance. Audited rows: SHA-256 <code>{{ pv.data.sha256 }}</code> ({{ pv.data.method }}).
-{% if pv.get("data_file") %} Data file {{ pv.data_file.path }}: SHA-256 <code>{{ pv.data_file.sha256 }}</code>.{% endif %}
-{% if pv.model.sha256 %} Model{% if pv.model.get("path") %} {{ pv.model.path }}{% endif %}: SHA-256 <code>{{ pv.model.sha256 }}</code> ({{ pv.model.method }}).{% else %} Model: no fingerprint ({{ pv.model.reason }}).{% endif %}</p>
+{% if pv.get("data_file") %} Data file <code>{{ pv.data_file.path }}</code>: SHA-256 <code>{{ pv.data_file.sha256 }}</code>.{% endif %}
+{% if pv.model.sha256 %} Model{% if pv.model.get("path") %} <code>{{ pv.model.path }}</code>{% endif %}: SHA-256 <code>{{ pv.model.sha256 }}</code> ({{ pv.model.method }}).{% else %} Model: no fingerprint ({{ pv.model.reason }}).{% endif %}</p>
 {% endif %}
 <div class="headline">
 <div class="card"><div class="v">{{ sm.headline.accuracy | pct }}</div><div class="k">accuracy
