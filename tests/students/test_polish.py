@@ -153,3 +153,17 @@ def test_missing_tests_have_a_sort_key():
     """Rules holding 'is missing' conditions can be sorted and deduplicated (the hybrid does)."""
     conds = [Condition("a", "is not missing"), Condition("a", ">", 1.0), Condition("a", "is missing")]
     assert [c.op for c in sorted(conds, key=lambda c: c.sort_key())] == [">", "is missing", "is not missing"]
+
+
+def test_a_rule_that_only_costs_agreement_is_dropped_on_a_numeric_feature_too():
+    """A one-bin rule covering only rows the teacher gives the other class survived on a numeric feature
+    (agreement 9 of 10) where the same rule on a categorical feature was dropped (10 of 10)."""
+    X = pd.DataFrame({"age": np.arange(10, dtype=float), "job": pd.Categorical(list("aaaaabbbbb"))})
+    d = Domain.from_data(X)
+    bins = Bins(SimpleNamespace(domain_=d, _cat_orders_={"job": list(d["job"].levels)}, _cuts_={}), X)
+    target, w = np.zeros(10, dtype=bool), np.ones(10)
+    for start in ([[Condition("age", "<=", 5.0)]], [[Condition("job", "in", frozenset({"a"}))]]):
+        assert polish(start, bins, target, w) == []
+    # no bin allowed: no condition is written for it (it wrote "job is missing", which lets missing rows in)
+    assert bins.conditions(1, np.zeros(3, dtype=bool)) is None
+    assert bins.conditions(0, np.zeros(bins.n_bins[0] + 1, dtype=bool)) is None

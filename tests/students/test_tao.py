@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.tree import DecisionTreeClassifier
@@ -69,3 +70,50 @@ def test_nice_threshold_separates_its_neighbours(a, gap):
         return
     t = nice_threshold(a, b)
     assert a <= t < b
+
+
+def test_node_refit_is_the_best_stump_missing_side_and_one_way_splits_included():
+    """The refit never scored "every present value one way, missing the other", and returned nothing where
+    every level's majority went one way: brute force over every stump the tree can express found better
+    splits in 169 numeric and 46 categorical cases of 400."""
+    for seed in range(200):
+        rng = np.random.default_rng(seed)
+        n = int(rng.integers(3, 15))
+        x = rng.integers(0, 5, n).astype(float)
+        x[rng.random(n) < 0.3] = np.nan
+        want = rng.random(n) < 0.5
+        w = rng.uniform(0.5, 2, n)
+        t = Tree(n_classes=2, categorical={1: 5})
+        present = np.unique(x[~np.isnan(x)])
+        for f, splits in ((0, [(thr, None) for thr in list(present) + [-np.inf, np.inf]]),
+                          (1, [(0.0, np.array([(m >> k) & 1 for k in range(5)], bool)) for m in range(32)])):
+            best = np.inf
+            for thr, lset in splits:
+                for ml in (False, True):
+                    codes = np.nan_to_num(x).astype(int)
+                    left = np.where(np.isnan(x), ml, lset[codes] if lset is not None else x <= thr)
+                    if 0 < left.sum() < n:  # a split: rows on both sides
+                        best = min(best, float(w[left != want].sum()))
+            got = t._best_split(f, x, want, w)
+            if got is None:
+                assert best == np.inf, (seed, f)
+                continue
+            _, (_, thr, lset, ml) = got
+            codes = np.nan_to_num(x).astype(int)
+            left = np.where(np.isnan(x), ml, lset[codes] if lset is not None else x <= thr)
+            assert got[0] == pytest.approx(float(w[left != want].sum()))  # the error it claims is its own
+            assert got[0] <= best + 1e-9, (seed, f, got[0], best)
+
+
+def test_a_split_of_missing_values_from_the_rest_reads_as_a_missingness_test():
+    X = np.array([[0.0], [1.0], [2.0], [3.0], [np.nan], [np.nan]])
+    y = np.array([1, 1, 1, 1, 0, 0])
+    t = Tree(n_classes=2, categorical={})
+    for _ in range(3):
+        t._add()
+    t.feature[0], t.left[0], t.right[0], t.threshold[0] = 0, 1, 2, 1.5
+    t.relabel(X, y, np.ones(6))
+    t.refine(X, y, np.ones(6))
+    assert (t.predict_index(X) == y).all()  # the refit found it (error 2 before)
+    paths = {str(c) for _, conds in t.leaf_paths(["x"], {}) for c in conds}
+    assert paths == {"x is missing", "x is not missing"}

@@ -13,8 +13,13 @@ decides; summing ``s`` over them per bin of ``f`` gives each bin's worth. The
 best constraint is then found exactly: for a numeric feature the contiguous
 run of bins with the largest sum (a maximum-subarray scan), for a categorical
 feature every level whose sum is positive, and in both the missing values
-when their sum is positive. :func:`polish` repeats this over rules and
-features until nothing gains; each step cannot lower the agreement.
+when their sum is positive. One exception: where no run of a numeric
+feature's bins gains, the least costly run is kept rather than none, so that
+the rule stays alive for its other features to narrow (emptying it there lost
+rules a later step makes good). :func:`polish` repeats this over rules and
+features until nothing gains; each step cannot lower the agreement. At the
+end a rule is dropped when it covers no row, or when the rows it alone
+covers hold more disagreement than agreement.
 
 Numeric bins are cut at the teacher's own thresholds (the teacher's answer
 only changes there), or, for a teacher without any, at up to 64 quantiles. A
@@ -121,6 +126,9 @@ class Bins:
             seen_bins = np.flatnonzero(seen[:B])  # the run starts and ends where rows are
             if len(seen_bins):
                 value, a, b = _max_run(S[seen_bins])
+                # Where no run gains, the least costly one is kept all the same: the rule stays alive for
+                # the other features to narrow (emptying it here lost the rule a later step makes good);
+                # a rule that still costs more than it gains when the search ends is dropped (_ascend).
                 if value > 0 or not S[B] > 0:
                     allowed[seen_bins[a]:seen_bins[b] + 1] = True
         allowed[B] = S[B] > 0 if seen[B] else current[B]
@@ -141,12 +149,15 @@ class Bins:
         m[B] = got[0]
         return m
 
-    def conditions(self, j: int, allowed: np.ndarray) -> list[Condition]:
-        """Conditions on feature ``j`` that let through exactly the rows of the ``allowed`` bins."""
+    def conditions(self, j: int, allowed: np.ndarray) -> list[Condition] | None:
+        """Conditions on feature ``j`` that let through exactly the rows of the ``allowed`` bins; ``None``
+        when no bin is (no condition lets nothing through: the rule is dead, and the search drops it)."""
         name, B = self.names[j], self.n_bins[j]
         never_missing = not self.has_missing[j]  # then the missing side is not written
         missing = bool(allowed[B]) and not never_missing
         inside = allowed[:B]
+        if not inside.any() and not missing:
+            return None
         if self.levels[j] is not None:
             if inside.all():
                 return [] if missing or never_missing else [Condition(name, "is not missing")]
@@ -219,7 +230,9 @@ class _State:
 
     def set(self, i: int, j: int, allowed: np.ndarray) -> None:
         conds = self.bins.conditions(j, allowed)
-        if conds:
+        if conds is None:  # no bin allowed: the rule answers no row (dropped when the search ends)
+            self.rules[i][j] = ([], np.zeros(len(self.bins.X), dtype=bool))
+        elif conds:
             self.rules[i][j] = (conds, allowed[self.bins.codes[j]])
         else:
             self.rules[i].pop(j, None)
@@ -283,7 +296,8 @@ def _ascend(st: _State, target: np.ndarray, w: np.ndarray, max_conditions: int |
                 conds, m = st.rules[i].get(j, ([], None))
                 now = float(s[rows if m is None else rows & m].sum())
                 value, allowed = bins.best(j, s, rows, bins.allowed_by(j, conds))
-                added = len(bins.conditions(j, allowed)) - len(conds)
+                written = bins.conditions(j, allowed)
+                added = (0 if written is None else len(written)) - len(conds)
                 if max_conditions is not None and added > 0 and st.length(i) + added > max_conditions:
                     continue
                 extra = max(0, added) * _CONDITION_ROWS * unit
@@ -292,6 +306,9 @@ def _ascend(st: _State, target: np.ndarray, w: np.ndarray, max_conditions: int |
                     changed = True
         if not changed:
             break
-    for i in reversed(range(len(st.rules))):  # a rule the search emptied is dead: drop it
-        if not st.M[:, i].any():
+    for i in reversed(range(len(st.rules))):
+        # A rule the search emptied is dead; one whose own rows (no other rule answers them) hold more
+        # disagreement than agreement costs more than it gains: drop both.
+        own = st.M[:, i] & (st.count == 1)
+        if not st.M[:, i].any() or float(s[own].sum()) < 0:
             st.remove(i)

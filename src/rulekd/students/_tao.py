@@ -27,6 +27,15 @@ from ..rules._ir import Condition, merge_conjunction
 __all__ = ["Tree"]
 
 
+def _set_test(name: str, chosen: frozenset, every: frozenset, missing: bool) -> Condition:
+    """``name in chosen`` (or missing), said as a missingness test where it is one."""
+    if not chosen and missing:
+        return Condition(name, "is missing")
+    if chosen == every and not missing:
+        return Condition(name, "is not missing")
+    return Condition(name, "in", chosen, missing)
+
+
 def choose_threshold(cuts: np.ndarray | None, a: float, b: float) -> float:
     """A threshold in ``[a, b)``: ``x <= t`` splits values ``<= a`` from values ``>= b``.
 
@@ -232,32 +241,52 @@ class Tree:
         wr_miss = float(w[miss & ~want_left].sum())
         miss_err, miss_left = (wr_miss, True) if wr_miss <= wl_miss else (wl_miss, False)
         xs, wants, ws = x[~miss], want_left[~miss], w[~miss]
+        # Every present value one way and the missing values the other: a split the node can make (and the
+        # best one where missingness is what matters), scored beside the splits of the present values.
+        present_l, present_r = float(ws[wants].sum()), float(ws[~wants].sum())
+        one_way = []
+        if miss.any():
+            one_way = [(present_r + wl_miss, True), (present_l + wr_miss, False)]  # (error, present go left)
         if f in self.categorical:
             k = self.categorical[f]
             codes = xs.astype(np.intp)
             wl = np.bincount(codes[wants], weights=ws[wants], minlength=k)
             wr = np.bincount(codes[~wants], weights=ws[~wants], minlength=k)
             lset = wl > wr
+            cands = []
             if lset.all() or not lset.any():
-                return None  # a split that sends every level one way is no split
-            err = float(np.minimum(wl, wr).sum()) + miss_err
-            return err, (f, 0.0, lset, miss_left)
-        if xs.size < 2:
-            return None
-        order = np.argsort(xs, kind="stable")
-        xs, wants, ws = xs[order], wants[order], ws[order]
-        wl_cum = np.cumsum(np.where(wants, ws, 0.0))
-        wr_cum = np.cumsum(np.where(wants, 0.0, ws))
-        total_l = wl_cum[-1]
-        # Cut after position k (rows 0..k go left); only between distinct values.
-        valid = xs[:-1] < xs[1:]
-        if not valid.any():
-            return None
-        err = wr_cum[:-1] + (total_l - wl_cum[:-1])
-        err = np.where(valid, err, np.inf)
-        k = int(np.argmin(err))
-        thr = self.choose_threshold(f, float(xs[k]), float(xs[k + 1]))
-        return float(err[k]) + miss_err, (f, thr, None, miss_left)
+                # Majorities all one way: the best split of the levels moves the level that costs least
+                # (one with rows; a level no row holds would split nothing).
+                held = np.flatnonzero(wl + wr > 0)
+                if held.size >= 2:
+                    cost = np.abs(wl - wr)[held]
+                    flip = held[int(np.argmin(cost))]
+                    lset = lset.copy()
+                    lset[flip] = not lset[flip]
+                    cands.append((float(np.minimum(wl, wr).sum() + cost.min()) + miss_err, lset, miss_left))
+            else:
+                cands.append((float(np.minimum(wl, wr).sum()) + miss_err, lset, miss_left))
+            cands += [(err, np.full(k, left), not left) for err, left in one_way]
+            if not cands:
+                return None
+            err, lset, mleft = min(cands, key=lambda c: c[0])
+            return err, (f, 0.0, lset, mleft)
+        cands = [(err, (f, math.inf if left else -math.inf, None, not left)) for err, left in one_way]
+        if xs.size >= 2:
+            order = np.argsort(xs, kind="stable")
+            xs, wants, ws = xs[order], wants[order], ws[order]
+            wl_cum = np.cumsum(np.where(wants, ws, 0.0))
+            wr_cum = np.cumsum(np.where(wants, 0.0, ws))
+            total_l = wl_cum[-1]
+            # Cut after position k (rows 0..k go left); only between distinct values.
+            valid = xs[:-1] < xs[1:]
+            if valid.any():
+                err = wr_cum[:-1] + (total_l - wl_cum[:-1])
+                err = np.where(valid, err, np.inf)
+                k = int(np.argmin(err))
+                thr = self.choose_threshold(f, float(xs[k]), float(xs[k + 1]))
+                cands.insert(0, (float(err[k]) + miss_err, (f, thr, None, miss_left)))
+        return min(cands, key=lambda c: c[0]) if cands else None
 
     def choose_threshold(self, f: int, a: float, b: float) -> float:
         """A threshold in ``[a, b)``: splits values ``<= a`` from values ``>= b``.
@@ -338,8 +367,13 @@ class Tree:
             if self.left_set[i] is not None:
                 lv = levels[f]
                 lset = frozenset(v for k, v in enumerate(lv) if self.left_set[i][k])
-                walk(self.left[i], path + [Condition(name, "in", lset, ml)])
-                walk(self.right[i], path + [Condition(name, "in", frozenset(lv) - lset, not ml)])
+                walk(self.left[i], path + [_set_test(name, lset, frozenset(lv), ml)])
+                walk(self.right[i], path + [_set_test(name, frozenset(lv) - lset, frozenset(lv), not ml)])
+            elif math.isinf(self.threshold[i]):  # present values one way, missing the other (_best_split)
+                present, missing = Condition(name, "is not missing"), Condition(name, "is missing")
+                left_present = self.threshold[i] > 0
+                walk(self.left[i], path + [present if left_present else missing])
+                walk(self.right[i], path + [missing if left_present else present])
             else:
                 walk(self.left[i], path + [Condition(name, "<=", self.threshold[i], ml)])
                 walk(self.right[i], path + [Condition(name, ">", self.threshold[i], not ml)])
