@@ -21,7 +21,7 @@ import pandas as pd
 
 from ._tables import (check_new_file, check_writable, read_table, refuse_inside_model_directory, refuse_nested,
                       refuse_non_csv_output, na_tokens, separator_hint, split_target, write_csv,
-                      zero_padded_columns)
+                      ZERO_PADDED, zero_padded_columns)
 from .exceptions import RulekdError
 from .verify._cli import _positive_float
 
@@ -366,7 +366,7 @@ def _text_kind(text: pd.Series) -> tuple[str, str] | None:
 def _padded_example(col: pd.Series) -> str:
     """A value of ``col`` written with a leading zero."""
     values = col.dropna().astype(str)
-    hit = values[values.str.strip().str.fullmatch(r"0\d+")]
+    hit = values[values.str.strip().str.fullmatch(ZERO_PADDED)]
     return str(hit.iloc[0]) if len(hit) else str(values.iloc[0])
 
 
@@ -603,17 +603,10 @@ def _file_provenance(data: str, model_dir: str) -> dict:
     """The data file and the model directory an audit read, with their SHA-256 (the manifest's for the model:
     it lists every file of the directory with its own). The model's replaces the fingerprint audit() takes of
     the loaded model, which a save would write anew (parameters not saved, such as a teacher, are defaults)."""
-    import hashlib
+    from ._io import file_sha256
 
-    def sha256(path: Path) -> str:
-        digest = hashlib.sha256()
-        with open(path, "rb") as fh:
-            while chunk := fh.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest()
-
-    return {"data_file": {"path": os.path.abspath(data), "sha256": sha256(Path(data))},
-            "model": {"sha256": sha256(Path(model_dir) / "manifest.json"), "path": os.path.abspath(model_dir),
+    return {"data_file": {"path": os.path.abspath(data), "sha256": file_sha256(data)},
+            "model": {"sha256": file_sha256(Path(model_dir) / "manifest.json"), "path": os.path.abspath(model_dir),
                       "method": "SHA-256 of the model directory's manifest.json (it lists every file of the directory "
                                 "with its SHA-256): sha256sum MODEL_DIR/manifest.json"}}
 

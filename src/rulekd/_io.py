@@ -61,6 +61,17 @@ def user_path(path: Any) -> Path:
         return p
 
 
+def file_sha256(path: Any) -> str:
+    """The SHA-256 of a file's bytes (hex), read in 1 MiB chunks (a data file may be large)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _target(path: Any) -> Path:
     """The file to write for ``path``: a symbolic link's target (the link keeps pointing at the new
     content); a directory is refused."""

@@ -196,15 +196,17 @@ def _not_encoded(p: Path, encoding: str) -> str:
             f"pass --encoding ({_encoding_guess(p)}).")
 
 
-def _raw_text(path: str | Path, columns: Sequence[str], encoding: str) -> pd.DataFrame | None:
-    """``columns`` of a CSV file as the text written in it (no number parsing, no missing-value words),
-    or None for another kind of file or one ``read_table`` will refuse (it names the problem)."""
+def _raw_text(path: str | Path, columns: Sequence[str] | None, encoding: str) -> pd.DataFrame | None:
+    """``columns`` (``None``: every one) of a CSV file as the text written in it (no number parsing, no
+    missing-value words), or None for another kind of file or one ``read_table`` will refuse (it names
+    the problem)."""
     p = Path(path)
-    if p.suffix.lower() not in CSV_SUFFIXES or not columns:
+    if p.suffix.lower() not in CSV_SUFFIXES or (columns is not None and not columns):
         return None
     try:
         return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", encoding=encoding,
-                           usecols=list(columns), dtype=str, keep_default_na=False, index_col=False, low_memory=False)
+                           usecols=None if columns is None else list(columns), dtype=str, keep_default_na=False,
+                           index_col=False, low_memory=False)
     except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, LookupError):
         return None
 
@@ -228,22 +230,21 @@ def na_tokens(path: str | Path, frame: pd.DataFrame, encoding: str = "utf-8") ->
     return out
 
 
+# A number written with leading zeros: a code ("007"), not an amount.
+ZERO_PADDED = r"0\d+"
+
+
 def zero_padded_columns(path: str | Path, encoding: str = "utf-8") -> list[str]:
     """The CSV columns holding numbers written with leading zeros ("01234", "007"): codes such as postal or
     diagnosis codes, which reading as numbers would merge ("007" and "7") and order."""
-    p = Path(path)
-    if p.suffix.lower() not in CSV_SUFFIXES:
-        return []
-    try:
-        raw = pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",", encoding=encoding, dtype=str,
-                          keep_default_na=False, index_col=False, low_memory=False)
-    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError, LookupError):
-        return []  # read_table names the problem
+    raw = _raw_text(path, None, encoding)
+    if raw is None:
+        return []  # not a CSV file, or one read_table refuses (it names the problem)
 
     def codes(col: pd.Series) -> bool:  # digits only (a code has no sign, no point), one at least zero-padded
         cells = col.str.strip()
         cells = cells[cells != ""]
-        return bool(len(cells)) and cells.str.fullmatch(r"\d+").all() and cells.str.fullmatch(r"0\d+").any()
+        return bool(len(cells)) and cells.str.fullmatch(r"\d+").all() and cells.str.fullmatch(ZERO_PADDED).any()
 
     return [str(c) for c in raw.columns if codes(raw[c])]
 

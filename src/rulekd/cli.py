@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
+from ._io import file_sha256
 from .exceptions import RulekdError
 
 EXIT_OK, EXIT_VIOLATED, EXIT_BAD_INPUT, EXIT_UNKNOWN = 0, 1, 2, 3
@@ -80,20 +81,14 @@ def _demo_files(out: Path) -> dict:
 def _is_ours(path: Path, digest: object) -> bool:
     if path.is_dir():  # models/: the demo's saves replace only model directories there, never other folders
         return digest == "folder"
-    return isinstance(digest, str) and path.is_file() and _sha256(path) == digest
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return isinstance(digest, str) and path.is_file() and file_sha256(path) == digest
 
 
 def _write_demo_marker(out: Path, names: Sequence[str]) -> None:
     """Record what this run wrote (after it wrote everything), for :func:`_prepare_out_dir` next time."""
     import json
 
-    files = {n: ("folder" if (out / n).is_dir() else _sha256(out / n)) for n in names if (out / n).exists()}
+    files = {n: ("folder" if (out / n).is_dir() else file_sha256(out / n)) for n in names if (out / n).exists()}
     text = json.dumps({"written_by": "rulekd demo", "files": files}, indent=1, sort_keys=True)
     (out / _DEMO_MARKER).write_text(text + "\n", encoding="utf-8")
 
