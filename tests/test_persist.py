@@ -723,6 +723,22 @@ def test_a_failed_save_into_an_empty_folder_keeps_the_folder(saved, tmp_path, mo
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"] and not any((tmp_path / "empty").iterdir())
 
 
+def test_a_failed_save_removes_the_folders_it_created(saved, tmp_path, monkeypatch):
+    """save(model, 'a/b/model') made a/ and a/b/; a save that failed left them behind, empty."""
+    rules = load(saved["rules"])
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "keep.txt").write_text("user's", encoding="utf-8")
+    real = os.rename
+    monkeypatch.setattr(persist.os, "rename", lambda a, b: (_ for _ in ()).throw(OSError(5, "simulated I/O error"))
+                        if ".rulekd-tmp-" in str(a) else real(a, b))
+    with pytest.raises(OSError, match="simulated"):
+        save(rules, tmp_path / "a" / "b" / "c" / "model")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]  # a/ was there before: kept
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["keep.txt"]
+    monkeypatch.undo()
+    assert type(load(save(rules, tmp_path / "a" / "b" / "c" / "model"))) is DistilledRuleClassifier
+
+
 def test_an_overwrite_whose_undo_fails_says_where_the_old_model_is(saved, tmp_path, monkeypatch):
     rules = load(saved["rules"])
     save(rules, tmp_path / "m")

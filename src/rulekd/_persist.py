@@ -1473,8 +1473,13 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
         raise ModelDirectoryError(f"Cannot save a model directory at {str(target)!r}; name a folder.")
     state = _target_state(target, overwrite)
     parent = target.parent
+    made = [p for p in (parent, *parent.parents) if not p.exists()]  # folders this save creates
     parent.mkdir(parents=True, exist_ok=True)
-    tmp = _fresh_dir(parent, f".{temp_stem(target.name)}.rulekd-tmp-")
+    try:
+        tmp = _fresh_dir(parent, f".{temp_stem(target.name)}.rulekd-tmp-")
+    except BaseException:
+        _remove_empty(made)
+        raise
     try:
         for rel, data in sorted(files.items()):
             dest = tmp.joinpath(*rel.split("/"))
@@ -1522,8 +1527,16 @@ def save(model: Any, path: str | os.PathLike, *, overwrite: bool = False) -> Pat
         fsync_dir(parent)  # the renames, not only the files, survive a power loss
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        _remove_empty(made)
         raise
     return target
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a failed save created (deepest first), where they are still empty."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _fresh_dir(parent: Path, prefix: str) -> Path:
