@@ -696,3 +696,17 @@ def test_predict_proba_ranks_the_predicted_class_first_even_at_a_hair_of_a_logit
     P = m.predict_proba(X[: len(z)])
     np.testing.assert_array_equal(np.argmax(P, axis=1), expected)
     np.testing.assert_allclose(P.sum(axis=1), 1.0, atol=1e-15)
+
+
+def test_a_categorical_feature_past_column_127_of_the_encoding():
+    """pandas's int8 category codes plus the one-hot block's start overflowed past column 127."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(150, 130)), columns=[f"n{i}" for i in range(130)])
+    X["c"] = pd.Categorical(rng.choice(["a", "b", "c"], 150))
+    y = ((X["n0"] > 0) ^ (X["c"] == "b")).astype(int).to_numpy()
+    m = DistilledMLPClassifier(max_epochs=3, n_synthetic=50, random_state=0).fit(X, y)
+    Xe = m.encode(X)
+    block = [j for j, e in enumerate(m.encoding_) if e["feature"] == "c"]
+    assert block[0] >= 128
+    assert np.array_equal(Xe[:, block].argmax(axis=1), X["c"].cat.codes.to_numpy())
+    assert m.predict(X).shape == (150,)

@@ -580,8 +580,10 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         rows = np.arange(n)
         for name, start, levels in plan["categorical"]:
             col = frame[name]
+            # intp: pandas gives int8 codes for up to 127 levels, and start + code overflowed int8 past
+            # column 127 of the encoding (an OverflowError for any categorical feature placed there).
             codes = np.asarray(col.cat.codes if isinstance(col.dtype, pd.CategoricalDtype)
-                               else pd.Categorical(col, categories=levels).codes)
+                               else pd.Categorical(col, categories=levels).codes, dtype=np.intp)
             ok = codes >= 0
             out[rows[ok], start + codes[ok]] = 1.0
         return out
