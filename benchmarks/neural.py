@@ -46,8 +46,9 @@ PROFILES = {
     "full": dict(n_folds_run=5, adult_rows=None, n_synthetic="auto", max_epochs=200, predict_repeats=9),
 }
 METHODS = (
-    ("MLP on labels", "labels", dict(knowledge=(), n_synthetic=0)),
-    ("MLP on transfer-set labels", "transfer", dict(knowledge=())),
+    # The two baselines learn nothing from the teacher but labels: no split thresholds as inputs either.
+    ("MLP on labels", "labels", dict(knowledge=(), n_synthetic=0, threshold_inputs=0)),
+    ("MLP on transfer-set labels", "transfer", dict(knowledge=(), threshold_inputs=0)),
     ("distilled: response", "response", dict(knowledge=("response",))),
     ("distilled: feature", "feature", dict(knowledge=("feature",))),
     ("distilled: relation", "relation", dict(knowledge=("relation",))),

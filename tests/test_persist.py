@@ -470,12 +470,24 @@ def _nan_weight(path):
     Path(path).write_bytes(buf.getvalue())
 
 
+def _steps(doc):
+    """The step columns (threshold_inputs) of a saved neural student's encoding, those of its first
+    feature with more than one."""
+    steps = [e for e in doc["attributes"]["encoding_"]["value"] if e["kind"] == "step"]
+    first = next(e["feature"] for e in steps if sum(x["feature"] == e["feature"] for x in steps) > 1)
+    return [e for e in steps if e["feature"] == first]
+
+
 MALICIOUS_MLP = {
     "NaN weight": ("arrays.npz", _nan_weight, "NaN or infinity"),  # loaded, and predict_proba answered NaN
     "pickled object in the archive": ("arrays.npz", _object_npz, r"arrays\.npz.*dtype object"),
     "encoding unlike the Domain": (
         *_meta(lambda d: d["attributes"]["encoding_"]["value"][0].update(feature="duration")),
         r"encoding_\[0\] must be a onehot column of 'status'"),
+    "step thresholds out of order": (*_meta(lambda d: _steps(d)[0].update(threshold=1e9)), "must increase"),
+    "step threshold not a number": (*_meta(lambda d: _steps(d)[0].update(threshold="5")), "finite float threshold"),
+    "step of a categorical feature": (*_meta(lambda d: _steps(d)[0].update(feature="status")),
+                                      r"step columns of \['status'\], which are not numeric"),
     "history wrong type": (*_meta(lambda d: d["attributes"]["history_"].update(value=[["x"]])), "history_"),
     "network spec unlike the weights": (
         *_meta(lambda d: d["attributes"]["module_"]["spec"].__setitem__(2, [10**9])), "module_.*shape"),

@@ -1278,7 +1278,29 @@ def _check_mlp(est: Any) -> None:
                 expected.append(("missing_indicator", spec.name, None))
     keys = {"numeric": {"name", "feature", "kind", "mean", "scale", "impute"},
             "missing_indicator": {"name", "feature", "kind"},
-            "onehot": {"name", "feature", "kind", "level"}}
+            "onehot": {"name", "feature", "kind", "level"},
+            "step": {"name", "feature", "kind", "threshold"}}
+    # Step columns (threshold_inputs) follow their numeric feature's columns, thresholds increasing.
+    steps = [e for e in enc if isinstance(e, dict) and e.get("kind") == "step"]
+    by_feature: dict = {}
+    for e in steps:
+        if set(e) != keys["step"] or not isinstance(e["threshold"], float) or not math.isfinite(e["threshold"]):
+            raise ValueError(f"encoding_ step column {_short(e)} needs name, feature and a finite float threshold.")
+        by_feature.setdefault(e["feature"], []).append(e["threshold"])
+    at = 0
+    for spec in est.domain_.features:
+        if spec.kind == "categorical":
+            at += len(spec.levels)
+            continue
+        at += 2 if spec.allow_missing else 1
+        ts = by_feature.pop(spec.name, [])
+        if any(b <= a for a, b in zip(ts, ts[1:])):
+            raise ValueError(f"encoding_: the step thresholds of {spec.name!r} must increase, got {ts[:10]}.")
+        expected[at:at] = [("step", spec.name, t) for t in ts]
+        at += len(ts)
+    if by_feature:
+        raise ValueError(f"encoding_ has step columns of {sorted(map(str, by_feature))[:10]}, which are not numeric "
+                         f"features of the Domain.")
     if len(enc) != len(expected):
         raise ValueError(f"encoding_ has {len(enc)} columns; the Domain implies {len(expected)}.")
     for j, (e, (kind, feature, level)) in enumerate(zip(enc, expected)):
@@ -1286,6 +1308,8 @@ def _check_mlp(est: Any) -> None:
             raise ValueError(f"encoding_[{j}] must be a {kind} column of {feature!r}, got {_short(e)}.")
         if not isinstance(e["name"], str):
             raise ValueError(f"encoding_[{j}]['name'] must be a string.")
+        if kind == "step" and e["threshold"] != level:
+            raise ValueError(f"encoding_[{j}] must be the step at {level!r} of {feature!r}, got {_short(e)}.")
         if kind == "onehot" and (type(e["level"]) is not type(level) or e["level"] != level):
             raise ValueError(f"encoding_[{j}] must encode level {level!r} of {feature!r}, got {e['level']!r}.")
         if kind == "numeric":

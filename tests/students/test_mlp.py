@@ -186,7 +186,9 @@ def test_weights_are_a_relu_network_over_the_encoded_input(fitted, mixed):
     np.testing.assert_allclose(h[:, 0], fitted.decision_function(X), rtol=1e-10, atol=1e-12)
     # the torch module agrees (embeddings of the 3- and 12-level features folded into the first layer)
     assert [(b - a, d) for a, b, d in fitted._embedded_] == [(3, 2), (12, 6)]
-    assert fitted.n_parameters_ == 3 * 2 + 12 * 6 + (3 + 2 + 6) * 8 + 8 + 8 + 1  # 3 numeric inputs
+    n_steps = sum(e["kind"] == "step" for e in fitted.encoding_)  # the teacher's cuts as inputs
+    assert n_steps > 0
+    assert fitted.n_parameters_ == 3 * 2 + 12 * 6 + (3 + 2 + 6 + n_steps) * 8 + 8 + 8 + 1  # 3 numeric inputs
     with torch.no_grad():
         z = fitted.module_(torch.as_tensor(fitted.encode(X), dtype=torch.float32)).numpy()[:, 0]
     np.testing.assert_allclose(z, fitted.decision_function(X), atol=1e-4)
@@ -203,7 +205,8 @@ def test_auto_encoding_embeds_only_where_it_saves_parameters(mixed):
 def test_parameter_count_of_a_one_hot_network():
     X, y = make_classification(n_samples=80, n_features=4, random_state=0)
     m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=2), hidden_layer_sizes=(6, 3),
-                               knowledge=("response",), n_synthetic=50, max_epochs=2, random_state=0).fit(X, y)
+                               knowledge=("response",), n_synthetic=50, max_epochs=2, threshold_inputs=0,
+                               random_state=0).fit(X, y)
     assert m.n_parameters_ == (4 * 6 + 6) + (6 * 3 + 3) + (3 * 1 + 1)
 
 
@@ -368,10 +371,12 @@ def test_numeric_only_student_folds_the_standardisation_into_the_first_layer():
                      columns=["a", "b", "c", "d"])
     X.loc[rng.random(400) < 0.1, "b"] = np.nan  # missing values: imputed inside the folded path
     y = ((X["a"] > 0) ^ (X["c"] > -50)).astype(int).to_numpy()
-    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), **FAST).fit(X, y)
+    tree = DecisionTreeClassifier(max_depth=3, random_state=0)
+    m = DistilledMLPClassifier(teacher=tree, threshold_inputs=0, **FAST).fit(X, y)
     assert m._encoding_plan()["numeric_only"] is False  # 'b' has missing values: an indicator column
     Xn = X.fillna(0.0)
-    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), **FAST).fit(Xn, y)
+    assert DistilledMLPClassifier(teacher=tree, **FAST).fit(Xn, y)._encoding_plan()["numeric_only"] is False  # steps
+    m = DistilledMLPClassifier(teacher=tree, threshold_inputs=0, **FAST).fit(Xn, y)
     assert m._encoding_plan()["numeric_only"] is True
     def network(rows):
         h = m.encode(rows)  # a missing 'b' at predict is imputed with the training mean
@@ -431,7 +436,8 @@ def test_predict_equals_the_float64_logits_on_the_decision_boundary(n_classes):
     X, y = make_classification(n_samples=400, n_features=6, n_informative=4, n_classes=n_classes,
                                n_clusters_per_class=1, random_state=0)
     X = pd.DataFrame(X * [1.0, 100.0, 0.01, 1.0, 5.0, 1.0], columns=list("abcdef"))
-    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), **FAST).fit(X, y)
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), threshold_inputs=0,
+                               **FAST).fit(X, y)
     assert m._encoding_plan()["numeric_only"] is True  # the raw-input path
 
     def labels(rows):
@@ -481,7 +487,7 @@ def test_predict_equals_the_float64_logits_where_float32_underflows():
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"a": np.linspace(0, 10, 50), "b": np.linspace(-5, 5, 50)})
     m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=2, random_state=0), hidden_layer_sizes=(1,),
-                               n_synthetic=50, max_epochs=1, early_stopping=False, random_state=0)
+                               n_synthetic=50, max_epochs=1, early_stopping=False, threshold_inputs=0, random_state=0)
     m.fit(X, (X.a > 5).astype(int))
     m.encoding_ = [dict(e, mean=0.0, scale=1.0, impute=0.0) for e in m.encoding_]
     mismatches = 0
@@ -710,3 +716,71 @@ def test_a_categorical_feature_past_column_127_of_the_encoding():
     assert block[0] >= 128
     assert np.array_equal(Xe[:, block].argmax(axis=1), X["c"].cat.codes.to_numpy())
     assert m.predict(X).shape == (150,)
+
+
+def test_threshold_inputs_are_the_teachers_cuts_of_largest_gain():
+    """threshold_inputs step columns at the teacher's cuts of numeric features of largest total gain,
+    sorted per feature after its numeric column; 1 where x >= t, 0 below and where x is missing."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.uniform(0, 10, 300), "b": rng.normal(size=300),
+                      "c": pd.Categorical(rng.choice(["u", "v"], 300))})
+    X.loc[rng.random(300) < 0.1, "a"] = np.nan
+    y = (X["a"].fillna(5) + 3 * X["b"] + rng.normal(0, 1, 300) > 6).astype(int).to_numpy()  # many cuts
+    teacher = FrozenEstimator(_small_xgb().fit(X, y))
+    m = DistilledMLPClassifier(teacher=teacher, threshold_inputs=4, **FAST).fit(X, y)
+    steps = [e for e in m.encoding_ if e["kind"] == "step"]
+    gains = m.teacher_.split_gains()
+    ranked = sorted(((float(g), f, float(t)) for f in ("a", "b") for t, g in zip(*gains[f])
+                     if X[f].min() < t <= X[f].max()), reverse=True)
+    assert len(ranked) > 4 and len(steps) == 4
+    assert {(e["feature"], e["threshold"]) for e in steps} == {(f, t) for _, f, t in ranked[:4]}
+    names = [e["name"] for e in m.encoding_]
+    for f in ("a", "b"):
+        cols = [j for j, e in enumerate(m.encoding_) if e["feature"] == f and e["kind"] == "step"]
+        ts = [m.encoding_[j]["threshold"] for j in cols]
+        assert ts == sorted(ts) and all(j > names.index(f) for j in cols)
+    E = m.encode(X)
+    for j, e in enumerate(m.encoding_):
+        if e["kind"] == "step":
+            x = X[e["feature"]].to_numpy()
+            np.testing.assert_array_equal(E[:, j], np.where(np.isnan(x), 0.0, (x >= e["threshold"]).astype(float)))
+    assert not any(e["kind"] == "step" for e in
+                   DistilledMLPClassifier(teacher=teacher, threshold_inputs=0, **FAST).fit(X, y).encoding_)
+
+
+def test_a_teacher_without_split_thresholds_gives_no_step_inputs(problem):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y, _ = problem
+    m = DistilledMLPClassifier(teacher=LogisticRegression(), **FAST).fit(X, y)
+    assert {e["kind"] for e in m.encoding_} == {"numeric"} and m._encoding_plan()["numeric_only"]
+
+
+def test_a_student_of_numbers_and_steps_predicts_from_raw_values_like_its_network():
+    """Numbers and steps only: predict takes the raw block (steps compared in float64, appended after the
+    numbers, standardisation folded); its labels are the network's on encode(X), at the cuts too."""
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(400, 3)) * [1.0, 100.0, 0.01], columns=["a", "b", "c"])
+    y = ((X["a"] > 0.3) ^ (X["b"] > 50)).astype(int).to_numpy()
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), **FAST).fit(X, y)
+    plan = m._encoding_plan()
+    assert plan["raw"] and not plan["numeric_only"] and len(plan["step_pos"]) > 0
+    rows = [X]
+    for e in m.encoding_:  # rows exactly at each cut and one float below it
+        if e["kind"] == "step":
+            at = X.iloc[:20].copy()
+            at[e["feature"]] = e["threshold"]
+            below = at.copy()
+            below[e["feature"]] = np.nextafter(e["threshold"], -np.inf)
+            rows += [at, below]
+    rows = pd.concat(rows, ignore_index=True)
+
+    h = m.encode(rows)
+    for i, (W, b) in enumerate(m.weights()):
+        h = h @ W + b
+        if i < len(m.weights()) - 1:
+            h = np.maximum(h, 0)
+    np.testing.assert_allclose(m.decision_function(rows), h[:, 0], rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(m.predict(rows), m.classes_[(m.decision_function(rows) > 0).astype(int)])
+    steps = [j for j, e in enumerate(m.encoding_) if e["kind"] == "step"]
+    assert set(np.unique(m.encode(rows)[:, steps]).tolist()) == {0.0, 1.0}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -244,6 +246,41 @@ def test_sklearn_split_thresholds():
     assert set(thr) <= {"p", "q", "r"} and thr
     tree = t.estimator.tree_
     assert sorted(np.concatenate(list(thr.values()))) == sorted(tree.threshold[tree.feature >= 0])
+
+
+def test_split_gains_sum_each_cut_points_gain():
+    """scikit-learn: the weighted impurity decrease of every split at a cut point, summed; XGBoost: its
+    loss changes. The cut points are those of split_thresholds."""
+    X, y = _data()
+    frame = pd.DataFrame(X, columns=["p", "q", "r"])
+    t = fit_teacher(DecisionTreeClassifier(max_depth=3, random_state=0), frame, y)
+    gains = t.split_gains()
+    tree = t.estimator.tree_
+    expected: dict = {}
+    for node in np.flatnonzero(tree.feature >= 0):
+        left, right = tree.children_left[node], tree.children_right[node]
+        w, imp = tree.weighted_n_node_samples, tree.impurity
+        key = ("p", "q", "r")[tree.feature[node]], float(tree.threshold[node])
+        expected[key] = expected.get(key, 0.0) + w[node] * imp[node] - w[left] * imp[left] - w[right] * imp[right]
+    got = {(k, float(c)): float(g) for k, (cuts, gs) in gains.items() for c, g in zip(cuts, gs)}
+    assert got.keys() == expected.keys() and all(np.isclose(got[k], v) for k, v in expected.items())
+    assert {k: c.tolist() for k, (c, _) in gains.items()} == {k: v.tolist() for k, v in t.split_thresholds().items()}
+
+    booster = fit_teacher(xgb.XGBClassifier(n_estimators=5, max_depth=2, n_jobs=1), frame, y)
+    dump = [json.loads(d) for d in booster._booster.get_dump(dump_format="json", with_stats=True)]
+    total: dict = {}
+
+    def walk(node):
+        if "split" in node:
+            key = node["split"], float(np.float32(node["split_condition"]))
+            total[key] = total.get(key, 0.0) + node["gain"]
+            for child in node["children"]:
+                walk(child)
+
+    for d in dump:
+        walk(d)
+    got = {(k, float(c)): float(g) for k, (cuts, gs) in booster.split_gains().items() for c, g in zip(cuts, gs)}
+    assert got.keys() == total.keys() and all(np.isclose(got[k], v, rtol=1e-5) for k, v in total.items())
 
 
 def test_split_thresholds_of_bagged_trees_and_of_mixed_ensembles():

@@ -47,12 +47,33 @@ def hand():
     X = pd.DataFrame({"a": a, "b": b})
     y = (np.abs(a - 5) < 4).astype(int)
     m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=2, random_state=0), hidden_layer_sizes=(3,),
-                               n_synthetic=50, max_epochs=1, early_stopping=False, random_state=0).fit(X, y)
+                               n_synthetic=50, max_epochs=1, early_stopping=False,
+                               threshold_inputs=0, random_state=0).fit(X, y)
     m.encoding_ = [dict(e, mean=0.0, scale=1.0, impute=0.0) for e in m.encoding_]
     m.coefs_ = [np.array([[1.0, -1.0, 0.0], [0.0, 0.0, 1.0]]), np.array([[-1.0], [-1.0], [2.0]])]
     m.intercepts_ = [np.array([-5.0, 5.0, 0.0]), np.array([4.0])]
     z = 4 - np.abs(a - 5) + 2 * np.maximum(b, 0)
     assert np.allclose(m.decision_function(X), z)  # the weights are what predict uses
+    return m
+
+
+@pytest.fixture(scope="module")
+def stepped():
+    """``z = 10 * [a >= 5] - 5`` through one step input (``threshold_inputs``): class 1 iff a >= 5, and a
+    missing ``a`` (its step reads 0) is class 0. The numeric column's weight is 0."""
+    rng = np.random.default_rng(0)
+    a = np.concatenate([[0.0, 10.0], rng.uniform(0, 10, 98)])
+    a[rng.random(100) < 0.1] = np.nan
+    X = pd.DataFrame({"a": a})
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=1, random_state=0), hidden_layer_sizes=(1,),
+                               n_synthetic=50, max_epochs=1, early_stopping=False, threshold_inputs=1,
+                               random_state=0).fit(X, (np.nan_to_num(a) >= 5).astype(int))
+    assert [e["kind"] for e in m.encoding_] == ["numeric", "missing_indicator", "step"]
+    m.encoding_ = [dict(e, threshold=5.0) if e["kind"] == "step" else e for e in m.encoding_]
+    m.coefs_ = [np.array([[0.0], [0.0], [10.0]]), np.array([[1.0]])]
+    m.intercepts_ = [np.array([0.0]), np.array([-5.0])]
+    probe = pd.DataFrame({"a": [4.999, 5.0, 7.0, np.nan]})
+    assert m.predict(probe).tolist() == [0, 1, 1, 0]  # the weights are what predict uses
     return m
 
 
@@ -193,7 +214,8 @@ def wide():
     X.iloc[0], X.iloc[1] = -1.0, 1.0
     y = (X.sum(axis=1) > 0).astype(int).to_numpy()
     m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=1), hidden_layer_sizes=(k + 1, k + 1),
-                               n_synthetic=20, max_epochs=1, early_stopping=False, random_state=0).fit(X, y)
+                               n_synthetic=20, max_epochs=1, early_stopping=False,
+                               threshold_inputs=0, random_state=0).fit(X, y)
     m.encoding_ = [dict(e, mean=0.0, scale=1.0, impute=0.0) for e in m.encoding_]
     W1 = np.hstack([np.eye(k), np.ones((k, 1))])  # relu(x_i), relu(sum x)
     W2 = np.eye(k + 1)  # pass through (already >= 0)
@@ -423,7 +445,8 @@ def test_a_domain_listing_the_features_in_another_order_gives_the_same_verdicts(
     X = rng.uniform(0, 10, (300, 2))
     X[:, 1] *= 100
     m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=2, random_state=0), hidden_layer_sizes=(4,),
-                               n_synthetic=200, max_epochs=5, random_state=0).fit(X, (X[:, 0] > 5).astype(int))
+                               n_synthetic=200, max_epochs=5, threshold_inputs=0,  # a step input learns x0 > 5 exactly
+                               random_state=0).fit(X, (X[:, 0] > 5).astype(int))
     d = m.domain_.to_dict()
     d["features"] = d["features"][::-1]
     reordered = Domain.from_dict(d)
@@ -492,3 +515,36 @@ def test_entry_points_take_one_property_and_check_their_arguments(hand):
         verify_network(m, ["if a >= 4 and a <= 6 then 1"], time_budget_s="5")
     with pytest.raises(TypeError, match="takes a fitted DistilledMLPClassifier"):
         verify_network(object(), [])
+
+
+@pytest.mark.parametrize("lp", [True, False], ids=["lp", "z3"])
+@pytest.mark.parametrize("prop, expected", [
+    ("if a >= 5 then 1", "proved"),
+    ("if a > 6 then 1", "proved"),
+    ("if a >= 4.99 then 1", "violated"),  # a in [4.99, 5)
+    ("if a <= 4.9 then 0", "proved"),
+    ("if a is missing then 0", "proved"),  # a missing value's step reads 0
+    ("if a is missing then 1", "violated"),
+    (Monotone("a", direction="increasing", toward=1), "proved"),
+])
+def test_a_step_input_is_verified_exactly(stepped, prop, expected, lp):
+    """The verifier encodes a ``threshold_inputs`` step as the network sees it: 1 where x >= t, 0 below it
+    and where x is missing (bounds, LP and Z3 alike); the prover, not the search, decides."""
+    report = _verify_network(stepped, [prop], n_samples=0, lp=lp, timeout_ms=20_000)
+    (f,) = report.findings
+    assert f.status == expected, f
+    if expected == "violated":
+        (frame,) = _cex_frames(f, stepped.domain_)
+        a = frame["a"].iloc[0]
+        assert (4.99 <= a < 5.0) if "4.99" in str(prop) else np.isnan(a)
+        assert stepped.predict(frame)[0] == 0
+
+
+def test_bounds_of_a_step_input_follow_the_region(stepped):
+    """Over a region on one side of the step the output is exact; across it, both answers are possible."""
+    above = network_bounds(stepped, "a >= 5")
+    below = network_bounds(stepped, "a < 5")
+    across = network_bounds(stepped, "a >= 4 and a <= 6")
+    assert above.lower[-1][0] > 4.99 and above.upper[-1][0] < 5.01
+    assert below.lower[-1][0] > -5.01 and below.upper[-1][0] < -4.99
+    assert across.lower[-1][0] < -4.99 and across.upper[-1][0] > 4.99

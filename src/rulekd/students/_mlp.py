@@ -1,7 +1,8 @@
 """The compact neural student: a small ReLU network distilled from the teacher.
 
 :class:`DistilledMLPClassifier` encodes a row (standardised numbers, missing
-indicators, one-hot categories), passes it through ``Linear + ReLU`` layers and
+indicators, the teacher's split thresholds as 0/1 steps, one-hot categories),
+passes it through ``Linear + ReLU`` layers and
 reads logits from a last ``Linear`` layer. It learns on the transfer set (real
 and synthetic rows labelled by the teacher) from three kinds of knowledge:
 
@@ -139,8 +140,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         Widths of the hidden ``Linear + ReLU`` layers (at least one).
     knowledge : tuple of {"response", "feature", "relation"}, default=all three
         What the student learns from besides hard labels. ``()`` trains on
-        hard labels only (with ``n_synthetic=0``: an ordinary MLP on the
-        data).
+        hard labels only (with ``n_synthetic=0`` and ``threshold_inputs=0``:
+        an ordinary MLP on the data).
     temperature : float, default=4.0
         Softening temperature ``T > 0`` of the response loss.
     label_weight : float, default=1.0
@@ -174,6 +175,16 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         dimensions (at most ``levels - 1``), folded into the first layer by :meth:`weights`; "auto"
         embeds features with more than 10 levels where that takes fewer
         parameters than one-hot.
+    threshold_inputs : int, default=24
+        Feature knowledge from the teacher's split thresholds: the teacher's
+        cuts of numeric features with the largest total gain
+        (``Teacher.split_gains``), this many at most, become 0/1 input
+        columns (``x >= t``, 0 where ``x`` is missing) beside the
+        standardised numbers. A network reads a sharp cut on a skewed
+        feature (capital gain) badly from one standardised number; the
+        teacher's own cuts give it them directly (docs/neural.md, *Split
+        thresholds as inputs*). Each costs one input (``hidden_layer_sizes[0]``
+        weights). 0, or a teacher without split thresholds: none.
     n_synthetic : int or "auto", default="auto"
         Synthetic rows in the transfer set ("auto": ten per real row, between
         10,000 and 60,000).
@@ -246,7 +257,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     >>> m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=3), hidden_layer_sizes=(8,),
     ...                            n_synthetic=500, max_epochs=20, random_state=0).fit(X, y)
     >>> m.predict(X[:3]).shape, m.n_parameters_
-    ((3,), 57)
+    ((3,), 105)
     """
 
     _answers_with_rules = False  # no decided_by / get_rules: the network answers every row
@@ -264,6 +275,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         "feature_kind": [StrOptions(set(_STUDENT_FEATURE_KINDS))],
         "hint_loss": [StrOptions({"mse", "cosine"})],
         "categorical_encoding": [StrOptions({"auto", "onehot", "embedding"})],
+        "threshold_inputs": [Interval(numbers.Integral, 0, None, closed="left")],
         "max_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -291,6 +303,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         feature_kind: str = "auto",
         hint_loss: str = "mse",
         categorical_encoding: str = "auto",
+        threshold_inputs: int = 24,
         n_synthetic: int | str = "auto",
         strategy: str = "perturb",
         validation_fraction: float = 0.2,
@@ -319,6 +332,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         self.feature_kind = feature_kind
         self.hint_loss = hint_loss
         self.categorical_encoding = categorical_encoding
+        self.threshold_inputs = threshold_inputs
         self.n_synthetic = n_synthetic
         self.strategy = strategy
         self.validation_fraction = validation_fraction
@@ -522,6 +536,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         """Standardisation statistics and column layout, from the real training rows."""
         enc: list[dict] = []
         embedded: list[tuple[int, int, int]] = []
+        steps = self._step_thresholds(frame)
         for spec in self.domain_.features:
             if spec.kind == "categorical":
                 start = len(enc)
@@ -549,8 +564,45 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                         "mean": mean, "scale": scale, "impute": mean})
             if spec.allow_missing:
                 enc.append({"name": f"{spec.name}__missing", "feature": spec.name, "kind": "missing_indicator"})
+            for t in steps.get(spec.name, ()):
+                enc.append({"name": f"{spec.name}>={t!r}", "feature": spec.name, "kind": "step", "threshold": t})
         self.encoding_ = enc
         self._embedded_ = embedded
+
+    def _step_thresholds(self, frame: pd.DataFrame) -> dict[str, list[float]]:
+        """The teacher's cuts that become step inputs (``threshold_inputs``), per numeric feature, sorted.
+
+        The ``threshold_inputs`` cuts of largest total gain over all numeric features; a cut that leaves
+        every training row on one side is skipped (a constant input). A teacher that lists its cuts
+        without gains (``split_thresholds`` only) has them weighed equally.
+        """
+        numeric = [s.name for s in self.domain_.features if s.kind != "categorical"]
+        budget = int(self.threshold_inputs)
+        if not budget or not numeric:
+            return {}
+        try:
+            gains = self.teacher_.split_gains()
+            if not gains:
+                gains = {k: (np.asarray(t, dtype=np.float64), np.ones(len(t)))
+                         for k, t in self.teacher_.split_thresholds().items()}
+        except Exception:  # a teacher that cannot list its cuts has none to offer (as the tree students)
+            return {}
+        cands = []
+        for name in numeric:
+            if name not in gains:
+                continue
+            x = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+            x = x[~np.isnan(x)]
+            if not x.size:
+                continue
+            lo, hi = x.min(), x.max()
+            for t, g in zip(*gains[name]):
+                if np.isfinite(t) and lo < t <= hi:  # some rows on each side of x >= t
+                    cands.append((-float(g), name, float(t)))
+        out: dict[str, list[float]] = {}
+        for _, name, t in sorted(cands)[:budget]:
+            out.setdefault(name, []).append(t)
+        return {k: sorted(v) for k, v in out.items()}
 
     def _numeric_block(self, frame: pd.DataFrame) -> np.ndarray:
         numeric = self._encoding_plan()["numeric"]
@@ -558,9 +610,11 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             return frame.to_numpy(dtype=np.float64, na_value=np.nan)
         return frame[numeric].to_numpy(dtype=np.float64, na_value=np.nan)
 
-    def _encode(self, frame: pd.DataFrame, numeric_block: np.ndarray | None = None) -> np.ndarray:
+    def _encode(self, frame: pd.DataFrame | None, numeric_block: np.ndarray | None = None) -> np.ndarray:
+        """Encoded rows (see :meth:`encode`); ``frame=None`` with a ``numeric_block`` for a student
+        without categorical features (the raw path)."""
         plan = self._encoding_plan()
-        n = len(frame)
+        n = len(frame) if frame is not None else numeric_block.shape[0]
         # In-place arithmetic: every fresh (n, d) array costs page faults that, for
         # 10,000 rows, take longer than the network itself.
         z = miss = None
@@ -577,6 +631,9 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             out[:, plan["num_pos"]] = z
             if len(plan["ind_pos"]):
                 out[:, plan["ind_pos"]] = miss[:, plan["ind_src"]]
+            if len(plan["step_pos"]):
+                with np.errstate(invalid="ignore"):  # NaN >= t is False: a missing value's steps are 0
+                    out[:, plan["step_pos"]] = x[:, plan["step_src"]] >= plan["step_t"]
         rows = np.arange(n)
         for name, start, levels in plan["categorical"]:
             col = frame[name]
@@ -594,6 +651,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         if plan is not None and plan["key"] is self.encoding_:
             return plan
         numeric, num_pos, mean, scale, impute, ind_pos, ind_src, categorical = [], [], [], [], [], [], [], []
+        step_pos, step_src, step_t = [], [], []
         for j, e in enumerate(self.encoding_):
             if e["kind"] == "numeric":
                 numeric.append(e["feature"])
@@ -604,14 +662,24 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             elif e["kind"] == "missing_indicator":
                 ind_pos.append(j)
                 ind_src.append(numeric.index(e["feature"]))
+            elif e["kind"] == "step":
+                step_pos.append(j)
+                step_src.append(numeric.index(e["feature"]))
+                step_t.append(e["threshold"])
             elif not categorical or categorical[-1][0] != e["feature"]:
                 categorical.append((e["feature"], j, list(self.domain_[e["feature"]].levels)))
         plan = {
             "key": self.encoding_, "numeric": numeric, "num_pos": np.array(num_pos, dtype=np.intp),
             "mean": np.array(mean), "scale": np.array(scale), "impute": np.array(impute),
             "ind_pos": np.array(ind_pos, dtype=np.intp), "ind_src": np.array(ind_src, dtype=np.intp),
+            "step_pos": np.array(step_pos, dtype=np.intp), "step_src": np.array(step_src, dtype=np.intp),
+            "step_t": np.array(step_t, dtype=np.float64),
             "categorical": categorical,
             "numeric_only": len(num_pos) == len(self.encoding_) and num_pos == list(range(len(num_pos))),
+            # Numbers and steps only: predict may take the raw numeric block (_raw_layers), whose
+            # columns come first, then the steps (perm: their positions in the encoding).
+            "raw": bool(num_pos) and len(num_pos) + len(step_pos) == len(self.encoding_),
+            "perm": np.array(num_pos + step_pos, dtype=np.intp),
         }
         self.__dict__["_plan_cache"] = plan
         return plan
@@ -623,6 +691,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
           with ``impute`` (the training mean, so it encodes to 0);
         * ``missing_indicator`` (features that had missing values in training):
           1.0 where the value is missing, else 0.0;
+        * ``step`` (``threshold_inputs``): 1.0 where the numeric value is
+          ``>= threshold``, else 0.0 (missing: 0.0);
         * ``onehot``: 1.0 where the categorical value equals ``level``; a
           missing category is all zeros.
 
@@ -834,7 +904,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         intercepts.append(sd["out.bias"])
         self.coefs_ = coefs
         self.intercepts_ = intercepts
-        raw = self._encoding_plan()["numeric_only"]
+        raw = self._encoding_plan()["raw"]
         self._float32_layers(raw)  # cached now: predict leaves __dict__ unchanged (a scikit-learn check)
 
     def _fidelity_from(self, ts: Any, val_idx: np.ndarray) -> None:
@@ -847,18 +917,15 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     def _forward(self, Xe: np.ndarray, raw: bool = False) -> np.ndarray:
         """Logits of the encoded rows, in padded blocks of fixed size (row-order and batch invariant).
 
-        ``raw``: ``Xe`` is the numeric block of a numeric-only student, not yet
-        encoded; it is encoded here with :meth:`_encode`'s arithmetic. (Only the
+        ``raw``: ``Xe`` is the numeric block of a student of numbers (and steps) only,
+        not yet encoded; it is encoded here with :meth:`_encode`'s arithmetic. (Only the
         float32 pass of :meth:`_decide` folds the standardisation into the first
         layer; folded float64 logits would differ from the network's by
         cancellation where ``mean / scale`` is large, and the verifier reasons
         about the network.)
         """
         if raw:
-            plan = self._encoding_plan()
-            Xe = np.where(np.isnan(Xe), plan["impute"], Xe)
-            Xe -= plan["mean"]
-            Xe /= plan["scale"]
+            Xe = self._encode(None, Xe)
         coefs, intercepts = self.coefs_, self.intercepts_
         out = np.empty((Xe.shape[0], coefs[-1].shape[1]))
         # One BLAS thread: the blocks are small, and threads that spin on shared cores
@@ -880,8 +947,10 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         n = Xe.shape[0]
         z = np.empty((n, coefs[-1].shape[1]), dtype=np.float32)
         r = np.empty(n, dtype=np.float32)
+        plan = self._encoding_plan()
+        steps = (plan["step_src"], plan["step_t"]) if raw and len(plan["step_pos"]) else None
         with _blas_controller().limit(limits=1, user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
-            _forward_blocks(Xe, z, coefs, intercepts, impute, v1=v1, r=r)
+            _forward_blocks(Xe, z, coefs, intercepts, impute, v1=v1, r=r, steps=steps)
         bound = 2.0 * (alpha * r.astype(np.float64) + beta)  # 2x: also covers the float64 pass's own rounding
         if z.shape[1] == 1:
             idx = (z[:, 0] > 0).astype(np.intp)
@@ -897,8 +966,11 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         return idx
 
     def _raw_layers(self) -> tuple[list, list, np.ndarray, tuple[float, float]]:
-        """Numeric-only students: layers that take raw values, the imputation values, and how far
-        the folded first layer may be from the network's (for :meth:`_decide`'s float32 pass).
+        """Students of numbers (and steps) only: layers that take raw values, the imputation values,
+        and how far the folded first layer may be from the network's (for :meth:`_decide`'s float32 pass).
+
+        The raw block is the numeric columns, then the steps (0/1, computed from the raw values in
+        :func:`_forward_blocks`; mean 0, scale 1): the first layer's rows are taken in that order.
 
         ``((x - mean) / scale) @ W1 + b1 == x @ (W1 / scale[:, None]) + (b1 - (mean / scale) @ W1)``
         in exact arithmetic; in float64 the folded weights and bias are rounded, and so is the
@@ -907,9 +979,11 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         :func:`_float32_error_bound`) and ``e_b`` a constant.
         """
         plan = self._encoding_plan()
-        W1, b1 = self.coefs_[0], self.intercepts_[0]
-        first = W1 / plan["scale"][:, None]
-        ratio = plan["mean"] / plan["scale"]
+        n_steps = len(plan["step_pos"])
+        W1, b1 = self.coefs_[0][plan["perm"]], self.intercepts_[0]
+        scale = np.concatenate([plan["scale"], np.ones(n_steps)])
+        first = W1 / scale[:, None]
+        ratio = np.concatenate([plan["mean"], np.zeros(n_steps)]) / scale
         first_b = b1 - ratio @ W1
         u64 = 2.0 ** -53
         d = W1.shape[0]
@@ -918,8 +992,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         # The network's own input is fl((x - mean) / scale): two roundings of each term, 2 u |x - mean| / scale,
         # at most 2 u (r + mag) on a first-layer value. Folded weights: one rounding each, u r.
         e_b = ((d + 2) * u64 / (1.0 - (d + 2) * u64) + 2.0 * u64) * mag
-        return ([first] + list(self.coefs_[1:]), [first_b] + list(self.intercepts_[1:]), plan["impute"],
-                (3.0 * u64, e_b))
+        impute = np.concatenate([plan["impute"], np.zeros(n_steps)])  # a step is never missing
+        return [first] + list(self.coefs_[1:]), [first_b] + list(self.intercepts_[1:]), impute, (3.0 * u64, e_b)
 
     def _float32_layers(self, raw: bool) -> tuple:
         """float32 copies of the layers :meth:`_forward` uses, with their error bound (cached)."""
@@ -949,7 +1023,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     def _through_network(self, X: Any, step: Any) -> np.ndarray:
         """``step`` (:meth:`_forward` or :meth:`_decide`) applied to the validated, encoded input."""
         frame, x = self._frame_for_predict(X)
-        if self._encoding_plan()["numeric_only"]:
+        if self._encoding_plan()["raw"]:
             return step(self._numeric_block(frame) if x is None else x, raw=True)
         # Encoded in chunks: one (n, width) matrix for a million rows costs more in
         # memory traffic than the network. Rows are encoded one by one, so chunks
@@ -1113,26 +1187,33 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
 
 
 def _forward_blocks(Xe: np.ndarray, out: np.ndarray, coefs: list, intercepts: list, impute: np.ndarray | None,
-                    *, v1: np.ndarray | None = None, r: np.ndarray | None = None) -> None:
+                    *, v1: np.ndarray | None = None, r: np.ndarray | None = None,
+                    steps: tuple[np.ndarray, np.ndarray] | None = None) -> None:
     """``out[i]`` = the network's logits of row ``Xe[i]``, computed in ``out``'s dtype in padded
     blocks of ``_BLOCK`` rows (the same BLAS code path for every row, whatever the batch).
 
     ``impute``: values for missing inputs (a raw numeric block), else None.
     ``v1`` and ``r``: also write ``r[i] = |row i| @ v1`` (the error bound's input term).
+    ``steps``: ``(columns, thresholds)``: a raw block's step inputs, ``Xe[:, column] >= threshold``
+    compared in ``Xe``'s float64 (0 where missing), appended after its columns.
     """
     n = Xe.shape[0]
     dtype = out.dtype
     last = len(coefs) - 1
     impute_nan = impute is not None and bool(np.isnan(Xe).any())  # one pass; most inputs have none
+    d = Xe.shape[1]
+    width = d + (len(steps[0]) if steps is not None else 0)
     # Buffers reused for every block (fresh arrays of this size cost page faults).
-    pad = np.zeros((_BLOCK, Xe.shape[1]), dtype=dtype)
+    pad = np.zeros((_BLOCK, width), dtype=dtype)
     nan = np.empty(pad.shape, dtype=bool)
     absx = np.empty_like(pad) if r is not None else None
     rbuf = np.empty(_BLOCK, dtype=dtype) if r is not None else None
     bufs = [np.empty((_BLOCK, W.shape[1]), dtype=dtype) for W in coefs]
     for start in range(0, n, _BLOCK):
         m = min(_BLOCK, n - start)
-        pad[:m] = Xe[start:start + m]
+        pad[:m, :d] = Xe[start:start + m]
+        if steps is not None:
+            pad[:m, d:] = Xe[start:start + m, steps[0]] >= steps[1]
         if m < _BLOCK:
             pad[m:] = 0.0
         if impute_nan:

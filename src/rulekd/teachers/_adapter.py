@@ -117,6 +117,12 @@ class Teacher:
 
     def split_thresholds(self) -> dict[str, np.ndarray]:
         """The teacher's own cut points per feature name (tree models); else empty."""
+        return {name: t for name, (t, _) in self.split_gains().items()}
+
+    def split_gains(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per feature name, the teacher's numeric cut points (sorted, distinct) and the total gain of
+        the splits at each (XGBoost's loss change; a scikit-learn tree's weighted impurity decrease);
+        empty for a teacher without split thresholds."""
         return {}
 
     def __repr__(self) -> str:
@@ -222,7 +228,7 @@ class SklearnTeacher(_InputMixin, Teacher):
             )
         return d
 
-    def split_thresholds(self) -> dict[str, np.ndarray]:
+    def split_gains(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         inner = _unfrozen(self.estimator)
         trees = []
         if hasattr(inner, "tree_"):
@@ -240,12 +246,15 @@ class SklearnTeacher(_InputMixin, Teacher):
         for i, t in enumerate(trees):
             tr = t.tree_
             cols = None if subsets is None else np.asarray(subsets[i])
-            for f, thr in zip(tr.feature, tr.threshold):
+            w, imp = tr.weighted_n_node_samples, tr.impurity
+            for node, (f, thr) in enumerate(zip(tr.feature, tr.threshold)):
                 if f >= 0:
                     f = int(f if cols is None else cols[f])
                     key = str(names[f]) if names is not None else f"x{f}"
-                    out.setdefault(key, []).append(float(thr))
-        return {k: np.unique(v) for k, v in out.items()}
+                    left, right = tr.children_left[node], tr.children_right[node]
+                    gain = w[node] * imp[node] - w[left] * imp[left] - w[right] * imp[right]
+                    out.setdefault(key, []).append((float(thr), max(float(gain), 0.0)))
+        return {k: _summed(v) for k, v in out.items()}
 
 
 class XGBoostTeacher(_InputMixin, Teacher):
@@ -324,7 +333,7 @@ class XGBoostTeacher(_InputMixin, Teacher):
             return np.column_stack([np.zeros_like(m), m])
         return m
 
-    def split_thresholds(self) -> dict[str, np.ndarray]:
+    def split_gains(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         from ..rules import xgboost_trees
 
         names = self._booster.feature_names or [f"x{i}" for i in range(self._booster.num_features())]
@@ -334,11 +343,23 @@ class XGBoostTeacher(_InputMixin, Teacher):
             return {}
         out: dict[str, list] = {}
         for tree in trees:
-            types = tree.get("split_type", [0] * len(tree["left_children"]))
-            for left, f, c, st in zip(tree["left_children"], tree["split_indices"], tree["split_conditions"], types):
+            n = len(tree["left_children"])
+            types = tree.get("split_type", [0] * n)
+            gains = tree.get("loss_changes", [0.0] * n)
+            for left, f, c, st, g in zip(tree["left_children"], tree["split_indices"], tree["split_conditions"], types,
+                                         gains):
                 if left != -1 and int(st) == 0:
-                    out.setdefault(_from_xgboost_name(str(names[int(f)])), []).append(float(np.float32(c)))
-        return {k: np.unique(v) for k, v in out.items()}
+                    out.setdefault(_from_xgboost_name(str(names[int(f)])), []).append(
+                        (float(np.float32(c)), max(float(g), 0.0)))
+        return {k: _summed(v) for k, v in out.items()}
+
+
+def _summed(pairs: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct thresholds (sorted) and the gains summed over the splits at each."""
+    t = np.array([p[0] for p in pairs], dtype=np.float64)
+    g = np.array([p[1] for p in pairs], dtype=np.float64)
+    uniq, inv = np.unique(t, return_inverse=True)
+    return uniq, np.bincount(inv.ravel(), weights=g, minlength=len(uniq))
 
 
 def _not_numbers_message(X: Any) -> str:

@@ -103,6 +103,7 @@ class _Feature:
     mean: float = 0.0
     scale: float = 1.0
     impute: float = 0.0
+    steps: tuple = ()  # numeric: ((column, threshold), ...) of the 0/1 inputs x >= threshold (0 where missing)
 
     @property
     def imputed(self) -> float:
@@ -150,6 +151,9 @@ class _Net:
                 E[:, f.col] = z
                 if f.ind >= 0:
                     E[:, f.ind] = miss
+                with np.errstate(invalid="ignore"):
+                    for col, t in f.steps:
+                        E[:, col] = x >= t  # NaN: 0
             else:
                 ok = ~miss
                 E[rows[ok], f.col + x[ok].astype(np.intp)] = 1.0
@@ -247,9 +251,11 @@ def _layout(student: Any, domain: Domain) -> list[_Feature]:
             raise DomainError(f"The Domain says {spec.name!r} is categorical, but the student encodes it as a number.")
         num = [(j, e) for j, e in entries if e["kind"] == "numeric"]
         ind = [j for j, e in entries if e["kind"] == "missing_indicator"]
+        steps = tuple((j, float(e["threshold"])) for j, e in entries if e["kind"] == "step")
         (j, e), = num
         feats.append(_Feature(spec.name, "numeric", integer=spec.kind != "real", col=j, ind=ind[0] if ind else -1,
-                              mean=float(e["mean"]), scale=float(e["scale"]), impute=float(e["impute"])))
+                              mean=float(e["mean"]), scale=float(e["scale"]), impute=float(e["impute"]),
+                              steps=steps))
     return feats
 
 
@@ -434,8 +440,9 @@ def _first_layer(net: _Net, box: Sequence[Region]) -> tuple[np.ndarray, np.ndarr
             with np.errstate(invalid="ignore"):
                 t1 = np.where(w != 0, w * a, 0.0)
                 t2 = np.where(w != 0, w * c, 0.0)
-            cands_lo.append(_down(np.minimum(t1, t2)))
-            cands_hi.append(_up(np.maximum(t1, t2)))
+            s_lo, s_hi = _step_terms(f, r, W)  # the step inputs over the values (each 0 or 1, exact)
+            cands_lo.append(_down(np.minimum(t1, t2) + s_lo))
+            cands_hi.append(_up(np.maximum(t1, t2) + s_hi))
             emax = max(abs(float(a)), abs(float(c)))
         if r.miss:
             e0 = f.imputed  # the exact value differs by at most 2u |e0|
@@ -448,6 +455,8 @@ def _first_layer(net: _Net, box: Sequence[Region]) -> tuple[np.ndarray, np.ndarr
         hi[k] = np.max(cands_hi, axis=0)
         with np.errstate(invalid="ignore"):
             mag += np.where(w != 0, np.abs(w) * emax, 0.0) + np.abs(wi)
+            for col, _ in f.steps:
+                mag += np.abs(W[col])
             # predict computes fl(fl(x - mean) / scale): relative error below 2u + u^2
             err += np.where(w != 0, np.abs(w) * emax * (2.0 * _U * (1 + _U)), 0.0)
     with np.errstate(invalid="ignore", over="ignore"):
@@ -455,6 +464,29 @@ def _first_layer(net: _Net, box: Sequence[Region]) -> tuple[np.ndarray, np.ndarr
         high = hi.sum(axis=0) + b
         slack = _up(_gamma(len(net.feats) + 2) * (np.maximum(np.abs(lo), np.abs(hi)).sum(axis=0) + np.abs(b)))
     return _down(low - slack), _up(high + slack), mag, err
+
+
+def _step_range(r: Region, t: float) -> tuple[float, float]:
+    """The values a step input ``x >= t`` takes over the region's present values (missing ones give 0)."""
+    below = r.hi < t or (r.hi == t and not r.hic)  # every value < t
+    return (1.0 if r.lo >= t else 0.0), (0.0 if below else 1.0)
+
+
+def _step_terms(f: _Feature, r: Region, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounds of the step inputs' summed terms ``sum_s W[s] * step_s`` over the region's present values.
+
+    Each term is exact (``W[s] * 0`` or ``W[s] * 1``); the float sum is widened by its rounding bound."""
+    lo = np.zeros(W.shape[1])
+    hi = np.zeros(W.shape[1])
+    size = np.zeros(W.shape[1])
+    for col, t in f.steps:
+        a, b = _step_range(r, t)
+        w = W[col]
+        lo += np.minimum(w * a, w * b)
+        hi += np.maximum(w * a, w * b)
+        size += np.abs(w)
+    slack = _gamma(len(f.steps) + 1) * size
+    return lo - slack, hi + slack
 
 
 def _float_error(W: np.ndarray, b: np.ndarray, mag_in: np.ndarray, err_in: np.ndarray) -> np.ndarray:
@@ -617,7 +649,8 @@ def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = No
     cols: dict = {}
     for f, r in zip(net.feats, box):
         if base is not None and f.name not in vary:
-            for j in ([f.col, f.ind] if f.kind == "numeric" else range(f.col, f.col + f.n_levels)):
+            for j in ([f.col, f.ind, *(c for c, _ in f.steps)] if f.kind == "numeric"
+                      else range(f.col, f.col + f.n_levels)):
                 if j in base:
                     cols[j] = base[j]
             continue
@@ -633,6 +666,9 @@ def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = No
             cols[f.col] = lp.var(min(lo), max(hi))
             if f.ind >= 0:
                 cols[f.ind] = lp.var(0.0 if r.has_value else 1.0, 1.0 if r.miss else 0.0)
+            for col, t in f.steps:  # relaxed to its range over the box, not tied to the value's variable
+                a, b = _step_range(r, t) if r.has_value else (0.0, 0.0)
+                cols[col] = lp.var(0.0 if r.miss else a, b)
             continue
         allowed = [int(k) for k in np.flatnonzero(r.levels)] if r.values else []
         ids = {}
@@ -1495,6 +1531,10 @@ class _Z3Net:
                         hit.append((f.col, e))
                         if f.ind >= 0:
                             hit.append((f.ind, z3.If(m, z3.RealVal(1), z3.RealVal(0))))
+                    for col, t in f.steps:  # x >= t, on the standardised variable: (t - mean) / scale
+                        up = value >= z3.RealVal(f.exact(Fraction(t)))
+                        hit.append((col, z3.If(up if m is None else z3.And(z3.Not(m), up),
+                                                z3.RealVal(1), z3.RealVal(0))))
                 else:
                     present = z3.BoolVal(True) if m is None else z3.Not(m)
                     onehot = []
