@@ -317,7 +317,7 @@ def saved(credit, tmp_path_factory):
     root = tmp_path_factory.mktemp("saved")
     return {
         "rules": save(_make(DistilledRuleClassifier).fit(X, _labels(y, "str")), root / "rules"),
-        "mlp": save(_make(DistilledMLPClassifier).fit(X, _labels(y, "str")), root / "mlp"),
+        "mlp": save(_make(DistilledMLPClassifier, threshold_inputs=24).fit(X, _labels(y, "str")), root / "mlp"),
     }
 
 

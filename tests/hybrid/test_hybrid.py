@@ -673,3 +673,26 @@ def test_too_many_invariant_combinations_are_refused_with_both_ways_to_declare_g
     with pytest.raises(ValueError, match=r"Domain\.with_onehot_group; on the command line, \"onehot_groups\" in the "
                                          r"--domain file"):
         Guarding.fit(guards, Domain.from_data(Xtr), np.array([0, 1]), Xtr)
+
+
+def test_the_default_student_reads_the_teachers_cuts(german, monkeypatch):
+    """student=None: a DistilledMLPClassifier with the teacher's 24 cuts of largest gain as step inputs
+    (threshold_inputs=24; the student alone has none by default). Its fit is cut short after encoding."""
+    from rulekd.students._mlp import DistilledMLPClassifier
+
+    X, _, y, _ = german
+    seen = []
+
+    class Stop(BaseException):  # not an Exception: nothing in fit may catch it
+        pass
+
+    def stop(self, *a, **k):
+        seen.append((self.threshold_inputs, self.get_params()["teacher"]))
+        raise Stop
+
+    monkeypatch.setattr(DistilledMLPClassifier, "fit", stop)
+    hyb = HybridClassifier(transparency=0.5, n_synthetic=200, random_state=0)
+    with pytest.raises(Stop):
+        hyb.fit(X.iloc[:200], y.iloc[:200])
+    assert DistilledMLPClassifier().threshold_inputs == 0
+    assert [t for t, _ in seen] == [24] and seen[0][1] is not None  # the hybrid's teacher, with 24 steps

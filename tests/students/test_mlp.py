@@ -51,7 +51,8 @@ def _small_xgb():
 @pytest.fixture(scope="module")
 def fitted(mixed):
     X, y = mixed
-    return DistilledMLPClassifier(teacher=_small_xgb(), categorical_encoding="embedding", **FAST).fit(X, y)
+    return DistilledMLPClassifier(teacher=_small_xgb(), categorical_encoding="embedding", threshold_inputs=24,
+                                  **FAST).fit(X, y)
 
 
 # -- learning ---------------------------------------------------------------------------------
@@ -375,7 +376,8 @@ def test_numeric_only_student_folds_the_standardisation_into_the_first_layer():
     m = DistilledMLPClassifier(teacher=tree, threshold_inputs=0, **FAST).fit(X, y)
     assert m._encoding_plan()["numeric_only"] is False  # 'b' has missing values: an indicator column
     Xn = X.fillna(0.0)
-    assert DistilledMLPClassifier(teacher=tree, **FAST).fit(Xn, y)._encoding_plan()["numeric_only"] is False  # steps
+    stepped = DistilledMLPClassifier(teacher=tree, threshold_inputs=24, **FAST).fit(Xn, y)._encoding_plan()
+    assert stepped["numeric_only"] is False and stepped["raw"] is True  # steps: the raw path, not numeric-only
     m = DistilledMLPClassifier(teacher=tree, threshold_inputs=0, **FAST).fit(Xn, y)
     assert m._encoding_plan()["numeric_only"] is True
     def network(rows):
@@ -744,15 +746,14 @@ def test_threshold_inputs_are_the_teachers_cuts_of_largest_gain():
         if e["kind"] == "step":
             x = X[e["feature"]].to_numpy()
             np.testing.assert_array_equal(E[:, j], np.where(np.isnan(x), 0.0, (x >= e["threshold"]).astype(float)))
-    assert not any(e["kind"] == "step" for e in
-                   DistilledMLPClassifier(teacher=teacher, threshold_inputs=0, **FAST).fit(X, y).encoding_)
+    assert not any(e["kind"] == "step" for e in DistilledMLPClassifier(teacher=teacher, **FAST).fit(X, y).encoding_)
 
 
 def test_a_teacher_without_split_thresholds_gives_no_step_inputs(problem):
     from sklearn.linear_model import LogisticRegression
 
     X, y, _ = problem
-    m = DistilledMLPClassifier(teacher=LogisticRegression(), **FAST).fit(X, y)
+    m = DistilledMLPClassifier(teacher=LogisticRegression(), threshold_inputs=24, **FAST).fit(X, y)
     assert {e["kind"] for e in m.encoding_} == {"numeric"} and m._encoding_plan()["numeric_only"]
 
 
@@ -762,7 +763,8 @@ def test_a_student_of_numbers_and_steps_predicts_from_raw_values_like_its_networ
     rng = np.random.default_rng(3)
     X = pd.DataFrame(rng.normal(size=(400, 3)) * [1.0, 100.0, 0.01], columns=["a", "b", "c"])
     y = ((X["a"] > 0.3) ^ (X["b"] > 50)).astype(int).to_numpy()
-    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), **FAST).fit(X, y)
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=4, random_state=0), threshold_inputs=24,
+                               **FAST).fit(X, y)
     plan = m._encoding_plan()
     assert plan["raw"] and not plan["numeric_only"] and len(plan["step_pos"]) > 0
     rows = [X]
@@ -784,3 +786,17 @@ def test_a_student_of_numbers_and_steps_predicts_from_raw_values_like_its_networ
     np.testing.assert_array_equal(m.predict(rows), m.classes_[(m.decision_function(rows) > 0).astype(int)])
     steps = [j for j, e in enumerate(m.encoding_) if e["kind"] == "step"]
     assert set(np.unique(m.encode(rows)[:, steps]).tolist()) == {0.0, 1.0}
+
+
+def test_steps_of_a_frame_with_integer_column_names_are_the_arrays():
+    """A frame whose column names are not all strings reaches the teacher as an array (cuts named x0, x1):
+    its steps were lost, and the student differed from the one fitted on the same values as an array."""
+    X, y = make_classification(n_samples=200, n_features=3, n_informative=3, n_redundant=0, random_state=0)
+    kw = dict(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), threshold_inputs=4, **FAST)
+    arr = DistilledMLPClassifier(**kw).fit(X, y)
+    frame = DistilledMLPClassifier(**kw).fit(pd.DataFrame(X), y)
+    steps = [(e["feature"], e["threshold"]) for e in frame.encoding_ if e["kind"] == "step"]
+    assert len(steps) == 4
+    assert [(f"x{f}", t) for f, t in steps] == [(e["feature"], e["threshold"]) for e in arr.encoding_
+                                                  if e["kind"] == "step"]
+    np.testing.assert_array_equal(frame.predict(pd.DataFrame(X)), arr.predict(X))

@@ -115,9 +115,12 @@ def fitted(mixed):
 
 @pytest.fixture(scope="module")
 def deep(mixed):
+    """(8, 8) student with the teacher's cuts as step inputs (``income``'s read 0 where it is missing)."""
     X, y = mixed
-    return DistilledMLPClassifier(teacher=_xgb(), hidden_layer_sizes=(8, 8), max_epochs=3, n_synthetic=500,
-                                  random_state=0).fit(X, y)
+    m = DistilledMLPClassifier(teacher=_xgb(), hidden_layer_sizes=(8, 8), max_epochs=3, n_synthetic=500,
+                               threshold_inputs=24, random_state=0).fit(X, y)
+    assert {e["feature"] for e in m.encoding_ if e["kind"] == "step"} == {"age", "income"}
+    return m
 
 
 def _cex_frames(finding, domain) -> list[pd.DataFrame]:

@@ -96,6 +96,9 @@ _VALIDATION_SHARE = 0.25
 _FOCUS_WEIGHT = 0.1
 # Fitted attributes that only a focused fit sets (dropped before every fit and refocus).
 _FOCUS_ATTRS = ("base_student_", "focus_rules_")
+# The default student's step inputs (the teacher's cuts of largest gain). Measured paired on fold seed 1
+# (docs/hybrid.md): Adult +79 test rows at transparency 0.5, the other sets a few rows either way.
+_STUDENT_STEPS = 24
 # Random Domain inputs searched for a violation of a guard Z3 could not prove.
 _SEARCH_ROWS = 20_000
 # Student evaluations per row (Guarding.evaluations_per_row) above which fit says what the guards cost.
@@ -117,8 +120,9 @@ class HybridClassifier(DistilledClassifierMixin):
         ``n_synthetic="auto"`` also gets the hybrid's size), or a :class:`RuleSet`
         of candidates to choose from.
     student : estimator or None, default=None
-        The neural student (default ``DistilledMLPClassifier()``); its teacher is
-        replaced by the hybrid's.
+        The neural student (default ``DistilledMLPClassifier(threshold_inputs=24)``:
+        the teacher's 24 cuts of largest gain as inputs, for the rows the rules
+        leave, docs/hybrid.md); its teacher is replaced by the hybrid's.
     transparency : float in (0, 1] or None, default=0.5
         Target share of inputs answered by rules (rows an ``Implies`` guard
         answers do not count, as in ``transparency_`` and :meth:`decided_by`);
@@ -359,7 +363,8 @@ class HybridClassifier(DistilledClassifierMixin):
 
     def _fit_student(self, X: Any, labels: np.ndarray, sw: Any, seed: int, **fit_kw: Any) -> Any:
         """The neural student, distilled from ``teacher_`` on ``(X, labels)``."""
-        student = DistilledMLPClassifier() if self.student is None else clone(self.student)
+        student = DistilledMLPClassifier(threshold_inputs=_STUDENT_STEPS) if self.student is None else \
+            clone(self.student)
         student.set_params(teacher=self.teacher_)
         self._declare_domain(student)
         if "random_state" in student.get_params() and student.get_params()["random_state"] is None:

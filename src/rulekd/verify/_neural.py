@@ -663,12 +663,15 @@ def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = No
                 e0 = f.exact(Fraction(f.impute))
                 lo.append(float(_down(float(e0))))
                 hi.append(float(_up(float(e0))))
-            cols[f.col] = lp.var(min(lo), max(hi))
+            cols[f.col] = e = lp.var(min(lo), max(hi))
             if f.ind >= 0:
                 cols[f.ind] = lp.var(0.0 if r.has_value else 1.0, 1.0 if r.miss else 0.0)
-            for col, t in f.steps:  # relaxed to its range over the box, not tied to the value's variable
+            for col, t in f.steps:
                 a, b = _step_range(r, t) if r.has_value else (0.0, 0.0)
                 cols[col] = lp.var(0.0 if r.miss else a, b)
+                if a < b:  # the box straddles the cut: tie the step to the value (below)
+                    _step_rows(lp, e, cols[col], min(lo), max(hi), _std_bound(f, t, upper=False),
+                               _std_bound(f, t, upper=True), lower_row=not r.miss)
             continue
         allowed = [int(k) for k in np.flatnonzero(r.levels)] if r.values else []
         ids = {}
@@ -679,6 +682,26 @@ def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = No
             if not r.miss:
                 lp.le({v: -1.0 for v in ids.values()}, -1.0)
     return cols
+
+
+def _step_rows(lp: _LP, e: int, s: int, e_lo: float, e_hi: float, tau_lo: float, tau_hi: float,
+               lower_row: bool) -> None:
+    """The convex hull of a step ``s = [e >= tau]`` over ``e`` in ``[e_lo, e_hi]``, as LP rows valid for
+    their float64 coefficients (``tau_lo <= tau <= tau_hi``, the exact cut in standardised units):
+
+    * ``c * s - e <= -e_lo`` with ``c <= tau - e_lo`` (``s <= (e - e_lo) / (tau - e_lo)``): at ``s = 0``
+      it is ``e >= e_lo``; at ``s = 1``, ``e >= tau``. Valid with missing values too (``s = 0``, ``e`` the
+      imputed value, within the bounds).
+    * ``e - c * s <= tau_hi`` with ``c >= e_hi - tau_hi`` (``s >= (e - tau) / (e_hi - tau)``): at ``s = 0``,
+      ``e < tau``; at ``s = 1``, ``e <= e_hi``. Only where no value is missing (``lower_row``): a missing
+      value's step is 0 whatever its imputed ``e``.
+    """
+    c = float(np.nextafter(tau_lo - e_lo, -np.inf))
+    if math.isfinite(c) and c > 0 and math.isfinite(e_lo):
+        lp.le({s: c, e: -1.0}, -e_lo)
+    c = float(np.nextafter(e_hi - tau_hi, np.inf))
+    if lower_row and math.isfinite(c) and c > 0:
+        lp.le({e: 1.0, s: -c}, tau_hi)
 
 
 def _lp_network(lp: _LP, net: _Net, cols: dict, B: Bounds, upto: int, fixes: dict | None = None,
