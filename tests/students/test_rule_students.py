@@ -404,3 +404,16 @@ def test_numbers_where_the_levels_are_text_are_told_to_become_text():
     with pytest.raises(ValueError, match=r"numbers where the model's levels are text.*X\['ca'\]\.astype\(str\)"):
         m.predict(numbers)
     np.testing.assert_array_equal(m.predict(numbers.astype({"ca": str})), m.predict(X[X.ca != "?"]))
+
+
+def test_a_frame_with_integer_column_names_keeps_the_teachers_cuts():
+    """Such a frame reaches the teacher as an array, whose cuts are named x0, x1, ...: the tree student
+    found none under the names '0', '1', ... and lost the thresholds it snaps to."""
+    X, y = make_classification(n_samples=200, n_features=3, n_informative=3, n_redundant=0, random_state=0)
+    kw = dict(teacher=DecisionTreeClassifier(max_depth=3, random_state=0), max_leaf_nodes=4, n_synthetic=200,
+              random_state=0)
+    arr = DistilledTreeClassifier(**kw).fit(X, y)
+    frame = DistilledTreeClassifier(**kw).fit(pd.DataFrame(X), y)
+    assert arr._cuts_ and {j: c.tolist() for j, c in frame._cuts_.items()} == {j: c.tolist() for j, c in
+                                                                                arr._cuts_.items()}
+    np.testing.assert_array_equal(frame.predict(pd.DataFrame(X)), arr.predict(X))

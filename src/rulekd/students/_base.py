@@ -549,6 +549,27 @@ def _array_names(n: int) -> list[str]:
     return [f"x{i}" for i in range(n)]
 
 
+def teacher_cuts(teacher: Any, names: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The teacher's numeric cut points and their summed gains (``Teacher.split_gains``), in the student's
+    feature names ``names``; empty for a teacher that cannot list them.
+
+    A teacher fitted on an array (a frame whose column names are not all strings reaches it as one) names
+    the columns by position, x0, x1, ...: its cuts are read in ``names`` by position. A teacher that lists
+    its cuts without gains (``split_thresholds`` only) has them weighed equally.
+    """
+    try:
+        gains = teacher.split_gains()
+        if not gains:
+            gains = {k: (np.asarray(t, dtype=np.float64), np.ones(len(t)))
+                     for k, t in teacher.split_thresholds().items()}
+    except Exception:  # a teacher that cannot list its cuts has none to offer
+        return {}
+    if gains and not set(gains) & set(names):
+        by_position = dict(zip(_array_names(len(names)), names))
+        gains = {by_position[k]: v for k, v in gains.items() if k in by_position}
+    return gains
+
+
 def answered_proba(answer: np.ndarray, j: int, proba: np.ndarray, weights: np.ndarray | None, fallback: Any,
                    code: int) -> tuple[float, ...]:
     """A rule's ``proba``: the (weighted) mean of the teacher's ``proba`` over the rows it answers

@@ -41,7 +41,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import TeacherError, require
-from ._base import DistilledClassifierMixin, unfitted_on_error
+from ._base import DistilledClassifierMixin, teacher_cuts, unfitted_on_error
 
 __all__ = ["DistilledMLPClassifier"]
 
@@ -576,27 +576,15 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     def _step_thresholds(self, frame: pd.DataFrame) -> dict[str, list[float]]:
         """The teacher's cuts that become step inputs (``threshold_inputs``), per numeric feature, sorted.
 
-        The ``threshold_inputs`` cuts of largest total gain over all numeric features; a cut that leaves
-        every training row on one side is skipped (a constant input). A teacher that lists its cuts
-        without gains (``split_thresholds`` only) has them weighed equally.
+        The ``threshold_inputs`` cuts of largest total gain over all numeric features
+        (:func:`teacher_cuts`); a cut that leaves every training row on one side is skipped (a constant
+        input).
         """
         numeric = [s.name for s in self.domain_.features if s.kind != "categorical"]
         budget = int(self.threshold_inputs)
         if not budget or not numeric:
             return {}
-        try:
-            gains = self.teacher_.split_gains()
-            if not gains:
-                gains = {k: (np.asarray(t, dtype=np.float64), np.ones(len(t)))
-                         for k, t in self.teacher_.split_thresholds().items()}
-        except Exception:  # a teacher that cannot list its cuts has none to offer (as the tree students)
-            return {}
-        names = list(self.domain_.names)
-        if gains and not set(gains) & set(names):
-            # A teacher fitted on an array (a frame whose column names are not all strings reaches it as one)
-            # names the columns by position, x0, x1, ...: read its cuts in the student's names.
-            gains = {names[int(k[1:])]: v for k, v in gains.items()
-                     if k[:1] == "x" and k[1:].isdigit() and int(k[1:]) < len(names)}
+        gains = teacher_cuts(self.teacher_, list(self.domain_.names))
         cands = []
         for name in numeric:
             if name not in gains:

@@ -22,7 +22,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..rules import RuleSet
 from ..rules._ir import Condition, Rule
-from ._base import DistilledClassifierMixin, answered_proba, unfitted_on_error
+from ._base import DistilledClassifierMixin, answered_proba, teacher_cuts, unfitted_on_error
 from ._tao import Tree
 
 __all__ = ["DistilledTreeClassifier"]
@@ -94,10 +94,7 @@ class _TreeFitting:
 
     def _teacher_cuts(self) -> dict[int, np.ndarray]:
         """The teacher's split thresholds per numeric feature index (empty if it has none)."""
-        try:
-            by_name = self.teacher_.split_thresholds()
-        except Exception:  # a teacher that cannot list its thresholds has none to offer
-            by_name = {}
+        by_name = {k: t for k, (t, _) in teacher_cuts(self.teacher_, list(self.domain_.names)).items()}
         return {
             j: np.sort(np.asarray(by_name[spec.name], dtype=np.float64))
             for j, spec in enumerate(self.domain_.features)
