@@ -17,8 +17,9 @@ How ``fit`` works
    ``Monotone`` guard they could break (a rule for the ``toward`` class may only
    bound the feature from below, a rule for another class only from above), an
    ``Invariant`` guard on a feature they test.
-4. The neural student (default :class:`DistilledMLPClassifier`) is fitted on
-   the training part. On the validation rows, a greedy pass orders the
+4. The neural student (default :class:`DistilledMLPClassifier` with the
+   teacher's 24 cuts of largest gain as step inputs) is fitted on the
+   training part. On the validation rows, a greedy pass orders the
    candidates: each step appends the rule that best trades accuracy for
    coverage, judged a quarter on the validation rows it would newly answer
    (true labels) and, to steady small samples, three quarters on the training
