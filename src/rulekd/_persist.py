@@ -1268,36 +1268,29 @@ def _check_mlp(est: Any) -> None:
     net = getattr(est, "module_", None)
     if net is not None and (net.n_inputs != len(enc) or int(net.out.out_features) != width):
         raise ValueError("module_ does not have the shape of coefs_.")
-    expected = []
-    for spec in est.domain_.features:
-        if spec.kind == "categorical":
-            expected += [("onehot", spec.name, level) for level in spec.levels]
-        else:
-            expected.append(("numeric", spec.name, None))
-            if spec.allow_missing:
-                expected.append(("missing_indicator", spec.name, None))
     keys = {"numeric": {"name", "feature", "kind", "mean", "scale", "impute"},
             "missing_indicator": {"name", "feature", "kind"},
             "onehot": {"name", "feature", "kind", "level"},
             "step": {"name", "feature", "kind", "threshold"}}
     # Step columns (threshold_inputs) follow their numeric feature's columns, thresholds increasing.
-    steps = [e for e in enc if isinstance(e, dict) and e.get("kind") == "step"]
     by_feature: dict = {}
-    for e in steps:
-        if set(e) != keys["step"] or not isinstance(e["threshold"], float) or not math.isfinite(e["threshold"]):
-            raise ValueError(f"encoding_ step column {_short(e)} needs name, feature and a finite float threshold.")
-        by_feature.setdefault(e["feature"], []).append(e["threshold"])
-    at = 0
+    for e in enc:
+        if isinstance(e, dict) and e.get("kind") == "step":
+            if set(e) != keys["step"] or not isinstance(e["threshold"], float) or not math.isfinite(e["threshold"]):
+                raise ValueError(f"encoding_ step column {_short(e)} needs name, feature and a finite float threshold.")
+            by_feature.setdefault(e["feature"], []).append(e["threshold"])
+    expected = []
     for spec in est.domain_.features:
         if spec.kind == "categorical":
-            at += len(spec.levels)
+            expected += [("onehot", spec.name, level) for level in spec.levels]
             continue
-        at += 2 if spec.allow_missing else 1
+        expected.append(("numeric", spec.name, None))
+        if spec.allow_missing:
+            expected.append(("missing_indicator", spec.name, None))
         ts = by_feature.pop(spec.name, [])
         if any(b <= a for a, b in zip(ts, ts[1:])):
             raise ValueError(f"encoding_: the step thresholds of {spec.name!r} must increase, got {ts[:10]}.")
-        expected[at:at] = [("step", spec.name, t) for t in ts]
-        at += len(ts)
+        expected += [("step", spec.name, t) for t in ts]
     if by_feature:
         raise ValueError(f"encoding_ has step columns of {sorted(map(str, by_feature))[:10]}, which are not numeric "
                          f"features of the Domain.")
