@@ -3,7 +3,8 @@
 For each data set and fold: the fold's teacher (XGBoost, 200 trees of depth 4,
 fitted on the training fold); the rule student alone (``DistilledRuleClassifier``,
 16 rules) and the neural student alone (``DistilledMLPClassifier`` as the
-hybrid's default student, with the teacher's 24 cuts as step inputs), both
+hybrid's default student: with the teacher's 24 cuts as step inputs where the
+hybrid's training part has 10,000 rows or more, adult here), both
 distilled from that teacher; and ``HybridClassifier`` at transparency 0.25,
 0.5, 0.75 and the automatic choice (one fit, then :meth:`retarget` for each
 level). The hybrid fits the same teacher configuration on its own
@@ -60,7 +61,7 @@ def _conditions(rules) -> int:
 
 def run_fold(name: str, X, y, tr, te, prof: dict) -> list[dict]:
     from rulekd import DistilledMLPClassifier, DistilledRuleClassifier, HybridClassifier
-    from rulekd.hybrid._hybrid import _STUDENT_STEPS  # the hybrid's default student's step inputs
+    from rulekd.hybrid._hybrid import _student_steps  # the hybrid's default student's step inputs
 
     Xtr, Xte, ytr, yte = X.iloc[tr], X.iloc[te], y[tr], y[te]
     teacher, t_fit = C.fit_frozen_teacher(Xtr, ytr)
@@ -72,15 +73,17 @@ def run_fold(name: str, X, y, tr, te, prof: dict) -> list[dict]:
     rows.append({"method": "rule student alone (16 rules)", "accuracy": float(np.mean(p == yte)),
                  "fidelity": float(np.mean(p == t_pred)), "transparency": 1.0, "rules": len(rule.rules_),
                  "conditions": _conditions(rule.rules_), "fit_s": s})
-    # The hybrid's default student (threshold_inputs=24), alone and inside the hybrid.
+    # The hybrid's default student, alone and inside the hybrid: its step inputs as the hybrid's
+    # training part (the fold less the validation rows) has rows.
+    steps = _student_steps(len(Xtr) - int(round(HybridClassifier().validation_fraction * len(Xtr))))
     mlp, s = C.timed(lambda: DistilledMLPClassifier(teacher=teacher, max_epochs=prof["max_epochs"],
-                                                    threshold_inputs=_STUDENT_STEPS, random_state=0).fit(Xtr, ytr))
+                                                    threshold_inputs=steps, random_state=0).fit(Xtr, ytr))
     p = mlp.predict(Xte)
     rows.append({"method": "neural student alone", "accuracy": float(np.mean(p == yte)),
                  "fidelity": float(np.mean(p == t_pred)), "transparency": 0.0, "rules": 0, "fit_s": s})
     hyb, s_fit = C.timed(lambda: HybridClassifier(
         teacher=C.teacher(), student=DistilledMLPClassifier(max_epochs=prof["max_epochs"],
-                                                            threshold_inputs=_STUDENT_STEPS),
+                                                            threshold_inputs=steps),
         transparency=LEVELS[0], random_state=0).fit(Xtr, ytr))
     for level in LEVELS:
         _, s = C.timed(lambda: hyb.retarget(level))

@@ -675,9 +675,11 @@ def test_too_many_invariant_combinations_are_refused_with_both_ways_to_declare_g
         Guarding.fit(guards, Domain.from_data(Xtr), np.array([0, 1]), Xtr)
 
 
-def test_the_default_student_reads_the_teachers_cuts(german, monkeypatch):
-    """student=None: a DistilledMLPClassifier with the teacher's 24 cuts of largest gain as step inputs
-    (threshold_inputs=24; the student alone has none by default). Its fit is cut short after encoding."""
+def test_the_default_student_reads_the_teachers_cuts_when_it_has_the_rows(german, monkeypatch):
+    """student=None: a DistilledMLPClassifier given the teacher's 24 cuts of largest gain as step inputs
+    (threshold_inputs=24) when its training part has at least _STEPS_MIN_ROWS rows, none below (the
+    student alone has none by default). Its fit is cut short after encoding."""
+    from rulekd.hybrid import _hybrid
     from rulekd.students._mlp import DistilledMLPClassifier
 
     X, _, y, _ = german
@@ -686,13 +688,17 @@ def test_the_default_student_reads_the_teachers_cuts(german, monkeypatch):
     class Stop(BaseException):  # not an Exception: nothing in fit may catch it
         pass
 
-    def stop(self, *a, **k):
-        seen.append((self.threshold_inputs, self.get_params()["teacher"]))
+    def stop(self, X, *a, **k):
+        seen.append((self.threshold_inputs, len(X), self.get_params()["teacher"]))
         raise Stop
 
     monkeypatch.setattr(DistilledMLPClassifier, "fit", stop)
-    hyb = HybridClassifier(transparency=0.5, n_synthetic=200, random_state=0)
-    with pytest.raises(Stop):
-        hyb.fit(X.iloc[:200], y.iloc[:200])
+    for min_rows in (_hybrid._STEPS_MIN_ROWS, 170, 171):
+        monkeypatch.setattr(_hybrid, "_STEPS_MIN_ROWS", min_rows)
+        hyb = HybridClassifier(transparency=0.5, n_synthetic=200, random_state=0)
+        with pytest.raises(Stop):
+            hyb.fit(X.iloc[:200], y.iloc[:200])
     assert DistilledMLPClassifier().threshold_inputs == 0
-    assert [t for t, _ in seen] == [24] and seen[0][1] is not None  # the hybrid's teacher, with 24 steps
+    # 200 rows, 30 of them for validation: the student learns from 170.
+    assert [(t, n) for t, n, _ in seen] == [(0, 170), (24, 170), (0, 170)]
+    assert all(teacher is not None for _, _, teacher in seen)  # the hybrid's teacher

@@ -17,9 +17,9 @@ How ``fit`` works
    ``Monotone`` guard they could break (a rule for the ``toward`` class may only
    bound the feature from below, a rule for another class only from above), an
    ``Invariant`` guard on a feature they test.
-4. The neural student (default :class:`DistilledMLPClassifier` with the
-   teacher's 24 cuts of largest gain as step inputs) is fitted on the
-   training part. On the validation rows, a greedy pass orders the
+4. The neural student (default :class:`DistilledMLPClassifier`, with the
+   teacher's 24 cuts of largest gain as step inputs when the training part
+   has at least 10,000 rows) is fitted on the training part. On the validation rows, a greedy pass orders the
    candidates: each step appends the rule that best trades accuracy for
    coverage, judged a quarter on the validation rows it would newly answer
    (true labels) and, to steady small samples, three quarters on the training
@@ -97,9 +97,12 @@ _VALIDATION_SHARE = 0.25
 _FOCUS_WEIGHT = 0.1
 # Fitted attributes that only a focused fit sets (dropped before every fit and refocus).
 _FOCUS_ATTRS = ("base_student_", "focus_rules_")
-# The default student's step inputs (the teacher's cuts of largest gain). Measured paired on fold seed 1
-# (docs/hybrid.md): Adult +79 test rows at transparency 0.5, the other sets a few rows either way.
+# The default student's step inputs (the teacher's cuts of largest gain), given only when the
+# student's training part has at least _STEPS_MIN_ROWS rows. Measured (docs/hybrid.md): adult (about
+# 26,000 rows in the part) gained (+79 test rows at transparency 0.5, fold seed 1); the four data sets
+# of at most 4,200 rows gained nothing beyond noise in the hybrid and lost in the student alone.
 _STUDENT_STEPS = 24
+_STEPS_MIN_ROWS = 10_000
 # Random Domain inputs searched for a violation of a guard Z3 could not prove.
 _SEARCH_ROWS = 20_000
 # Student evaluations per row (Guarding.evaluations_per_row) above which fit says what the guards cost.
@@ -121,9 +124,10 @@ class HybridClassifier(DistilledClassifierMixin):
         ``n_synthetic="auto"`` also gets the hybrid's size), or a :class:`RuleSet`
         of candidates to choose from.
     student : estimator or None, default=None
-        The neural student (default ``DistilledMLPClassifier(threshold_inputs=24)``:
-        the teacher's 24 cuts of largest gain as inputs, for the rows the rules
-        leave, docs/hybrid.md); its teacher is replaced by the hybrid's.
+        The neural student (default ``DistilledMLPClassifier``, given the
+        teacher's 24 cuts of largest gain as inputs, ``threshold_inputs=24``,
+        when it learns from at least 10,000 rows; docs/hybrid.md); its teacher
+        is replaced by the hybrid's.
     transparency : float in (0, 1] or None, default=0.5
         Target share of inputs answered by rules (rows an ``Implies`` guard
         answers do not count, as in ``transparency_`` and :meth:`decided_by`);
@@ -364,8 +368,8 @@ class HybridClassifier(DistilledClassifierMixin):
 
     def _fit_student(self, X: Any, labels: np.ndarray, sw: Any, seed: int, **fit_kw: Any) -> Any:
         """The neural student, distilled from ``teacher_`` on ``(X, labels)``."""
-        student = DistilledMLPClassifier(threshold_inputs=_STUDENT_STEPS) if self.student is None else \
-            clone(self.student)
+        student = DistilledMLPClassifier(threshold_inputs=_student_steps(len(X))) if self.student is None \
+            else clone(self.student)
         student.set_params(teacher=self.teacher_)
         self._declare_domain(student)
         if "random_state" in student.get_params() and student.get_params()["random_state"] is None:
@@ -994,6 +998,12 @@ class HybridClassifier(DistilledClassifierMixin):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _student_steps(n_rows: int) -> int:
+    """Step inputs of the hybrid's default student fitted on ``n_rows`` rows: the teacher's
+    ``_STUDENT_STEPS`` cuts of largest gain from ``_STEPS_MIN_ROWS`` rows on, none below."""
+    return _STUDENT_STEPS if n_rows >= _STEPS_MIN_ROWS else 0
 
 
 def _weighted_share(right: np.ndarray, w: np.ndarray) -> float:
