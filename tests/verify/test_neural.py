@@ -77,6 +77,23 @@ def stepped():
     return m
 
 
+@pytest.fixture(scope="module")
+def folded():
+    """``z = relu(2s - 1) + relu(1 - 2s) - 0.5`` with the step ``s = [a >= 5]``: 0.5 at s = 0 and at
+    s = 1, so class 1 on every input; the LP relaxation's s = 1/2 (a value near the cut) gives -0.5."""
+    a = np.linspace(0.0, 10.0, 100)
+    X = pd.DataFrame({"a": a})
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=1, random_state=0), hidden_layer_sizes=(2,),
+                               n_synthetic=50, max_epochs=1, early_stopping=False, threshold_inputs=1,
+                               random_state=0).fit(X, (a >= 5).astype(int))
+    assert [e["kind"] for e in m.encoding_] == ["numeric", "step"]
+    m.encoding_ = [dict(e, threshold=5.0) if e["kind"] == "step" else e for e in m.encoding_]
+    m.coefs_ = [np.array([[0.0, 0.0], [2.0, -2.0]]), np.array([[1.0], [1.0]])]
+    m.intercepts_ = [np.array([-1.0, 1.0]), np.array([-0.5])]
+    assert m.decision_function(pd.DataFrame({"a": [0.0, 4.999, 5.0, 10.0]})).tolist() == [0.5] * 4
+    return m
+
+
 def _mixed(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = pd.DataFrame({
@@ -541,6 +558,124 @@ def test_a_step_input_is_verified_exactly(stepped, prop, expected, lp):
         a = frame["a"].iloc[0]
         assert (4.99 <= a < 5.0) if "4.99" in str(prop) else np.isnan(a)
         assert stepped.predict(frame)[0] == 0
+
+
+@pytest.mark.parametrize("prop, expected", [
+    ("if a >= 0 then 1", "proved"),
+    ("if a >= 4 and a <= 6 then 1", "proved"),
+    ("if a >= 4 and a <= 6 then 0", "violated"),
+])
+def test_branch_and_bound_branches_on_a_straddled_step(folded, prop, expected):
+    """Where the LP's answer hangs on a step left fractional (s = 1/2 near the cut, every neuron on its
+    ReLU), branch and bound fixes the step to 0 (value below the cut) and to 1 (at or above) and decides
+    without Z3; branching on neurons alone ends on that fractional point and leaves it to Z3."""
+    report = _verify_network(folded, [prop], n_samples=0, lp=True, timeout_ms=20_000)
+    (f,) = report.findings
+    assert f.status == expected, f
+    assert f.details["method"] == "branch_and_bound", f.details
+    if expected == "proved":
+        assert 3 <= f.details["nodes"] <= 8  # the root, its two step branches, at most a few neuron splits
+    else:
+        (frame,) = _cex_frames(f, folded.domain_)
+        assert 4 <= frame["a"].iloc[0] <= 6 and folded.predict(frame)[0] == 1
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_verdicts_over_boxes_across_step_cuts_agree_with_predict(deep, data):
+    """Boxes over age and income that straddle the student's step cuts (one level of job and of city),
+    decided without a search (bounds, LP, branch and bound): a proof holds on 20,000 inputs of the box, a
+    share of them at and just below each cut inside it; a counterexample is in the box and predict breaks
+    the property."""
+    from rulekd.verify._neural import _below, _net
+
+    dom = deep.domain_
+    cuts = {f: sorted(e["threshold"] for e in deep.encoding_ if e["kind"] == "step" and e["feature"] == f)
+            for f in ("age", "income")}
+    conds, pins = [], {}
+    for f, ts in cuts.items():
+        t = data.draw(st.sampled_from(ts))
+        lo, hi = t - data.draw(st.floats(0.01, 40.0)), t + data.draw(st.floats(0.01, 40.0))
+        conds += [Condition(f, ">=", lo), Condition(f, "<=", hi)]
+        feat = next(x for x in _net(deep, dom)[0].feats if x.name == f)
+        pins[f] = [v for c in ts for v in (c, _below(feat, c)) if lo <= v <= hi]
+    pool = dom.sample(20_000, random_state=data.draw(st.integers(0, 10)), missing_rate=0.2)
+    for f in ("job", "city"):  # one level each: boxes small enough that a property may hold
+        level = data.draw(st.sampled_from(list(dom[f].levels)))
+        conds.append(Condition(f, "in", frozenset([level])))
+        pool[f] = pd.Categorical([level] * len(pool), categories=list(dom[f].levels))
+    rng = np.random.default_rng(0)
+    for f, (lo, hi) in (("age", conds[:2]), ("income", conds[2:4])):
+        pool[f] = rng.uniform(lo.value, hi.value, len(pool))
+        if dom[f].kind == "integer":
+            pool[f] = np.clip(np.round(pool[f]), np.ceil(lo.value), np.floor(hi.value))
+        for j, v in enumerate(pins[f]):  # a share of the rows sits at a cut or just below it
+            pool.loc[pool.index[j::50], f] = v
+    inside = np.ones(len(pool), dtype=bool)
+    for c in conds:
+        inside &= c.evaluate(pool[c.feature])
+    pool = pool[inside]
+    answers = deep.predict(pool)
+    then = data.draw(st.sampled_from([pd.Series(answers).mode()[0], *deep.classes_]))  # the majority, mostly
+    prop = Implies(AllOf(tuple(_Atom(c) for c in conds)), then=then)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SolverTimeoutWarning)
+        (f,) = _verify_network(deep, [prop], n_samples=0, lp=True, timeout_ms=5_000).findings
+    if f.status == "proved":
+        assert (answers == then).all(), f
+    elif f.status == "violated":
+        (x,) = _cex_frames(f, dom)
+        assert all(c.evaluate(x[c.feature])[0] for c in conds) and deep.predict(x)[0] != then
+
+
+@settings(max_examples=60, deadline=None)
+@given(kind=st.sampled_from(["real", "integer"]), miss=st.booleans(), t=st.floats(-50, 50),
+       below=st.floats(0.0, 30.0), above=st.floats(0.0, 30.0), mean=st.floats(-20, 20), scale=st.floats(0.01, 50),
+       fix=st.sampled_from([None, 0, 1]))
+def test_lp_rows_of_a_straddled_step_hold_at_every_input_of_its_side(kind, miss, t, below, above, mean, scale,
+                                                                     fix):
+    """The LP's rows for a step the box straddles (its convex hull, or the step fixed to 0 or 1 in branch and
+    bound) hold at every input whose step has that value, at the cut and just below it included; fixed to 0
+    over present values, they exclude the cut itself (the step reads 1 there)."""
+    from types import SimpleNamespace
+
+    from rulekd.domain import FeatureSpec
+    from rulekd.verify._boxes import Region
+    from rulekd.verify._neural import _LP, _below, _Feature, _lp_inputs
+
+    spec = FeatureSpec("x", kind, lower=math.floor(t - below) - 1, upper=math.ceil(t + above) + 1, allow_missing=miss)
+    feat = _Feature("x", "numeric", integer=kind == "integer", col=0, ind=1 if miss else -1, mean=mean, scale=scale,
+                    impute=mean + 0.3 * scale, steps=((2 if miss else 1, t),))
+    box = [Region.full(spec)]
+    lp = _LP()
+    step_col = feat.steps[0][0]
+    cols = _lp_inputs(lp, SimpleNamespace(feats=[feat]), box, fixes={} if fix is None else {(0, "step", step_col): fix})
+    values = [spec.lower, spec.upper, t, _below(feat, t), *np.linspace(spec.lower, spec.upper, 41)]
+    if kind == "integer":
+        values = [float(v) for v in np.unique(np.round(values))]
+    points = [(v, False) for v in values if spec.lower <= v <= spec.upper] + ([(None, True)] if miss else [])
+    A_ub, b_ub, _, _, lb, ub = lp.arrays()
+
+    def fits(v: float | None, step: float) -> bool:  # every bound and row, in exact arithmetic
+        x = [Fraction(0)] * len(lb)
+        x[cols[0]] = (Fraction(feat.impute if v is None else v) - Fraction(mean)) / Fraction(scale)
+        if miss:
+            x[cols[1]] = Fraction(int(v is None))
+        x[cols[step_col]] = Fraction(step)
+        return (all(Fraction(lo) <= xi <= Fraction(hi) for xi, lo, hi in zip(x, lb, ub))
+                and all(sum(Fraction(a) * xi for a, xi in zip(row, x)) <= Fraction(b) for row, b in zip(A_ub, b_ub)))
+
+    for v, missing in points:
+        step = 0.0 if missing or v < t else 1.0
+        if fix is None or step == fix:
+            assert fits(v, step), (v, missing, step)
+    # The cut with its step at 0 (the closure of "x < t", no input) is excluded where the largest input
+    # below the cut has a standardised value, rounded up to a float64, below the cut's.
+    q = (Fraction(_below(feat, t)) - Fraction(mean)) / Fraction(scale)
+    q_up = Fraction(float(q)) if Fraction(float(q)) >= q else Fraction(float(np.nextafter(float(q), math.inf)))
+    tau = (Fraction(t) - Fraction(mean)) / Fraction(scale)
+    if spec.lower <= t <= spec.upper and fix != 1 and not miss and q_up < tau:
+        assert not fits(t, 0.0)
 
 
 def test_bounds_of_a_step_input_follow_the_region(stepped):

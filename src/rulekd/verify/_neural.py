@@ -638,14 +638,20 @@ def _dual_bound(c: np.ndarray, A_ub: np.ndarray, b_ub: np.ndarray, A_eq: np.ndar
 
 
 def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = None,
-               vary: Sequence[str] = ()) -> dict:
+               vary: Sequence[str] = (), *, fixes: dict | None = None, side: int = 0,
+               steps: dict | None = None) -> dict:
     """LP variables of the encoded input over a box: column -> variable (missing: absent = 0).
 
     Numeric: the standardised value over the hull of its interval and the
-    imputed value, the indicator in [0, 1]; categorical: one variable in
-    [0, 1] per allowed level, at most one (exactly one where it cannot be
-    missing). With ``base``, features not in ``vary`` share its variables.
+    imputed value, the indicator in [0, 1], each step input the box straddles
+    tied to the value by its convex hull (:func:`_step_rows`) unless ``fixes``
+    (key ``(side, "step", column)``) sets it to 0 or 1 (:func:`_fixed_step`);
+    the variables of the straddled steps left free go to ``steps`` under that
+    key. Categorical: one variable in [0, 1] per allowed level, at most one
+    (exactly one where it cannot be missing). With ``base``, features not in
+    ``vary`` share its variables.
     """
+    fixes = fixes or {}
     cols: dict = {}
     for f, r in zip(net.feats, box):
         if base is not None and f.name not in vary:
@@ -668,10 +674,21 @@ def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = No
                 cols[f.ind] = lp.var(0.0 if r.has_value else 1.0, 1.0 if r.miss else 0.0)
             for col, t in f.steps:
                 a, b = _step_range(r, t) if r.has_value else (0.0, 0.0)
-                cols[col] = lp.var(0.0 if r.miss else a, b)
-                if a < b:  # the box straddles the cut: tie the step to the value (below)
-                    _step_rows(lp, e, cols[col], min(lo), max(hi), _std_bound(f, t, upper=False),
-                               _std_bound(f, t, upper=True), lower_row=not r.miss)
+                a = 0.0 if r.miss else a
+                if a == b:
+                    cols[col] = lp.var(a, b)
+                    continue
+                # The box straddles the cut: the step is tied to the value (below), or branched on.
+                key = (side, "step", col)
+                tau = (_std_bound(f, t, upper=False), _std_bound(f, _below(f, t), upper=True))
+                if key in fixes:
+                    cols[col] = lp.var(fixes[key], fixes[key])
+                    _fixed_step(lp, fixes[key], e, cols.get(f.ind), max(hi), *tau, r.miss)
+                    continue
+                cols[col] = lp.var(a, b)
+                _step_rows(lp, e, cols[col], min(lo), max(hi), *tau, lower_row=not r.miss)
+                if steps is not None:
+                    steps[key] = cols[col]
             continue
         allowed = [int(k) for k in np.flatnonzero(r.levels)] if r.values else []
         ids = {}
@@ -684,17 +701,23 @@ def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = No
     return cols
 
 
+def _below(f: _Feature, t: float) -> float:
+    """The largest value of the feature below the cut ``t``: a step reads 0 up to it and 1 from ``t`` on."""
+    return float(math.ceil(t) - 1) if f.integer else float(np.nextafter(t, -math.inf))
+
+
 def _step_rows(lp: _LP, e: int, s: int, e_lo: float, e_hi: float, tau_lo: float, tau_hi: float,
                lower_row: bool) -> None:
     """The convex hull of a step ``s = [e >= tau]`` over ``e`` in ``[e_lo, e_hi]``, as LP rows valid for
-    their float64 coefficients (``tau_lo <= tau <= tau_hi``, the exact cut in standardised units):
+    their float64 coefficients (``tau_lo <= tau``, the exact cut in standardised units; ``tau_hi`` at
+    least the standardised :func:`_below`, the largest value whose step reads 0):
 
     * ``c * s - e <= -e_lo`` with ``c <= tau - e_lo`` (``s <= (e - e_lo) / (tau - e_lo)``): at ``s = 0``
       it is ``e >= e_lo``; at ``s = 1``, ``e >= tau``. Valid with missing values too (``s = 0``, ``e`` the
       imputed value, within the bounds).
-    * ``e - c * s <= tau_hi`` with ``c >= e_hi - tau_hi`` (``s >= (e - tau) / (e_hi - tau)``): at ``s = 0``,
-      ``e < tau``; at ``s = 1``, ``e <= e_hi``. Only where no value is missing (``lower_row``): a missing
-      value's step is 0 whatever its imputed ``e``.
+    * ``e - c * s <= tau_hi`` with ``c >= e_hi - tau_hi`` (``s >= (e - tau_hi) / (e_hi - tau_hi)``): at
+      ``s = 0``, ``e <= tau_hi`` (``x < t``); at ``s = 1``, ``e <= e_hi``. Only where no value is missing
+      (``lower_row``): a missing value's step is 0 whatever its imputed ``e``.
     """
     c = float(np.nextafter(tau_lo - e_lo, -np.inf))
     if math.isfinite(c) and c > 0 and math.isfinite(e_lo):
@@ -702,6 +725,27 @@ def _step_rows(lp: _LP, e: int, s: int, e_lo: float, e_hi: float, tau_lo: float,
     c = float(np.nextafter(e_hi - tau_hi, np.inf))
     if lower_row and math.isfinite(c) and c > 0:
         lp.le({e: 1.0, s: -c}, tau_hi)
+
+
+def _fixed_step(lp: _LP, value: int, e: int, ind: int | None, e_hi: float, tau_lo: float, tau_hi: float,
+                miss: bool) -> None:
+    """Rows valid where a step ``[e >= tau]`` (0 where the value is missing) is fixed to ``value``.
+
+    * 1: the value is present and at least the cut: ``e >= tau_lo``, the missing indicator 0.
+    * 0: the value is below the cut (``e <= tau_hi``, as in :func:`_step_rows`) or missing. Where it may
+      be missing, the row is ``e - c * ind <= tau_hi`` with ``c >= e_hi - tau_hi`` (missing: ``e`` is the
+      imputed value, at most ``e_hi``), and nothing without an indicator column.
+    """
+    if value == 1:
+        lp.le({e: -1.0}, -tau_lo)
+        if ind is not None:
+            lp.le({ind: 1.0}, 0.0)
+    elif not miss:
+        lp.le({e: 1.0}, tau_hi)
+    elif ind is not None:
+        c = float(np.nextafter(e_hi - tau_hi, np.inf))
+        if math.isfinite(c):
+            lp.le({e: 1.0, ind: -max(c, 0.0)}, tau_hi)
 
 
 def _lp_network(lp: _LP, net: _Net, cols: dict, B: Bounds, upto: int, fixes: dict | None = None,
@@ -1365,6 +1409,13 @@ def _lp_rows(net: _Net, box: Sequence[Region], cols: dict, x: np.ndarray) -> dic
             row[f.name] = None
             continue
         v = f.mean + f.scale * float(x[cols[f.col]])
+        for col, t in f.steps:  # on the side of each cut its step takes in the LP (it may sit on the cut)
+            if col not in cols:
+                continue
+            if x[cols[col]] < 0.5 and v >= t:
+                v = _below(f, t)
+            elif x[cols[col]] >= 0.5 and v < t:
+                v = t
         lo, hi = r.lo, r.hi
         if f.integer:
             v = float(np.clip(np.round(v), lo, hi))
@@ -1378,7 +1429,9 @@ def _lp_rows(net: _Net, box: Sequence[Region], cols: dict, x: np.ndarray) -> dic
 
 def _bab(net: _Net, task: _Task, bx: list[Region], bxp: list[Region] | None, Bx: Bounds, Bxp: Bounds | None,
          check: Any, limit_s: float, deadline: float | None, max_nodes: int = 2_000) -> tuple[str, Any, int]:
-    """Branch and bound on the phases of unstable neurons, each node bounded by the LP relaxation.
+    """Branch and bound on the phases of unstable neurons and on the step inputs the box straddles (a
+    step left fractional by the LP is branched on first: 0 with the value below the cut or missing, 1
+    with it at or above), each node bounded by the LP relaxation.
 
     Returns ``("proved", None, nodes)`` when every node's rigorous LP bound
     excludes a violation, ``("violated", found, nodes)`` when an LP optimum
@@ -1401,12 +1454,13 @@ def _bab(net: _Net, task: _Task, bx: list[Region], bxp: list[Region] | None, Bx:
             fixes = stack.pop()
             nodes += 1
             lp = _LP()
-            cx = _lp_inputs(lp, net, bx)
+            steps: dict = {}
+            cx = _lp_inputs(lp, net, bx, fixes=fixes, side=0, steps=steps)
             zx, unstable = _lp_network(lp, net, cx, Bx, L, fixes, side=0)
             logits = [dict((u, v) for v, u in zx)]
             cxp = None
             if task.pair:
-                cxp = _lp_inputs(lp, net, bxp, base=cx, vary=task.vary)
+                cxp = _lp_inputs(lp, net, bxp, base=cx, vary=task.vary, fixes=fixes, side=1, steps=steps)
                 if task.kind == "monotone":
                     j = next(f.col for f in net.feats if f.name == task.vary[0])
                     a, b = (cx[j], cxp[j]) if task.direction == "increasing" else (cxp[j], cx[j])
@@ -1432,13 +1486,19 @@ def _bab(net: _Net, task: _Task, bx: list[Region], bxp: list[Region] | None, Bx:
                 second.update({n: v for n, v in _lp_rows(net, bxp, cxp, x).items() if n in task.vary})
                 cand.append(second)
             gaps = {key: x[a] - max(x[p], 0.0) for key, (p, a) in unstable.items()}
-            tight = not gaps or max(gaps.values()) <= 1e-9  # the LP point is a point of the network
+            halves = {key: min(x[v], 1.0 - x[v]) for key, v in steps.items()}
+            halves = {key: h for key, h in halves.items() if h > 1e-9}
+            # The LP point is a point of the network: every neuron on its ReLU, every step 0 or 1.
+            tight = (not gaps or max(gaps.values()) <= 1e-9) and not halves
             found = check(cand, local=nodes == 1 or tight)
             if found is not None:
                 return "violated", found, nodes
             if tight:
                 return "open", "tight", nodes
-            key = max(gaps, key=lambda k: (gaps[k], -k[1]))
+            if halves:
+                key = max(halves, key=lambda k: (halves[k], -k[2]))
+            else:
+                key = max(gaps, key=lambda k: (gaps[k], -k[1]))
             stack += [{**fixes, key: 0}, {**fixes, key: 1}]
     return "proved", None, nodes
 
