@@ -1,7 +1,8 @@
 """Neural verification suite: seconds to decide a check on a small ReLU student, rulekd vs plain Z3.
 
-Students: ``DistilledMLPClassifier`` with hidden layers (16,) and (16, 16), no step inputs
-(``threshold_inputs=0``: the plain encoding below has none),
+Students: ``DistilledMLPClassifier`` with hidden layers (16,) and (16, 16) without step inputs
+(``threshold_inputs=0``, the students of issue 5's reference), and (16,) with the teacher's 24 cuts
+of largest gain as step inputs (``threshold_inputs=24``, as the hybrid's default student on large data),
 distilled from the shared frozen XGBoost teacher on the training rows of fold
 0 of breast_cancer (30 real inputs) and heart (integer inputs, a categorical
 input that may be missing). Regions, per student:
@@ -30,7 +31,7 @@ rulekd alone also runs on more boxes (10 per radius 0.1, 0.3, 0.5; 20 in
 full), where the plain baseline would take too long.
 
 The default is the quick profile (the first 2 rules and 1 box of radius 0.3
-per student, 10 s cap: 12 plain queries, about 2.5 minutes on 2 cores), which
+per student, 10 s cap: 18 plain queries, a few minutes on 2 cores), which
 writes ``results/verify_neural.{md,json}``; ``--full`` runs every rule and 5
 boxes at each of two radii with a 60 s cap and writes
 ``results/verify_neural_full.{md,json}``.
@@ -52,7 +53,8 @@ import pandas as pd
 from . import _common as C
 
 DATASETS = ("breast_cancer", "heart")
-HIDDEN = ((16,), (16, 16))
+# (hidden layers, step inputs) of each student
+STUDENTS = (((16,), 0), ((16, 16), 0), ((16,), 24))
 ALONE_RADII = (0.1, 0.3, 0.5)
 
 
@@ -137,12 +139,12 @@ def run(full: bool, cap_s: float) -> dict:
         rules, t_rules = C.timed(lambda: DistilledRuleClassifier(teacher=teacher, max_rules=8,
                                                                  random_state=0).fit(Xtr, ytr))
         rs = rules.rules_
-        for hidden in HIDDEN:
-            # threshold_inputs=0: the students of issue 5's reference (30 inputs on breast cancer), which the
-            # plain encoding below writes down (it has no step inputs).
+        for hidden, steps in STUDENTS:
             student, t_fit = C.timed(lambda: DistilledMLPClassifier(teacher=teacher, hidden_layer_sizes=hidden,
-                                                                    threshold_inputs=0, random_state=0).fit(Xtr, ytr))
-            fits.append({"dataset": name, "hidden": list(hidden), "fit_s": t_fit, "rules_fit_s": t_rules,
+                                                                    threshold_inputs=steps,
+                                                                    random_state=0).fit(Xtr, ytr))
+            fits.append({"dataset": name, "hidden": list(hidden), "steps": steps, "fit_s": t_fit,
+                         "rules_fit_s": t_rules,
                          "teacher_fit_s": t_teacher, "rules": len(rs), "fidelity": student.fidelity_})
             cases = []
             for i, rule in enumerate(rs.rules[:n_rules]):
@@ -165,14 +167,14 @@ def run(full: bool, cap_s: float) -> dict:
                 (f,) = report.findings
                 base = plain_z3(student, conds, then, cap_s)
                 rec = {
-                    "dataset": name, "hidden": list(hidden), "kind": kind, "region": label,
+                    "dataset": name, "hidden": list(hidden), "steps": steps, "kind": kind, "region": label,
                     "conditions": len(conds), "ours_status": f.status, "ours_method": f.details.get("method"),
                     "ours_s": ours_s, "ours_finding_s": f.seconds, "ours_details": f.details,
                     "plain_status": base["status"], "plain_s": base["seconds"], "plain_confirmed": base["confirmed"],
                     "plain_reason": base["reason"],
                 }
                 records.append(rec)
-                print(f"{name:>14} {str(hidden):>8} {kind:>8} {label:>12}: rulekd {f.status:>8} "
+                print(f"{name:>14} {_student(hidden, steps):>14} {kind:>8} {label:>12}: rulekd {f.status:>8} "
                       f"({rec['ours_method']}) {ours_s:6.3f}s | plain {base['status']:>8} {base['seconds']:6.2f}s",
                       file=sys.stderr, flush=True)
             # rulekd alone on more boxes (the plain baseline is too slow to run on all of them)
@@ -185,7 +187,7 @@ def run(full: bool, cap_s: float) -> dict:
                         warnings.simplefilter("ignore")
                         t0 = time.perf_counter()
                         (f,) = verify_network(student, [prop], timeout_ms=int(cap_s * 1000)).findings
-                    alone.append({"dataset": name, "hidden": list(hidden), "eps": eps, "row": k,
+                    alone.append({"dataset": name, "hidden": list(hidden), "steps": steps, "eps": eps, "row": k,
                                   "status": f.status, "method": f.details.get("method"),
                                   "seconds": time.perf_counter() - t0})
     return {"records": records, "alone": alone, "fits": fits, "full": full, "cap_s": cap_s,
@@ -195,21 +197,26 @@ def run(full: bool, cap_s: float) -> dict:
 # -- report --------------------------------------------------------------------------------------------
 
 
+def _student(hidden: Any, steps: int) -> str:
+    """A student as the tables name it: its hidden layers, and its step inputs if any."""
+    return ",".join(map(str, hidden)) + (f" + {steps} steps" if steps else "")
+
+
 def summary_rows(payload: dict) -> list[dict]:
     cap = payload["cap_s"]
     groups: dict[tuple, list[dict]] = {}
-    for r in payload["records"]:
-        groups.setdefault((r["dataset"], tuple(r["hidden"]), r["kind"]), []).append(r)
-    groups[("all", ("all",), "all")] = list(payload["records"])
+    for r in payload["records"]:  # runs before step inputs have no "steps": none
+        groups.setdefault((r["dataset"], tuple(r["hidden"]), r.get("steps", 0), r["kind"]), []).append(r)
+    groups[("all", ("all",), 0, "all")] = list(payload["records"])
     out = []
-    for (name, hidden, kind), rs in groups.items():
+    for (name, hidden, steps, kind), rs in groups.items():
         ours = np.array([r["ours_s"] for r in rs])
         plain = np.array([min(r["plain_s"], cap) for r in rs])
         capped = np.array([r["plain_status"] == "unknown" for r in rs])
         ratio = plain / ours
         both = [r for r in rs if r["plain_status"] in ("proved", "violated") and r["ours_status"] != "unknown"]
         out.append({
-            "dataset": name, "hidden": hidden, "kind": kind, "n": len(rs),
+            "dataset": name, "hidden": hidden, "steps": steps, "kind": kind, "n": len(rs),
             "ours": {s: sum(r["ours_status"] == s for r in rs) for s in ("proved", "violated", "unknown")},
             "plain": {s: sum(r["plain_status"] == s for r in rs) for s in ("proved", "violated", "unknown",
                                                                            "unconfirmed")},
@@ -250,7 +257,8 @@ def markdown(payload: dict) -> str:
     ]
     for r in rows:
         lines.append(
-            f"| {r['dataset']} | {','.join(map(str, r['hidden']))} | {r['kind']} | {r['n']} | {_counts(r['ours'])} | "
+            f"| {r['dataset']} | {_student(r['hidden'], r.get('steps', 0))} | {r['kind']} | {r['n']} | "
+            f"{_counts(r['ours'])} | "
             f"{r['ours_median_s']:.3f} ({r['ours_max_s']:.2f}) | {_counts(r['plain'])} | "
             f"{r['plain_median_s']:.2f} ({r['plain_max_s']:.1f}) | {r['capped']} | "
             f"{C.times(r['ratio_of_medians'])} | {C.times(r['median_ratio'])} | {r['agree']} |")
@@ -261,21 +269,21 @@ def markdown(payload: dict) -> str:
                   "| --- | --- | ---: | ---: | --- | --- | ---: |"]
         groups: dict[tuple, list[dict]] = {}
         for r in payload["alone"]:
-            groups.setdefault((r["dataset"], tuple(r["hidden"]), r["eps"]), []).append(r)
-        for (name, hidden, eps), rs in groups.items():
+            groups.setdefault((r["dataset"], tuple(r["hidden"]), r.get("steps", 0), r["eps"]), []).append(r)
+        for (name, hidden, steps, eps), rs in groups.items():
             secs = np.array([r["seconds"] for r in rs])
             counts = {st: sum(r["status"] == st for r in rs) for st in ("proved", "violated", "unknown")}
             methods: dict[str, int] = {}
             for r in rs:
                 methods[r["method"]] = methods.get(r["method"], 0) + 1
-            lines.append(f"| {name} | {','.join(map(str, hidden))} | {eps:g} | {len(rs)} | {_counts(counts)} | "
+            lines.append(f"| {name} | {_student(hidden, steps)} | {eps:g} | {len(rs)} | {_counts(counts)} | "
                          + ", ".join(f"{m} {n}" for m, n in sorted(methods.items(), key=lambda kv: -kv[1]))
                          + f" | {np.median(secs):.3f} ({secs.max():.2f}) |")
     lines += ["", "Per region (rulekd's method: how the check was settled):", "",
               "| data | hidden | region | rulekd | method | s | plain | s |",
               "| --- | --- | --- | --- | --- | ---: | --- | ---: |"]
     for r in payload["records"]:
-        lines.append(f"| {r['dataset']} | {','.join(map(str, r['hidden']))} | {r['kind']}: {r['region']} | "
+        lines.append(f"| {r['dataset']} | {_student(r['hidden'], r.get('steps', 0))} | {r['kind']}: {r['region']} | "
                      f"{r['ours_status']} | {r['ours_method']} | {r['ours_s']:.3f} | {r['plain_status']} | "
                      f"{r['plain_s']:.2f} |")
     return "\n".join(lines) + "\n"

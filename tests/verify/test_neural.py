@@ -94,6 +94,24 @@ def folded():
     return m
 
 
+def _one_step(X: pd.DataFrame, t: float, first: dict, b0: list, W1: list, b1: list) -> DistilledMLPClassifier:
+    """A student of ``X`` (features a, b) whose one step input is ``a >= t``, with hand-set weights: ``first``
+    maps an encoding entry's kind on ``a`` ("numeric", "step") to its first-layer row (others are 0)."""
+    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=1, random_state=0), hidden_layer_sizes=(len(b0),),
+                               n_synthetic=50, max_epochs=1, early_stopping=False, threshold_inputs=1,
+                               random_state=0).fit(X, (np.nan_to_num(X["a"].to_numpy(dtype=float)) >= t).astype(int))
+    m.encoding_ = [dict(e, threshold=float(t)) if e["kind"] == "step" else
+                   dict(e, mean=0.0, scale=1.0, impute=0.0) if e["kind"] == "numeric" and e["feature"] == "a" else e
+                   for e in m.encoding_]
+    W0 = np.zeros((len(m.encoding_), len(b0)))
+    for j, e in enumerate(m.encoding_):
+        if e["feature"] == "a" and e["kind"] in first:
+            W0[j] = first[e["kind"]]
+    m.coefs_ = [W0, np.array(W1, dtype=float)]
+    m.intercepts_ = [np.array(b0, dtype=float), np.array(b1, dtype=float)]
+    return m
+
+
 def _mixed(n: int = 240, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = pd.DataFrame({
@@ -628,54 +646,95 @@ def test_verdicts_over_boxes_across_step_cuts_agree_with_predict(deep, data):
         assert all(c.evaluate(x[c.feature])[0] for c in conds) and deep.predict(x)[0] != then
 
 
-@settings(max_examples=60, deadline=None)
-@given(kind=st.sampled_from(["real", "integer"]), miss=st.booleans(), t=st.floats(-50, 50),
-       below=st.floats(0.0, 30.0), above=st.floats(0.0, 30.0), mean=st.floats(-20, 20), scale=st.floats(0.01, 50),
-       fix=st.sampled_from([None, 0, 1]))
-def test_lp_rows_of_a_straddled_step_hold_at_every_input_of_its_side(kind, miss, t, below, above, mean, scale,
-                                                                     fix):
-    """The LP's rows for a step the box straddles (its convex hull, or the step fixed to 0 or 1 in branch and
-    bound) hold at every input whose step has that value, at the cut and just below it included; fixed to 0
-    over present values, they exclude the cut itself (the step reads 1 there)."""
+@settings(max_examples=80, deadline=None)
+@given(kind=st.sampled_from(["real", "integer"]), miss=st.sampled_from(["no", "indicator", "no indicator"]),
+       t=st.floats(-50, 50), gap=st.floats(0.0, 5.0), below=st.floats(0.0, 30.0), above=st.floats(0.0, 30.0),
+       mean=st.floats(-20, 20), scale=st.floats(0.01, 50), impute=st.floats(-3, 3),
+       fix=st.sampled_from([None, 0, 1]), which=st.sampled_from([0, 1]))
+def test_lp_rows_of_straddled_steps_hold_at_every_input_of_their_side(kind, miss, t, gap, below, above, mean, scale,
+                                                                      impute, fix, which):
+    """The LP's rows for two steps of one feature that the box straddles (each one's convex hull, one fixed
+    to 0 or 1 as in branch and bound, the higher cut's step at most the lower's) hold at every input whose
+    steps have those values, at each cut and just below it included, and at a missing value (its steps
+    read 0; with or without a missing indicator column, its imputed value above or below the cuts). Over
+    present values, a step at 0 excludes its cut itself (the step reads 1 there)."""
     from types import SimpleNamespace
 
     from rulekd.domain import FeatureSpec
     from rulekd.verify._boxes import Region
     from rulekd.verify._neural import _LP, _below, _Feature, _lp_inputs
 
-    spec = FeatureSpec("x", kind, lower=math.floor(t - below) - 1, upper=math.ceil(t + above) + 1, allow_missing=miss)
-    feat = _Feature("x", "numeric", integer=kind == "integer", col=0, ind=1 if miss else -1, mean=mean, scale=scale,
-                    impute=mean + 0.3 * scale, steps=((2 if miss else 1, t),))
-    box = [Region.full(spec)]
+    cuts = (t, t + gap)
+    spec = FeatureSpec("x", kind, lower=math.floor(t - below) - 1, upper=math.ceil(t + gap + above) + 1,
+                       allow_missing=miss != "no")
+    ind = 1 if miss == "indicator" else -1
+    first = 2 if ind == 1 else 1
+    feat = _Feature("x", "numeric", integer=kind == "integer", col=0, ind=ind, mean=mean, scale=scale,
+                    impute=mean + impute * scale, steps=((first, cuts[0]), (first + 1, cuts[1])))
+    fixed_col = feat.steps[which][0]
     lp = _LP()
-    step_col = feat.steps[0][0]
-    cols = _lp_inputs(lp, SimpleNamespace(feats=[feat]), box, fixes={} if fix is None else {(0, "step", step_col): fix})
-    values = [spec.lower, spec.upper, t, _below(feat, t), *np.linspace(spec.lower, spec.upper, 41)]
-    if kind == "integer":
-        values = [float(v) for v in np.unique(np.round(values))]
-    points = [(v, False) for v in values if spec.lower <= v <= spec.upper] + ([(None, True)] if miss else [])
+    cols = _lp_inputs(lp, SimpleNamespace(feats=[feat]), [Region.full(spec)],
+                      fixes={} if fix is None else {(0, "step", fixed_col): fix})
     A_ub, b_ub, _, _, lb, ub = lp.arrays()
 
-    def fits(v: float | None, step: float) -> bool:  # every bound and row, in exact arithmetic
+    def fits(v: float | None, steps: tuple) -> bool:  # every bound and row, in exact arithmetic
         x = [Fraction(0)] * len(lb)
         x[cols[0]] = (Fraction(feat.impute if v is None else v) - Fraction(mean)) / Fraction(scale)
-        if miss:
+        if ind == 1:
             x[cols[1]] = Fraction(int(v is None))
-        x[cols[step_col]] = Fraction(step)
+        for (col, _), st_ in zip(feat.steps, steps):
+            x[cols[col]] = Fraction(st_)
         return (all(Fraction(lo) <= xi <= Fraction(hi) for xi, lo, hi in zip(x, lb, ub))
                 and all(sum(Fraction(a) * xi for a, xi in zip(row, x)) <= Fraction(b) for row, b in zip(A_ub, b_ub)))
 
-    for v, missing in points:
-        step = 0.0 if missing or v < t else 1.0
-        if fix is None or step == fix:
-            assert fits(v, step), (v, missing, step)
+    values = [spec.lower, spec.upper, *cuts, *(_below(feat, c) for c in cuts), *np.linspace(spec.lower, spec.upper, 41)]
+    if kind == "integer":
+        values = [float(v) for v in np.unique(np.round(values))]
+    points = [v for v in values if spec.lower <= v <= spec.upper] + ([None] if miss != "no" else [])
+    for v in points:
+        steps = tuple(0.0 if v is None or v < c else 1.0 for c in cuts)
+        if fix is None or steps[which] == fix:
+            assert fits(v, steps), (v, steps)
     # The cut with its step at 0 (the closure of "x < t", no input) is excluded where the largest input
     # below the cut has a standardised value, rounded up to a float64, below the cut's.
-    q = (Fraction(_below(feat, t)) - Fraction(mean)) / Fraction(scale)
-    q_up = Fraction(float(q)) if Fraction(float(q)) >= q else Fraction(float(np.nextafter(float(q), math.inf)))
-    tau = (Fraction(t) - Fraction(mean)) / Fraction(scale)
-    if spec.lower <= t <= spec.upper and fix != 1 and not miss and q_up < tau:
-        assert not fits(t, 0.0)
+    for k, c in enumerate(cuts):
+        q = (Fraction(_below(feat, c)) - Fraction(mean)) / Fraction(scale)
+        q_up = Fraction(float(q)) if Fraction(float(q)) >= q else Fraction(float(np.nextafter(float(q), math.inf)))
+        steps = tuple(0.0 if j == k else float(c >= cj) for j, cj in enumerate(cuts))
+        if miss == "no" and spec.lower <= c <= spec.upper and q_up < (Fraction(c) - Fraction(mean)) / Fraction(scale):
+            if fix is None or steps[which] == fix:
+                assert not fits(c, steps), (k, c)
+
+
+def test_branch_and_bound_on_steps_over_integers_missing_values_and_monotone_pairs():
+    """Branch and bound decides, without Z3, three cases where an LP point with its steps at 0 or 1 used
+    to end the search: an integer feature with a cut at 4.5 (the LP's point a = 4.5 with its step at 1 is
+    the input a = 5, not 4 as rounding half to even gave); a box that allows a missing value (the row
+    "step 0: below the cut or missing" was left out); and a monotone pair whose steps could disagree with
+    the order of their values."""
+    rng = np.random.default_rng(0)
+    b = rng.uniform(0, 1, 100)
+    # z = -0.5 + 3 relu(1 - s) + relu(a - 5), s = [a >= 4.5]: class 0 only at a = 5.
+    a = np.concatenate([[0, 10], rng.integers(0, 11, 98)]).astype(np.int64)
+    m = _one_step(pd.DataFrame({"a": a, "b": b}), 4.5, {"numeric": [1.0, 0.0], "step": [0.0, -1.0]},
+                  [-5.0, 1.0], [[1.0], [3.0]], [-0.5])
+    assert m.domain_["a"].kind == "integer"
+    assert m.predict(pd.DataFrame({"a": np.arange(11), "b": 0.5})).tolist() == [1] * 5 + [0] + [1] * 5
+    (f,) = _verify_network(m, ["if a >= 3 and a <= 7 then 1"], n_samples=0, lp=True, timeout_ms=20_000).findings
+    assert (f.status, f.details["method"], f.counterexample["a"]) == ("violated", "branch_and_bound", 5), f
+    # z = 1 - relu(a - 5 - 10 s), s = [a >= 5]: 1 on every input, a missing a (imputed 0) included.
+    a = np.concatenate([[0.0, 10.0], rng.uniform(0, 10, 98)])
+    a[rng.random(100) < 0.1] = np.nan
+    m = _one_step(pd.DataFrame({"a": a, "b": b}), 5.0, {"numeric": [1.0], "step": [-10.0]}, [-5.0], [[-1.0]], [1.0])
+    assert m.domain_["a"].allow_missing
+    (f,) = _verify_network(m, ["if b >= 0 then 1"], n_samples=0, lp=True, timeout_ms=20_000).findings
+    assert (f.status, f.details["method"]) == ("proved", "branch_and_bound"), f
+    # z = 3 relu(2s - 1) + relu(1 - 2s) - 1.5, s = [a >= 5]: class 1 iff a >= 5, monotone in a.
+    a = np.concatenate([[0.0, 10.0], rng.uniform(0, 10, 98)])
+    m = _one_step(pd.DataFrame({"a": a, "b": b}), 5.0, {"step": [2.0, -2.0]}, [-1.0, 1.0], [[3.0], [1.0]], [-1.5])
+    (f,) = _verify_network(m, [Monotone("a", "increasing", 1)], n_samples=0, lp=True, timeout_ms=20_000,
+                           region="a >= 4 and a <= 6").findings
+    assert (f.status, f.details["method"]) == ("proved", "branch_and_bound"), f
 
 
 def test_bounds_of_a_step_input_follow_the_region(stepped):

@@ -644,10 +644,11 @@ def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = No
 
     Numeric: the standardised value over the hull of its interval and the
     imputed value, the indicator in [0, 1], each step input the box straddles
-    tied to the value by its convex hull (:func:`_step_rows`) unless ``fixes``
-    (key ``(side, "step", column)``) sets it to 0 or 1 (:func:`_fixed_step`);
-    the variables of the straddled steps left free go to ``steps`` under that
-    key. Categorical: one variable in [0, 1] per allowed level, at most one
+    tied to the value by its convex hull (:func:`_step_lower_row`,
+    :func:`_step_upper_row`) unless ``fixes`` (key ``(side, "step", column)``)
+    sets it to 0 or 1, and the steps of one feature ordered as their cuts; the
+    variables of the straddled steps left free go to ``steps`` under that key.
+    Categorical: one variable in [0, 1] per allowed level, at most one
     (exactly one where it cannot be missing). With ``base``, features not in
     ``vary`` share its variables.
     """
@@ -665,13 +666,16 @@ def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = No
             if r.has_value:
                 lo.append(_std_bound(f, r.lo, upper=False) if math.isfinite(r.lo) else -math.inf)
                 hi.append(_std_bound(f, r.hi, upper=True) if math.isfinite(r.hi) else math.inf)
+            e_miss = None  # the largest encoded value of a missing input, where the box allows one
             if r.miss:
                 e0 = f.exact(Fraction(f.impute))
                 lo.append(float(_down(float(e0))))
-                hi.append(float(_up(float(e0))))
+                e_miss = float(_up(float(e0)))
+                hi.append(e_miss)
             cols[f.col] = e = lp.var(min(lo), max(hi))
             if f.ind >= 0:
                 cols[f.ind] = lp.var(0.0 if r.has_value else 1.0, 1.0 if r.miss else 0.0)
+            straddled = []
             for col, t in f.steps:
                 a, b = _step_range(r, t) if r.has_value else (0.0, 0.0)
                 a = 0.0 if r.miss else a
@@ -679,16 +683,23 @@ def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = No
                     cols[col] = lp.var(a, b)
                     continue
                 # The box straddles the cut: the step is tied to the value (below), or branched on.
+                straddled.append((t, col))
                 key = (side, "step", col)
-                tau = (_std_bound(f, t, upper=False), _std_bound(f, _below(f, t), upper=True))
-                if key in fixes:
-                    cols[col] = lp.var(fixes[key], fixes[key])
-                    _fixed_step(lp, fixes[key], e, cols.get(f.ind), max(hi), *tau, r.miss)
-                    continue
-                cols[col] = lp.var(a, b)
-                _step_rows(lp, e, cols[col], min(lo), max(hi), *tau, lower_row=not r.miss)
-                if steps is not None:
-                    steps[key] = cols[col]
+                tau_lo = _std_bound(f, _at_or_above(f, t), upper=False)
+                tau_hi = _std_bound(f, _below(f, t), upper=True)
+                value = fixes.get(key)
+                cols[col] = s = lp.var(a, b) if value is None else lp.var(value, value)
+                if value != 0:  # at 1 the value is present and at least the cut
+                    _step_lower_row(lp, e, s if value is None else None, min(lo), tau_lo)
+                    if value == 1 and f.ind >= 0:
+                        lp.le({cols[f.ind]: 1.0}, 0.0)
+                if value != 1:  # at 0 it is below the cut or missing
+                    _step_upper_row(lp, e, s if value is None else None, cols.get(f.ind), max(hi), tau_hi, e_miss)
+                if value is None and steps is not None:
+                    steps[key] = s
+            straddled.sort()
+            for (_, c1), (_, c2) in zip(straddled, straddled[1:]):  # a higher cut's step: 1 only where a lower's is
+                lp.le({cols[c2]: 1.0, cols[c1]: -1.0}, 0.0)
             continue
         allowed = [int(k) for k in np.flatnonzero(r.levels)] if r.values else []
         ids = {}
@@ -706,46 +717,55 @@ def _below(f: _Feature, t: float) -> float:
     return float(math.ceil(t) - 1) if f.integer else float(np.nextafter(t, -math.inf))
 
 
-def _step_rows(lp: _LP, e: int, s: int, e_lo: float, e_hi: float, tau_lo: float, tau_hi: float,
-               lower_row: bool) -> None:
-    """The convex hull of a step ``s = [e >= tau]`` over ``e`` in ``[e_lo, e_hi]``, as LP rows valid for
-    their float64 coefficients (``tau_lo <= tau``, the exact cut in standardised units; ``tau_hi`` at
-    least the standardised :func:`_below`, the largest value whose step reads 0):
+def _at_or_above(f: _Feature, t: float) -> float:
+    """The smallest value of the feature at or above the cut ``t`` (where its step reads 1)."""
+    return float(math.ceil(t)) if f.integer else float(t)
 
-    * ``c * s - e <= -e_lo`` with ``c <= tau - e_lo`` (``s <= (e - e_lo) / (tau - e_lo)``): at ``s = 0``
-      it is ``e >= e_lo``; at ``s = 1``, ``e >= tau``. Valid with missing values too (``s = 0``, ``e`` the
-      imputed value, within the bounds).
-    * ``e - c * s <= tau_hi`` with ``c >= e_hi - tau_hi`` (``s >= (e - tau_hi) / (e_hi - tau_hi)``): at
-      ``s = 0``, ``e <= tau_hi`` (``x < t``); at ``s = 1``, ``e <= e_hi``. Only where no value is missing
-      (``lower_row``): a missing value's step is 0 whatever its imputed ``e``.
-    """
+
+# The rows tying a step ``s`` (1 where the value is present and at least the cut, else 0) to the encoded
+# value ``e`` over a box that straddles the cut, valid for their float64 coefficients: with ``s`` free,
+# the two sides of its convex hull; with ``s`` fixed by branch and bound (``s=None`` here), the side that
+# the fixed value leaves. ``tau_lo`` is at most the standardised smallest value at or above the cut,
+# ``tau_hi`` at least the standardised largest value below it (:func:`_at_or_above`, :func:`_below`).
+
+
+def _step_lower_row(lp: _LP, e: int, s: int | None, e_lo: float, tau_lo: float) -> None:
+    """Where the step reads 1 the value is at least the cut: ``c * s - e <= -e_lo`` with ``c <= tau_lo - e_lo``
+    (``s <= (e - e_lo) / (tau_lo - e_lo)``; at ``s = 0``: ``e >= e_lo``, missing values included, their
+    imputed ``e`` lies within the bounds). With the step fixed to 1: ``e >= tau_lo``."""
+    if s is None:
+        lp.le({e: -1.0}, -tau_lo)
+        return
     c = float(np.nextafter(tau_lo - e_lo, -np.inf))
     if math.isfinite(c) and c > 0 and math.isfinite(e_lo):
         lp.le({s: c, e: -1.0}, -e_lo)
-    c = float(np.nextafter(e_hi - tau_hi, np.inf))
-    if lower_row and math.isfinite(c) and c > 0:
-        lp.le({e: 1.0, s: -c}, tau_hi)
 
 
-def _fixed_step(lp: _LP, value: int, e: int, ind: int | None, e_hi: float, tau_lo: float, tau_hi: float,
-                miss: bool) -> None:
-    """Rows valid where a step ``[e >= tau]`` (0 where the value is missing) is fixed to ``value``.
+def _step_upper_row(lp: _LP, e: int, s: int | None, ind: int | None, e_hi: float, tau_hi: float,
+                    e_miss: float | None) -> None:
+    """Where the step reads 0 the value is below the cut or missing: ``e - c_s * s - c_i * ind <= rhs``.
 
-    * 1: the value is present and at least the cut: ``e >= tau_lo``, the missing indicator 0.
-    * 0: the value is below the cut (``e <= tau_hi``, as in :func:`_step_rows`) or missing. Where it may
-      be missing, the row is ``e - c * ind <= tau_hi`` with ``c >= e_hi - tau_hi`` (missing: ``e`` is the
-      imputed value, at most ``e_hi``), and nothing without an indicator column.
+    A present value below the cut has ``e <= tau_hi``; a missing one its imputed ``e <= e_miss``: with a
+    missing indicator ``ind``, ``c_i >= e_miss - tau_hi`` lets it through, without one the right side
+    rises to ``max(tau_hi, e_miss)``. With ``s`` free, ``c_s >= e_hi - rhs`` (at ``s = 1``, ``e <= e_hi``;
+    no row where ``e_hi`` is infinite); with ``s`` fixed to 0 (``s=None``) the row holds without it.
     """
-    if value == 1:
-        lp.le({e: -1.0}, -tau_lo)
+    row = {e: 1.0}
+    rhs = tau_hi
+    if e_miss is not None:
         if ind is not None:
-            lp.le({ind: 1.0}, 0.0)
-    elif not miss:
-        lp.le({e: 1.0}, tau_hi)
-    elif ind is not None:
-        c = float(np.nextafter(e_hi - tau_hi, np.inf))
-        if math.isfinite(c):
-            lp.le({e: 1.0, ind: -max(c, 0.0)}, tau_hi)
+            c = float(np.nextafter(e_miss - tau_hi, np.inf))
+            if c > 0:
+                row[ind] = -c
+        else:
+            rhs = max(tau_hi, e_miss)
+    if s is not None:
+        c = float(np.nextafter(e_hi - rhs, np.inf))
+        if not math.isfinite(c):
+            return
+        if c > 0:
+            row[s] = -c
+    lp.le(row, rhs)
 
 
 def _lp_network(lp: _LP, net: _Net, cols: dict, B: Bounds, upto: int, fixes: dict | None = None,
@@ -1409,16 +1429,18 @@ def _lp_rows(net: _Net, box: Sequence[Region], cols: dict, x: np.ndarray) -> dic
             row[f.name] = None
             continue
         v = f.mean + f.scale * float(x[cols[f.col]])
+        if f.integer:
+            v = float(np.round(v))
         for col, t in f.steps:  # on the side of each cut its step takes in the LP (it may sit on the cut)
             if col not in cols:
                 continue
             if x[cols[col]] < 0.5 and v >= t:
                 v = _below(f, t)
             elif x[cols[col]] >= 0.5 and v < t:
-                v = t
+                v = _at_or_above(f, t)
         lo, hi = r.lo, r.hi
         if f.integer:
-            v = float(np.clip(np.round(v), lo, hi))
+            v = float(np.clip(v, lo, hi))
         else:
             lo = float(np.nextafter(lo, math.inf)) if (not r.loc and math.isfinite(lo)) else lo
             hi = float(np.nextafter(hi, -math.inf)) if (not r.hic and math.isfinite(hi)) else hi
@@ -1462,9 +1484,10 @@ def _bab(net: _Net, task: _Task, bx: list[Region], bxp: list[Region] | None, Bx:
             if task.pair:
                 cxp = _lp_inputs(lp, net, bxp, base=cx, vary=task.vary, fixes=fixes, side=1, steps=steps)
                 if task.kind == "monotone":
-                    j = next(f.col for f in net.feats if f.name == task.vary[0])
-                    a, b = (cx[j], cxp[j]) if task.direction == "increasing" else (cxp[j], cx[j])
-                    lp.le({a: 1.0, b: -1.0}, 0.0)
+                    f = next(f for f in net.feats if f.name == task.vary[0])
+                    for j in (f.col, *(col for col, _ in f.steps)):  # the value and its steps: x <= x'
+                        a, b = (cx[j], cxp[j]) if task.direction == "increasing" else (cxp[j], cx[j])
+                        lp.le({a: 1.0, b: -1.0}, 0.0)
                 zxp, more = _lp_network(lp, net, cxp, Bxp, L, fixes, side=1)
                 unstable.update(more)
                 logits.append(dict((u, v) for v, u in zxp))
