@@ -94,14 +94,16 @@ def folded():
     return m
 
 
-def _one_step(X: pd.DataFrame, t: float, first: dict, b0: list, W1: list, b1: list) -> DistilledMLPClassifier:
+def _one_step(X: pd.DataFrame, t: float, first: dict, b0: list, W1: list, b1: list,
+              impute: float = 0.0) -> DistilledMLPClassifier:
     """A student of ``X`` (features a, b) whose one step input is ``a >= t``, with hand-set weights: ``first``
-    maps an encoding entry's kind on ``a`` ("numeric", "step") to its first-layer row (others are 0)."""
+    maps an encoding entry's kind on ``a`` ("numeric", "missing_indicator", "step") to its first-layer row
+    (others are 0); ``a`` is standardised with mean 0 and scale 1, a missing ``a`` imputed ``impute``."""
     m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=1, random_state=0), hidden_layer_sizes=(len(b0),),
                                n_synthetic=50, max_epochs=1, early_stopping=False, threshold_inputs=1,
                                random_state=0).fit(X, (np.nan_to_num(X["a"].to_numpy(dtype=float)) >= t).astype(int))
     m.encoding_ = [dict(e, threshold=float(t)) if e["kind"] == "step" else
-                   dict(e, mean=0.0, scale=1.0, impute=0.0) if e["kind"] == "numeric" and e["feature"] == "a" else e
+                   dict(e, mean=0.0, scale=1.0, impute=impute) if e["kind"] == "numeric" and e["feature"] == "a" else e
                    for e in m.encoding_]
     W0 = np.zeros((len(m.encoding_), len(b0)))
     for j, e in enumerate(m.encoding_):
@@ -711,7 +713,7 @@ def test_branch_and_bound_on_steps_over_integers_missing_values_and_monotone_pai
     to end the search: an integer feature with a cut at 4.5 (the LP's point a = 4.5 with its step at 1 is
     the input a = 5, not 4 as rounding half to even gave); a box that allows a missing value (the row
     "step 0: below the cut or missing" was left out); and a monotone pair whose steps could disagree with
-    the order of their values."""
+    the order of their values; a missing value whose imputed value lies above the cut (its step is 0)."""
     rng = np.random.default_rng(0)
     b = rng.uniform(0, 1, 100)
     # z = -0.5 + 3 relu(1 - s) + relu(a - 5), s = [a >= 4.5]: class 0 only at a = 5.
@@ -729,6 +731,13 @@ def test_branch_and_bound_on_steps_over_integers_missing_values_and_monotone_pai
     assert m.domain_["a"].allow_missing
     (f,) = _verify_network(m, ["if b >= 0 then 1"], n_samples=0, lp=True, timeout_ms=20_000).findings
     assert (f.status, f.details["method"]) == ("proved", "branch_and_bound"), f
+    # z = 1 - 0.9 relu(s) - 0.9 relu(missing): 1 on every input, as a missing a (imputed 8, above the cut)
+    # has its step at 0, which the LP now knows (s + indicator <= 1).
+    m = _one_step(pd.DataFrame({"a": a, "b": b}), 5.0, {"step": [1.0, 0.0], "missing_indicator": [0.0, 1.0]},
+                  [0.0, 0.0], [[-0.9], [-0.9]], [1.0], impute=8.0)
+    assert m.predict(pd.DataFrame({"a": [np.nan, 0.0, 5.0, 8.0], "b": 0.5})).tolist() == [1] * 4
+    (f,) = _verify_network(m, ["if b >= 0 then 1"], n_samples=0, lp=True, timeout_ms=20_000).findings
+    assert f.status == "proved" and f.details["method"] != "z3", f
     # z = 3 relu(2s - 1) + relu(1 - 2s) - 1.5, s = [a >= 5]: class 1 iff a >= 5, monotone in a.
     a = np.concatenate([[0.0, 10.0], rng.uniform(0, 10, 98)])
     m = _one_step(pd.DataFrame({"a": a, "b": b}), 5.0, {"step": [2.0, -2.0]}, [-1.0, 1.0], [[3.0], [1.0]], [-1.5])

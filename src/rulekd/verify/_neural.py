@@ -695,6 +695,8 @@ def _lp_inputs(lp: _LP, net: _Net, box: Sequence[Region], base: dict | None = No
                         lp.le({cols[f.ind]: 1.0}, 0.0)
                 if value != 1:  # at 0 it is below the cut or missing
                     _step_upper_row(lp, e, s if value is None else None, cols.get(f.ind), max(hi), tau_hi, e_miss)
+                if value is None and r.miss and f.ind >= 0:  # a missing value's step reads 0
+                    lp.le({s: 1.0, cols[f.ind]: 1.0}, 1.0)
                 if value is None and steps is not None:
                     steps[key] = s
             straddled.sort()
@@ -746,15 +748,16 @@ def _step_upper_row(lp: _LP, e: int, s: int | None, ind: int | None, e_hi: float
     """Where the step reads 0 the value is below the cut or missing: ``e - c_s * s - c_i * ind <= rhs``.
 
     A present value below the cut has ``e <= tau_hi``; a missing one its imputed ``e <= e_miss``: with a
-    missing indicator ``ind``, ``c_i >= e_miss - tau_hi`` lets it through, without one the right side
-    rises to ``max(tau_hi, e_miss)``. With ``s`` free, ``c_s >= e_hi - rhs`` (at ``s = 1``, ``e <= e_hi``;
-    no row where ``e_hi`` is infinite); with ``s`` fixed to 0 (``s=None``) the row holds without it.
+    missing indicator ``ind``, ``c_i >= e_miss - tau_hi`` lets it through, without one (or where that
+    difference overflows) the right side rises to ``max(tau_hi, e_miss)``. With ``s`` free,
+    ``c_s >= e_hi - rhs`` (at ``s = 1``, ``e <= e_hi``; no row where ``e_hi`` is infinite); with ``s``
+    fixed to 0 (``s=None``) the row holds without it.
     """
     row = {e: 1.0}
     rhs = tau_hi
     if e_miss is not None:
-        if ind is not None:
-            c = float(np.nextafter(e_miss - tau_hi, np.inf))
+        c = float(np.nextafter(e_miss - tau_hi, np.inf))
+        if ind is not None and math.isfinite(c):
             if c > 0:
                 row[ind] = -c
         else:
