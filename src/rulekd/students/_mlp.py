@@ -186,8 +186,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         the teacher everywhere, and accuracy where the teacher is the more
         accurate model (Adult), but cost accuracy where it is not (heart,
         COMPAS), so the student alone has none by default; the hybrid's
-        default student has 24 (docs/neural.md, *Split thresholds as
-        inputs*). Each costs one input (``hidden_layer_sizes[0]`` weights).
+        default student has 24 when it learns from 10,000 rows or more
+        (docs/neural.md, *Split thresholds as inputs*). Each costs one input (``hidden_layer_sizes[0]`` weights).
         A teacher without split thresholds gives none.
     n_synthetic : int or "auto", default="auto"
         Synthetic rows in the transfer set ("auto": ten per real row, between
