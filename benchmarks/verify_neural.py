@@ -144,8 +144,8 @@ def run(full: bool, cap_s: float) -> dict:
                                                                     threshold_inputs=steps,
                                                                     random_state=0).fit(Xtr, ytr))
             fits.append({"dataset": name, "hidden": list(hidden), "steps": steps, "fit_s": t_fit,
-                         "rules_fit_s": t_rules,
-                         "teacher_fit_s": t_teacher, "rules": len(rs), "fidelity": student.fidelity_})
+                         "rules_fit_s": t_rules, "teacher_fit_s": t_teacher, "rules": len(rs),
+                         "fidelity": student.fidelity_})
             cases = []
             for i, rule in enumerate(rs.rules[:n_rules]):
                 one = RuleSet((rule,), classes=rs.classes, default=rs.default, ordered=rs.ordered)
@@ -205,7 +205,7 @@ def _student(hidden: Any, steps: int) -> str:
 def summary_rows(payload: dict) -> list[dict]:
     cap = payload["cap_s"]
     groups: dict[tuple, list[dict]] = {}
-    for r in payload["records"]:  # runs before step inputs have no "steps": none
+    for r in payload["records"]:  # records of runs before the stepped student have no "steps": 0
         groups.setdefault((r["dataset"], tuple(r["hidden"]), r.get("steps", 0), r["kind"]), []).append(r)
     groups[("all", ("all",), 0, "all")] = list(payload["records"])
     out = []
