@@ -77,23 +77,6 @@ def stepped():
     return m
 
 
-@pytest.fixture(scope="module")
-def folded():
-    """``z = relu(2s - 1) + relu(1 - 2s) - 0.5`` with the step ``s = [a >= 5]``: 0.5 at s = 0 and at
-    s = 1, so class 1 on every input; the LP relaxation's s = 1/2 (a value near the cut) gives -0.5."""
-    a = np.linspace(0.0, 10.0, 100)
-    X = pd.DataFrame({"a": a})
-    m = DistilledMLPClassifier(teacher=DecisionTreeClassifier(max_depth=1, random_state=0), hidden_layer_sizes=(2,),
-                               n_synthetic=50, max_epochs=1, early_stopping=False, threshold_inputs=1,
-                               random_state=0).fit(X, (a >= 5).astype(int))
-    assert [e["kind"] for e in m.encoding_] == ["numeric", "step"]
-    m.encoding_ = [dict(e, threshold=5.0) if e["kind"] == "step" else e for e in m.encoding_]
-    m.coefs_ = [np.array([[0.0, 0.0], [2.0, -2.0]]), np.array([[1.0], [1.0]])]
-    m.intercepts_ = [np.array([-1.0, 1.0]), np.array([-0.5])]
-    assert m.decision_function(pd.DataFrame({"a": [0.0, 4.999, 5.0, 10.0]})).tolist() == [0.5] * 4
-    return m
-
-
 def _one_step(X: pd.DataFrame, t: float, first: dict, b0: list, W1: list, b1: list,
               impute: float = 0.0) -> DistilledMLPClassifier:
     """A student of ``X`` (features a, b) whose one step input is ``a >= t``, with hand-set weights: ``first``
@@ -111,6 +94,17 @@ def _one_step(X: pd.DataFrame, t: float, first: dict, b0: list, W1: list, b1: li
             W0[j] = first[e["kind"]]
     m.coefs_ = [W0, np.array(W1, dtype=float)]
     m.intercepts_ = [np.array(b0, dtype=float), np.array(b1, dtype=float)]
+    return m
+
+
+@pytest.fixture(scope="module")
+def folded():
+    """``z = relu(2s - 1) + relu(1 - 2s) - 0.5`` with the step ``s = [a >= 5]``: 0.5 at s = 0 and at
+    s = 1, so class 1 on every input; the LP relaxation's s = 1/2 (a value near the cut) gives -0.5."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": np.linspace(0.0, 10.0, 100), "b": rng.uniform(0, 1, 100)})
+    m = _one_step(X, 5.0, {"step": [2.0, -2.0]}, [-1.0, 1.0], [[1.0], [1.0]], [-0.5])
+    assert m.decision_function(pd.DataFrame({"a": [0.0, 4.999, 5.0, 10.0], "b": 0.5})).tolist() == [0.5] * 4
     return m
 
 
