@@ -740,6 +740,35 @@ def test_branch_and_bound_on_steps_over_integers_missing_values_and_monotone_pai
     assert (f.status, f.details["method"]) == ("proved", "branch_and_bound"), f
 
 
+@pytest.mark.parametrize("net, kind, expected", [
+    ("rising", "integer", "proved"), ("rising", "real", "proved"),
+    ("dip", "integer", "proved"), ("dip", "real", "violated"),
+])
+def test_a_monotone_pair_over_an_integer_feature_differs_by_one_at_least(net, kind, expected):
+    """Monotone in a, increasing toward class 1. "rising": ``z = relu(a) - 4.5`` holds everywhere; its
+    LP's worst pair is x = x' on the decision boundary, which is one input with one answer: over integers
+    the pair's values differ by 1 at least, and branch and bound proves it (it used to stop there and leave
+    it to Z3). "dip": ``z = 1 - 10 relu(a - 4.2) + 20 relu(a - 4.4)`` is below 0 only between 4.3 and 4.5:
+    it holds over integers, not over reals (4.2 is class 1, 4.4 class 0), so the integer row must not
+    reach a real feature."""
+    rng = np.random.default_rng(0)
+    a = np.concatenate([[0.0, 10.0], rng.uniform(0, 10, 98)])
+    a = np.round(a).astype(np.int64) if kind == "integer" else a
+    X = pd.DataFrame({"a": a, "b": rng.uniform(0, 1, 100)})
+    if net == "rising":
+        m = _one_step(X, 9.5, {"numeric": [1.0]}, [0.0], [[1.0]], [-4.5])
+    else:
+        m = _one_step(X, 9.5, {"numeric": [1.0, 1.0]}, [-4.2, -4.4], [[-10.0], [20.0]], [1.0])
+    assert m.domain_["a"].kind == kind
+    (f,) = _verify_network(m, [Monotone("a", "increasing", 1)], n_samples=0, lp=True, timeout_ms=20_000).findings
+    assert f.status == expected, f
+    if (net, kind) == ("rising", "integer"):
+        assert f.details["method"] == "branch_and_bound", f.details
+    if expected == "violated":
+        x, xp = _cex_frames(f, m.domain_)
+        assert x["a"].iloc[0] <= xp["a"].iloc[0] and (m.predict(x)[0], m.predict(xp)[0]) == (1, 0)
+
+
 def test_bounds_of_a_step_input_follow_the_region(stepped):
     """Over a region on one side of the step the output is exact; across it, both answers are possible."""
     above = network_bounds(stepped, "a >= 5")

@@ -719,6 +719,13 @@ def _below(f: _Feature, t: float) -> float:
     return float(math.ceil(t) - 1) if f.integer else float(np.nextafter(t, -math.inf))
 
 
+def _unit_step(f: _Feature) -> float:
+    """``1 / scale`` rounded down to a float64: how far apart two integer values lie at least, encoded."""
+    d = Fraction(1) / Fraction(f.scale)
+    v = float(d)
+    return float(np.nextafter(v, -math.inf)) if Fraction(v) > d else v
+
+
 def _at_or_above(f: _Feature, t: float) -> float:
     """The smallest value of the feature at or above the cut ``t`` (where its step reads 1)."""
     return float(math.ceil(t)) if f.integer else float(t)
@@ -1490,7 +1497,9 @@ def _bab(net: _Net, task: _Task, bx: list[Region], bxp: list[Region] | None, Bx:
                     f = next(f for f in net.feats if f.name == task.vary[0])
                     for j in (f.col, *(col for col, _ in f.steps)):  # the value and its steps: x <= x'
                         a, b = (cx[j], cxp[j]) if task.direction == "increasing" else (cxp[j], cx[j])
-                        lp.le({a: 1.0, b: -1.0}, 0.0)
+                        # Equal values make the two inputs one, which has one answer: an integer
+                        # feature's values then differ by 1 at least (1 / scale encoded).
+                        lp.le({a: 1.0, b: -1.0}, -_unit_step(f) if j == f.col and f.integer else 0.0)
                 zxp, more = _lp_network(lp, net, cxp, Bxp, L, fixes, side=1)
                 unstable.update(more)
                 logits.append(dict((u, v) for v, u in zxp))
