@@ -19,10 +19,10 @@ How ``fit`` works
    ``Invariant`` guard on a feature they test.
 4. The neural student (default :class:`DistilledMLPClassifier`, with the
    teacher's 24 cuts of largest gain as step inputs when the training part
-   has at least 10,000 rows) is fitted on the training part. On the validation rows, a greedy pass orders the
-   candidates: each step appends the rule that best trades accuracy for
-   coverage, judged a quarter on the validation rows it would newly answer
-   (true labels) and, to steady small samples, three quarters on the training
+   has at least 10,000 rows) is fitted on the training part. On the
+   validation rows, a greedy pass orders the candidates: each step appends
+   the rule that best trades accuracy for coverage, judged a quarter on the
+   validation rows it would newly answer (true labels) and, to steady small samples, three quarters on the training
    and synthetic rows it would newly answer (agreement with the teacher).
    Several trade-off prices give several orders; for the requested
    ``transparency`` the shortest prefix that reaches it (coverage of the real
