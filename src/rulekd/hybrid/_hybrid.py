@@ -22,11 +22,12 @@ How ``fit`` works
    has at least 10,000 rows) is fitted on the training part. On the
    validation rows, a greedy pass orders the candidates: each step appends
    the rule that best trades accuracy for coverage, judged a quarter on the
-   validation rows it would newly answer (true labels) and, to steady small samples, three quarters on the training
-   and synthetic rows it would newly answer (agreement with the teacher).
-   Several trade-off prices give several orders; for the requested
-   ``transparency`` the shortest prefix that reaches it (coverage of the real
-   rows) with the best gain, judged the same way, is kept.
+   validation rows it would newly answer (true labels) and, to steady small
+   samples, three quarters on the training and synthetic rows it would newly
+   answer (agreement with the teacher). Several trade-off prices give several
+   orders; for the requested ``transparency`` the shortest prefix that
+   reaches it (coverage of the real rows) with the best gain, judged the same
+   way, is kept.
    ``transparency=None`` keeps the prefix of best gain.
 5. ``min_rule_precision`` (if set) drops candidates whose held-out precision,
    smoothed toward their agreement with the teacher, is lower.
