@@ -61,7 +61,7 @@ def _conditions(rules) -> int:
 
 def run_fold(name: str, X, y, tr, te, prof: dict) -> list[dict]:
     from rulekd import DistilledMLPClassifier, DistilledRuleClassifier, HybridClassifier
-    from rulekd.hybrid._hybrid import _student_steps  # the hybrid's default student's step inputs
+    from rulekd.hybrid._hybrid import _part_sizes, _student_steps  # the hybrid's default student's steps
 
     Xtr, Xte, ytr, yte = X.iloc[tr], X.iloc[te], y[tr], y[te]
     teacher, t_fit = C.fit_frozen_teacher(Xtr, ytr)
@@ -75,7 +75,7 @@ def run_fold(name: str, X, y, tr, te, prof: dict) -> list[dict]:
                  "conditions": _conditions(rule.rules_), "fit_s": s})
     # The hybrid's default student, alone and inside the hybrid: its step inputs as the hybrid's
     # training part (the fold less the validation rows) has rows.
-    steps = _student_steps(len(Xtr) - int(round(HybridClassifier().validation_fraction * len(Xtr))))
+    steps = _student_steps(_part_sizes(len(Xtr), HybridClassifier().validation_fraction)[0])
     mlp, s = C.timed(lambda: DistilledMLPClassifier(teacher=teacher, max_epochs=prof["max_epochs"],
                                                     threshold_inputs=steps, random_state=0).fit(Xtr, ytr))
     p = mlp.predict(Xte)

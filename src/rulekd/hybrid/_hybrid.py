@@ -424,8 +424,8 @@ class HybridClassifier(DistilledClassifierMixin):
     def _split(self, y_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         idx = np.arange(len(y_idx))
         counts = np.bincount(y_idx)
-        n_va = int(round(self.validation_fraction * len(idx)))
-        if len(idx) < 10 or n_va < len(counts) or len(idx) - n_va < len(counts):
+        n_tr, n_va = _part_sizes(len(idx), self.validation_fraction)
+        if len(idx) < 10 or n_va < len(counts) or n_tr < len(counts):
             return idx, idx
         strat = y_idx if counts.min() >= 2 else None
         tr, va = train_test_split(idx, test_size=n_va, random_state=seed, stratify=strat)
@@ -999,6 +999,13 @@ class HybridClassifier(DistilledClassifierMixin):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+def _part_sizes(n_rows: int, validation_fraction: float) -> tuple[int, int]:
+    """Rows of the training and validation parts of a fit on ``n_rows`` rows (before the small-data
+    fallback of :meth:`HybridClassifier._split`, which trains and validates on every row)."""
+    n_va = int(round(validation_fraction * n_rows))
+    return n_rows - n_va, n_va
 
 
 def _student_steps(n_rows: int) -> int:
