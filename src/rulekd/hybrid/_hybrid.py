@@ -101,7 +101,7 @@ _FOCUS_ATTRS = ("base_student_", "focus_rules_")
 # The default student's step inputs (the teacher's cuts of largest gain), given only when the
 # student's training part has at least _STEPS_MIN_ROWS rows. Measured (docs/hybrid.md): adult (about
 # 26,000 rows in the part) gained (+79 test rows at transparency 0.5, fold seed 1); the four data sets
-# of at most 4,200 rows gained nothing beyond noise in the hybrid and lost in the student alone.
+# of at most 4,200 rows gained nothing beyond noise in the hybrid (the student alone lost on three of them).
 _STUDENT_STEPS = 24
 _STEPS_MIN_ROWS = 10_000
 # Random Domain inputs searched for a violation of a guard Z3 could not prove.
