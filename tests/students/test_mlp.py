@@ -15,6 +15,7 @@ from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 from sklearn.utils._param_validation import InvalidParameterError  # noqa: E402
 
 from rulekd.students._mlp import DistilledMLPClassifier  # noqa: E402
+from rulekd.students._tree import DistilledTreeClassifier  # noqa: E402
 from rulekd.teachers import TorchTeacher  # noqa: E402
 
 FAST = dict(hidden_layer_sizes=(8,), n_synthetic=300, max_epochs=8, random_state=0)
@@ -747,6 +748,31 @@ def test_threshold_inputs_are_the_teachers_cuts_of_largest_gain():
             x = X[e["feature"]].to_numpy()
             np.testing.assert_array_equal(E[:, j], np.where(np.isnan(x), 0.0, (x >= e["threshold"]).astype(float)))
     assert not any(e["kind"] == "step" for e in DistilledMLPClassifier(teacher=teacher, **FAST).fit(X, y).encoding_)
+
+
+@pytest.mark.parametrize("case", ["array teacher, frame named x1, x0", "frame teacher, array student"])
+def test_step_inputs_read_the_teachers_cuts_as_it_reads_the_columns(case):
+    """The cuts are matched to the student's features the way the teacher reads them: by position for a
+    teacher fitted on an array (it names its columns x0, x1, ...; a frame named x1, x0 took another
+    feature's cuts by name) and for a frame-fitted teacher given an array (every cut was dropped)."""
+    rng = np.random.default_rng(0)
+    F = pd.DataFrame({"p": rng.uniform(0, 1, 400), "q": rng.uniform(0, 1, 400)})
+    y = ((F["p"] > 0.3) & (F["q"] < 0.8)).astype(int).to_numpy()  # column 0 cut at 0.3, column 1 at 0.8
+    if case.startswith("array"):
+        teacher, X = _small_xgb().fit(F.to_numpy(), y), F.set_axis(["x1", "x0"], axis=1)
+    else:
+        teacher, X = _small_xgb().fit(F, y), F.to_numpy()
+    m = DistilledMLPClassifier(teacher=FrozenEstimator(teacher), threshold_inputs=2, **FAST).fit(X, y)
+    first, second = m.domain_.names  # the student's names of columns 0 and 1
+    steps = {e["feature"]: e["threshold"] for e in m.encoding_ if e["kind"] == "step"}
+    assert set(steps) == {first, second}
+    assert abs(steps[first] - 0.3) < 0.05 and abs(steps[second] - 0.8) < 0.05
+    if case.startswith("array"):  # the tree student snaps to the same cuts (its own reading of them)
+        tree = DistilledTreeClassifier(teacher=FrozenEstimator(teacher), max_leaf_nodes=3, n_synthetic=200,
+                                       random_state=0).fit(X, y)
+        cuts = {j: c.tolist() for j, c in tree._cuts_.items()}
+        assert min(abs(t - 0.3) for t in cuts[0]) < 0.05 and min(abs(t - 0.8) for t in cuts[1]) < 0.05
+        assert max(cuts[0]) < 0.6 and min(cuts[1]) > 0.5
 
 
 def test_a_teacher_without_split_thresholds_gives_no_step_inputs(problem):

@@ -549,13 +549,17 @@ def _array_names(n: int) -> list[str]:
     return [f"x{i}" for i in range(n)]
 
 
-def teacher_cuts(teacher: Any, names: list[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def teacher_cuts(teacher: Any, names: list[str], frame_input: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The teacher's numeric cut points and their summed gains (``Teacher.split_gains``), in the student's
     feature names ``names``; empty for a teacher that cannot list them.
 
-    A teacher fitted on an array (a frame whose column names are not all strings reaches it as one) names
-    the columns by position, x0, x1, ...: its cuts are read in ``names`` by position. A teacher that lists
-    its cuts without gains (``split_thresholds`` only) has them weighed equally.
+    The cuts are read the way the teacher reads the student's columns: by name where it was fitted on a
+    frame and is given one (``frame_input``: the student's ``_frame_input_``), else by position (a teacher
+    fitted on an array names its columns x0, x1, ...; one fitted on a frame, given an array, reads it by
+    position: ``Teacher.column_names`` orders its names). A teacher of one's own that does not say how it
+    reads its input (no ``uses_frame``) is read by name if any of its names is one of ``names``, else by
+    position. A teacher that lists its cuts without gains (``split_thresholds`` only) has them weighed
+    equally.
     """
     try:
         gains = teacher.split_gains()
@@ -564,10 +568,19 @@ def teacher_cuts(teacher: Any, names: list[str]) -> dict[str, tuple[np.ndarray, 
                      for k, t in teacher.split_thresholds().items()}
     except Exception:  # a teacher that cannot list its cuts has none to offer
         return {}
-    if gains and not set(gains) & set(names):
-        by_position = dict(zip(_array_names(len(names)), names))
-        gains = {by_position[k]: v for k, v in gains.items() if k in by_position}
-    return gains
+    if not gains:
+        return {}
+    reads_frame = getattr(teacher, "uses_frame", None)
+    if reads_frame is None:
+        by_name = bool(set(gains) & set(names))
+        order = _array_names(len(names))
+    else:
+        by_name = bool(reads_frame) and frame_input
+        order = (teacher.column_names() if reads_frame else None) or _array_names(len(names))
+    if by_name:
+        return {k: v for k, v in gains.items() if k in set(names)}
+    by_position = dict(zip(order, names))
+    return {by_position[k]: v for k, v in gains.items() if k in by_position}
 
 
 def answered_proba(answer: np.ndarray, j: int, proba: np.ndarray, weights: np.ndarray | None, fallback: Any,

@@ -584,7 +584,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         budget = int(self.threshold_inputs)
         if not budget or not numeric:
             return {}
-        gains = teacher_cuts(self.teacher_, list(self.domain_.names))
+        gains = teacher_cuts(self.teacher_, list(self.domain_.names), self._frame_input_)
         cands = []
         for name in numeric:
             if name not in gains:

@@ -94,7 +94,8 @@ class _TreeFitting:
 
     def _teacher_cuts(self) -> dict[int, np.ndarray]:
         """The teacher's split thresholds per numeric feature index (empty if it has none)."""
-        by_name = {k: t for k, (t, _) in teacher_cuts(self.teacher_, list(self.domain_.names)).items()}
+        by_name = {k: t for k, (t, _) in teacher_cuts(self.teacher_, list(self.domain_.names),
+                                                                 self._frame_input_).items()}
         return {
             j: np.sort(np.asarray(by_name[spec.name], dtype=np.float64))
             for j, spec in enumerate(self.domain_.features)

@@ -125,6 +125,11 @@ class Teacher:
         empty for a teacher without split thresholds."""
         return {}
 
+    def column_names(self) -> list[str] | None:
+        """The names ``split_gains`` gives the columns of a teacher fitted on a frame, in the order of its
+        columns; ``None`` for a teacher fitted on an array (its cuts are then named x0, x1, ... by position)."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.estimator!r})"
 
@@ -196,6 +201,9 @@ class SklearnTeacher(_InputMixin, Teacher):
 
     def _input(self, X: Any) -> Any:
         return _aligned(super()._input(X), self._names)
+
+    def column_names(self) -> list[str] | None:
+        return None if self._names is None else list(self._names)
 
     def _predict_proba(self, Xi: Any) -> np.ndarray | None:
         if not hasattr(self.estimator, "predict_proba"):
@@ -284,6 +292,10 @@ class XGBoostTeacher(_InputMixin, Teacher):
         if len(self.classes_) != n_class:
             raise TeacherError(f"The XGBoost model has {n_class} classes but {len(self.classes_)} labels were given.")
         self.uses_frame = self._booster.feature_names is not None
+
+    def column_names(self) -> list[str] | None:
+        names = self._booster.feature_names
+        return None if names is None else [_from_xgboost_name(str(n)) for n in names]
 
     def _n_classes(self) -> int:
         import json
