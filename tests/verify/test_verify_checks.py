@@ -12,7 +12,7 @@ import pytest
 from rulekd import Condition as C
 from rulekd import Domain, FeatureSpec, Rule, RuleSet
 from rulekd.exceptions import DomainError, RuleFormatError
-from rulekd.verify import Finding, VerificationReport, verify
+from rulekd.verify import Finding, VerificationReport, parse_condition, verify
 from rulekd.verify._encode import frame_from_rows
 
 
@@ -258,6 +258,9 @@ def test_empty_rule_set_is_all_gap():
     assert [f.check for f in report.violated] == ["gap"]
     # It read "No rule matches any input with anywhere".
     assert report.violated[0].message == "No rule matches any input; the default (0) answers everywhere."
+    # Its region reads back in the condition grammar (it was "anywhere", which parse_condition refuses).
+    region = report.violated[0].details["region"]
+    assert region == "true" and parse_condition(region).evaluate(lambda n: np.zeros(3), 3).all()
 
 
 def test_parallel_workers_give_the_same_findings(monkeypatch):

@@ -125,7 +125,7 @@ def test_verdicts_agree_with_evaluation(dom, rs, seed, prop_cond, then):
             elif f.status == "violated":
                 assert rs.decide(frame_from_rows([cex], dom))[0] == -1
                 region = f.details.get("region")
-                if region and region != "anywhere":
+                if region:
                     inside = parse_condition(region).evaluate(lambda n: X[n], len(X))
                     assert (decide[inside] == -1).all(), f
         elif f.check == "dead" and f.status == "violated":

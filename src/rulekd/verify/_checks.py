@@ -922,7 +922,8 @@ def check_gap(ctx: Context, *, max_regions: int, data: pd.DataFrame | None) -> l
                                     "finish within the time budget.", seconds=time.perf_counter() - t0,
                                     details={"reason": "region not proved"}))
             break
-        region_text = " and ".join(str(c) for c in region) if region else "anywhere"
+        # The region's text is in the condition grammar (parse_condition reads it back): "true" for all of it.
+        region_text = " and ".join(str(c) for c in region) if region else "true"
         details: dict[str, Any] = {"region": region_text, "default": ctx.rs.default}
         if data_frame is not None and len(data_frame):
             inside = np.ones(len(data_frame), dtype=bool)
