@@ -702,3 +702,23 @@ def test_the_default_student_reads_the_teachers_cuts_when_it_has_the_rows(german
     # 200 rows, 30 of them for validation: the student learns from 170.
     assert [(t, n) for t, n, _ in seen] == [(0, 170), (24, 170), (0, 170)]
     assert all(teacher is not None for _, _, teacher in seen)  # the hybrid's teacher
+
+
+def test_the_default_students_steps_from_a_teacher_without_cuts_say_nothing(monkeypatch):
+    """The default student asks for steps unasked by the user: a teacher that lists no cuts gives it none
+    without the warning a user who asked for threshold_inputs gets."""
+    from sklearn.linear_model import LogisticRegression
+    from rulekd.hybrid import _hybrid
+
+    monkeypatch.setattr(_hybrid, "_STEPS_MIN_ROWS", 10)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(200, 3)), columns=["a", "b", "c"])
+    y = (X["a"] + X["b"] > 0).astype(int)
+    small = DistilledMLPClassifier(hidden_layer_sizes=(4,), max_epochs=2, n_synthetic=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        hyb = HybridClassifier(teacher=LogisticRegression(), n_synthetic=100, random_state=0).fit(X, y)
+    assert hyb.student_.threshold_inputs == 24 and not any(e["kind"] == "step" for e in hyb.student_.encoding_)
+    with pytest.warns(UserWarning, match=r"threshold_inputs=3 asks for the teacher's cut points.*LogisticRegression"):
+        HybridClassifier(teacher=LogisticRegression(), student=small.set_params(threshold_inputs=3), n_synthetic=100,
+                         random_state=0).fit(X, y)

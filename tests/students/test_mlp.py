@@ -775,11 +775,33 @@ def test_step_inputs_read_the_teachers_cuts_as_it_reads_the_columns(case):
         assert max(cuts[0]) < 0.6 and min(cuts[1]) > 0.5
 
 
+def test_step_inputs_from_a_hist_gradient_boosting_teacher():
+    """Its cuts are read from its trees; with a categorical column its features are counted categories
+    first, so a frame with the category in the middle still gives each cut to its own feature."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=400), "c": pd.Categorical(rng.choice(["u", "v"], 400)),
+                      "b": rng.normal(size=400)})
+    y = (((X["b"] > 0.3) & (X["a"] < -0.5)) | ((X["c"] == "u") & (X["a"] > 1))).astype(int).to_numpy()
+    teacher = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(X, y)
+    m = DistilledMLPClassifier(teacher=FrozenEstimator(teacher), threshold_inputs=4, **FAST).fit(X, y)
+    steps = [(e["feature"], e["threshold"]) for e in m.encoding_ if e["kind"] == "step"]
+    assert len(steps) == 4 and {f for f, _ in steps} == {"a", "b"}
+    assert any(f == "a" and abs(t + 0.5) < 0.1 for f, t in steps) and any(f == "a" and abs(t - 1) < 0.15
+                                                                          for f, t in steps)
+    assert any(f == "b" and abs(t - 0.3) < 0.1 for f, t in steps)
+    tree_cuts = m.teacher_.split_gains()
+    assert all(t in tree_cuts[f][0] for f, t in steps)  # the teacher's own cut points
+
+
 def test_a_teacher_without_split_thresholds_gives_no_step_inputs(problem):
     from sklearn.linear_model import LogisticRegression
 
     X, y, _ = problem
-    m = DistilledMLPClassifier(teacher=LogisticRegression(), threshold_inputs=24, **FAST).fit(X, y)
+    with pytest.warns(UserWarning, match=r"threshold_inputs=24 asks for the teacher's cut points, but the teacher "
+                                         r"\(LogisticRegression\) lists none.*threshold_inputs=0"):
+        m = DistilledMLPClassifier(teacher=LogisticRegression(), threshold_inputs=24, **FAST).fit(X, y)
     assert {e["kind"] for e in m.encoding_} == {"numeric"} and m._encoding_plan()["numeric_only"]
 
 

@@ -41,6 +41,7 @@ from sklearn.utils._param_validation import Interval, InvalidParameterError, Str
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import TeacherError, require
+from ..teachers._adapter import _unfrozen
 from ._base import DistilledClassifierMixin, teacher_cuts, unfitted_on_error
 
 __all__ = ["DistilledMLPClassifier"]
@@ -188,7 +189,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         COMPAS), so the student alone has none by default; the hybrid's
         default student has 24 when it learns from 10,000 rows or more
         (docs/neural.md, *Split thresholds as inputs*). Each costs one input (``hidden_layer_sizes[0]`` weights).
-        A teacher without split thresholds gives none.
+        A teacher without split thresholds gives none (with a warning).
     n_synthetic : int or "auto", default="auto"
         Synthetic rows in the transfer set ("auto": ten per real row, between
         10,000 and 60,000).
@@ -585,6 +586,12 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         if not budget or not numeric:
             return {}
         gains = teacher_cuts(self.teacher_, list(self.domain_.names), self._frame_input_)
+        if not gains:
+            warnings.warn(
+                f"threshold_inputs={budget} asks for the teacher's cut points, but the teacher "
+                f"({type(_unfrozen(getattr(self.teacher_, 'estimator', self.teacher_))).__name__}) lists none: the student has no step "
+                f"inputs. XGBoost, scikit-learn trees, forests and (Hist)GradientBoosting list their cuts; set "
+                f"threshold_inputs=0 to silence this.", UserWarning, stacklevel=5)
         cands = []
         for name in numeric:
             if name not in gains:

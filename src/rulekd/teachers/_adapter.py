@@ -238,6 +238,8 @@ class SklearnTeacher(_InputMixin, Teacher):
 
     def split_gains(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         inner = _unfrozen(self.estimator)
+        if hasattr(inner, "_predictors"):  # HistGradientBoosting
+            return _hist_gradient_boosting_cuts(inner)
         trees = []
         if hasattr(inner, "tree_"):
             trees = [inner]
@@ -364,6 +366,48 @@ class XGBoostTeacher(_InputMixin, Teacher):
                     out.setdefault(_from_xgboost_name(str(names[int(f)])), []).append(
                         (float(np.float32(c)), max(float(g), 0.0)))
         return {k: _summed(v) for k, v in out.items()}
+
+
+def _hist_gradient_boosting_cuts(model: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """A scikit-learn HistGradientBoosting model's numeric cuts (``x <= t`` goes left, as in a scikit-learn
+    tree) with the gains of their splits, per feature name (``x0, x1, ...`` for one fitted on an array).
+
+    Read from its private ``_predictors``; the feature indices there count the columns as its categorical
+    preprocessing (``_preprocessor``) orders them, categories first. A version of scikit-learn that stores
+    them otherwise gives no cuts (as a teacher without split thresholds).
+    """
+    try:
+        n = int(model.n_features_in_)
+        names = getattr(model, "feature_names_in_", None)
+        order = np.arange(n)
+        pre = getattr(model, "_preprocessor", None)
+        if pre is not None:
+            parts = []
+            for _, trans, cols in pre.transformers_:
+                if isinstance(trans, str) and trans == "drop":
+                    continue
+                cols = np.asarray(cols)
+                if cols.dtype == bool:
+                    parts.append(np.flatnonzero(cols))
+                elif cols.dtype.kind in "iu":
+                    parts.append(cols.astype(np.intp))
+                else:  # columns by name
+                    where = {str(c): i for i, c in enumerate(names)}
+                    parts.append(np.array([where[str(c)] for c in cols], dtype=np.intp))
+            order = np.concatenate(parts) if parts else order
+        out: dict[str, list] = {}
+        for iteration in model._predictors:
+            for predictor in iteration:
+                nodes = predictor.nodes
+                split = (nodes["is_leaf"] == 0) & (nodes["is_categorical"] == 0)
+                for f, thr, gain in zip(nodes["feature_idx"][split], nodes["num_threshold"][split],
+                                        nodes["gain"][split]):
+                    j = int(order[int(f)])
+                    key = str(names[j]) if names is not None else f"x{j}"
+                    out.setdefault(key, []).append((float(thr), max(float(gain), 0.0)))
+    except (AttributeError, KeyError, ValueError, TypeError, IndexError):
+        return {}
+    return {k: _summed(v) for k, v in out.items()}
 
 
 def _summed(pairs: list[tuple[float, float]]) -> tuple[np.ndarray, np.ndarray]:
