@@ -602,10 +602,11 @@ def test_predict_skip_refused_answers_every_other_row(files, rules_dir, tmp_path
     rows = pd.read_csv(files / "rows.csv")
     feature = next(c for c in rows.columns if rows[c].dtype != float and rows[c].nunique() < 10)
     numeric = [c for c in rows.columns if pd.api.types.is_numeric_dtype(rows[c])]
-    bad = rows.copy().astype({feature: object, numeric[1]: object})
+    bad = rows.copy().astype({feature: object, numeric[1]: object, numeric[2]: float})
     bad.loc[3, feature] = "spaceship"
     bad.loc[7, numeric[0]] = np.nan  # the rules never saw it missing
     bad.loc[9, numeric[1]] = "12 kg"  # text in a numeric feature
+    bad.loc[11, numeric[2]] = -np.inf  # stopped the whole file, --skip-refused or not
     bad.to_csv(tmp_path / "bad.csv", index=False)
     assert main(["predict", str(rules_dir), "--data", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "x.csv"),
                  "--quiet"]) == 2
@@ -613,12 +614,13 @@ def test_predict_skip_refused_answers_every_other_row(files, rules_dir, tmp_path
     capsys.readouterr()
     assert main(["predict", str(rules_dir), "--data", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "p.csv"),
                  "--proba", "--skip-refused", "--quiet"]) == 0
-    assert "3 of 100 rows refused" in _err(capsys)
+    assert "4 of 100 rows refused" in _err(capsys)
     got = pd.read_csv(tmp_path / "p.csv", dtype=str, keep_default_na=False)
-    refused = [3, 7, 9]
+    refused = [3, 7, 9, 11]
     assert [i for i in range(len(got)) if got.loc[i, "prediction"] == ""] == refused
     assert "spaceship" in got.loc[3, "refused"] and f"{numeric[0]}: missing" in got.loc[7, "refused"]
     assert "'12 kg' is not a number" in got.loc[9, "refused"]
+    assert got.loc[11, "refused"] == f"{numeric[2]}: -inf is not a finite number"
     # The other rows read exactly as without the bad ones (the same text: labels stay integers).
     assert main(["predict", str(rules_dir), "--data", str(files / "rows.csv"), "--out", str(tmp_path / "all.csv"),
                  "--proba", "--quiet"]) == 0
@@ -634,7 +636,7 @@ def test_predict_skip_refused_answers_every_other_row(files, rules_dir, tmp_path
     assert clean.drop(columns="refused").equals(ref)
     assert main(["predict", str(rules_dir), "--data", str(tmp_path / "bad.csv"), "--out", str(tmp_path / "q.csv"),
                  "--skip-refused"]) == 0
-    assert "wrote 97 predictions" in capsys.readouterr().out
+    assert "wrote 96 predictions" in capsys.readouterr().out
 
 
 def test_a_level_named_NA_is_read_as_that_level(tmp_path):

@@ -524,8 +524,8 @@ def _refused(model: Any, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     """Per row, why the model would refuse it ("" where it answers): ``--skip-refused``.
 
     The refusals rows can earn are the Domain's: a level the model never saw, text in a numeric feature,
-    and (rules answer only inside the Domain; the neural student imputes) a missing value in a feature that
-    had none. Returns ``X`` with such text cells made missing (numeric features read as numbers) and the
+    infinity, and (rules answer only inside the Domain; the neural student imputes) a missing value in a
+    feature that had none. Returns ``X`` with such text cells made missing (numeric features read as numbers) and the
     reasons.
     """
     domain = model.domain_
@@ -552,6 +552,9 @@ def _refused(model: Any, X: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
                 why[i].append(f"{spec.name}: {col.iloc[i]!r} is not a number")
             X[spec.name] = number.astype("float64")
             col = X[spec.name]
+        if spec.kind != "categorical" and pd.api.types.is_numeric_dtype(col.dtype):
+            for i in np.flatnonzero(np.isinf(col.to_numpy(dtype=np.float64, na_value=np.nan))):
+                why[i].append(f"{spec.name}: {float(col.iloc[i])!r} is not a finite number")
         if rules and not spec.allow_missing:
             for i in np.flatnonzero(col.isna().to_numpy()):
                 if not any(w.startswith(f"{spec.name}: ") for w in why[i]):
