@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from rulekd import Condition as C
@@ -177,6 +179,23 @@ def test_syntax_error_points_at_the_problem():
     with pytest.raises(PropertySyntaxError) as err:
         parse_condition("age < 25 and __import__('os')")
     assert "position 23" in str(err.value) and "^" in str(err.value)
+
+
+@pytest.mark.parametrize("text, word", [
+    ("invariant income.monthly", "income.monthly"),
+    ("invariant Städte", "Städte"),
+    ("monotone x[1] increasing toward 1", "x[1]"),
+    ("if a > 3 and b.c < 2 then 1", "b.c"),
+])
+def test_a_name_that_needs_backticks_is_shown_in_them(text, word):
+    """A character outside A-Z, a-z, 0-9 and _ inside a name: the error shows the name quoted, which reads."""
+    with pytest.raises(PropertySyntaxError, match=re.escape(f"goes in backticks: `{word}`")):
+        parse_property(text)
+    quoted = text.replace(word, f"`{word}`")
+    assert word in str(parse_property(quoted).text())
+    with pytest.raises(PropertySyntaxError) as err:  # not a name: no such hint
+        parse_condition("a > 3 ; b < 2")
+    assert "backticks" not in str(err.value)
 
 
 @pytest.mark.parametrize("text, kind", [

@@ -217,6 +217,21 @@ class _Tok:
     text: str
 
 
+def _quote_hint(source: str, pos: int) -> str:
+    """Where an unexpected character sits in a word (``income.monthly``, ``Städte``, ``x[1]``): how to write
+    that word as one feature name."""
+    stop = set(" \t\r\n<>=!{}(),\"'`")
+    lo, hi = pos, pos + 1
+    while lo > 0 and source[lo - 1] not in stop:
+        lo -= 1
+    while hi < len(source) and source[hi] not in stop:
+        hi += 1
+    word = source[lo:hi]
+    if not any(c.isalpha() or c == "_" for c in word):
+        return ""
+    return f"; a feature name with characters other than A-Z, a-z, 0-9 and _ goes in backticks: `{word}`"
+
+
 def _error(source: str, pos: int, message: str) -> PropertySyntaxError:
     snippet = source if len(source) <= 120 else source[max(0, pos - 50) : pos + 50]
     offset = pos if len(source) <= 120 else pos - max(0, pos - 50)
@@ -310,7 +325,7 @@ def _tokenize(source: str) -> list[_Tok]:
             toks.append(_Tok("op", ch, i, ch))
             i += 1
             continue
-        raise _error(source, i, f"Unexpected character {ch!r}")
+        raise _error(source, i, f"Unexpected character {ch!r}" + _quote_hint(source, i))
     toks.append(_Tok("end", None, n, "end of text"))
     return toks
 
