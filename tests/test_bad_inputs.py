@@ -205,6 +205,21 @@ def _(name, make, model):
     _refused(lambda: make().fit(X, np.zeros_like(y)), r"only one class \(0\); a classifier needs at least two")
 
 
+@case("stray-label")
+def _(name, make, model):
+    """A label that differs from another only in spaces or case is a class of its own: said, at the caller's line."""
+    X, y = _frame()
+    labels = np.where(y == 1, "bad", "good").astype(object)
+    labels[3] = "Bad "
+    with pytest.warns(UserWarning, match=r"differ only in spaces or case.*'Bad ' \(1 row\) and 'bad' \(\d+ rows\)") as got:
+        m = make().fit(X, labels)
+    assert list(m.classes_) == ["Bad ", "bad", "good"]
+    assert {Path(w.filename).name for w in got if "spaces or case" in str(w.message)} == {Path(__file__).name}
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*differ only in spaces or case")
+        make().fit(X, np.where(y == 1, "bad", "good"))
+
+
 @case("string-labels")
 def _(name, make, model):
     X, y = _frame()

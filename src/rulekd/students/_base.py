@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import functools
 import numbers
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -325,7 +327,9 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
                 f"Check the target column."
             )
         self.classes_ = enc.classes_
-        return enc.transform(y)
+        codes = enc.transform(y)
+        _warn_odd_classes(enc.classes_, np.bincount(codes, minlength=len(enc.classes_)))
+        return codes
 
     # -- fit scaffolding -----------------------------------------------------
     def _prepare_fit(self, X: Any, y: Any, sample_weight: Any = None):
@@ -547,6 +551,32 @@ class _TeacherView:
 def _array_names(n: int) -> list[str]:
     """The names the students give the columns of an array: x0, x1, ..."""
     return [f"x{i}" for i in range(n)]
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning name the first line outside rulekd (the caller's ``fit``),
+    however deep inside rulekd it is raised: counted from the function that calls ``warnings.warn``."""
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _warn_odd_classes(classes: np.ndarray, counts: np.ndarray) -> None:
+    """Warn about text labels that differ only in surrounding spaces or in case: a stray "Ja " beside "Ja"
+    becomes a class of its own. (As many classes as rows, an id given as the target, scikit-learn warns of.)"""
+    groups: dict[str, list[int]] = {}
+    for k, c in enumerate(classes.tolist()):
+        if isinstance(c, str):
+            groups.setdefault(c.strip().casefold(), []).append(k)
+    alike = [ks for ks in groups.values() if len(ks) > 1]
+    if alike:
+        shown = "; ".join(" and ".join(f"{classes[k]!r} ({counts[k]:,} row{'s' if counts[k] != 1 else ''})" for k in ks) for ks in alike[:3])
+        warnings.warn(
+            f"The target has labels that differ only in spaces or case, each a class of its own: {shown}. If they "
+            f"are one class, clean the labels first (e.g. y.str.strip(), or y.str.strip().str.lower()).",
+            UserWarning, stacklevel=_user_stacklevel())
 
 
 def teacher_cuts(teacher: Any, names: list[str], frame_input: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:
