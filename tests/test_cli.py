@@ -76,6 +76,23 @@ def test_demo_refuses_to_overwrite_foreign_files(tmp_path, capsys):
     assert (tmp_path / "rules.json").read_text(encoding="utf-8") == "precious"
 
 
+@pytest.mark.parametrize("make, said", [
+    (lambda d: (d / "models" / "rules").mkdir(parents=True) or (d / "models" / "rules" / "mine.csv").write_text("x"),
+     "not a rulekd model directory"),
+    (lambda d: (d / "models").write_text("x"), "is a file"),
+    (lambda d: (d / "rules.sql").mkdir(), "is a folder"),
+])
+def test_demo_with_force_refuses_what_it_cannot_replace_before_writing(tmp_path, capsys, make, said):
+    """--force replaces the demo's own files, never another folder: refused up front (it was refused at the
+    end, after seven files were written, in the API's words: 'overwrite=True')."""
+    make(tmp_path)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main(["demo", "--out", str(tmp_path), "--force", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "overwrite=True" not in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_unknown_command_is_a_usage_error(capsys):
     assert main(["no-such-command"]) == 2
     assert main([]) == 2

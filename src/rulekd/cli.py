@@ -59,6 +59,23 @@ def _prepare_out_dir(out: Path, names: Sequence[str], force: bool) -> None:
         raise CLIError(
             f"{str(out)!r} already holds {', '.join(clash)}; pass --force to overwrite or choose another --out."
         )
+    # What --force cannot replace is refused now, before anything is written (not after half the files).
+    from ._persist import _is_model_directory
+
+    for n in names:
+        if n != "models" and (out / n).is_dir():
+            raise CLIError(f"{str(out / n)!r} is a folder; the demo writes a file of that name. Move it or choose "
+                           f"another --out.")
+    models = out / "models"
+    if models.exists() and not models.is_dir():
+        raise CLIError(f"{str(models)!r} is a file; the demo writes its model directories in a folder of that "
+                       f"name. Move it or choose another --out.")
+    for sub in ("rules", "hybrid"):
+        target = models / sub
+        if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not _is_model_directory(target))):
+            raise CLIError(f"{str(target)!r} is not a rulekd model directory (no manifest.json listing exactly its "
+                           f"files), so the demo does not replace it, even with --force (rulekd never deletes "
+                           f"another folder). Move it or choose another --out.")
     probe = out / ".rulekd-write-test"
     try:
         probe.write_text("", encoding="utf-8")
