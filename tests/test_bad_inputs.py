@@ -148,6 +148,21 @@ def _(name, make, model):
         _refused(lambda: model.predict(X), "'a' has missing values, but it had none during fit")
 
 
+def test_a_missing_value_in_a_column_no_rule_reads_is_refused_and_said_so():
+    """Refused all the same (outside the Domain, which the checks and proofs cover); the message no longer
+    says the rules do not cover a column they never read."""
+    X, y = _frame()
+    model = rulekd.DistilledRuleClassifier(max_rules=3, n_synthetic=200, random_state=0).fit(X.assign(k=5.0), y)
+    assert "k" not in {c.feature for r in model.rules_.rules for c in r.conditions}  # constant: never split on
+    with pytest.raises(ValueError, match=r"'k' has missing values.*outside the model's Domain.*although no rule "
+                                         r"reads the column\. Fill them"):
+        model.predict(X.assign(k=np.nan))
+    read = next(c.feature for r in model.rules_.rules for c in r.conditions
+                if not model.domain_[c.feature].allow_missing)
+    with pytest.raises(ValueError, match="and the rules do not cover them"):
+        model.predict(X.assign(k=5.0).assign(**{read: np.nan}))
+
+
 @case("nan-target")
 def _(name, make, model):
     X, y = _frame()

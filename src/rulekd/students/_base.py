@@ -482,13 +482,25 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         frame = self._validate_X(X, reset=False)
         for spec in self.domain_.features:
             if not spec.allow_missing and frame[spec.name].isna().any():
+                # Refused even where no rule reads the feature: the Domain is what the checks and proofs
+                # cover (an Implies guard may speak of a missing value).
+                unread = spec.name not in self._features_read()
                 raise ValueError(
-                    f"Column {spec.name!r} has missing values, but it had none during fit, so the rules do not "
-                    f"cover them. Fill them (e.g. with the training median or a known level), or refit declaring "
+                    f"Column {spec.name!r} has missing values, but it had none during fit, so they lie outside the "
+                    f"model's Domain (the inputs its checks and proofs cover)"
+                    + (", although no rule reads the column" if unread else " and the rules do not cover them")
+                    + f". Fill them (e.g. with the training median or a known level), or refit declaring "
                     f"them: domain=Domain.from_data(X).update({spec.name!r}, allow_missing=True) (rulekd distill "
                     f"--domain DOMAIN.json)."
                 )
         return frame
+
+    def _features_read(self) -> set:
+        """The features the answer depends on: those the rules test (the hybrid's student reads them all)."""
+        student = getattr(self, "student_", None)
+        if student is not None:
+            return set(self.domain_.names)
+        return {c.feature for r in self.rules_.rules for c in r.conditions}
 
     def predict(self, X: Any) -> np.ndarray:
         """Class labels from the rules: ``rules_.predict``."""
