@@ -125,6 +125,23 @@ def test_xgboost_on_a_dataframe_with_categories_and_nan():
     assert set(t.split_thresholds()) == {"a"}
 
 
+def test_xgboost_given_text_columns_says_how_to_make_them_categories():
+    """The frame a student accepts (text columns) given to its teacher_ directly: XGBoost's own error named
+    a DMatrix parameter; the message says how to convert, and the conversion it shows answers as the student's
+    teacher does."""
+    from rulekd import DistilledRuleClassifier
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=300), "Städte": rng.choice(["Köln", "Bonn", "Ulm"], 300).astype(object)})
+    y = ((X["a"] > 0) ^ (X["Städte"] == "Ulm")).astype(int).to_numpy()
+    m = DistilledRuleClassifier(teacher=default_teacher(random_state=0).set_params(n_estimators=30, n_jobs=1),
+                                max_rules=3, n_synthetic=200, random_state=0).fit(X, y)
+    with pytest.raises(TeacherError, match=r"\['Städte'\] hold text.*pd\.CategoricalDtype\(model\.domain_\['Städte'\]"):
+        m.teacher_.predict(X)
+    fixed = X.astype({"Städte": pd.CategoricalDtype(m.domain_["Städte"].levels)})
+    np.testing.assert_array_equal(m.teacher_.predict(fixed), m.teacher_.predict(m._rule_input(X)))
+
+
 def test_soft_targets_sum_to_one_and_flatten_with_temperature():
     X, y = _data(n_classes=3)
     t = fit_teacher(LogisticRegression(), X, y)

@@ -311,6 +311,15 @@ class XGBoostTeacher(_InputMixin, Teacher):
 
     def _input(self, X: Any) -> Any:
         names = self._booster.feature_names
+        if isinstance(X, pd.DataFrame):
+            text = [c for c in X.columns if X[c].dtype == object or pd.api.types.is_string_dtype(X[c].dtype)]
+            if text:  # XGBoost's own message names DMatrix parameters; the students pass categories
+                shown = text[0]
+                raise TeacherError(
+                    f"Column(s) {[str(c) for c in text[:10]]} hold text; the XGBoost teacher reads a categorical "
+                    f"feature as a pandas category with the levels it was fitted on, in that order. Convert them, "
+                    f"e.g. X.astype({{{shown!r}: pd.CategoricalDtype(model.domain_[{shown!r}].levels)}}) with the "
+                    f"rulekd model's Domain (model.predict does this itself).")
         if names is not None:
             X = _aligned(X, list(names), shown=xgboost_name)
         X = _xgboost_categories(super()._input(X))
