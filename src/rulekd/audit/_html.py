@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import warnings
 from typing import Any
 
 from ..exceptions import require
@@ -100,17 +101,34 @@ class _Canvas:
 
     def data_uri(self) -> str:
         buf = io.BytesIO()
-        # No "Software" text chunk: the PNG carries no URL and no version string.
-        self.fig.savefig(buf, format="png", metadata={"Software": None})
+        with warnings.catch_warnings():
+            # A label in a script no installed font has (Chinese without a CJK font) is drawn as boxes; the
+            # report's tables carry the text. Not a warning per glyph, naming rulekd's source lines.
+            warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from font")
+            # No "Software" text chunk: the PNG carries no URL and no version string.
+            self.fig.savefig(buf, format="png", metadata={"Software": None})
         return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def _rc() -> Any:
     import matplotlib
 
-    # Labels come from users: never parse "$...$" as mathtext.
+    # Labels come from users: never parse "$...$" as mathtext; glyphs DejaVu Sans lacks are drawn from an
+    # installed CJK font where there is one (matplotlib falls back along the family list).
     return matplotlib.rc_context({"text.parse_math": False, "font.size": 9, "axes.spines.top": False,
-                                  "axes.spines.right": False})
+                                  "axes.spines.right": False, "font.family": _font_family()})
+
+
+# Fonts with Chinese, Japanese and Korean glyphs, tried after DejaVu Sans where installed.
+_CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK JP", "Source Han Sans SC", "WenQuanYi Zen Hei", "Microsoft YaHei",
+              "SimHei", "PingFang SC", "Hiragino Sans GB", "Arial Unicode MS")
+
+
+def _font_family() -> list[str]:
+    from matplotlib import font_manager
+
+    have = {f.name for f in font_manager.fontManager.ttflist}
+    return ["DejaVu Sans"] + [f for f in _CJK_FONTS if f in have]
 
 
 def _reliability_plot(perf: dict) -> str | None:
