@@ -158,6 +158,31 @@ def test_rows_an_implies_guard_answers_do_not_count_toward_transparency(german):
     assert abs(h.transparency_ - 0.5) <= 0.12
 
 
+def test_weight_zero_rows_are_split_so_that_both_parts_keep_weight():
+    """Four rows of weight 1 among 300: the split stratifies on weight 0 or not as well as the class, and
+    where a part would still be left without weight (the validation part: a ZeroDivisionError in the choice;
+    the training part in one class: a false 'sample_weight is 0 on every row of class 0'), every row serves
+    both, as for tiny data."""
+    rs = np.random.RandomState(0)
+    X = pd.DataFrame(rs.normal(size=(300, 3)), columns=["a", "b", "c"])
+    y = (X.a + X.b > 0).astype(int).to_numpy()
+    hyb = _fast(n_synthetic=100)
+    for n_weighted in (2, 12):
+        w = np.zeros(len(y))
+        for k in (0, 1):
+            w[np.flatnonzero(y == k)[:n_weighted]] = 1.0
+        for seed in range(6):
+            tr, va = hyb._split(y, seed, w)
+            assert w[va].sum() > 0 and (np.bincount(y[tr], weights=w[tr], minlength=2) > 0).all()
+            if n_weighted == 12:  # enough weighted rows: a real split, weighted rows on both sides
+                assert len(va) < len(y) and w[va].sum() >= 2
+        assert np.array_equal(hyb._split(y, 0, np.ones(len(y)))[1], hyb._split(y, 0)[1])  # weights > 0: as before
+    few = np.zeros(len(y))
+    few[[*np.flatnonzero(y == 0)[:2], *np.flatnonzero(y == 1)[:2]]] = 1.0
+    fitted = _fast(n_synthetic=100, random_state=2).fit(X, y, sample_weight=few)  # a ZeroDivisionError before
+    assert fitted.validation_scores_["n_validation"] == len(y)
+
+
 def test_rule_precision_and_rule_accuracy_weigh_the_validation_rows(german):
     Xtr, _, ytr, _ = german
     w = np.random.default_rng(0).uniform(0.1, 3.0, len(ytr))

@@ -302,7 +302,7 @@ class HybridClassifier(DistilledClassifierMixin):
         # The teacher learns from the training part only: were the validation rows
         # in its data, the students (which copy it) would look better on them
         # than on new rows, and the choice of rules would be biased.
-        tr, va = self._split(y_idx, seed)
+        tr, va = self._split(y_idx, seed, sw)
         teacher_input = frame.iloc[tr] if self._frame_input_ else frame.iloc[tr].to_numpy(dtype=np.float64,
                                                                                           na_value=np.nan)
         self.teacher_ = fit_teacher(self.teacher, teacher_input, self.classes_[y_idx[tr]], random_state=seed,
@@ -426,17 +426,27 @@ class HybridClassifier(DistilledClassifierMixin):
         self.base_student_ = base
         self.focus_rules_ = focus
 
-    def _split(self, y_idx: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    def _split(self, y_idx: np.ndarray, seed: int, sw: Any = None) -> tuple[np.ndarray, np.ndarray]:
+        """The training and validation rows (stratified by class, and by weight 0 or not); all rows for
+        both where the data are too few to split (tiny data, or a part left without weight)."""
         idx = np.arange(len(y_idx))
         counts = np.bincount(y_idx)
         n_tr, n_va = _part_sizes(len(idx), self.validation_fraction)
         if len(idx) < 10 or n_va < len(counts) or n_tr < len(counts):
             return idx, idx
-        strat = y_idx if counts.min() >= 2 else None
+        strata = y_idx if sw is None else y_idx * 2 + (np.asarray(sw) > 0)
+        strat = strata if np.bincount(strata)[np.unique(strata)].min() >= 2 else (
+            y_idx if counts.min() >= 2 else None)
         tr, va = train_test_split(idx, test_size=n_va, random_state=seed, stratify=strat)
         tr, va = np.sort(tr), np.sort(va)
         if len(np.unique(y_idx[tr])) < len(counts):
             return idx, idx
+        if sw is not None:
+            w = np.asarray(sw, dtype=float)
+            # A validation part of weight 0 judges nothing; a training part weighted in one class only
+            # teaches a constant model: too few weighted rows to split.
+            if w[va].sum() <= 0 or (np.bincount(y_idx[tr], weights=w[tr], minlength=len(counts)) > 0).sum() < 2:
+                return idx, idx
         return tr, va
 
     def _validated_guards(self) -> tuple:
