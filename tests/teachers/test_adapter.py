@@ -142,6 +142,25 @@ def test_xgboost_given_text_columns_says_how_to_make_them_categories():
     np.testing.assert_array_equal(m.teacher_.predict(fixed), m.teacher_.predict(m._rule_input(X)))
 
 
+def test_a_teacher_of_labels_only_is_named_itself_with_the_fix_for_a_hard_vote():
+    """A frozen hard vote was called 'FrozenEstimator' in the message, with no word of voting='soft'."""
+    from sklearn.ensemble import VotingClassifier
+
+    X, y = _data()
+    vote = VotingClassifier([("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(max_depth=2))])
+    for teacher in (vote, FrozenEstimator(clone(vote).fit(X, y))):
+        with pytest.raises(TeacherError, match=r"^VotingClassifier has neither predict_proba nor decision_function.*"
+                                               r"give it voting='soft'\.$"):
+            fit_teacher(teacher, X, y)
+
+
+def test_an_unfitted_xgboost_teacher_with_early_stopping_says_how_to_give_it_a_validation_set():
+    X, y = _data()
+    with pytest.raises(TeacherError, match=r"early_stopping_rounds=5, which needs a validation set.*"
+                                           r"FrozenEstimator\(model\)"):
+        fit_teacher(default_teacher(random_state=0).set_params(early_stopping_rounds=5, n_estimators=20), X, y)
+
+
 def test_soft_targets_sum_to_one_and_flatten_with_temperature():
     X, y = _data(n_classes=3)
     t = fit_teacher(LogisticRegression(), X, y)

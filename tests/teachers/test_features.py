@@ -117,6 +117,26 @@ def test_mlp_inside_a_frozen_pipeline_sees_the_transformed_input(data):
     np.testing.assert_allclose(teacher_features(t, X), expected)
 
 
+def test_mlp_after_a_sparse_one_hot_encoding_gives_the_dense_activations():
+    """A ColumnTransformer with many one-hot levels outputs a sparse matrix: np.asarray made it an object
+    array ("setting an array element with a sequence")."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.preprocessing import OneHotEncoder
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.normal(size=200), "shop": rng.choice([f"s{i}" for i in range(40)], 200)})
+    y = (X["a"] > 0).astype(int).to_numpy()
+    out = {}
+    for threshold in (1.0, 0.0):  # sparse output, dense output
+        pipe = make_pipeline(ColumnTransformer([("oh", OneHotEncoder(), ["shop"]), ("sc", StandardScaler(), ["a"])],
+                                               sparse_threshold=threshold),
+                             MLPClassifier(hidden_layer_sizes=(5,), max_iter=50, random_state=0)).fit(X, y)
+        assert hasattr(pipe[0].transform(X), "tocsr") == (threshold == 1.0)
+        out[threshold] = teacher_features(fit_teacher(FrozenEstimator(pipe), X, y), X, "hidden")
+    assert isinstance(out[1.0], np.ndarray) and out[1.0].shape == (200, 5)
+    np.testing.assert_allclose(out[1.0], out[0.0])
+
+
 def test_torch_hidden_activations_through_forward_hooks(data):
     torch = pytest.importorskip("torch")
     X, _ = data

@@ -178,9 +178,11 @@ class SklearnTeacher(_InputMixin, Teacher):
 
     def __init__(self, estimator: Any, classes: Any = None):
         if not (hasattr(estimator, "predict_proba") or hasattr(estimator, "decision_function")):
+            inner = _unfrozen(estimator)
+            hint = ": give it voting='soft'" if getattr(inner, "voting", None) == "hard" else ""
             raise TeacherError(
-                f"{type(estimator).__name__} has neither predict_proba nor decision_function; "
-                f"a teacher must give scores, not only labels."
+                f"{type(inner).__name__} has neither predict_proba nor decision_function; "
+                f"a teacher must give scores, not only labels{hint}."
             )
         try:
             check_is_fitted(estimator)
@@ -677,6 +679,13 @@ def fit_teacher(
         enc = LabelEncoder().fit(y)
         if len(enc.classes_) < 2:
             raise TeacherError("The target has a single class; a classifier needs at least two.")
+        stop = est.get_params().get("early_stopping_rounds")
+        if stop:
+            raise TeacherError(
+                f"The XGBoost teacher has early_stopping_rounds={stop}, which needs a validation set (eval_set) "
+                f"that rulekd does not hold out for it. Fit it yourself with eval_set=[(X_val, y_val)] and pass "
+                f"FrozenEstimator(model) as the teacher (its best rounds are used), or leave early_stopping_rounds "
+                f"unset.")
         objective = est.get_params().get("objective")
         if isinstance(objective, str) and objective.startswith("multi:") and len(enc.classes_) == 2:
             raise TeacherError(f"The XGBoost teacher's objective {objective!r} needs three classes or more; the "

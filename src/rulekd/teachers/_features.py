@@ -207,7 +207,10 @@ _ACTIVATIONS = {
 
 def _mlp_hidden(est: Any, Xi: Any, layer: Any) -> np.ndarray:
     act = _ACTIVATIONS[est.activation]
-    h = Xi.to_numpy(dtype=np.float64) if isinstance(Xi, pd.DataFrame) else np.asarray(Xi, dtype=np.float64)
+    if hasattr(Xi, "tocsr"):  # a sparse matrix (a ColumnTransformer's one-hot output): the product stays sparse
+        h = Xi.tocsr().astype(np.float64)
+    else:
+        h = Xi.to_numpy(dtype=np.float64) if isinstance(Xi, pd.DataFrame) else np.asarray(Xi, dtype=np.float64)
     hidden = []
     for W, b in zip(est.coefs_[:-1], est.intercepts_[:-1]):
         h = act(h @ W + b)
