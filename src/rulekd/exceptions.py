@@ -6,6 +6,9 @@ Each subclasses the standard exception a caller would already catch
 
 from __future__ import annotations
 
+import os
+import sys
+
 from sklearn.exceptions import NotFittedError
 
 __all__ = [
@@ -62,3 +65,13 @@ def require(module: str, extra: str):
             f"{module!r} is required for this feature; install it with "
             f"`pip install rulekd[{extra}]`."
         ) from exc
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that makes a warning name the first line outside rulekd (the caller's ``fit``),
+    however deep inside rulekd it is raised: counted from the function that calls ``warnings.warn``."""
+    package = os.path.dirname(os.path.abspath(__file__))  # src/rulekd
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -161,6 +161,28 @@ def test_an_unfitted_xgboost_teacher_with_early_stopping_says_how_to_give_it_a_v
         fit_teacher(default_teacher(random_state=0).set_params(early_stopping_rounds=5, n_estimators=20), X, y)
 
 
+def test_a_teacher_whose_predict_is_not_its_most_probable_class_is_warned_of():
+    """A tuned threshold: the students copy the probabilities (teacher_.predict is their argmax), which
+    disagree with the estimator's own predict on 16 % of the rows; said, at the caller's line. A teacher
+    whose predict follows its probabilities says nothing."""
+    import warnings
+    from sklearn.model_selection import FixedThresholdClassifier
+
+    rng = np.random.RandomState(0)
+    X = pd.DataFrame({"a": rng.normal(size=400), "b": rng.normal(size=400)})
+    y = np.where(X.a + 0.5 * X.b + rng.normal(scale=0.7, size=400) > 1.0, "default", "ok")
+    tuned = FixedThresholdClassifier(LogisticRegression(), threshold=0.2, pos_label="default")
+    for teacher in (tuned, FrozenEstimator(clone(tuned).fit(X, y))):
+        with pytest.warns(UserWarning, match=r"FixedThresholdClassifier's own predict disagrees with its class of "
+                                             r"highest probability on 15\.8% of 400 training rows") as got:
+            t = fit_teacher(teacher, X, y)
+        assert [w.filename for w in got if "disagrees" in str(w.message)] == [__file__]
+        assert np.mean(t.predict(X) != t.estimator.predict(X)) == pytest.approx(0.1575)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*own predict disagrees")
+        fit_teacher(LogisticRegression(), X, y)
+
+
 def test_soft_targets_sum_to_one_and_flatten_with_temperature():
     X, y = _data(n_classes=3)
     t = fit_teacher(LogisticRegression(), X, y)

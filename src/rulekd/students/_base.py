@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import numbers
-import os
-import sys
 import warnings
 from typing import Any
 
@@ -27,7 +25,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from ..domain import Domain, refuse_non_numbers
-from ..exceptions import TeacherError
+from ..exceptions import TeacherError, user_stacklevel
 from ..rules._ir import _exact_integers
 from ..teachers import fit_teacher
 from ..teachers._adapter import _softmax
@@ -565,16 +563,6 @@ def _array_names(n: int) -> list[str]:
     return [f"x{i}" for i in range(n)]
 
 
-def _user_stacklevel() -> int:
-    """The ``stacklevel`` that makes a warning name the first line outside rulekd (the caller's ``fit``),
-    however deep inside rulekd it is raised: counted from the function that calls ``warnings.warn``."""
-    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package + os.sep):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def _warn_odd_classes(classes: np.ndarray, counts: np.ndarray) -> None:
     """Warn about text labels that differ only in surrounding spaces or in case: a stray "Ja " beside "Ja"
     becomes a class of its own. (As many classes as rows, an id given as the target, scikit-learn warns of.)"""
@@ -588,7 +576,7 @@ def _warn_odd_classes(classes: np.ndarray, counts: np.ndarray) -> None:
         warnings.warn(
             f"The target has labels that differ only in spaces or case, each a class of its own: {shown}. If they "
             f"are one class, clean the labels first (e.g. y.str.strip(), or y.str.strip().str.lower()).",
-            UserWarning, stacklevel=_user_stacklevel())
+            UserWarning, stacklevel=user_stacklevel())
 
 
 def teacher_cuts(teacher: Any, names: list[str], frame_input: bool = True) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -20,7 +20,7 @@ from sklearn.base import clone
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import NotFittedError, TeacherError
+from ..exceptions import NotFittedError, TeacherError, user_stacklevel
 
 __all__ = ["Teacher", "SklearnTeacher", "XGBoostTeacher", "TorchTeacher", "fit_teacher", "default_teacher"]
 
@@ -664,7 +664,7 @@ def fit_teacher(
             "TorchTeacher(module, classes=...) as the teacher."
         )
     if isinstance(teacher, FrozenEstimator):
-        return as_teacher(teacher)
+        return _checked(as_teacher(teacher), X)
     if teacher is not None and not hasattr(teacher, "get_params"):
         raise TeacherError(
             f"The teacher {type(teacher).__name__} is not a scikit-learn estimator, so rulekd cannot clone and fit "
@@ -724,7 +724,46 @@ def fit_teacher(
             f"({str(exc).splitlines()[0][:120]}). Give it a Pipeline that encodes them (e.g. a ColumnTransformer "
             f"with OneHotEncoder), or use the default XGBoost teacher, which reads categories natively."
         ) from None
-    return SklearnTeacher(est, classes=None if encoded is None else encoded.classes_)
+    return _checked(SklearnTeacher(est, classes=None if encoded is None else encoded.classes_), X)
+
+
+# Training rows on which a scikit-learn teacher's own predict is compared with the class rulekd reads from it.
+_AGREEMENT_ROWS = 2_000
+
+
+def _checked(teacher: Teacher, X: Any) -> Teacher:
+    """``teacher``, after a warning where the estimator's own ``predict`` disagrees with the class of highest
+    probability (or score) that rulekd distils, on more than 1 % of (up to ``_AGREEMENT_ROWS``) training rows:
+    a tuned decision threshold (``FixedThresholdClassifier``), ``SVC(probability=True)``'s separately
+    calibrated probabilities, a one-vs-one vote. The students would copy the probabilities, not ``predict``."""
+    if not isinstance(teacher, SklearnTeacher) or not hasattr(teacher.estimator, "predict"):
+        return teacher
+    n = len(X)
+    rows = np.arange(n) if n <= _AGREEMENT_ROWS else np.sort(
+        np.random.default_rng(0).choice(n, _AGREEMENT_ROWS, replace=False))
+    Xs = X.iloc[rows] if isinstance(X, pd.DataFrame) else np.asarray(X)[rows]
+    try:
+        own = np.asarray(teacher.estimator.predict(teacher._input(Xs)))
+        labels = getattr(teacher.estimator, "classes_", None)
+        own_idx = pd.Index(np.asarray(labels)).get_indexer(own) if labels is not None else None
+        ours = np.argmax(teacher.logits(Xs), axis=1)
+    except Exception:  # a predict rulekd cannot compare with: nothing to say
+        return teacher
+    if own_idx is None or (own_idx < 0).any() or len(own_idx) != len(ours):
+        return teacher
+    share = float(np.mean(own_idx != ours))
+    if share > 0.01:
+        what, whats = ("probability", "probabilities") if hasattr(teacher.estimator, "predict_proba") else (
+            "score", "scores")
+        warnings.warn(
+            f"The teacher {type(_unfrozen(teacher.estimator)).__name__}'s own predict disagrees with its class of "
+            f"highest {what} on {share:.1%} of {len(rows):,} training rows. rulekd distils the {whats} "
+            f"(predict_proba, else decision_function), so the students copy those, not predict, and fidelity is "
+            f"measured against them. A tuned decision threshold (FixedThresholdClassifier, "
+            f"TunedThresholdClassifierCV), SVC(probability=True)'s separately calibrated probabilities or a "
+            f"one-vs-one vote does this; distil the classifier inside it, or one whose predict follows its "
+            f"probabilities.", UserWarning, stacklevel=user_stacklevel())
+    return teacher
 
 
 def _weight_keywords(est: Any, sample_weight: Any) -> dict:
