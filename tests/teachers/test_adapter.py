@@ -740,6 +740,23 @@ def test_sample_weight_reaches_teachers_that_pass_fit_keywords_on():
     assert not np.allclose(weighted.proba(X), plain.proba(X))
 
 
+@pytest.mark.parametrize("kind, said", [("one-vs-rest", "only supported if enable_metadata_routing=True"),
+                                         ("search", "fits failed")])
+def test_a_meta_estimator_that_cannot_pass_the_weights_on_is_a_teacher_error(kind, said):
+    """Its fit takes **fit_params, so the weights go to it, and scikit-learn failed inside in its own words."""
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.multiclass import OneVsRestClassifier
+    from sklearn.neighbors import KNeighborsClassifier
+
+    X, y = _frame()
+    teacher = (OneVsRestClassifier(LogisticRegression()) if kind == "one-vs-rest"
+               else GridSearchCV(KNeighborsClassifier(), {"n_neighbors": [3, 5]}, cv=2))
+    with pytest.raises(TeacherError, match=rf"could not take sample_weight \(.*{said}.*\)\. Fit without "
+                                           rf"sample_weight.*set_fit_request\(sample_weight=True\)"):
+        fit_teacher(teacher, X, y, sample_weight=np.ones(len(X)))
+    fit_teacher(teacher, X, y)  # without weights: fitted
+
+
 def test_a_torch_teacher_that_returns_probabilities_is_warned_about():
     """Read as logits, a final Sigmoid's outputs in [0, 1] gave class 1 on every row, silently."""
     torch = pytest.importorskip("torch")
