@@ -158,6 +158,20 @@ def test_rows_an_implies_guard_answers_do_not_count_toward_transparency(german):
     assert abs(h.transparency_ - 0.5) <= 0.12
 
 
+def test_a_student_that_takes_no_teacher_is_refused_before_anything_is_fitted(monkeypatch):
+    """student=LogisticRegression() failed after the teacher and the candidates were fitted, in scikit-learn's
+    words ("Invalid parameter 'teacher'")."""
+    from sklearn.linear_model import LogisticRegression
+    from rulekd.hybrid import _hybrid
+
+    monkeypatch.setattr(_hybrid, "fit_teacher", lambda *a, **k: pytest.fail("the teacher was fitted"))
+    X = pd.DataFrame({"a": np.arange(40.0), "b": np.arange(40.0) % 7})
+    y = (X["a"] > 20).astype(int)
+    with pytest.raises(ValueError, match=r"student must be a student distilled from the hybrid's teacher.*got "
+                                         r"LogisticRegression"):
+        _fast(student=LogisticRegression()).fit(X, y)
+
+
 def test_weight_zero_rows_are_split_so_that_both_parts_keep_weight():
     """Four rows of weight 1 among 300: the split stratifies on weight 0 or not as well as the class, and
     where a part would still be left without weight (the validation part: a ZeroDivisionError in the choice;

@@ -294,6 +294,12 @@ class HybridClassifier(DistilledClassifierMixin):
     def _fit(self, X: Any, y: Any, sample_weight: Any = None) -> "HybridClassifier":
         self._validate_params()
         _check_transparency(self.transparency)
+        if self.student is not None and "teacher" not in (self.student.get_params()
+                                                          if hasattr(self.student, "get_params") else {}):
+            raise ValueError(
+                f"student must be a student distilled from the hybrid's teacher, such as "
+                f"DistilledMLPClassifier(...) (an estimator with a 'teacher' parameter); got "
+                f"{type(self.student).__name__}. To answer with another model, distil it as the teacher.")
         for stale in _FOCUS_ATTRS:
             self.__dict__.pop(stale, None)
         frame, y_idx, sw, seed = self._start_fit(X, y, sample_weight)
