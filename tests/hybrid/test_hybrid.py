@@ -172,6 +172,24 @@ def test_a_student_that_takes_no_teacher_is_refused_before_anything_is_fitted(mo
         _fast(student=LogisticRegression()).fit(X, y)
 
 
+def test_a_teacher_that_knows_more_classes_is_said_once_not_by_each_inner_student():
+    """Five warnings (the rule student, two trees, the student, the focused student), now one, at the caller's line."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(300, 3)), columns=["a", "b", "c"])
+    y3 = np.where(X.a > 0.5, 2, np.where(X.a > -0.5, 1, 0))
+    teacher = FrozenEstimator(LogisticRegression().fit(X, y3))
+    keep = y3 < 2
+    with warnings.catch_warnings(record=True) as got:
+        warnings.simplefilter("always")
+        hyb = _fast(teacher=teacher, n_synthetic=100).fit(X[keep], y3[keep])
+        hyb.retarget(0.8)  # the focused student is fitted again: still nothing more
+    said = [w for w in got if "also knows the classes [2]" in str(w.message)]
+    assert len(said) == 1 and said[0].filename == __file__
+    assert list(hyb.classes_) == [0, 1]
+
+
 def test_weight_zero_rows_are_split_so_that_both_parts_keep_weight():
     """Four rows of weight 1 among 300: the split stratifies on weight 0 or not as well as the class, and
     where a part would still be left without weight (the validation part: a ZeroDivisionError in the choice;

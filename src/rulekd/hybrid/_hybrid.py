@@ -44,10 +44,11 @@ rule of ``rules_`` that fires, else the guarded student (``_guards.py``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import numbers
 import warnings
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import pandas as pd
@@ -281,10 +282,18 @@ class HybridClassifier(DistilledClassifierMixin):
         rules under new guards it does not honour).
         """
         try:
-            return self._fit(X, y, sample_weight)
+            with _inner_fits():
+                self._fit(X, y, sample_weight)
         except BaseException:
             self._clear_fitted()
             raise
+        extra = [c for c in self.teacher_.classes_.tolist() if c not in set(self.classes_.tolist())]
+        if extra:  # said once here, not by each inner student
+            warnings.warn(
+                f"The teacher also knows the classes {extra[:10]}, which y does not hold; the students learn the "
+                f"teacher's answers among the classes of y (its probabilities renormalised over them).",
+                UserWarning, stacklevel=2)
+        return self
 
     def _clear_fitted(self) -> None:
         """Drop every fitted attribute (the model is unfitted again)."""
@@ -685,7 +694,8 @@ class HybridClassifier(DistilledClassifierMixin):
             if self.focus_student:
                 before = getattr(self, "focus_rules_", None)
                 if before is None or before.to_json() != self.rules_.to_json():
-                    self._focus(*self._choice_["focus_data"])
+                    with _inner_fits():
+                        self._focus(*self._choice_["focus_data"])
             elif hasattr(self, "base_student_"):  # focus_student turned off since the fit: as a fresh fit, unfocused
                 self.student_ = self.base_student_
                 for stale in _FOCUS_ATTRS:
@@ -1020,6 +1030,14 @@ class HybridClassifier(DistilledClassifierMixin):
         tags = super().__sklearn_tags__()
         tags.non_deterministic = False
         return tags
+
+
+@contextlib.contextmanager
+def _inner_fits() -> Iterator[None]:
+    """Around the inner students' fits: what each of them would say of the shared teacher, the hybrid says once."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"The teacher also knows the classes")
+        yield
 
 
 def _part_sizes(n_rows: int, validation_fraction: float) -> tuple[int, int]:

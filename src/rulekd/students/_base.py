@@ -428,7 +428,7 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
             warnings.warn(
                 f"The teacher also knows the classes {extra[:10]}, which y does not hold; the student learns the "
                 f"teacher's answers among the classes of y (its probabilities renormalised over them).",
-                UserWarning, stacklevel=3)
+                UserWarning, stacklevel=user_stacklevel())  # a hybrid's inner students: the same line, said once
             ts.proba = _softmax(ts.logits)
         else:
             ts.proba = ts.proba[:, order]
