@@ -793,8 +793,8 @@ def add_parsers(sub: Any) -> None:
                    help="CSV to write: prediction (+ decided_by, probabilities); - for the standard output")
     p.add_argument("--proba", action="store_true", help="add one probability column per class")
     p.add_argument("--skip-refused", action="store_true",
-                   help="rows the model refuses (a level unseen during fit, text in a numeric feature, a missing "
-                        "value the rules do not cover) get no prediction and a 'refused' column saying why, "
+                   help="rows the model refuses (a level unseen during fit, text in a numeric feature, infinity, "
+                        "a missing value the rules do not cover) get no prediction and a 'refused' column saying why, "
                         "instead of stopping the whole file")
     common(p, force="overwrite --out")
     p.set_defaults(func=cmd_predict)
