@@ -569,6 +569,29 @@ def test_transfer_weight_multiplies_row_weights_and_bad_factors_are_refused(prob
     assert real_only.n_epochs_ == FAST["max_epochs"]
 
 
+def test_sample_weight_zero_on_every_validation_row_turns_early_stopping_off_and_says_so():
+    """Without synthetic rows the held-out rows are real; weight 0 on all of them made the validation loss 0
+    at every epoch, and early stopping silently kept the first epoch's weights (training accuracy 0.54)."""
+    from sklearn.model_selection import train_test_split
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 4))
+    y = (X[:, 0] + X[:, 1] > 0).astype(int)
+    seed = int(np.random.RandomState(0).randint(0, 2**31 - 1))  # the student's own split (random_state=0)
+    _, val = train_test_split(np.arange(300), test_size=0.2, random_state=seed)
+    sw = np.ones(300)
+    sw[val] = 0.0
+    kw = dict(teacher=_small_xgb(), n_synthetic=0, hidden_layer_sizes=(8,), max_epochs=15, n_iter_no_change=3,
+              random_state=0)
+    with pytest.warns(UserWarning, match=r"Every validation row \(the 60 held-out rows\) has sample_weight 0.*"
+                                         r"early stopping is off for this fit \(max_epochs=15"):
+        m = DistilledMLPClassifier(**kw).fit(X, y, sample_weight=sw)
+    assert m.n_epochs_ == m.best_epoch_ == 15
+    off = DistilledMLPClassifier(**kw, early_stopping=False).fit(X, y, sample_weight=sw)
+    np.testing.assert_array_equal(m.predict(X), off.predict(X))  # the same fit as without early stopping
+    assert np.mean(m.predict(X) == y) > 0.9
+
+
 def test_the_validation_loss_is_the_weighted_mean_over_the_held_out_rows(problem, monkeypatch):
     """Batches were averaged by their size: with factors that vary along the (sorted) held-out rows, the loss
     early stopping watched was 0.286 where the weighted mean over the rows was 0.257."""

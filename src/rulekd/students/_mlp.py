@@ -40,7 +40,7 @@ import pandas as pd
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import TeacherError, require
+from ..exceptions import TeacherError, require, user_stacklevel
 from ..teachers._adapter import _unfrozen
 from ._base import DistilledClassifierMixin, teacher_cuts, unfitted_on_error
 
@@ -449,6 +449,16 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                     f"Give them a positive factor, or set early_stopping=False."
                 )
             ts.weights = ts.weights * factor
+        stop_early = bool(self.early_stopping)
+        if stop_early and len(val_idx) and not ts.weights[val_idx].any():
+            # sample_weight 0 on every held-out row (real rows are held out without synthetic ones): the
+            # validation loss would be 0 at every epoch and the first epoch's weights kept.
+            warnings.warn(
+                f"Every validation row (the {len(val_idx)} held-out rows) has sample_weight 0, so the validation "
+                f"loss cannot judge the epochs: early stopping is off for this fit (max_epochs={self.max_epochs} "
+                f"epochs, the last kept). Give more rows a positive weight, or synthetic rows to validate on "
+                f"(n_synthetic).", UserWarning, stacklevel=user_stacklevel())
+            stop_early = False
         self._fit_encoding(frame, hidden)
         k = len(self.classes_)
         hard = ts.labels_index.copy()
@@ -471,7 +481,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         if self.n_threads is not None:
             torch.set_num_threads(int(self.n_threads))
         try:
-            self._train(data, fit_idx, val_idx, hidden, k, knowledge, device)
+            self._train(data, fit_idx, val_idx, hidden, k, knowledge, device, stop_early)
         finally:
             torch.set_num_threads(threads)
         self._fidelity_from(ts, val_idx)
@@ -745,7 +755,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
 
     # -- training ------------------------------------------------------------------
     def _train(self, data: dict, fit_idx: np.ndarray, val_idx: np.ndarray, hidden: tuple, k: int,
-               knowledge: tuple, device: Any) -> None:
+               knowledge: tuple, device: Any, stop_early: bool) -> None:
         torch = require("torch", "torch")
         from ..losses import DistillationLoss, HintProjection
 
@@ -869,12 +879,12 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 if bar is not None:
                     bar.update(1)
                     bar.set_postfix(train=f"{record['train_loss']:.4f}", val=f"{record['val_loss']:.4f}")
-                if self.early_stopping and no_improve >= self.n_iter_no_change:
+                if stop_early and no_improve >= self.n_iter_no_change:
                     break
         finally:
             if bar is not None:
                 bar.close()
-        if self.early_stopping:
+        if stop_early:
             net.load_state_dict(best[2])
             self.best_epoch_ = best[1]
         else:
