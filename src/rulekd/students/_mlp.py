@@ -144,7 +144,9 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         hard labels only (with ``n_synthetic=0`` and ``threshold_inputs=0``:
         an ordinary MLP on the data).
     temperature : float, default=4.0
-        Softening temperature ``T > 0`` of the response loss.
+        Softening temperature ``T`` of the response loss, from 0.001 to 10**6
+        (values near 1-20 are usual; above 100 the loss is computed in
+        float64, whose rounding it outgrows beyond 10**6).
     label_weight : float, default=1.0
         Weight of the cross-entropy with the hard labels.
     response_weight, feature_weight, relation_weight : float, default=1.0
@@ -271,7 +273,8 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         **DistilledClassifierMixin._common_constraints,
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "knowledge": [list, tuple, str],
-        "temperature": [Interval(numbers.Real, 0, None, closed="neither")],
+        # Beyond these the response loss is lost to rounding (docs: values near 1-20 are usual).
+        "temperature": [Interval(numbers.Real, 1e-3, 1e6, closed="both")],
         "label_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "response_weight": [Interval(numbers.Real, 0, None, closed="left")],
         "feature_weight": [Interval(numbers.Real, 0, None, closed="left")],
