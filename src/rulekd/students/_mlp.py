@@ -979,7 +979,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             margin = 0.5 * (top[:, 1] - top[:, 0])
         unsure = np.flatnonzero(~(margin > bound))  # NaN or inf (overflow) is unsure too
         if len(unsure):
-            z64 = self._forward(Xe[unsure], raw)
+            z64 = _refuse_overflow(self._forward(Xe[unsure], raw))
             idx[unsure] = (z64[:, 0] > 0) if z64.shape[1] == 1 else np.argmax(z64, axis=1)
         return idx
 
@@ -1035,7 +1035,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
     def decision_function(self, X: Any) -> np.ndarray:
         """Logits: shape (n,) for two classes (the positive class's), else (n, n_classes)."""
         check_is_fitted(self)
-        z = self._through_network(X, self._forward)
+        z = _refuse_overflow(self._through_network(X, self._forward))
         return z[:, 0] if z.shape[1] == 1 else z
 
     def _through_network(self, X: Any, step: Any) -> np.ndarray:
@@ -1202,6 +1202,18 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             net = _network_class()(*spec)
             net.load_state_dict(sd)
             self.module_ = net.eval()
+
+
+def _refuse_overflow(z: np.ndarray) -> np.ndarray:
+    """``z``, unless some logits are NaN: inputs near the largest double (fit refuses values beyond
+    float32's range; predict reads any finite value) overflow the network's float64 arithmetic (inf - inf)."""
+    bad = np.isnan(z).any(axis=1) if z.ndim == 2 else np.isnan(z)
+    if bad.any():
+        raise ValueError(
+            f"{int(bad.sum())} row(s) overflow the network's float64 arithmetic: their inputs are so large (near "
+            f"the largest double, 1.8e308) that the logits would be NaN. Clip the inputs to the training range "
+            f"(model.domain_ gives its bounds) or mark such values missing.")
+    return z
 
 
 def _forward_blocks(Xe: np.ndarray, out: np.ndarray, coefs: list, intercepts: list, impute: np.ndarray | None,
