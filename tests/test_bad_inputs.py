@@ -148,6 +148,17 @@ def _(name, make, model):
         _refused(lambda: model.predict(X), "'a' has missing values, but it had none during fit")
 
 
+@pytest.mark.parametrize("make", [lambda: rulekd.DistilledRuleClassifier(validation_fraction=0.999, n_synthetic=100),
+                                  lambda: rulekd.DistilledMLPClassifier(validation_fraction=0.999, n_synthetic=100)])
+def test_a_validation_fraction_that_leaves_no_training_row_names_itself(make):
+    """It failed in scikit-learn's words ("test_size=0.999 ... the resulting train set will be empty"),
+    with a row count (the transfer set's) the user never passed."""
+    X, y = _frame()
+    with pytest.raises(ValueError, match=r"validation_fraction=0\.999 holds out all 180 transfer rows \(80 real, "
+                                         r"100 synthetic\): none is left to train on"):
+        make().fit(X, y)
+
+
 def test_a_missing_value_in_a_column_no_rule_reads_is_refused_and_said_so():
     """Refused all the same (outside the Domain, which the checks and proofs cover); the message no longer
     says the rules do not cover a column they never read."""

@@ -439,6 +439,11 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
         ts.weights = weights
         idx = np.arange(len(ts))
         if len(ts) >= 20:
+            if int(np.ceil(self.validation_fraction * len(ts))) >= len(ts):  # scikit-learn's words named test_size
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction!r} holds out all {len(ts):,} transfer rows "
+                    f"({len(frame):,} real, {len(ts) - len(frame):,} synthetic): none is left to train on. Use a "
+                    f"smaller validation_fraction (e.g. 0.2).")
             fit_idx, val_idx = train_test_split(idx, test_size=self.validation_fraction, random_state=seed)
             fit_idx, val_idx = np.sort(fit_idx), np.sort(val_idx)
         else:
