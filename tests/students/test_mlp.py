@@ -363,6 +363,19 @@ def test_onnx_export_keeps_an_existing_file_unless_told(fitted, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["student.onnx"]  # no temporary file left
 
 
+def test_onnx_export_refuses_an_opset_it_cannot_write(fitted, tmp_path):
+    """opset 0 or 5 gave the onnx checker's 'Mismatched attribute type', and a three-class opset 5 wrote a
+    file onnxruntime refuses; the newest opset onnx knows is written and checked."""
+    onnx = pytest.importorskip("onnx")
+    latest = onnx.defs.onnx_opset_version()
+    for bad in (0, -1, 5, 6, latest + 1, 7.0, True):
+        with pytest.raises(ValueError, match=rf"opset must be an ONNX operator set from 7 .* to {latest}.*got"):
+            fitted.to_onnx(tmp_path / "x.onnx", opset=bad)
+    assert not (tmp_path / "x.onnx").exists()
+    for good in (7, latest):
+        onnx.checker.check_model(fitted.to_onnx(opset=good))
+
+
 def test_onnx_export_multiclass(tmp_path):
     ort = pytest.importorskip("onnxruntime")
     X, y = make_classification(n_samples=150, n_features=4, n_informative=3, n_redundant=0, n_classes=3,

@@ -1116,6 +1116,7 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             Where to write the model (through a temporary file: never
             half-written); the ``onnx.ModelProto`` is returned either way.
         opset : int, default=17
+            The ONNX operator set, from 7 to the newest the installed onnx knows.
         overwrite : bool, default=False
             Replace an existing file at ``path``; without it an existing file
             is kept and ``FileExistsError`` raised, as every rulekd writer does.
@@ -1123,6 +1124,12 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         check_is_fitted(self)
         onnx = require("onnx", "test")
         from onnx import TensorProto, helper, numpy_helper
+
+        latest = onnx.defs.onnx_opset_version()
+        if isinstance(opset, bool) or not isinstance(opset, numbers.Integral) or not 7 <= opset <= latest:
+            raise ValueError(
+                f"opset must be an ONNX operator set from 7 (the first whose Gemm broadcasts the bias, as this "
+                f"export needs) to {latest} (the newest this onnx package knows), got {opset!r}.")
 
         nodes, inits = [], []
         h = "input"
