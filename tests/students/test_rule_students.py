@@ -355,6 +355,7 @@ def test_an_object_array_of_a_frame_fitted_models_rows_is_read_by_position():
     teacher = XGBClassifier(n_estimators=10, max_depth=2, n_jobs=1, enable_categorical=True)
     m = DistilledRuleClassifier(teacher=teacher, max_rules=4, n_synthetic=300, random_state=0).fit(X, y)
     assert m.predict(X.to_numpy()).tolist() == m.predict(X).tolist()
+    assert m.predict(X.to_numpy().tolist()).tolist() == m.predict(X).tolist()  # a list of rows too (it was refused)
     A = X.to_numpy()[:3]
     A[0, 0] = "spaceship"
     with pytest.raises(ValueError, match="levels unseen during fit"):

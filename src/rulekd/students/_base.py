@@ -145,6 +145,10 @@ class DistilledClassifierMixin(ClassifierMixin, BaseEstimator):
             # A pyarrow Table or a polars DataFrame: as a pandas frame, so that its column names name the
             # features as scikit-learn records them (read as an array, the rules named them x0, x1, ...).
             X = X.to_pandas()
+        if not reset and hasattr(self, "feature_names_in_") and isinstance(X, (list, tuple)) and X \
+                and all(isinstance(r, (list, tuple, np.ndarray)) for r in X):
+            # A list of rows (X.to_numpy().tolist()): read as the object array it is, below.
+            X = np.array(X, dtype=object)
         if not reset and hasattr(self, "feature_names_in_") and isinstance(X, np.ndarray) and X.dtype == object \
                 and X.ndim == 2 and X.shape[1] == len(self.feature_names_in_):
             # An object array of a frame-fitted model's rows (text levels beside numbers, e.g. X.to_numpy()):
