@@ -581,7 +581,10 @@ def _warn_odd_classes(classes: np.ndarray, counts: np.ndarray) -> None:
             groups.setdefault(c.strip().casefold(), []).append(k)
     alike = [ks for ks in groups.values() if len(ks) > 1]
     if alike:
-        shown = "; ".join(" and ".join(f"{classes[k]!r} ({counts[k]:,} row{'s' if counts[k] != 1 else ''})" for k in ks) for ks in alike[:3])
+        def label(k: int) -> str:
+            return f"{classes[k]!r} ({counts[k]:,} row{'s' if counts[k] != 1 else ''})"
+
+        shown = "; ".join(" and ".join(label(k) for k in ks) for ks in alike[:3])
         warnings.warn(
             f"The target has labels that differ only in spaces or case, each a class of its own: {shown}. If they "
             f"are one class, clean the labels first (e.g. y.str.strip(), or y.str.strip().str.lower()).",

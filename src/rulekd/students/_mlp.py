@@ -600,11 +600,12 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             return {}
         gains = teacher_cuts(self.teacher_, list(self.domain_.names), self._frame_input_)
         if not gains:
+            model = _unfrozen(getattr(self.teacher_, "estimator", self.teacher_))
             warnings.warn(
                 f"threshold_inputs={budget} asks for the teacher's cut points, but the teacher "
-                f"({type(_unfrozen(getattr(self.teacher_, 'estimator', self.teacher_))).__name__}) lists none: the student has no step "
+                f"({type(model).__name__}) lists none: the student has no step "
                 f"inputs. XGBoost, scikit-learn trees, forests and (Hist)GradientBoosting list their cuts; set "
-                f"threshold_inputs=0 to silence this.", UserWarning, stacklevel=5)
+                f"threshold_inputs=0 to silence this.", UserWarning, stacklevel=user_stacklevel())
         cands = []
         for name in numeric:
             if name not in gains:

@@ -718,12 +718,12 @@ def fit_teacher(
         if fit_kw and ("sample_weight" in said or "metadata_routing" in said or "metadata routing" in said):
             # A meta-estimator whose fit takes **fit_params but cannot pass the weights on (a search over a
             # model without them: "All the fits failed"; OneVsRest without metadata routing).
+            first = said.strip().splitlines()[0].split(" See ")[0][:160]
             raise TeacherError(
-                f"The teacher {type(est).__name__} could not take sample_weight ({said.strip().splitlines()[0].split(' See ')[0][:160]}"
-                f"). Fit without sample_weight, or choose a teacher that takes it (e.g. XGBClassifier). A "
-                f"meta-estimator that passes it on only with scikit-learn's metadata routing needs "
-                f"sklearn.set_config(enable_metadata_routing=True) and set_fit_request(sample_weight=True) on the "
-                f"model inside it."
+                f"The teacher {type(est).__name__} could not take sample_weight ({first}). Fit without "
+                f"sample_weight, or choose a teacher that takes it (e.g. XGBClassifier). A meta-estimator that "
+                f"passes it on only with scikit-learn's metadata routing needs sklearn.set_config("
+                f"enable_metadata_routing=True) and set_fit_request(sample_weight=True) on the model inside it."
             ) from None
         text = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)] \
             if isinstance(X, pd.DataFrame) else []
