@@ -150,6 +150,11 @@ def test_predict_encodes_large_inputs_in_chunks_with_the_same_result(fitted, mix
     ({"device": "gpu-please"}, r"The 'device' parameter of DistilledMLPClassifier must name a torch device"),
     pytest.param({"device": "cuda"}, r"torch sees no CUDA device",
                  marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is present")),
+    # torch's own errors (RuntimeError, AssertionError, ModuleNotFoundError) came after the teacher was fitted
+    ({"device": "meta"}, r"'meta', which holds no data to train on"),
+    ({"device": "hpu"}, r"torch sees no HPU device"),
+    pytest.param({"device": "mps"}, r"torch sees no MPS device",
+                 marks=pytest.mark.skipif(torch.backends.mps.is_available(), reason="an MPS device is present")),
 ])
 def test_bad_parameters_are_rejected_at_fit_with_sklearn_style_messages(params, message):
     X, y = make_classification(n_samples=30, n_features=3, n_informative=2, n_redundant=0, random_state=0)

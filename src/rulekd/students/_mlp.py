@@ -430,10 +430,16 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
                 f"The 'device' parameter of {type(self).__name__} must name a torch device such as 'cpu' "
                 f"or 'cuda'. Got {self.device!r} instead."
             ) from None
-        if device.type == "cuda" and not torch.cuda.is_available():
+        if device.type == "meta":  # tensors without data: nothing can be trained there
             raise InvalidParameterError(
-                f"The 'device' parameter of {type(self).__name__} is {self.device!r} but torch sees no CUDA "
-                f"device (torch {torch.__version__}); use device='cpu'."
+                f"The 'device' parameter of {type(self).__name__} is {self.device!r}, which holds no data to "
+                f"train on; use device='cpu' or 'cuda'.")
+        backend = getattr(torch, device.type, None) if device.type != "mps" else getattr(torch.backends, "mps", None)
+        if device.type != "cpu" and not (callable(getattr(backend, "is_available", None)) and backend.is_available()):
+            # Checked before the teacher and the transfer set are built (torch's own error came after them).
+            raise InvalidParameterError(
+                f"The 'device' parameter of {type(self).__name__} is {self.device!r} but torch sees no "
+                f"{device.type.upper()} device (torch {torch.__version__}); use device='cpu'."
             )
         frame, y_idx, ts, fit_idx, val_idx = self._transfer(X, y, sample_weight)
         if transfer_weight is not None:
