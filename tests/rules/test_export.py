@@ -219,6 +219,17 @@ def test_python_treats_none_nan_and_pandas_na_as_missing():
     assert mod["predict"]({"x": 1, "c": "level"}) == 0
 
 
+def test_python_reads_a_row_keyed_by_a_frames_integer_column_labels():
+    """A model fitted on pd.DataFrame(array) names its features '0', '1', ...; RuleSet.predict reads the
+    frame's integer labels, the exported predict(row) raised KeyError: '0' on X.to_dict('records')."""
+    rs = RuleSet(rules=(Rule((Condition("0", "<=", 1.0), Condition("12", ">", 0.5)), 1),), classes=(0, 1), default=0)
+    X = pd.DataFrame([[0.5, 2.0, 1.0], [2.0, 2.0, 1.0], [0.5, 2.0, 0.0]], columns=[0, 5, 12])
+    mod = python_module(rs)
+    assert [mod["predict"](r) for r in X.to_dict("records")] == rs.predict(X).tolist() == [1, 0, 0]
+    assert mod["predict"]({"0": 0.5, "12": 1.0}) == 1  # text keys as before
+    assert mod["predict"]({"0": 0.5, "12": 1.0, 0: 9.0}) == 1  # the feature's own name first
+
+
 @pytest.mark.parametrize("t", [math.inf, -math.inf])
 @pytest.mark.parametrize("op", ["<=", "<", ">", ">="])
 @pytest.mark.parametrize("missing", [False, True])

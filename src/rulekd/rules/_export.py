@@ -825,7 +825,12 @@ def to_python(model_or_rules: Any) -> str:
     body = ["", "", "def _rule(row):", '    """Index of the answering rule, -1 where the default answers."""']
     for f in feats:
         j = var[f]
-        body.append(f"    v{j} = row[{_py_literal(f)}]")
+        key = _py_literal(f)
+        if f.isascii() and f.isdigit() and str(int(f)) == f:
+            # A frame's integer column label ('0' for the column 0), which RuleSet.predict reads either way.
+            body.append(f"    v{j} = row[{key}] if {key} in row else row[{int(f)}]")
+        else:
+            body.append(f"    v{j} = row[{key}]")
         body.append(f"    m{j} = _missing(v{j})")
         if f in numeric:
             # An integer stays one: Python compares it with a float exactly (float() would round past 2**53).
