@@ -1,6 +1,7 @@
 """DistilledMLPClassifier: fidelity, determinism, invariance, validation, export."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -304,8 +305,10 @@ def test_inputs_that_overflow_the_network_are_refused_not_answered_nan():
         with pytest.raises(ValueError, match=r"row\(s\) overflow the network's float64 arithmetic"):
             answer(Z)
     huge = pd.DataFrame(rng.choice([-1e300, 1e300, 0.0], size=(200, 4)), columns=list("abcd"))
-    assert np.isfinite(m.predict_proba(huge)).all()  # large but not overflowing: answered, as documented
-    np.testing.assert_array_equal(m.predict(huge), m.classes_[m.predict_proba(huge).argmax(axis=1)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # numpy's overflow warnings reached the user on the way
+        assert np.isfinite(m.predict_proba(huge)).all()  # large but not overflowing: answered, as documented
+        np.testing.assert_array_equal(m.predict(huge), m.classes_[m.predict_proba(huge).argmax(axis=1)])
 
 
 def test_a_high_temperature_loss_is_computed_in_float64():

@@ -647,8 +647,9 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
             x = self._numeric_block(frame) if numeric_block is None else numeric_block
             miss = np.isnan(x)
             z = np.where(miss, plan["impute"], x)  # a new array: the caller's data is never written
-            z -= plan["mean"]
-            z /= plan["scale"]
+            with np.errstate(over="ignore"):  # a value near the largest double: inf, answered or refused later
+                z -= plan["mean"]
+                z /= plan["scale"]
             if plan["numeric_only"]:
                 return z
         out = np.zeros((n, len(self.encoding_)), dtype=np.float64)
@@ -955,7 +956,9 @@ class DistilledMLPClassifier(DistilledClassifierMixin):
         out = np.empty((Xe.shape[0], coefs[-1].shape[1]))
         # One BLAS thread: the blocks are small, and threads that spin on shared cores
         # cost 10-100x more than the product itself.
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        # Overflow (inputs near the largest double) gives inf logits, which predict_proba clips, or NaN,
+        # which decision_function and predict refuse (_refuse_overflow): no RuntimeWarning on the way.
+        with _blas_controller().limit(limits=1, user_api="blas"), np.errstate(over="ignore", invalid="ignore"):
             _forward_blocks(Xe, out, coefs, intercepts, None)
         return out
 
