@@ -125,6 +125,38 @@ def test_feature_spec_validation():
     assert (FeatureSpec("a", "binary").lower, FeatureSpec("a", "binary").upper) == (0.0, 1.0)
 
 
+@pytest.mark.parametrize("changes, said", [
+    # a set's order follows the hash seed: which code means which level changed from run to run
+    (dict(levels={"red", "green", "blue"}), r"levels must be a list or tuple of levels in code order, got \{"),
+    (dict(levels="abc"), r"levels must be a list or tuple .* got 'abc'"),  # was ('a', 'b', 'c')
+    (dict(levels=None), r"levels must be a list or tuple"),
+    (dict(levels=[["a"]]), r"levels must be strings or finite numbers, got \['a'\]"),
+    (dict(lower=3, upper=5), r"'k' is categorical; \['lower', 'upper'\] only numeric features have"),  # dropped
+])
+def test_update_of_levels_refuses_what_is_not_an_ordered_list_of_levels(changes, said):
+    d = Domain.from_data(pd.DataFrame({"c": [1.0, 2.5], "k": pd.Categorical(["u", "v"])}))
+    with pytest.raises(DomainError, match=said):
+        d.update("k", **changes)
+
+
+@pytest.mark.parametrize("bounds", [dict(lower="abc"), dict(lower="18"), dict(lower=None), dict(upper=[100]),
+                                    dict(upper=10**400)])
+def test_update_of_bounds_refuses_what_is_not_a_number_by_name(bounds):
+    """float() raised bare ValueError / TypeError / OverflowError naming neither the feature nor the fix;
+    the text "18" was taken as 18.0."""
+    d = Domain.from_data(pd.DataFrame({"age": [20.0, 70.0]}))
+    with pytest.raises(DomainError, match=r"Feature 'age': lower and upper must be numbers"):
+        d.update("age", **bounds)
+
+
+def test_contains_refuses_dates_as_from_data_does():
+    """Dates read as nanoseconds since 1970 were inside a real feature's [0, 1]."""
+    d = Domain((FeatureSpec("a", "real", 0.0, 1.0),))
+    for col in (pd.to_datetime(["1970-01-01"]), pd.to_timedelta([0])):
+        with pytest.raises(DomainError, match="cannot compare as numbers"):
+            d.contains(pd.DataFrame({"a": col}))
+
+
 def test_update_with_constraint_and_onehot_group():
     d = Domain.from_data(pd.DataFrame({"a": [0.0, 1.0], "b": [1.0, 0.0], "c": [1.0, 2.5], "k": ["u", "v"]}))
     d2 = d.update("c", lower=0.0, upper=10.0, allow_missing=True)

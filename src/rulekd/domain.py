@@ -78,9 +78,16 @@ class FeatureSpec:
                               f"{self.allow_missing!r}.")
         object.__setattr__(self, "allow_missing", bool(self.allow_missing))
         if self.kind == "categorical":
+            if isinstance(self.levels, (str, bytes, set, frozenset, Mapping)) or not hasattr(self.levels, "__iter__"):
+                # A set has no order (the codes would change with the hash seed); a string is not a list of levels.
+                raise DomainError(f"Feature {self.name!r}: levels must be a list or tuple of levels in code order, "
+                                  f"got {self.levels!r}.")
             levels = tuple(_scalar(v) for v in self.levels)
             if not levels:
                 raise DomainError(f"Categorical feature {self.name!r} needs at least one level.")
+            bad = [lv for lv in levels if not isinstance(lv, (str, int, float, bool))]
+            if bad:
+                raise DomainError(f"Feature {self.name!r}: levels must be strings or finite numbers, got {bad[0]!r}.")
             if len(set(levels)) != len(levels):
                 raise DomainError(f"Categorical feature {self.name!r} has duplicate levels.")
             for lv in levels:
@@ -95,7 +102,13 @@ class FeatureSpec:
             return
         if self.levels:
             raise DomainError(f"Feature {self.name!r} is {self.kind}; only categorical features have levels.")
-        lo, hi = float(self.lower), float(self.upper)
+        try:
+            if isinstance(self.lower, (str, bytes)) or isinstance(self.upper, (str, bytes)):
+                raise TypeError
+            lo, hi = float(self.lower), float(self.upper)
+        except (TypeError, ValueError, OverflowError):
+            raise DomainError(f"Feature {self.name!r}: lower and upper must be numbers (or -inf / inf), got "
+                              f"lower={self.lower!r}, upper={self.upper!r}.") from None
         if math.isnan(lo) or math.isnan(hi):
             raise DomainError(f"Feature {self.name!r}: bounds cannot be NaN.")
         if self.kind == "binary":
@@ -337,6 +350,10 @@ class Domain:
             raise DomainError(f"Feature {name!r} is {spec.kind}; pass kind='categorical' with levels.")
         if changes.get("kind") not in (None, "categorical") and "levels" not in changes:
             changes["levels"] = ()
+        bounds = sorted({"lower", "upper"} & set(changes))
+        if bounds and changes.get("kind", spec.kind) == "categorical":  # they were dropped without a word
+            raise DomainError(f"Feature {name!r} is categorical; {bounds} only numeric features have. Give its "
+                              f"levels instead.")
         new = replace(spec, **changes)
         feats = list(self.features)
         feats[self._index[name]] = new
@@ -366,6 +383,7 @@ class Domain:
             if f.kind == "categorical":
                 inside = np.asarray(col.isin(list(f.levels)), dtype=bool)
             else:
+                refuse_non_numbers(col.dtype, f.name)  # dates read as nanoseconds were "inside"
                 x = None
                 if col.dtype != object and not pd.api.types.is_string_dtype(col.dtype):
                     try:
