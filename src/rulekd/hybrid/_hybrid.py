@@ -2,8 +2,9 @@
 
 How ``fit`` works
 -----------------
-1. The real rows are split (stratified) into a training part and a validation
-   part (``validation_fraction``). The teacher is fitted once, on the training
+1. The real rows are split (stratified by class, and by weight 0 or not) into
+   a training part and a validation part (``validation_fraction``); too few
+   rows (or weighted rows) to split, and every row serves both. The teacher is fitted once, on the training
    part only (or used frozen), and shared by every student: a teacher that had
    seen the validation rows would make the students look better there.
 2. Candidate rules, learned on the training part: the rules of the rule student
