@@ -560,6 +560,14 @@ def test_audit_arguments_are_checked_with_messages_that_name_them():
     for bad in ("10", -5, 0, True):
         with pytest.raises(ValueError, match="max_levels must be a positive integer"):
             audit(rs, X, y, max_levels=bad, **kw)
+    # The verifier's arguments: a report whose verification "failed" with the verifier's error before.
+    for bad, said in [(dict(timeout_ms=-1), "timeout_ms must be a positive integer"),
+                      (dict(time_budget_s="x"), "time_budget_s must be a positive number"),
+                      (dict(checks="bogus"), "Unknown check 'bogus'"),
+                      (dict(n_jobs="x"), "n_jobs must be a whole number")]:
+        with pytest.raises(ValueError, match=said):
+            audit(rs, X, y, protected={"group": group}, **bad)
+    audit(rs, X, y, timeout_ms=-1, **kw)  # not verifying: not read
     # one property given as a string is that property, not a list of its characters
     rep = audit(rs, X, y, properties="if x0 > 0.8 then 1", time_budget_s=10)
     assert rep["verification"]["properties"] == ["if x0 > 0.8 then 1"]

@@ -953,6 +953,15 @@ def audit(
     if isinstance(max_levels, bool) or not isinstance(max_levels, (int, np.integer)) or max_levels < 1:
         raise ValueError(f"max_levels must be a positive integer (numeric groups with at most that many values "
                          f"are not cut), got {max_levels!r}.")
+    if verify:  # the verifier's own arguments: refused here, not reported as a verification that failed
+        from ..verify._properties import check_time_budget, check_timeout_ms
+        from ..verify._verify import _resolve_checks
+
+        check_timeout_ms(timeout_ms)
+        check_time_budget(time_budget_s)
+        if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))):
+            raise ValueError(f"n_jobs must be a whole number of workers or None, got {n_jobs!r}.")
+        _resolve_checks(checks, has_reference=True)
     Xin = X if subject.kind == "ruleset" or isinstance(X, pd.DataFrame) else np.asarray(X)
     pred = subject.predict(Xin, frame)
     proba = subject.predict_proba(Xin, frame)

@@ -55,7 +55,7 @@ from ._boxes import Region, region_of
 from ._encode import Encoding, frame_from_rows
 from ._grammar import AllOf, Expr, parse_condition
 from ._grammar import Test as _Test
-from ._properties import Implies, Invariant, Monotone, Property, check_time_budget, parse_properties
+from ._properties import Implies, Invariant, Monotone, Property, check_time_budget, check_timeout_ms, parse_properties
 from ._report import Finding, VerificationReport
 
 __all__ = ["verify_network", "network_bounds"]
@@ -2017,8 +2017,7 @@ def _verify_network(student: Any, properties: Iterable[Property | str] = (), *, 
     what search and interval bounds do not: the tests use it to check the Z3 encoding)."""
     t_start = time.perf_counter()
     net, domain = _net(student, domain)
-    if not isinstance(timeout_ms, (int, np.integer)) or isinstance(timeout_ms, bool) or timeout_ms < 1:
-        raise ValueError(f"timeout_ms must be a positive integer, got {timeout_ms!r}.")
+    check_timeout_ms(timeout_ms)
     check_time_budget(time_budget_s)
     if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool) or n_samples < 0:
         raise ValueError(f"n_samples must be an integer >= 0, got {n_samples!r}.")

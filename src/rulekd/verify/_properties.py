@@ -371,6 +371,12 @@ def parse_properties(properties: Any) -> list[Property]:
     return [parse_property(p) for p in items]
 
 
+def check_timeout_ms(timeout_ms: Any) -> None:
+    """``timeout_ms`` (one solver query's limit) is a positive integer (a ValueError naming it otherwise)."""
+    if not isinstance(timeout_ms, (int, np.integer)) or isinstance(timeout_ms, bool) or timeout_ms < 1:
+        raise ValueError(f"timeout_ms must be a positive integer, got {timeout_ms!r}.")
+
+
 def check_time_budget(time_budget_s: Any) -> None:
     """``time_budget_s`` is None or a positive number of seconds (a ValueError naming it otherwise)."""
     if time_budget_s is None:

@@ -15,7 +15,7 @@ from ..exceptions import DomainError, RuleFormatError, SolverTimeoutWarning
 from ..rules._ir import RuleSet
 from . import _checks as C
 from ._encode import infer_domain, level_truth
-from ._properties import Property, PropertyContext, check_time_budget, parse_properties
+from ._properties import Property, PropertyContext, check_time_budget, check_timeout_ms, parse_properties
 from ._report import Finding, VerificationReport
 
 __all__ = ["verify", "resolve_target", "check_properties"]
@@ -234,8 +234,7 @@ def verify(
     rules, domain, default_ref, source, inferred = resolve_target(model_or_rules, domain)
     if reference is None:
         reference = default_ref
-    if not isinstance(timeout_ms, (int, np.integer)) or isinstance(timeout_ms, bool) or timeout_ms < 1:
-        raise ValueError(f"timeout_ms must be a positive integer, got {timeout_ms!r}.")
+    check_timeout_ms(timeout_ms)
     check_time_budget(time_budget_s)
     _check_arguments(n_jobs, max_gap_regions, data, domain)
     names = _resolve_checks(checks, reference is not None)
