@@ -560,6 +560,13 @@ def test_audit_arguments_are_checked_with_messages_that_name_them():
     for bad in ("10", -5, 0, True):
         with pytest.raises(ValueError, match="max_levels must be a positive integer"):
             audit(rs, X, y, max_levels=bad, **kw)
+    # Cut points for an attribute of levels were accepted and ignored (each level stayed a group).
+    with pytest.raises(ValueError, match=r"protected_bins\['group'\]: 'group' holds levels .* numbers only"):
+        audit(rs, X, y, protected_bins={"group": [1, 2]}, **kw)
+    numeric = {"group": np.arange(12.0)}
+    binned = audit(rs, X, y, protected=numeric, protected_bins={"group": [4]}, n_bins=np.int64(3),
+                   min_group_size=np.int64(3), verify=False)  # numpy integers: refused before, as max_levels was not
+    assert [g["group"] for g in binned["disaggregated"]["attributes"][0]["metrics"][0]["groups"]] == ["< 4", ">= 4"]
     # The verifier's arguments: a report whose verification "failed" with the verifier's error before.
     for bad, said in [(dict(timeout_ms=-1), "timeout_ms must be a positive integer"),
                       (dict(time_budget_s="x"), "time_budget_s must be a positive number"),

@@ -632,6 +632,12 @@ def _check_bins(bins: Any, protected: Mapping) -> None:
                              or not np.isfinite(v) for v in values):
             raise ValueError(f"protected_bins[{name!r}] must be finite numeric cut points, e.g. [30, 50]; "
                              f"got {cuts!r}.")
+        dtype = protected[name].dtype
+        if not pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) \
+                or isinstance(dtype, pd.CategoricalDtype):  # group_values makes each of its values a group
+            raise ValueError(f"protected_bins[{name!r}]: {name!r} holds levels ({dtype}), each a group of its own; "
+                             f"cut points apply to numbers only. Drop it from protected_bins, or pass the attribute "
+                             f"as numbers.")
 
 
 def _in_class_order(proba: np.ndarray | None, own: list, classes: list) -> tuple[np.ndarray | None, list]:
@@ -938,9 +944,12 @@ def audit(
         raise ValueError(f"X has {len(frame)} rows but y has {len(y_arr)} labels; pass aligned X and y.")
     if len(frame) == 0:
         raise ValueError("audit() needs at least one row.")
-    if not (isinstance(n_bins, int) and n_bins >= 2):
+    def whole(v: Any) -> bool:  # numpy integers too (np.int64(3) was refused, as max_levels was not)
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    if not (whole(n_bins) and n_bins >= 2):
         raise ValueError(f"n_bins must be an integer >= 2, got {n_bins!r}.")
-    if not (isinstance(min_group_size, int) and min_group_size >= 1):
+    if not (whole(min_group_size) and min_group_size >= 1):
         raise ValueError(f"min_group_size must be a positive integer, got {min_group_size!r}.")
     classes = [label(c) for c in subject.classes]
     if not any(v == c for v in set(y_arr.tolist()) for c in classes):
