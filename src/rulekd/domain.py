@@ -85,17 +85,14 @@ class FeatureSpec:
             levels = tuple(_scalar(v) for v in self.levels)
             if not levels:
                 raise DomainError(f"Categorical feature {self.name!r} needs at least one level.")
-            bad = [lv for lv in levels if not isinstance(lv, (str, int, float, bool))]
-            if bad:
-                raise DomainError(f"Feature {self.name!r}: levels must be strings or finite numbers, got {bad[0]!r}.")
-            if len(set(levels)) != len(levels):
-                raise DomainError(f"Categorical feature {self.name!r} has duplicate levels.")
-            for lv in levels:
+            for lv in levels:  # before the duplicate test, which hashes them (a list level raised TypeError)
                 if not isinstance(lv, (str, int, float, bool)) or (isinstance(lv, float) and not math.isfinite(lv)):
                     raise DomainError(f"Feature {self.name!r}: levels must be strings or finite numbers, got {lv!r}.")
                 if isinstance(lv, str) and not is_unicode(lv):
                     raise DomainError(f"Feature {self.name!r}: the level {lv!r} is not valid Unicode (a lone "
                                       f"surrogate); rename it.")
+            if len(set(levels)) != len(levels):
+                raise DomainError(f"Categorical feature {self.name!r} has duplicate levels.")
             object.__setattr__(self, "levels", levels)
             object.__setattr__(self, "lower", -math.inf)
             object.__setattr__(self, "upper", math.inf)

@@ -964,12 +964,11 @@ def audit(
                          f"are not cut), got {max_levels!r}.")
     if verify:  # the verifier's own arguments: refused here, not reported as a verification that failed
         from ..verify._properties import check_time_budget, check_timeout_ms
-        from ..verify._verify import _resolve_checks
+        from ..verify._verify import _resolve_checks, check_n_jobs
 
         check_timeout_ms(timeout_ms)
         check_time_budget(time_budget_s)
-        if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))):
-            raise ValueError(f"n_jobs must be a whole number of workers or None, got {n_jobs!r}.")
+        check_n_jobs(n_jobs)
         _resolve_checks(checks, has_reference=True)
     Xin = X if subject.kind == "ruleset" or isinstance(X, pd.DataFrame) else np.asarray(X)
     pred = subject.predict(Xin, frame)

@@ -94,13 +94,18 @@ def _validate(rules: RuleSet, domain: Domain) -> None:
                     )
 
 
+def check_n_jobs(n_jobs: Any) -> None:
+    """``n_jobs`` is a whole number of workers or None (a ValueError naming it otherwise)."""
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer))):
+        raise ValueError(f"n_jobs must be a whole number of workers or None, got {n_jobs!r}.")
+
+
 def _check_arguments(n_jobs: Any, max_gap_regions: Any, data: Any, domain: Domain) -> None:
     """ValueErrors that name the argument (deep inside, a str n_jobs failed a comparison with an int)."""
     def whole(v: Any) -> bool:
         return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
-    if n_jobs is not None and not whole(n_jobs):
-        raise ValueError(f"n_jobs must be a whole number of workers or None, got {n_jobs!r}.")
+    check_n_jobs(n_jobs)
     if not whole(max_gap_regions) or max_gap_regions < 0:
         raise ValueError(f"max_gap_regions must be a whole number >= 0, got {max_gap_regions!r}.")
     if data is not None:
